@@ -1,0 +1,2 @@
+//! Marquee gateway binary.
+fn main() {}

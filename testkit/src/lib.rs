@@ -1,0 +1,109 @@
+//! Test support shared by every crate's integration tests.
+//!
+//! It starts real servers (today: `redis-server`) on free loopback ports and
+//! offers an `eventually` helper so tests poll for a condition instead of
+//! sleeping for a fixed time. It must never be a dependency of production code.
+
+#![allow(clippy::unwrap_used)]
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A `redis-server` child process listening on a free loopback port.
+///
+/// It keeps nothing on disk and is killed when dropped.
+pub struct RedisServer {
+    child: Option<Child>,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl RedisServer {
+    /// Starts a fresh `redis-server` on a free port of 127.0.0.1 and waits until
+    /// it accepts connections.
+    ///
+    /// # Panics
+    /// Panics when `redis-server` is not installed (run `scripts/test`, which
+    /// installs it) or does not come up within ten seconds.
+    pub fn start() -> Self {
+        let port = free_port();
+        Self::start_on(port)
+    }
+
+    /// Starts `redis-server` on the given loopback port (used to restart a
+    /// server on the port it had, to test reconnection).
+    pub fn start_on(port: u16) -> Self {
+        let dir = std::env::temp_dir().join(format!("marquee-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bin = std::env::var("REDIS_SERVER_BIN").unwrap_or_else(|_| "redis-server".to_owned());
+        let child = Command::new(&bin)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--dir", dir.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {bin} (run scripts/test to install it): {e}"));
+        let server = RedisServer { child: Some(child), port, dir };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(server.addr()).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start on port {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The server's socket address.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// A `redis://` URL for the server.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server process (simulates Redis going away). The port can be
+    /// reused with [`RedisServer::start_on`].
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Returns a currently free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Polls `check` every 10 ms until it returns `Some`, or panics with `what`
+/// after `timeout`. Use it instead of fixed sleeps.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
