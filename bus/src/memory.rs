@@ -117,10 +117,10 @@ impl MemoryBus {
     pub(crate) async fn presence_add(&self, topic: &Topic, session: &str, info: Bytes) -> Result<(), BusError> {
         let state = self.topic(topic);
         let mut st = lock(&state);
-        if st.presence.insert(session.to_owned(), info.clone()).is_none() {
-            if let Some(sink) = self.inner.sink.get() {
-                sink.deliver(topic, BusEvent::Join(info));
-            }
+        if st.presence.insert(session.to_owned(), info.clone()).is_none()
+            && let Some(sink) = self.inner.sink.get()
+        {
+            sink.deliver(topic, BusEvent::Join(info));
         }
         Ok(())
     }
@@ -128,10 +128,10 @@ impl MemoryBus {
     pub(crate) async fn presence_remove(&self, topic: &Topic, session: &str) -> Result<(), BusError> {
         let state = self.topic(topic);
         let mut st = lock(&state);
-        if let Some(info) = st.presence.remove(session) {
-            if let Some(sink) = self.inner.sink.get() {
-                sink.deliver(topic, BusEvent::Leave(info));
-            }
+        if let Some(info) = st.presence.remove(session)
+            && let Some(sink) = self.inner.sink.get()
+        {
+            sink.deliver(topic, BusEvent::Leave(info));
         }
         Ok(())
     }
