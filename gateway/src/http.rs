@@ -18,6 +18,12 @@ use crate::node::Node;
 use crate::session;
 use crate::wire::close;
 
+/// Initial read buffer of a WebSocket. Client frames are small (requests,
+/// chat lines); a larger frame grows the buffer while it is read. Every idle
+/// connection carries this, so it is sized for the idle-memory target
+/// (BENCHMARKS.md), not the library default of 128 KiB.
+pub const READ_BUFFER_BYTES: usize = 512;
+
 /// The router for a node.
 pub fn router(node: Arc<Node>) -> Router {
     let web = ServeDir::new(&node.config.web_dir).append_index_html_on_directories(true);
@@ -55,8 +61,9 @@ async fn ws(
     let upgrade = upgrade
         // Library defaults are 128 KiB buffers and 64 MiB messages; an idle
         // connection should cost a few KiB, and no client needs more than
-        // one frame of `max_frame_bytes`.
-        .read_buffer_size(4 * 1024)
+        // one frame of `max_frame_bytes`. Writes go straight to the socket
+        // (the session batches and flushes itself).
+        .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(0)
         .max_write_buffer_size(max * 4)
         .max_message_size(max)

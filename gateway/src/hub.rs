@@ -41,10 +41,10 @@ pub enum Outbound {
     /// A publication.
     Pub(Arc<Delivery>),
     /// An event without an offset (presence join/leave) for a topic.
-    Event(Topic, Utf8Bytes),
+    Event(Arc<(Topic, Utf8Bytes)>),
     /// After a bus resync: where the topic stands now; the session repairs
     /// any gap from history or tells the client to refetch.
-    Position(Topic, bus::Position),
+    Position(Arc<(Topic, bus::Position)>),
 }
 
 impl Outbound {
@@ -52,8 +52,8 @@ impl Outbound {
     pub fn queued_bytes(&self) -> usize {
         match self {
             Outbound::Pub(d) => d.frame.len(),
-            Outbound::Event(_, f) => f.len(),
-            Outbound::Position(..) => 0,
+            Outbound::Event(e) => e.1.len(),
+            Outbound::Position(_) => 0,
         }
     }
 }
@@ -159,7 +159,8 @@ impl Hub {
 
     /// Tells every local subscriber of `topic` where it stands (after a resync).
     pub fn push_position(&self, topic: &Topic, position: bus::Position) {
-        self.fan_out(topic, || Outbound::Position(topic.clone(), position.clone()));
+        let item = Arc::new((topic.clone(), position));
+        self.fan_out(topic, || Outbound::Position(item.clone()));
     }
 
     /// Waits until the bus asked for a resync.
@@ -186,12 +187,12 @@ impl Deliver for Hub {
                 self.metrics.deliveries.fetch_add(n as u64, Ordering::Relaxed);
             }
             BusEvent::Join(info) => {
-                let frame = wire::presence_frame("join", topic.as_str(), &info);
-                self.fan_out(topic, || Outbound::Event(topic.clone(), frame.clone()));
+                let event = Arc::new((topic.clone(), wire::presence_frame("join", topic.as_str(), &info)));
+                self.fan_out(topic, || Outbound::Event(event.clone()));
             }
             BusEvent::Leave(info) => {
-                let frame = wire::presence_frame("leave", topic.as_str(), &info);
-                self.fan_out(topic, || Outbound::Event(topic.clone(), frame.clone()));
+                let event = Arc::new((topic.clone(), wire::presence_frame("leave", topic.as_str(), &info)));
+                self.fan_out(topic, || Outbound::Event(event.clone()));
             }
         }
         self.metrics.observe_fanout(started.elapsed());

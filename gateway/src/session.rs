@@ -66,8 +66,13 @@ pub async fn run(node: Arc<Node>, socket: WebSocket, claims: Claims) {
         bucket: TokenBucket::new(node.config.publish_rate),
         last_seen: Instant::now(),
     };
-    tracing::Instrument::instrument(session.serve(rx), span.clone()).await;
-    tracing::Instrument::instrument(session.cleanup(), span).await;
+    // Both boxed so the task itself stays small: an idle session's memory is
+    // the serve state only, and the cleanup state (bus futures) exists only
+    // while cleaning up. See BENCHMARKS.md, idle memory per connection.
+    let serve = Box::pin(tracing::Instrument::instrument(session.serve(rx), span.clone()));
+    tracing::trace!(future_bytes = std::mem::size_of_val(&*serve), "session future");
+    serve.await;
+    Box::pin(tracing::Instrument::instrument(session.cleanup(), span)).await;
     node.metrics.connections.fetch_sub(1, Ordering::Relaxed);
 }
 
@@ -128,7 +133,10 @@ impl Session {
                 _ = slow.cancelled() => break slow_consumer(&self.node),
                 item = rx.recv() => {
                     let Some(item) = item else { break End::Gone };
-                    if let Err(end) = self.write_batch(item, &mut rx).await {
+                    // Boxed: the writer and request handlers hold bus futures
+                    // that are large; boxing keeps them out of the state every
+                    // idle session carries (see BENCHMARKS.md, idle memory).
+                    if let Err(end) = Box::pin(self.write_batch(item, &mut rx)).await {
                         break end;
                     }
                 }
@@ -137,7 +145,7 @@ impl Session {
                     Some(Err(e)) => break read_error(e),
                     Some(Ok(msg)) => {
                         self.last_seen = Instant::now();
-                        if let Err(end) = self.on_message(msg).await {
+                        if let Err(end) = Box::pin(self.on_message(msg)).await {
                             break end;
                         }
                     }
@@ -213,16 +221,18 @@ impl Session {
                 }
                 Ok(())
             }
-            Outbound::Event(topic, frame) => {
-                if self.subs.contains_key(&topic) {
-                    self.feed(frame).await?;
+            Outbound::Event(event) => {
+                let (topic, frame) = &*event;
+                if self.subs.contains_key(topic) {
+                    self.feed(frame.clone()).await?;
                 }
                 Ok(())
             }
-            Outbound::Position(topic, pos) => {
-                let Some(st) = self.subs.get(&topic) else { return Ok(()) };
+            Outbound::Position(item) => {
+                let (topic, pos) = &*item;
+                let Some(st) = self.subs.get(topic) else { return Ok(()) };
                 if st.epoch != pos.epoch || pos.offset > st.offset {
-                    self.repair(&topic, Some(pos.offset)).await?;
+                    self.repair(topic, Some(pos.offset)).await?;
                 }
                 Ok(())
             }

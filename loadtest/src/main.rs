@@ -167,6 +167,26 @@ async fn idle(
     }))
 }
 
+/// The fields of a server frame the fan-out readers need.
+#[derive(serde::Deserialize)]
+struct Frame<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: &'a str,
+    offset: Option<u64>,
+    data: Option<PubData>,
+}
+
+/// The publisher's payload: send time (µs), measured flag, end marker.
+#[derive(serde::Deserialize)]
+struct PubData {
+    #[serde(default)]
+    t: u64,
+    #[serde(default)]
+    m: bool,
+    #[serde(default)]
+    end: bool,
+}
+
 fn now_micros() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
 }
@@ -214,24 +234,26 @@ async fn fanout(
             let (mut last, mut gaps, mut n) = (0u64, 0u64, 0u64);
             while let Some(Ok(msg)) = ws.next().await {
                 let Message::Text(t) = msg else { continue };
-                let Ok(v) = serde_json::from_str::<Value>(t.as_str()) else { continue };
-                match v["type"].as_str() {
-                    Some("pub") => {
-                        let offset = v["offset"].as_u64().unwrap_or(0);
+                // Typed and borrowed: the load generator must cost far less
+                // per frame than the server it measures.
+                let Ok(f) = serde_json::from_str::<Frame<'_>>(t.as_str()) else { continue };
+                match f.kind {
+                    "pub" => {
+                        let offset = f.offset.unwrap_or(0);
                         if last != 0 && offset != last + 1 {
                             gaps += 1;
                         }
                         last = offset;
-                        if v["data"]["end"] == true {
+                        let Some(d) = f.data else { continue };
+                        if d.end {
                             break;
                         }
-                        if v["data"]["m"] == true {
-                            let sent = v["data"]["t"].as_u64().unwrap_or(0);
-                            let _ = local.record(now_micros().saturating_sub(sent).max(1));
+                        if d.m {
+                            let _ = local.record(now_micros().saturating_sub(d.t).max(1));
                             n += 1;
                         }
                     }
-                    Some("ping") => {
+                    "ping" => {
                         let _ = ws.send(Message::text("{\"type\":\"pong\"}")).await;
                     }
                     _ => {}
@@ -250,7 +272,17 @@ async fn fanout(
     }
 
     // The publisher writes on one half of its socket; acks are drained on the other.
-    let publisher = connect(nodes[0], &token(auth, "publisher")?, subs, sources).await?;
+    let mut publisher = connect(nodes[0], &token(auth, "publisher")?, subs, sources).await?;
+    // Publishing to a room needs membership: subscribe first.
+    let join = json!({"type": "subscribe", "id": 0, "topic": topic});
+    publisher.send(Message::text(join.to_string())).await?;
+    loop {
+        match publisher.next().await {
+            Some(Ok(Message::Text(t))) if t.as_str().contains("\"subscribed\"") => break,
+            Some(Ok(_)) => continue,
+            other => bail!("publisher could not join: {other:?}"),
+        }
+    }
     let (mut w, mut r) = publisher.split();
     let drain = tokio::spawn(async move { while let Some(Ok(_)) = r.next().await {} });
     let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / rate.max(1)));
@@ -274,8 +306,9 @@ async fn fanout(
     w.send(Message::text(end.to_string())).await?;
     let mut gaps = 0;
     let mut finished = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     for r in readers {
-        if let Ok(Ok(Some(g))) = tokio::time::timeout(Duration::from_secs(30), r).await {
+        if let Ok(Ok(Some(g))) = tokio::time::timeout_at(deadline, r).await {
             gaps += g;
             finished += 1;
         }
