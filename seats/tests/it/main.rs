@@ -23,6 +23,18 @@ pub(crate) const SCHEDULE: &str = r#"{
       {"row": "A", "seats": "SSSS_SSSS"},
       {"row": "B", "seats": "PPPP_PPPP"},
       {"row": "C", "seats": "WSSS_SSSW"}
+    ]},
+    {"id": "2", "name": "Screen 2", "rows": [
+      {"row": "A", "seats": "SSSSS_SSSSS"},
+      {"row": "B", "seats": "SSSSS_SSSSS"},
+      {"row": "C", "seats": "SSSSS_SSSSS"},
+      {"row": "D", "seats": "SSSSS_SSSSS"},
+      {"row": "E", "seats": "SSSSS_SSSSS"},
+      {"row": "F", "seats": "SSSSS_SSSSS"},
+      {"row": "G", "seats": "SSSSS_SSSSS"},
+      {"row": "H", "seats": "SSSSS_SSSSS"},
+      {"row": "I", "seats": "SSSSS_SSSSS"},
+      {"row": "J", "seats": "SSSSS_SSSSS"}
     ]}
   ]}],
   "movies": [{"id": "nsyn-11", "title": "The Matrix", "title_ko": "매트릭스", "runtime_min": 136}],
@@ -32,7 +44,10 @@ pub(crate) const SCHEDULE: &str = r#"{
      "prices": {"standard": 15000, "premium": 19000, "wheelchair": 15000}},
     {"id": "st-2", "movie": "nsyn-11", "theater": "t", "screen": "1",
      "starts_at": "2027-01-15T22:00:00+09:00[Asia/Seoul]",
-     "prices": {"standard": 15000, "premium": 19000, "wheelchair": 15000}}
+     "prices": {"standard": 15000, "premium": 19000, "wheelchair": 15000}},
+    {"id": "st-big", "movie": "nsyn-11", "theater": "t", "screen": "2",
+     "starts_at": "2027-01-16T19:30:00+09:00[Asia/Seoul]",
+     "prices": {"standard": 12000, "premium": 12000, "wheelchair": 12000}}
   ]
 }"#;
 
@@ -115,7 +130,7 @@ impl Env {
                 let server = RedisServer::start();
                 let rb = RedisBus::connect(&server.url(), bus_config(), sink.clone(), shutdown.clone()).await.unwrap();
                 let bus = Bus::Redis(rb.clone());
-                for t in ["showtime:st-1", "showtime:st-2", "user:alice", "user:bob"] {
+                for t in ["showtime:st-1", "showtime:st-2", "showtime:st-big", "user:alice", "user:bob"] {
                     bus.subscribe_node(&Topic::parse(t).unwrap()).await.unwrap();
                 }
                 let store = SeatStore::redis(rb, bus_config(), schedule(), clock.clone());

@@ -17,7 +17,18 @@ use tokio::task::JoinSet;
 use crate::store::redis_cmd;
 use crate::{Env, Kind, WAIT, assert_replay_matches, req};
 
-const CLIENTS: usize = 400;
+/// The showtime raced for: 100 seats in ten rows.
+const SHOWTIME: &str = "st-big";
+const CLIENTS: usize = 300;
+const ATTEMPTS: usize = 5;
+
+#[derive(Default)]
+struct Outcome {
+    bookings: Vec<Booking>,
+    held: usize,
+    refused: usize,
+    expired: usize,
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_clients_on_two_nodes_never_double_sell() {
@@ -25,54 +36,90 @@ async fn racing_clients_on_two_nodes_never_double_sell() {
     let (node_b, bus_b) = env.second_node().await;
     let nodes = [env.store.clone(), node_b];
     let all_seats: Vec<String> =
-        env.store.snapshot("st-1", None).await.unwrap().seats.iter().map(|s| s.seat.as_str().to_owned()).collect();
+        env.store.snapshot(SHOWTIME, None).await.unwrap().seats.iter().map(|s| s.seat.as_str().to_owned()).collect();
+
+    // Both nodes sweep all the time while the clients race and time moves on,
+    // so holds expire under the clients' feet (a confirm may fail as expired).
+    let ticking = tokio_util::sync::CancellationToken::new();
+    let ticker = {
+        let (ticking, nodes) = (ticking.clone(), nodes.clone());
+        tokio::spawn(async move {
+            while !ticking.is_cancelled() {
+                let (a, b) = tokio::join!(nodes[0].sweep_expired(), nodes[1].sweep_expired());
+                a.unwrap();
+                b.unwrap();
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        })
+    };
 
     let mut tasks = JoinSet::new();
     for client in 0..CLIENTS {
         let first = nodes[client % 2].clone();
         let second = nodes[(client + 1) % 2].clone();
         let all_seats = all_seats.clone();
+        let clock = env.clock.clone();
         tasks.spawn(async move {
             let mut rng = StdRng::seed_from_u64(client as u64);
             let user = format!("u{client}");
-            let n = rng.gen_range(1..=3);
-            let seats: Vec<&str> = all_seats.choose_multiple(&mut rng, n).map(String::as_str).collect();
-            let key = format!("k-{client}");
-            let r = req(&user, &seats, &key);
-            let held = first.hold(r.clone()).await;
-            // A retry with the same key on the other node gets the same answer.
-            let retried = second.hold(r).await;
-            assert_eq!(held, retried, "idempotent retry across nodes");
-            let hold = match held {
-                Ok(h) => h,
-                Err(SeatError::Unavailable(taken)) => {
-                    assert!(!taken.is_empty());
-                    return None;
+            let mut outcome = Outcome::default();
+            for attempt in 0..ATTEMPTS {
+                // Every attempt moves the shared clock on a little, so holds
+                // expire while others are still racing for their seats.
+                clock.advance(Duration::from_millis(50));
+                let n = rng.gen_range(1..=3);
+                let seats: Vec<&str> = all_seats.choose_multiple(&mut rng, n).map(String::as_str).collect();
+                let key = format!("k-{attempt}");
+                let mut r = req(&user, &seats, &key);
+                r.showtime = SHOWTIME.into();
+                r.ttl = Some(Duration::from_secs(rng.gen_range(10..=60)));
+                let held = first.hold(r.clone()).await;
+                // A retry with the same key on the other node gets the same answer.
+                let retried = second.hold(r).await;
+                assert_eq!(held, retried, "idempotent retry across nodes");
+                let hold = match held {
+                    Ok(h) => h,
+                    Err(SeatError::Unavailable(taken)) => {
+                        assert!(!taken.is_empty());
+                        outcome.refused += 1;
+                        continue;
+                    }
+                    Err(e) => panic!("unexpected hold error {e:?}"),
+                };
+                outcome.held += 1;
+                match rng.gen_range(0..6) {
+                    0 => match first.confirm(SHOWTIME, &user, &hold.hold_id).await {
+                        Ok(b) => {
+                            // A retried confirm on the other node returns the same booking.
+                            let again = second.confirm(SHOWTIME, &user, &hold.hold_id).await.unwrap();
+                            assert_eq!(again.booking_id, b.booking_id);
+                            outcome.bookings.push(b);
+                        }
+                        Err(SeatError::HoldExpired) => outcome.expired += 1,
+                        Err(e) => panic!("unexpected confirm error {e:?}"),
+                    },
+                    1 | 2 => match second.release(SHOWTIME, &user, ReleaseTarget::Hold(hold.hold_id.clone())).await {
+                        Ok(r) => assert_eq!(r.seats, hold.seats),
+                        Err(SeatError::HoldExpired) => outcome.expired += 1,
+                        Err(e) => panic!("unexpected release error {e:?}"),
+                    },
+                    _ => {} // left to expire
                 }
-                Err(e) => panic!("unexpected hold error {e:?}"),
-            };
-            match rng.gen_range(0..4) {
-                0 | 1 => {
-                    let b = first.confirm("st-1", &user, &hold.hold_id).await.unwrap();
-                    // A retried confirm on the other node returns the same booking.
-                    let again = second.confirm("st-1", &user, &hold.hold_id).await.unwrap();
-                    assert_eq!(again.booking_id, b.booking_id);
-                    Some(b)
-                }
-                2 => {
-                    let r = second.release("st-1", &user, ReleaseTarget::Hold(hold.hold_id.clone())).await.unwrap();
-                    assert_eq!(r.seats, hold.seats);
-                    None
-                }
-                _ => None, // left to expire
             }
+            outcome
         });
     }
     let mut confirmed: Vec<Booking> = Vec::new();
+    let (mut held, mut refused, mut expired) = (0, 0, 0);
     while let Some(r) = tasks.join_next().await {
-        confirmed.extend(r.unwrap());
+        let o = r.unwrap();
+        confirmed.extend(o.bookings);
+        (held, refused, expired) = (held + o.held, refused + o.refused, expired + o.expired);
     }
+    ticking.cancel();
+    ticker.await.unwrap();
     assert!(!confirmed.is_empty(), "some confirms must win");
+    assert!(refused > 0 && held >= 100, "the test must actually contend: held {held}, refused {refused}");
 
     // Let every remaining hold expire; both nodes sweep at once.
     env.clock.advance(Duration::from_secs(3600));
@@ -80,7 +127,7 @@ async fn racing_clients_on_two_nodes_never_double_sell() {
     a.unwrap();
     b.unwrap();
 
-    let map = env.store.snapshot("st-1", None).await.unwrap();
+    let map = env.store.snapshot(SHOWTIME, None).await.unwrap();
     assert!(map.seats.iter().all(|s| s.state != SeatState::Held), "no ghost holds after expiry");
     let sold: HashSet<String> =
         map.seats.iter().filter(|s| s.state == SeatState::Sold).map(|s| s.seat.as_str().to_owned()).collect();
@@ -102,13 +149,13 @@ async fn racing_clients_on_two_nodes_never_double_sell() {
     assert_eq!(owners.keys().cloned().collect::<HashSet<_>>(), sold);
 
     // Both nodes read the same history, and it replays to the map.
-    assert_replay_matches(&env.store, &env.bus, "st-1").await;
-    assert_replay_matches(&nodes[1], &bus_b, "st-1").await;
+    assert_replay_matches(&env.store, &env.bus, SHOWTIME).await;
+    assert_replay_matches(&nodes[1], &bus_b, SHOWTIME).await;
 
     // The live deltas reached the subscribed node in offset order.
     let version = map.version;
     let live = testkit::eventually(WAIT, "all deltas delivered live", || async {
-        let p = env.sink.publications("showtime:st-1");
+        let p = env.sink.publications(&format!("showtime:{SHOWTIME}"));
         (p.len() as u64 == version).then_some(p)
     })
     .await;
@@ -127,5 +174,5 @@ async fn racing_clients_on_two_nodes_never_double_sell() {
         .collect();
     let expected: HashSet<String> = confirmed.iter().map(|b| b.booking_id.clone()).collect();
     assert_eq!(notified, expected);
-    tracing::info!(clients = CLIENTS, confirmed = confirmed.len(), version, "race done");
+    tracing::info!(clients = CLIENTS, held, refused, expired, confirmed = confirmed.len(), version, "race done");
 }
