@@ -16,6 +16,7 @@ mod engine;
 mod error;
 mod lua;
 mod memory;
+pub mod notifier;
 mod redis;
 mod types;
 
@@ -221,7 +222,8 @@ impl SeatStore {
     pub async fn cancel_booking(&self, user: &str, booking_id: &str) -> Result<Booking, SeatError> {
         validate_user(user)?;
         let showtime = engine::showtime_of_booking(booking_id).ok_or(SeatError::BookingNotFound)?;
-        domain::validate_id(showtime).map_err(|_| SeatError::BookingNotFound)?;
+        // Only scheduled showtimes: a made-up id must not create state.
+        self.check_showtime(showtime).map_err(|_| SeatError::BookingNotFound)?;
         let now = self.clock.now_ms();
         let b = dispatch!(self, e => e.cancel(showtime, user, booking_id, now).await)?;
         Ok(self.priced(b))

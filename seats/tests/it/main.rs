@@ -1,9 +1,11 @@
 //! Integration tests of the seat store. Every test in `store` runs against
 //! both engines (in-process and a real redis-server); `race` runs the
-//! contention test on Redis with two separate bus connections.
+//! contention test on Redis with two separate bus connections; `notify` runs
+//! the webhook notifier against Redis and a small HTTP server.
 
 #![allow(clippy::unwrap_used)]
 
+mod notify;
 mod race;
 mod store;
 
