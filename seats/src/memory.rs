@@ -3,7 +3,7 @@
 //! lock, so version order is offset order. Same semantics as the Redis
 //! scripts; it must never await while holding a showtime's lock.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
@@ -58,6 +58,12 @@ struct Show {
     holds: HashMap<String, HoldRec>,
     bookings: BTreeMap<String, Booking>,
     idem: HashMap<(String, String), Remembered>,
+    /// Live holds by expiry, so expiring is O(due holds).
+    expiries: BTreeSet<(Millis, String)>,
+    /// Ended holds by end time, forgotten after [`ENDED_HOLD_MEMORY`].
+    ended: VecDeque<(Millis, String)>,
+    /// Idempotency entries by expiry (inserted with a constant TTL, so in order).
+    idem_order: VecDeque<(Millis, (String, String))>,
     /// Changes of the operation in progress, published by [`Show::commit`].
     changes: Vec<(SeatId, SeatState)>,
 }
@@ -155,6 +161,7 @@ impl MemoryEngine {
                     st.seats.insert(s.clone(), Cell::Held(cmd.hold_id.clone()));
                     st.changes.push((s.clone(), SeatState::Held));
                 }
+                st.expiries.insert((expires, cmd.hold_id.clone()));
                 st.holds.insert(
                     cmd.hold_id.clone(),
                     HoldRec {
@@ -180,10 +187,8 @@ impl MemoryEngine {
             } else {
                 Err(SeatError::Unavailable(taken))
             };
-            if st.idem.len() >= 1024 {
-                st.idem.retain(|_, r| r.expires > cmd.now);
-            }
             let expires = cmd.now + IDEMPOTENCY_TTL.as_millis() as i64;
+            st.idem_order.push_back((expires, key.clone()));
             st.idem.insert(key, Remembered { expires, seats: cmd.seats.to_vec(), result: result.clone() });
             result
         })
@@ -206,16 +211,20 @@ impl MemoryEngine {
             if rec.extends >= MAX_EXTENDS || new <= rec.expires {
                 return Err(SeatError::ExtendLimit);
             }
+            let old = rec.expires;
             rec.expires = new;
             rec.extends += 1;
-            Ok(Hold {
+            let hold = Hold {
                 hold_id: hold_id.to_owned(),
                 showtime: showtime.to_owned(),
                 seats: rec.seats.clone(),
                 expires_at: new,
                 extends_left: MAX_EXTENDS - rec.extends,
                 version,
-            })
+            };
+            st.expiries.remove(&(old, hold_id.to_owned()));
+            st.expiries.insert((new, hold_id.to_owned()));
+            Ok(hold)
         })
     }
 
@@ -228,6 +237,7 @@ impl MemoryEngine {
     ) -> Result<Released, SeatError> {
         self.with_show(showtime, now, |st| {
             let mut freed = Vec::new();
+            let mut ended = Vec::new();
             match target {
                 Target::Hold(id) => {
                     let rec = st.holds.get_mut(id).ok_or(SeatError::HoldNotFound)?;
@@ -235,6 +245,7 @@ impl MemoryEngine {
                     rec.status = HoldStatus::Released;
                     rec.ended = now;
                     freed = rec.seats.clone();
+                    ended.push((rec.expires, id.clone()));
                 }
                 Target::Seats(seats) => {
                     for s in seats {
@@ -247,10 +258,14 @@ impl MemoryEngine {
                         if rec.seats.is_empty() {
                             rec.status = HoldStatus::Released;
                             rec.ended = now;
+                            ended.push((rec.expires, h.clone()));
                         }
                         freed.push(s.clone());
                     }
                 }
+            }
+            for (expires, id) in ended {
+                st.note_ended(expires, id, now);
             }
             for s in &freed {
                 st.seats.remove(s);
@@ -288,6 +303,8 @@ impl MemoryEngine {
             rec.status = HoldStatus::Confirmed(booking_id.clone());
             rec.ended = now;
             let seats = rec.seats.clone();
+            let expires = rec.expires;
+            st.note_ended(expires, hold_id.to_owned(), now);
             for s in &seats {
                 st.seats.insert(s.clone(), Cell::Sold(booking_id.clone()));
                 st.changes.push((s.clone(), SeatState::Sold));
@@ -369,8 +386,6 @@ impl MemoryEngine {
         for (id, show) in shows {
             let mut st = lock(&show);
             freed += st.expire_due(now);
-            st.holds
-                .retain(|_, h| h.status == HoldStatus::Live || h.ended > now - ENDED_HOLD_MEMORY.as_millis() as i64);
             self.commit(&id, &mut st);
         }
         Ok(freed)
@@ -378,24 +393,47 @@ impl MemoryEngine {
 }
 
 impl Show {
-    /// Ends every live hold whose time is up; returns how many seats were freed.
+    /// Ends every live hold whose time is up and forgets old ended holds and
+    /// idempotency entries; returns how many seats were freed.
     fn expire_due(&mut self, now: Millis) -> usize {
         let mut freed = 0;
-        for (id, rec) in self.holds.iter_mut() {
-            if rec.status != HoldStatus::Live || rec.expires > now {
-                continue;
+        while let Some((expires, id)) = self.expiries.first().cloned() {
+            if expires > now {
+                break;
             }
+            self.expiries.pop_first();
+            let Some(rec) = self.holds.get_mut(&id) else { continue };
             rec.status = HoldStatus::Expired;
             rec.ended = now;
             for s in &rec.seats {
-                if matches!(self.seats.get(s), Some(Cell::Held(h)) if h == id) {
+                if matches!(self.seats.get(s), Some(Cell::Held(h)) if *h == id) {
                     self.seats.remove(s);
                     self.changes.push((s.clone(), SeatState::Free));
                     freed += 1;
                 }
             }
+            self.ended.push_back((now, id));
+        }
+        let forget_before = now - ENDED_HOLD_MEMORY.as_millis() as i64;
+        while self.ended.front().is_some_and(|(at, _)| *at <= forget_before) {
+            if let Some((_, id)) = self.ended.pop_front() {
+                self.holds.remove(&id);
+            }
+        }
+        while self.idem_order.front().is_some_and(|(at, _)| *at <= now) {
+            if let Some((at, key)) = self.idem_order.pop_front()
+                && self.idem.get(&key).is_some_and(|r| r.expires == at)
+            {
+                self.idem.remove(&key);
+            }
         }
         freed
+    }
+
+    /// Records that a live hold ended (released or confirmed) at `now`.
+    fn note_ended(&mut self, expires: Millis, id: String, now: Millis) {
+        self.expiries.remove(&(expires, id.clone()));
+        self.ended.push_back((now, id));
     }
 }
 
