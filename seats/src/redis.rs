@@ -236,9 +236,6 @@ impl RedisEngine {
 
     pub(crate) async fn hold(&self, cmd: HoldCmd<'_>) -> Result<Hold, SeatError> {
         let expires = cmd.now + cmd.ttl_ms;
-        // Registered before the script too, so a crash right after it cannot
-        // leave a hold the sweeper never looks at.
-        self.index_lower(cmd.showtime, expires).await?;
         let topic = Self::topic(cmd.showtime)?;
         let idem_key = format!("{}:idem:{}:{}", TopicKeys::tag(&topic), cmd.user, cmd.key);
         let mut args: Vec<Value> = vec![
@@ -248,7 +245,15 @@ impl RedisEngine {
             (IDEMPOTENCY_TTL.as_millis() as i64).into(),
         ];
         args.extend(cmd.seats.iter().map(|s| Value::from(s.as_str())));
-        let r = self.run(&self.inner.scripts.hold, cmd.showtime, cmd.now, Some(idem_key), args).await?;
+        // The index entry is also written before the script (pipelined on the
+        // same connection, so no extra round trip), so a crash right after
+        // the script cannot leave a hold the sweeper never looks at.
+        let (indexed, r) = tokio::join!(
+            self.index_lower(cmd.showtime, expires),
+            self.run(&self.inner.scripts.hold, cmd.showtime, cmd.now, Some(idem_key), args)
+        );
+        indexed?;
+        let r = r?;
         if r.req != cmd.seats {
             return Err(SeatError::IdempotencyConflict);
         }
@@ -320,9 +325,13 @@ impl RedisEngine {
         booking_id: String,
         now: Millis,
     ) -> Result<Booking, SeatError> {
-        self.mark_outbox(showtime).await?;
         let args: Vec<Value> = vec![user.into(), hold_id.into(), booking_id.into()];
-        let r = self.run(&self.inner.scripts.confirm, showtime, now, None, args).await?.check()?;
+        // Marking the outbox is pipelined with the script: if the process dies
+        // after the sale, the sweepers find and deliver the booking event.
+        let (marked, r) =
+            tokio::join!(self.mark_outbox(showtime), self.run(&self.inner.scripts.confirm, showtime, now, None, args));
+        marked?;
+        let r = r?.check()?;
         let booking = parse_booking(r.booking.as_deref())?;
         if !r.again {
             self.drain_logged(showtime).await;
