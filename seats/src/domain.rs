@@ -540,4 +540,32 @@ mod tests {
         assert!(validate_id("ok-1.2_x").is_ok());
         assert!(validate_id("no way").is_err());
     }
+
+    #[test]
+    fn schedules_with_dangling_references_or_duplicates_are_rejected() {
+        let base = r#"{"theaters": [{"id": "t", "name": "T", "screens": [{"id": "1", "name": "S", "rows": [{"row": "A", "seats": "SS"}]}]}],
+            "movies": [{"id": "m", "title": "M", "runtime_min": 90}],
+            "showtimes": [{"id": "s1", "movie": "MOVIE", "theater": "THEATER", "screen": "SCREEN",
+                "starts_at": "2027-01-15T19:30:00+09:00[Asia/Seoul]", "prices": {"standard": 1, "premium": 2, "wheelchair": 1}}]}"#;
+        let with = |m: &str, t: &str, s: &str| base.replace("MOVIE", m).replace("THEATER", t).replace("SCREEN", s);
+        let ok = Schedule::from_json(&with("m", "t", "1")).unwrap();
+        assert_eq!(ok.layout_of("s1").unwrap().len(), 2);
+        assert_eq!(ok.showtime("s1").unwrap().starts_at.time_zone().iana_name(), Some(TIME_ZONE));
+        assert!(
+            matches!(Schedule::from_json(&with("x", "t", "1")), Err(ScheduleError::Json(e)) if e.contains("movie"))
+        );
+        assert!(
+            matches!(Schedule::from_json(&with("m", "x", "1")), Err(ScheduleError::Json(e)) if e.contains("theater"))
+        );
+        assert!(
+            matches!(Schedule::from_json(&with("m", "t", "9")), Err(ScheduleError::Json(e)) if e.contains("screen"))
+        );
+        let dup = with("m", "t", "1").replace(
+            r#""movies": [{"id": "m""#,
+            r#""movies": [{"id": "m", "title": "M", "runtime_min": 1}, {"id": "m""#,
+        );
+        assert!(Schedule::from_json(&dup).is_err());
+        assert!(Schedule::from_json("{").is_err());
+        assert!(Schedule::from_json(&with("m", "t", "1").replace("SS", "SQ")).is_err());
+    }
 }

@@ -41,7 +41,6 @@ struct HoldRec {
     ttl: Millis,
     extends: u32,
     status: HoldStatus,
-    ended: Millis,
 }
 
 #[derive(Debug, Clone)]
@@ -172,7 +171,6 @@ impl MemoryEngine {
                         ttl: cmd.ttl_ms,
                         extends: 0,
                         status: HoldStatus::Live,
-                        ended: 0,
                     },
                 );
                 Ok(Hold {
@@ -243,7 +241,6 @@ impl MemoryEngine {
                     let rec = st.holds.get_mut(id).ok_or(SeatError::HoldNotFound)?;
                     live_hold_of(rec, user)?;
                     rec.status = HoldStatus::Released;
-                    rec.ended = now;
                     freed = rec.seats.clone();
                     ended.push((rec.expires, id.clone()));
                 }
@@ -257,7 +254,6 @@ impl MemoryEngine {
                         rec.seats.retain(|x| x != s);
                         if rec.seats.is_empty() {
                             rec.status = HoldStatus::Released;
-                            rec.ended = now;
                             ended.push((rec.expires, h.clone()));
                         }
                         freed.push(s.clone());
@@ -301,7 +297,6 @@ impl MemoryEngine {
                 }
             }
             rec.status = HoldStatus::Confirmed(booking_id.clone());
-            rec.ended = now;
             let seats = rec.seats.clone();
             let expires = rec.expires;
             st.note_ended(expires, hold_id.to_owned(), now);
@@ -404,7 +399,6 @@ impl Show {
             self.expiries.pop_first();
             let Some(rec) = self.holds.get_mut(&id) else { continue };
             rec.status = HoldStatus::Expired;
-            rec.ended = now;
             for s in &rec.seats {
                 if matches!(self.seats.get(s), Some(Cell::Held(h)) if *h == id) {
                     self.seats.remove(s);

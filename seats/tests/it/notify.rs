@@ -115,3 +115,36 @@ async fn notifier_rejects_a_bad_url_up_front() {
     let r = run_notifier(rb.client().clone(), NotifierConfig::new("https://x", "n"), CancellationToken::new()).await;
     assert!(matches!(r, Err(seats::notifier::NotifierError::BadUrl(_))));
 }
+
+#[tokio::test]
+async fn an_undelivered_booking_event_is_delivered_by_the_next_sweep() {
+    let env = Env::new(Kind::Redis).await;
+    let h = env.store.hold(req("alice", &["A1"], "k1")).await.unwrap();
+    let b = env.store.confirm("st-1", "alice", &h.hold_id).await.unwrap();
+    // Simulate a node that died between the sale and the delivery: the event
+    // is back in the showtime's outbox and the showtime is marked pending.
+    let mut raw = b.clone();
+    raw.amount = 0;
+    let json = serde_json::to_string(&raw).unwrap();
+    let outbox = "mq:{showtime:st-1}:outbox";
+    crate::store::redis_cmd(&env, "RPUSH", vec![outbox.into(), json.as_str().into()]).await;
+    crate::store::redis_cmd(&env, "SADD", vec![seats::OUTBOX_INDEX_KEY.into(), "st-1".into()]).await;
+
+    env.store.sweep_expired().await.unwrap();
+
+    // Delivered again (at least once: consumers dedupe by booking id and event).
+    let v =
+        crate::store::redis_cmd(&env, "XRANGE", vec![seats::NOTIFY_STREAM_KEY.into(), "-".into(), "+".into()]).await;
+    let events: Vec<BookingEvent> = v
+        .into_array()
+        .into_iter()
+        .map(|e| serde_json::from_str(&e.into_array()[1].clone().into_array()[1].as_str().unwrap()).unwrap())
+        .collect();
+    assert_eq!(events.len(), 2);
+    assert!(events.iter().all(|e| e.booking == b), "the redelivered event is priced like the first");
+    let left = crate::store::redis_cmd(&env, "LLEN", vec![outbox.into()]).await;
+    assert_eq!(left.as_u64(), Some(0));
+    let pending = crate::store::redis_cmd(&env, "SCARD", vec![seats::OUTBOX_INDEX_KEY.into()]).await;
+    assert_eq!(pending.as_u64(), Some(0));
+    assert_eq!(env.store.my_bookings("alice").await.unwrap(), vec![b]);
+}
