@@ -87,6 +87,12 @@ async fn main() -> anyhow::Result<()> {
     };
     let out = serde_json::to_string_pretty(&result)?;
     std::io::Write::write_all(&mut std::io::stdout(), format!("{out}\n").as_bytes())?;
+    // A run that lost anything is a failed run, whatever its speed.
+    let failed = result["failed"].as_u64().unwrap_or(0);
+    let lost = result["lost"].as_u64().unwrap_or(0) + result["offset_gaps_seen"].as_u64().unwrap_or(0);
+    if failed > 0 || lost > 0 {
+        bail!("{failed} connections failed, {lost} deliveries lost or out of order");
+    }
     Ok(())
 }
 
