@@ -113,11 +113,17 @@ async fn recovery_past_trimmed_history_or_with_a_stale_epoch_says_cannot_recover
 #[tokio::test]
 async fn a_stalled_reader_is_dropped_while_others_keep_receiving() {
     let redis = RedisServer::start();
-    // Default queue limits (1024 frames, 1 MiB); only the rate limit is lifted.
-    let tweak = |c: &mut gateway::Config| c.publish_rate = 100_000;
+    // A generous byte budget (the frame limit, 1024, still applies) so that
+    // healthy readers on a busy CI machine never come near it; the stalled
+    // one still overflows: 2,000 × 8 KiB is more than the kernel's socket
+    // buffers (≤ 4 MiB send, 4 KiB receive here) plus the queue.
+    let tweak = |c: &mut gateway::Config| {
+        c.publish_rate = 100_000;
+        c.outbound_bytes = 4 * 1024 * 1024;
+    };
     let a = Node::start(Some(&redis), "a", |c| {
         tweak(c);
-        c.history_size = 2000;
+        c.history_size = 3000;
     })
     .await;
     let b = Node::start(Some(&redis), "b", tweak).await;
@@ -132,7 +138,7 @@ async fn a_stalled_reader_is_dropped_while_others_keep_receiving() {
     // More than the kernel's socket buffers hold, so the stalled client's
     // queue must overflow.
     let big = "x".repeat(8 * 1024);
-    let total = 1500u64;
+    let total = 2000u64;
     let reader = |mut c: Client| {
         tokio::spawn(async move {
             for i in 1..=total {
