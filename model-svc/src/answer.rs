@@ -1,0 +1,330 @@
+//! One Answer: retrieve, compose, and stream the result as small events.
+//!
+//! The generation task owns the sending half of a bounded channel. When the
+//! client goes away tonic drops the receiving half, the next send (or the
+//! `closed()` check between deltas) fails, and the task stops: a cancelled
+//! stream costs no further work. The task also stops on server shutdown.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::catalog::Movie;
+use crate::compose::{self, Citation, Focus, Input, Part, Tool, ToolOutcome};
+use crate::error::ModelError;
+use crate::index::{Filters, Hit, Mode, Store};
+use crate::query;
+use crate::text;
+
+/// Movies retrieved for an answer.
+const RETRIEVED: usize = 5;
+/// Reviews quoted for the movie in focus.
+const FOCUS_REVIEWS: usize = 3;
+/// Earlier turns read for context.
+const MAX_TURNS: usize = 8;
+/// A text delta carries about this many characters (whole words).
+const DELTA_CHARS: usize = 12;
+/// Capacity of the per-answer event channel (backpressure towards generation).
+pub const CHANNEL_CAPACITY: usize = 16;
+
+/// An Answer request in domain terms.
+#[derive(Debug, Clone, Default)]
+pub struct AnswerRequest {
+    /// Conversation id (used in tool call ids and logs).
+    pub conversation_id: String,
+    /// `Some(true)` for Korean, `Some(false)` for English, `None` to detect from the text.
+    pub korean: Option<bool>,
+    /// Earlier user/assistant texts, oldest first.
+    pub recent_turns: Vec<String>,
+    /// The user's message.
+    pub text: String,
+    /// Showtime on screen.
+    pub showtime_id: Option<String>,
+    /// Movie on screen.
+    pub movie_id: Option<String>,
+    /// Results of tools the gateway ran.
+    pub tool_results: Vec<ToolOutcome>,
+}
+
+/// Timings of one answer, in microseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timings {
+    /// Retrieval.
+    pub retrieval_us: u64,
+    /// Request to first text delta.
+    pub first_token_us: u64,
+    /// Request to final event.
+    pub total_us: u64,
+}
+
+/// The last event of an answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Final {
+    /// Timings.
+    pub timings: Timings,
+    /// Plain-text answer for read-aloud.
+    pub speech: String,
+    /// True when the answer is Korean.
+    pub korean: bool,
+    /// `composer` (or `llm:<model>`).
+    pub generator: String,
+}
+
+/// One streamed event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A piece of text.
+    Text(String),
+    /// A record the text relies on.
+    Citation(Citation),
+    /// A tool the gateway should run.
+    ToolCall {
+        /// Unique id for the result to refer to.
+        id: String,
+        /// Which tool.
+        tool: Tool,
+        /// JSON arguments object.
+        arguments: serde_json::Value,
+    },
+    /// The end.
+    Final(Final),
+}
+
+/// Counters about answers, read by tests and logs.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Answers started.
+    pub started: AtomicU64,
+    /// Answers that sent their final event.
+    pub completed: AtomicU64,
+    /// Answers stopped because the client went away.
+    pub cancelled: AtomicU64,
+}
+
+/// Streaming options.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StreamOptions {
+    /// Pause between text deltas (zero sends as fast as the client reads).
+    pub delta_interval: Duration,
+}
+
+static CALL_SEQ: AtomicU64 = AtomicU64::new(1);
+
+/// Why generation stopped early.
+enum Stop {
+    ClientGone,
+    Shutdown,
+}
+
+/// Runs one answer, sending events to `tx` until done, the client leaves or
+/// `shutdown` fires. Errors before the first event are sent as `Err`.
+pub async fn run(
+    store: Store,
+    req: AnswerRequest,
+    tx: mpsc::Sender<Result<Event, ModelError>>,
+    opts: StreamOptions,
+    stats: Arc<Stats>,
+    shutdown: CancellationToken,
+) {
+    stats.started.fetch_add(1, Ordering::Relaxed);
+    let started = Instant::now();
+    let korean = req.korean.unwrap_or_else(|| text::has_hangul(&req.text));
+    let retrieval = {
+        let store = store.clone();
+        let req = req.clone();
+        tokio::task::spawn_blocking(move || retrieve(&store, &req, korean)).await
+    };
+    let parts = match retrieval {
+        Ok(Ok(parts)) => parts,
+        Ok(Err(e)) => {
+            let _ = tx.send(Err(e)).await;
+            return;
+        }
+        Err(e) => {
+            let _ = tx
+                .send(Err(ModelError::Internal(format!(
+                    "retrieval task failed: {e}"
+                ))))
+                .await;
+            return;
+        }
+    };
+    let retrieval_us = micros(started.elapsed());
+    let speech = compose::speech(&parts);
+    match stream_parts(&parts, &req.conversation_id, &tx, opts, &shutdown, started).await {
+        Ok(first_token_us) => {
+            let timings = Timings {
+                retrieval_us,
+                first_token_us,
+                total_us: micros(started.elapsed()),
+            };
+            let fin = Final {
+                timings,
+                speech,
+                korean,
+                generator: "composer".to_owned(),
+            };
+            if tx.send(Ok(Event::Final(fin))).await.is_ok() {
+                stats.completed.fetch_add(1, Ordering::Relaxed);
+            } else {
+                stats.cancelled.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Err(Stop::ClientGone) => {
+            stats.cancelled.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(conversation = %req.conversation_id, "client went away; answer stopped");
+        }
+        Err(Stop::Shutdown) => {
+            let _ = tx.try_send(Err(ModelError::ShuttingDown));
+        }
+    }
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// Retrieval and composition (blocking: runs on the blocking pool).
+fn retrieve(store: &Store, req: &AnswerRequest, korean: bool) -> Result<Vec<Part>, ModelError> {
+    if !store.is_ready() {
+        return Err(ModelError::NotReady);
+    }
+    if req.text.trim().is_empty() && req.tool_results.is_empty() {
+        return Err(ModelError::InvalidArgument(
+            "text is empty and there are no tool results".into(),
+        ));
+    }
+    let hints = query::hints(&req.text);
+    store.read(|ix| {
+        let screen_movie: Option<Arc<Movie>> = req.movie_id.as_deref().and_then(|id| ix.movie(id));
+        let mut hits: Vec<Hit> = if req.text.trim().is_empty() {
+            Vec::new()
+        } else {
+            ix.search(&req.text, &Filters::default(), RETRIEVED, Mode::Hybrid)
+        };
+        // A short follow-up ("is it scary?") is about the movie on screen, or
+        // the one the conversation was about.
+        if (hits.is_empty()
+            || hints.aspect.is_some() && screen_movie.is_none() && req.text.chars().count() < 12)
+            && let Some(prev) = req
+                .recent_turns
+                .iter()
+                .rev()
+                .take(MAX_TURNS)
+                .find(|t| !t.trim().is_empty())
+        {
+            let context = format!("{prev} {}", req.text);
+            let more = ix.search(&context, &Filters::default(), RETRIEVED, Mode::Hybrid);
+            if hits.is_empty() {
+                hits = more;
+            } else if let Some(first) = more.into_iter().next() {
+                hits.insert(0, first);
+            }
+        }
+        let focus_movie = screen_movie
+            .clone()
+            .or_else(|| hits.first().map(|h| h.movie.clone()));
+        let focus = focus_movie.map(|movie| {
+            let review_query = match hints.aspect {
+                Some(a) => format!("{} {}", req.text, a.review_terms()),
+                None => req.text.clone(),
+            };
+            let (reviews, sentiment) = ix.reviews_for(&movie.id, &review_query, FOCUS_REVIEWS);
+            Focus {
+                movie,
+                reviews,
+                sentiment,
+            }
+        });
+        let input = Input {
+            korean,
+            text: &req.text,
+            aspect: hints.aspect,
+            hits: &hits,
+            focus,
+            showtime_id: req.showtime_id.as_deref(),
+            screen_movie,
+            tool_results: &req.tool_results,
+        };
+        Ok(compose::compose(&input))
+    })
+}
+
+/// Splits text into deltas of whole words of about [`DELTA_CHARS`].
+fn deltas(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for piece in text.split_inclusive([' ', '\n']) {
+        cur.push_str(piece);
+        if cur.chars().count() >= DELTA_CHARS {
+            out.push(std::mem::take(&mut cur));
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+async fn stream_parts(
+    parts: &[Part],
+    conversation: &str,
+    tx: &mpsc::Sender<Result<Event, ModelError>>,
+    opts: StreamOptions,
+    shutdown: &CancellationToken,
+    started: Instant,
+) -> Result<u64, Stop> {
+    let mut first_token_us = 0;
+    let send = |ev: Event| async move { tx.send(Ok(ev)).await.map_err(|_| Stop::ClientGone) };
+    for part in parts {
+        match part {
+            Part::Text(t) => {
+                for d in deltas(t) {
+                    if shutdown.is_cancelled() {
+                        return Err(Stop::Shutdown);
+                    }
+                    send(Event::Text(d)).await?;
+                    if first_token_us == 0 {
+                        first_token_us = micros(started.elapsed()).max(1);
+                    }
+                    if !opts.delta_interval.is_zero() {
+                        tokio::select! {
+                            () = tx.closed() => return Err(Stop::ClientGone),
+                            () = shutdown.cancelled() => return Err(Stop::Shutdown),
+                            () = tokio::time::sleep(opts.delta_interval) => {}
+                        }
+                    }
+                }
+            }
+            Part::Cite(c) => send(Event::Citation(c.clone())).await?,
+            Part::Call(call) => {
+                let n = CALL_SEQ.fetch_add(1, Ordering::Relaxed);
+                let id = format!("call-{conversation}-{n}");
+                send(Event::ToolCall {
+                    id,
+                    tool: call.tool,
+                    arguments: call.arguments.clone(),
+                })
+                .await?;
+            }
+        }
+    }
+    Ok(first_token_us)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deltas_rebuild_the_text_and_are_small() {
+        let t = "말씀하신 내용에 잘 맞는 영화 3편을 골라 봤어요.\n\n1. 《부산행 막차》 (2019) — 좋아요.";
+        let d = deltas(t);
+        assert!(d.len() > 3);
+        assert_eq!(d.concat(), t);
+        assert!(d.iter().all(|x| x.chars().count() < 40));
+    }
+}
