@@ -144,11 +144,7 @@ pub async fn run(
             return;
         }
         Err(e) => {
-            let _ = tx
-                .send(Err(ModelError::Internal(format!(
-                    "retrieval task failed: {e}"
-                ))))
-                .await;
+            let _ = tx.send(Err(ModelError::Internal(format!("retrieval task failed: {e}")))).await;
             return;
         }
     };
@@ -156,17 +152,8 @@ pub async fn run(
     let speech = compose::speech(&parts);
     match stream_parts(&parts, &req.conversation_id, &tx, opts, &shutdown, started).await {
         Ok(first_token_us) => {
-            let timings = Timings {
-                retrieval_us,
-                first_token_us,
-                total_us: micros(started.elapsed()),
-            };
-            let fin = Final {
-                timings,
-                speech,
-                korean,
-                generator: "composer".to_owned(),
-            };
+            let timings = Timings { retrieval_us, first_token_us, total_us: micros(started.elapsed()) };
+            let fin = Final { timings, speech, korean, generator: "composer".to_owned() };
             if tx.send(Ok(Event::Final(fin))).await.is_ok() {
                 stats.completed.fetch_add(1, Ordering::Relaxed);
             } else {
@@ -193,9 +180,7 @@ fn retrieve(store: &Store, req: &AnswerRequest, korean: bool) -> Result<Vec<Part
         return Err(ModelError::NotReady);
     }
     if req.text.trim().is_empty() && req.tool_results.is_empty() {
-        return Err(ModelError::InvalidArgument(
-            "text is empty and there are no tool results".into(),
-        ));
+        return Err(ModelError::InvalidArgument("text is empty and there are no tool results".into()));
     }
     let hints = query::hints(&req.text);
     store.read(|ix| {
@@ -207,14 +192,8 @@ fn retrieve(store: &Store, req: &AnswerRequest, korean: bool) -> Result<Vec<Part
         };
         // A short follow-up ("is it scary?") is about the movie on screen, or
         // the one the conversation was about.
-        if (hits.is_empty()
-            || hints.aspect.is_some() && screen_movie.is_none() && req.text.chars().count() < 12)
-            && let Some(prev) = req
-                .recent_turns
-                .iter()
-                .rev()
-                .take(MAX_TURNS)
-                .find(|t| !t.trim().is_empty())
+        if (hits.is_empty() || hints.aspect.is_some() && screen_movie.is_none() && req.text.chars().count() < 12)
+            && let Some(prev) = req.recent_turns.iter().rev().take(MAX_TURNS).find(|t| !t.trim().is_empty())
         {
             let context = format!("{prev} {}", req.text);
             let more = ix.search(&context, &Filters::default(), RETRIEVED, Mode::Hybrid);
@@ -224,20 +203,14 @@ fn retrieve(store: &Store, req: &AnswerRequest, korean: bool) -> Result<Vec<Part
                 hits.insert(0, first);
             }
         }
-        let focus_movie = screen_movie
-            .clone()
-            .or_else(|| hits.first().map(|h| h.movie.clone()));
+        let focus_movie = screen_movie.clone().or_else(|| hits.first().map(|h| h.movie.clone()));
         let focus = focus_movie.map(|movie| {
             let review_query = match hints.aspect {
                 Some(a) => format!("{} {}", req.text, a.review_terms()),
                 None => req.text.clone(),
             };
             let (reviews, sentiment) = ix.reviews_for(&movie.id, &review_query, FOCUS_REVIEWS);
-            Focus {
-                movie,
-                reviews,
-                sentiment,
-            }
+            Focus { movie, reviews, sentiment }
         });
         let input = Input {
             korean,
@@ -303,12 +276,7 @@ async fn stream_parts(
             Part::Call(call) => {
                 let n = CALL_SEQ.fetch_add(1, Ordering::Relaxed);
                 let id = format!("call-{conversation}-{n}");
-                send(Event::ToolCall {
-                    id,
-                    tool: call.tool,
-                    arguments: call.arguments.clone(),
-                })
-                .await?;
+                send(Event::ToolCall { id, tool: call.tool, arguments: call.arguments.clone() }).await?;
             }
         }
     }

@@ -62,11 +62,7 @@ impl Movie {
     /// True when the movie has text (title or synopsis) in language `lang` (`ko`/`en`).
     pub fn has_language(&self, lang: &str) -> bool {
         match lang {
-            "ko" => {
-                self.title_ko.is_some()
-                    || self.synopsis_ko.is_some()
-                    || self.lang.as_deref() == Some("ko")
-            }
+            "ko" => self.title_ko.is_some() || self.synopsis_ko.is_some() || self.lang.as_deref() == Some("ko"),
             "en" => self.lang.as_deref() == Some("en") || self.title.is_ascii(),
             _ => false,
         }
@@ -173,11 +169,7 @@ impl Catalog {
         let movies_path = dir.join("movies.jsonl");
         let movies = read(&movies_path)?;
         let reviews_path = dir.join("reviews.jsonl");
-        let reviews = if reviews_path.exists() {
-            read(&reviews_path)?
-        } else {
-            String::new()
-        };
+        let reviews = if reviews_path.exists() { read(&reviews_path)? } else { String::new() };
         let catalog = Self {
             movies: parse_jsonl(&movies, &movies_path.display().to_string())?,
             reviews: parse_jsonl(&reviews, &reviews_path.display().to_string())?,
@@ -189,8 +181,7 @@ impl Catalog {
     /// Checks ids and ratings. Reviews of unknown movies are an error here;
     /// at ingest time they may refer to movies already in the index.
     fn validate(&self) -> Result<(), CatalogError> {
-        let ids: std::collections::HashSet<&str> =
-            self.movies.iter().map(|m| m.id.as_str()).collect();
+        let ids: std::collections::HashSet<&str> = self.movies.iter().map(|m| m.id.as_str()).collect();
         validate_records(&self.movies, &self.reviews, |id| ids.contains(id))
     }
 }
@@ -203,63 +194,38 @@ pub(crate) fn validate_records(
 ) -> Result<(), CatalogError> {
     for m in movies {
         if m.id.trim().is_empty() || m.title.trim().is_empty() {
-            return Err(CatalogError::Invalid {
-                id: m.id.clone(),
-                reason: "movie needs an id and a title",
-            });
+            return Err(CatalogError::Invalid { id: m.id.clone(), reason: "movie needs an id and a title" });
         }
         if let Some(r) = m.rating
             && !(0.0..=10.0).contains(&r)
         {
-            return Err(CatalogError::Invalid {
-                id: m.id.clone(),
-                reason: "rating must be within 0-10",
-            });
+            return Err(CatalogError::Invalid { id: m.id.clone(), reason: "rating must be within 0-10" });
         }
     }
     for r in reviews {
         if r.id.trim().is_empty() {
-            return Err(CatalogError::Invalid {
-                id: r.id.clone(),
-                reason: "review needs an id",
-            });
+            return Err(CatalogError::Invalid { id: r.id.clone(), reason: "review needs an id" });
         }
         if !(1..=10).contains(&r.rating) {
-            return Err(CatalogError::Invalid {
-                id: r.id.clone(),
-                reason: "review rating must be within 1-10",
-            });
+            return Err(CatalogError::Invalid { id: r.id.clone(), reason: "review rating must be within 1-10" });
         }
         if !movie_known(&r.movie_id) {
-            return Err(CatalogError::Invalid {
-                id: r.id.clone(),
-                reason: "review of an unknown movie",
-            });
+            return Err(CatalogError::Invalid { id: r.id.clone(), reason: "review of an unknown movie" });
         }
     }
     Ok(())
 }
 
 fn read(path: &Path) -> Result<String, CatalogError> {
-    std::fs::read_to_string(path).map_err(|source| CatalogError::Io {
-        path: path.to_owned(),
-        source,
-    })
+    std::fs::read_to_string(path).map_err(|source| CatalogError::Io { path: path.to_owned(), source })
 }
 
-fn parse_jsonl<T: serde::de::DeserializeOwned>(
-    text: &str,
-    file: &str,
-) -> Result<Vec<T>, CatalogError> {
+fn parse_jsonl<T: serde::de::DeserializeOwned>(text: &str, file: &str) -> Result<Vec<T>, CatalogError> {
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|source| CatalogError::Parse {
-                file: file.to_owned(),
-                line: i + 1,
-                source,
-            })
+            serde_json::from_str(l).map_err(|source| CatalogError::Parse { file: file.to_owned(), line: i + 1, source })
         })
         .collect()
 }
@@ -280,13 +246,7 @@ mod tests {
 
     #[test]
     fn review_of_unknown_movie_is_rejected() {
-        let r = Review {
-            id: "r1".into(),
-            movie_id: "nope".into(),
-            text: "x".into(),
-            rating: 5,
-            lang: "en".into(),
-        };
+        let r = Review { id: "r1".into(), movie_id: "nope".into(), text: "x".into(), rating: 5, lang: "en".into() };
         assert!(validate_records(&[], &[r], |_| false).is_err());
     }
 }

@@ -49,15 +49,9 @@ impl Tool {
 
     /// Parses a wire name.
     pub fn from_name(name: &str) -> Option<Self> {
-        [
-            Self::FindShowtimes,
-            Self::HoldBestAvailable,
-            Self::ExtendHold,
-            Self::ConfirmBooking,
-            Self::CancelBooking,
-        ]
-        .into_iter()
-        .find(|t| t.name() == name)
+        [Self::FindShowtimes, Self::HoldBestAvailable, Self::ExtendHold, Self::ConfirmBooking, Self::CancelBooking]
+            .into_iter()
+            .find(|t| t.name() == name)
     }
 }
 
@@ -141,10 +135,7 @@ pub struct Input<'a> {
 
 /// Composes the answer. The parts' text concatenated is the whole answer.
 pub fn compose(input: &Input<'_>) -> Vec<Part> {
-    let mut w = Writer {
-        ko: input.korean,
-        parts: Vec::new(),
-    };
+    let mut w = Writer { ko: input.korean, parts: Vec::new() };
     if let Some(last) = input.tool_results.last() {
         acknowledge(&mut w, last);
         if input.text.trim().is_empty() {
@@ -163,12 +154,7 @@ pub fn compose(input: &Input<'_>) -> Vec<Part> {
         Intent::Book => book(&mut w, input),
         Intent::Confirm => with_id(&mut w, input.tool_results, "hold_id", Tool::ConfirmBooking),
         Intent::Extend => with_id(&mut w, input.tool_results, "hold_id", Tool::ExtendHold),
-        Intent::Cancel => with_id(
-            &mut w,
-            input.tool_results,
-            "booking_id",
-            Tool::CancelBooking,
-        ),
+        Intent::Cancel => with_id(&mut w, input.tool_results, "booking_id", Tool::CancelBooking),
     }
     w.parts
 }
@@ -184,9 +170,7 @@ pub fn speech(parts: &[Part]) -> String {
     let mut lines = Vec::new();
     for line in out.lines() {
         let line = line.trim();
-        let line = line
-            .trim_start_matches(|c: char| c.is_ascii_digit())
-            .trim_start_matches(". ");
+        let line = line.trim_start_matches(|c: char| c.is_ascii_digit()).trim_start_matches(". ");
         let line = line.trim_start_matches("- ");
         if !line.is_empty() {
             lines.push(line.replace(['《', '》'], "").replace(" — ", ", "));
@@ -219,16 +203,11 @@ impl Writer {
     }
 
     fn call(&mut self, tool: Tool, arguments: serde_json::Value) {
-        self.parts
-            .push(Part::Call(ProposedCall { tool, arguments }));
+        self.parts.push(Part::Call(ProposedCall { tool, arguments }));
     }
 
     fn title(&self, m: &Movie) -> String {
-        if self.ko {
-            format!("《{}》", m.display_title(true))
-        } else {
-            m.title.clone()
-        }
+        if self.ko { format!("《{}》", m.display_title(true)) } else { m.title.clone() }
     }
 }
 
@@ -257,17 +236,11 @@ fn percent(x: f32) -> u32 {
 
 fn acknowledge(w: &mut Writer, r: &ToolOutcome) {
     if r.is_error {
-        let why = r
-            .result
-            .get("error")
-            .and_then(|e| e.as_str())
-            .unwrap_or("unknown error");
+        let why = r.result.get("error").and_then(|e| e.as_str()).unwrap_or("unknown error");
         if w.ko {
             w.text(&format!("요청하신 작업을 처리하지 못했어요 ({why}). 다른 시간이나 인원으로 다시 시도해 볼까요?"));
         } else {
-            w.text(&format!(
-                "That did not go through ({why}). Shall we try another time or party size?"
-            ));
+            w.text(&format!("That did not go through ({why}). Shall we try another time or party size?"));
         }
         return;
     }
@@ -279,13 +252,14 @@ fn acknowledge(w: &mut Writer, r: &ToolOutcome) {
                 .or_else(|| r.result.get("showtimes").and_then(|s| s.as_array()))
                 .map_or(0, Vec::len);
             if n == 0 {
-                w.say("아쉽지만 예매 가능한 상영 시간이 없어요. 다른 날짜나 영화를 찾아볼까요?", "There are no bookable showtimes, sorry. Shall I look at another date or movie?");
+                w.say(
+                    "아쉽지만 예매 가능한 상영 시간이 없어요. 다른 날짜나 영화를 찾아볼까요?",
+                    "There are no bookable showtimes, sorry. Shall I look at another date or movie?",
+                );
             } else if w.ko {
                 w.text(&format!("상영 시간 {n}개를 찾았어요. 화면에서 원하는 시간을 고르시면 좌석을 잡아 드릴게요."));
             } else {
-                w.text(&format!(
-                    "I found {n} showtimes. Pick one on screen and I will hold seats for you."
-                ));
+                w.text(&format!("I found {n} showtimes. Pick one on screen and I will hold seats for you."));
             }
         }
         Some(Tool::HoldBestAvailable) => w.say(
@@ -294,10 +268,7 @@ fn acknowledge(w: &mut Writer, r: &ToolOutcome) {
         ),
         Some(Tool::ExtendHold) => w.say("좌석 홀드 시간을 연장했어요.", "I extended your hold."),
         Some(Tool::ConfirmBooking) => {
-            w.say(
-                "예매가 확정되었어요. 즐거운 관람 되세요!",
-                "Your booking is confirmed. Enjoy the movie!",
-            );
+            w.say("예매가 확정되었어요. 즐거운 관람 되세요!", "Your booking is confirmed. Enjoy the movie!");
         }
         Some(Tool::CancelBooking) => w.say("예매를 취소했어요.", "Your booking is cancelled."),
         None => w.say("요청하신 작업을 마쳤어요.", "Done."),
@@ -308,31 +279,17 @@ fn acknowledge(w: &mut Writer, r: &ToolOutcome) {
 fn reason(w: &Writer, hit: &Hit, question: &str) -> (String, Option<Citation>) {
     let m = &hit.movie;
     let synopsis = if w.ko {
-        m.synopsis_ko.as_deref().or(m
-            .synopsis
-            .as_deref()
-            .filter(|_| m.lang.as_deref() == Some("ko")))
+        m.synopsis_ko.as_deref().or(m.synopsis.as_deref().filter(|_| m.lang.as_deref() == Some("ko")))
     } else {
-        m.synopsis
-            .as_deref()
-            .filter(|_| m.lang.as_deref() != Some("ko"))
+        m.synopsis.as_deref().filter(|_| m.lang.as_deref() != Some("ko"))
     };
     let best_review = hit.reviews.first().filter(|r| r.score > 0.0);
     let sentence = synopsis.map(|s| best_sentence(s, question));
     if let Some((sentence, overlap)) = sentence.clone()
         && (overlap > 0 || best_review.is_none())
     {
-        let attribution = if m.synopsis_ko.is_some() && w.ko {
-            String::new()
-        } else {
-            m.attribution()
-        };
-        let cite = Citation {
-            movie_id: m.id.clone(),
-            review_id: None,
-            snippet: sentence.clone(),
-            attribution,
-        };
+        let attribution = if m.synopsis_ko.is_some() && w.ko { String::new() } else { m.attribution() };
+        let cite = Citation { movie_id: m.id.clone(), review_id: None, snippet: sentence.clone(), attribution };
         return (sentence, Some(cite));
     }
     if let Some(r) = best_review {
@@ -351,26 +308,11 @@ fn reason(w: &Writer, hit: &Hit, question: &str) -> (String, Option<Citation>) {
         return (line, Some(cite));
     }
     let genres = if w.ko {
-        m.genres_ko
-            .iter()
-            .take(2)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("·")
+        m.genres_ko.iter().take(2).cloned().collect::<Vec<_>>().join("·")
     } else {
-        m.genres
-            .iter()
-            .take(2)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(" and ")
-            .to_lowercase()
+        m.genres.iter().take(2).cloned().collect::<Vec<_>>().join(" and ").to_lowercase()
     };
-    let cast_src = if w.ko && !m.cast_ko.is_empty() {
-        &m.cast_ko
-    } else {
-        &m.cast
-    };
+    let cast_src = if w.ko && !m.cast_ko.is_empty() { &m.cast_ko } else { &m.cast };
     let cast: Vec<&str> = cast_src.iter().take(2).map(String::as_str).collect();
     let line = match (w.ko, genres.is_empty(), cast.is_empty()) {
         (true, false, false) => format!("{} 영화로, {} 등이 출연해요.", genres, cast.join(", ")),
@@ -386,20 +328,16 @@ fn reason(w: &Writer, hit: &Hit, question: &str) -> (String, Option<Citation>) {
 
 /// The sentence of `text` sharing most terms with `question` (first on ties), with the overlap.
 fn best_sentence(text: &str, question: &str) -> (String, usize) {
-    let q: std::collections::HashSet<text::Term> =
-        text::terms(question, true).into_iter().collect();
+    let q: std::collections::HashSet<text::Term> = text::terms(question, true).into_iter().collect();
     let mut best: Option<(&str, usize)> = None;
     for s in text::sentences(text).into_iter().take(30) {
-        let terms: std::collections::HashSet<text::Term> =
-            text::terms(s, true).into_iter().collect();
+        let terms: std::collections::HashSet<text::Term> = text::terms(s, true).into_iter().collect();
         let overlap = terms.intersection(&q).count();
         if best.is_none_or(|b| overlap > b.1) {
             best = Some((s, overlap));
         }
     }
-    best.map_or((String::new(), 0), |(s, o)| {
-        (text::snippet(s, QUOTE_CHARS * 2), o)
-    })
+    best.map_or((String::new(), 0), |(s, o)| (text::snippet(s, QUOTE_CHARS * 2), o))
 }
 
 fn recommend(w: &mut Writer, input: &Input<'_>) {
@@ -412,38 +350,19 @@ fn recommend(w: &mut Writer, input: &Input<'_>) {
     }
     let listed: Vec<&Hit> = input.hits.iter().take(LISTED).collect();
     if listed.len() == 1 {
-        w.say(
-            "말씀하신 내용에 가장 잘 맞는 영화는 이거예요.\n",
-            "Here is the movie that fits best.\n",
-        );
+        w.say("말씀하신 내용에 가장 잘 맞는 영화는 이거예요.\n", "Here is the movie that fits best.\n");
     } else if w.ko {
-        w.text(&format!(
-            "말씀하신 내용에 잘 맞는 영화 {}편을 골라 봤어요.\n",
-            listed.len()
-        ));
+        w.text(&format!("말씀하신 내용에 잘 맞는 영화 {}편을 골라 봤어요.\n", listed.len()));
     } else {
-        w.text(&format!(
-            "Here are {} movies that fit what you asked for.\n",
-            listed.len()
-        ));
+        w.text(&format!("Here are {} movies that fit what you asked for.\n", listed.len()));
     }
     for (i, hit) in listed.iter().enumerate() {
         let m = &hit.movie;
         let (line, cite) = reason(w, hit, input.text);
-        let year = if m.year > 0 {
-            format!(" ({})", m.year)
-        } else {
-            String::new()
-        };
+        let year = if m.year > 0 { format!(" ({})", m.year) } else { String::new() };
         let rating = m
             .rating
-            .map(|r| {
-                if w.ko {
-                    format!(" 평점 {r:.1}점.")
-                } else {
-                    format!(" Rated {r:.1}/10.")
-                }
-            })
+            .map(|r| if w.ko { format!(" 평점 {r:.1}점.") } else { format!(" Rated {r:.1}/10.") })
             .unwrap_or_default();
         let title = w.title(m);
         w.text(&format!("\n{}. {title}{year} — {line}{rating}", i + 1));
@@ -507,13 +426,7 @@ fn opinions(w: &mut Writer, focus: &Focus, aspect: Aspect) {
         } else {
             w.text(&format!("There are no reviews of {title} yet."));
         }
-        if let Some(s) = focus
-            .movie
-            .synopsis_ko
-            .as_deref()
-            .filter(|_| w.ko)
-            .or(focus.movie.synopsis.as_deref())
-        {
+        if let Some(s) = focus.movie.synopsis_ko.as_deref().filter(|_| w.ko).or(focus.movie.synopsis.as_deref()) {
             let line = text::first_sentence(s, QUOTE_CHARS * 2);
             w.say(" 줄거리는 이래요: ", " Here is what it is about: ");
             w.text(&line);
@@ -524,10 +437,7 @@ fn opinions(w: &mut Writer, focus: &Focus, aspect: Aspect) {
                 attribution: focus.movie.attribution(),
             });
         }
-        w.say(
-            "\n\n보고 싶으시면 상영 시간을 찾아 드릴까요?",
-            "\n\nWould you like me to find showtimes?",
-        );
+        w.say("\n\n보고 싶으시면 상영 시간을 찾아 드릴까요?", "\n\nWould you like me to find showtimes?");
         return;
     }
     let about = match (aspect, w.ko) {
@@ -545,9 +455,7 @@ fn opinions(w: &mut Writer, focus: &Focus, aspect: Aspect) {
     if w.ko {
         w.text(&format!("{} {} 관객 리뷰에서 찾아봤어요.\n", title, about));
     } else {
-        w.text(&format!(
-            "Here is what reviewers of {title} say about {about}.\n"
-        ));
+        w.text(&format!("Here is what reviewers of {title} say about {about}.\n"));
     }
     for r in focus.reviews.iter().take(3) {
         let quote = text::snippet(&r.review.text, QUOTE_CHARS);
@@ -565,23 +473,11 @@ fn opinions(w: &mut Writer, focus: &Focus, aspect: Aspect) {
     }
     let s = focus.sentiment;
     let verdict = if s.positive >= 0.6 {
-        if w.ko {
-            "대체로 호평이 많은 편이에요."
-        } else {
-            "Most reviewers liked it."
-        }
+        if w.ko { "대체로 호평이 많은 편이에요." } else { "Most reviewers liked it." }
     } else if s.negative >= 0.35 {
-        if w.ko {
-            "평이 꽤 엇갈리는 편이에요."
-        } else {
-            "Opinions are clearly divided."
-        }
+        if w.ko { "평이 꽤 엇갈리는 편이에요." } else { "Opinions are clearly divided." }
     } else {
-        if w.ko {
-            "평가는 무난한 편이에요."
-        } else {
-            "Reviews are mostly middling."
-        }
+        if w.ko { "평가는 무난한 편이에요." } else { "Reviews are mostly middling." }
     };
     if w.ko {
         w.text(&format!(
@@ -600,10 +496,7 @@ fn opinions(w: &mut Writer, focus: &Focus, aspect: Aspect) {
             percent(s.negative)
         ));
     }
-    w.say(
-        "\n\n보고 싶으시면 상영 시간을 찾아 드릴까요?",
-        "\n\nWould you like me to find showtimes?",
-    );
+    w.say("\n\n보고 싶으시면 상영 시간을 찾아 드릴까요?", "\n\nWould you like me to find showtimes?");
 }
 
 fn book(w: &mut Writer, input: &Input<'_>) {
@@ -614,14 +507,9 @@ fn book(w: &mut Writer, input: &Input<'_>) {
                 if w.ko {
                     w.text(&format!("좋아요. 이 상영에서 {n}명이 나란히 앉을 수 있는 가장 좋은 자리를 잡아 볼게요."));
                 } else {
-                    w.text(&format!(
-                        "Great. I will hold the best {n} seats together for this showtime."
-                    ));
+                    w.text(&format!("Great. I will hold the best {n} seats together for this showtime."));
                 }
-                w.call(
-                    Tool::HoldBestAvailable,
-                    json!({"showtime_id": showtime_id, "party_size": n}),
-                );
+                w.call(Tool::HoldBestAvailable, json!({"showtime_id": showtime_id, "party_size": n}));
             }
             None => w.say(
                 "몇 분이 보실 건가요? 인원을 알려 주시면 가장 좋은 자리를 잡아 드릴게요.",
@@ -630,27 +518,16 @@ fn book(w: &mut Writer, input: &Input<'_>) {
         }
         return;
     }
-    let movie = input
-        .screen_movie
-        .clone()
-        .or_else(|| input.hits.first().map(|h| h.movie.clone()));
+    let movie = input.screen_movie.clone().or_else(|| input.hits.first().map(|h| h.movie.clone()));
     let Some(movie) = movie else {
-        w.say(
-            "어떤 영화를 예매할까요? 제목을 알려 주세요.",
-            "Which movie would you like to book? Tell me the title.",
-        );
+        w.say("어떤 영화를 예매할까요? 제목을 알려 주세요.", "Which movie would you like to book? Tell me the title.");
         return;
     };
     let title = w.title(&movie);
     if w.ko {
-        w.text(&format!(
-            "{}의 상영 시간을 찾아볼게요. 원하는 시간을 고르시면 좌석을 잡아 드릴게요.",
-            title
-        ));
+        w.text(&format!("{}의 상영 시간을 찾아볼게요. 원하는 시간을 고르시면 좌석을 잡아 드릴게요.", title));
     } else {
-        w.text(&format!(
-            "Let me find showtimes for {title}. Pick a time and I will hold seats for you."
-        ));
+        w.text(&format!("Let me find showtimes for {title}. Pick a time and I will hold seats for you."));
     }
     let mut args = json!({"movie_id": movie.id});
     if let Some(n) = party {
@@ -664,12 +541,11 @@ fn book(w: &mut Writer, input: &Input<'_>) {
 
 /// Proposes `tool` with the latest `key` (e.g. `hold_id`) found in tool results.
 fn with_id(w: &mut Writer, results: &[ToolOutcome], key: &str, tool: Tool) {
-    let id = results.iter().rev().filter(|r| !r.is_error).find_map(|r| {
-        r.result
-            .get(key)
-            .and_then(|v| v.as_str())
-            .map(str::to_owned)
-    });
+    let id = results
+        .iter()
+        .rev()
+        .filter(|r| !r.is_error)
+        .find_map(|r| r.result.get(key).and_then(|v| v.as_str()).map(str::to_owned));
     let Some(id) = id else {
         match tool {
             Tool::CancelBooking => w.say(
@@ -684,10 +560,9 @@ fn with_id(w: &mut Writer, results: &[ToolOutcome], key: &str, tool: Tool) {
         return;
     };
     match tool {
-        Tool::ConfirmBooking => w.say(
-            "잡아 둔 좌석으로 예매를 확정할게요.",
-            "I will confirm the booking for your held seats.",
-        ),
+        Tool::ConfirmBooking => {
+            w.say("잡아 둔 좌석으로 예매를 확정할게요.", "I will confirm the booking for your held seats.")
+        }
         Tool::ExtendHold => w.say("좌석 홀드 시간을 연장할게요.", "I will extend your hold."),
         _ => w.say("예매를 취소할게요.", "I will cancel that booking."),
     }
@@ -707,14 +582,9 @@ mod tests {
 
     #[test]
     fn speech_has_no_markup() {
-        let parts = vec![Part::Text(
-            "골라 봤어요.\n\n1. 《A》 (2001) — 좋아요.\n- “x” (9점)".into(),
-        )];
+        let parts = vec![Part::Text("골라 봤어요.\n\n1. 《A》 (2001) — 좋아요.\n- “x” (9점)".into())];
         let s = speech(&parts);
-        assert!(
-            !s.contains('《') && !s.contains('\n') && !s.contains("1. "),
-            "{s}"
-        );
+        assert!(!s.contains('《') && !s.contains('\n') && !s.contains("1. "), "{s}");
     }
 
     #[test]
@@ -736,6 +606,8 @@ mod tests {
             tool_results: &results,
         };
         let parts = compose(&input);
-        assert!(parts.iter().any(|p| matches!(p, Part::Call(c) if c.tool == Tool::ConfirmBooking && c.arguments == json!({"hold_id": "h-9"}))));
+        assert!(parts.iter().any(
+            |p| matches!(p, Part::Call(c) if c.tool == Tool::ConfirmBooking && c.arguments == json!({"hold_id": "h-9"}))
+        ));
     }
 }

@@ -39,10 +39,7 @@ impl HashEmbedder {
     /// An embedder with `dim` buckets (at least 8).
     pub fn new(dim: usize) -> Self {
         let dim = dim.max(8);
-        Self {
-            dim,
-            name: format!("hash-ngram-{dim}"),
-        }
+        Self { dim, name: format!("hash-ngram-{dim}") }
     }
 
     fn add(&self, v: &mut [f32], feature: &[u8], salt: u8, weight: f32) {
@@ -81,10 +78,7 @@ impl Embedder for HashEmbedder {
                     continue; // a stopword
                 }
                 self.add(&mut v, word.as_bytes(), 3, 1.0);
-                let padded: Vec<char> = std::iter::once('#')
-                    .chain(chars)
-                    .chain(std::iter::once('#'))
-                    .collect();
+                let padded: Vec<char> = std::iter::once('#').chain(chars).chain(std::iter::once('#')).collect();
                 for tri in padded.windows(3) {
                     let s: String = tri.iter().collect();
                     self.add(&mut v, s.as_bytes(), 4, 0.35);

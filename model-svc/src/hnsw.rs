@@ -25,11 +25,7 @@ pub struct HnswParams {
 
 impl Default for HnswParams {
     fn default() -> Self {
-        Self {
-            m: 16,
-            ef_construction: 100,
-            ef_search: 96,
-        }
+        Self { m: 16, ef_construction: 100, ef_search: 96 }
     }
 }
 
@@ -141,11 +137,7 @@ impl Hnsw {
         }
         for layer in (0..=level.min(self.max_layer)).rev() {
             let found = self.search_layer(v, &[ep], self.params.ef_construction, layer);
-            let max_links = if layer == 0 {
-                self.params.m * 2
-            } else {
-                self.params.m
-            };
+            let max_links = if layer == 0 { self.params.m * 2 } else { self.params.m };
             let chosen: Vec<u32> = found.iter().take(self.params.m).map(|s| s.1).collect();
             for &n in &chosen {
                 self.links[n as usize][layer].push(node);
@@ -168,10 +160,8 @@ impl Hnsw {
     /// Keeps the `max_links` closest neighbours of `n` on `layer`.
     fn shrink(&mut self, n: u32, layer: usize, max_links: usize) {
         let base = self.vector(n).to_vec();
-        let mut scored: Vec<Scored> = self.links[n as usize][layer]
-            .iter()
-            .map(|&m| Scored(dot(&base, self.vector(m)), m))
-            .collect();
+        let mut scored: Vec<Scored> =
+            self.links[n as usize][layer].iter().map(|&m| Scored(dot(&base, self.vector(m)), m)).collect();
         scored.sort_unstable_by(|a, b| b.cmp(a));
         scored.truncate(max_links);
         self.links[n as usize][layer] = scored.into_iter().map(|s| s.1).collect();
@@ -181,10 +171,7 @@ impl Hnsw {
         let mut best = dot(q, self.vector(ep));
         loop {
             let mut improved = false;
-            for &n in self.links[ep as usize]
-                .get(layer)
-                .map_or(&[][..], Vec::as_slice)
-            {
+            for &n in self.links[ep as usize].get(layer).map_or(&[][..], Vec::as_slice) {
                 let s = dot(q, self.vector(n));
                 if s > best {
                     best = s;
@@ -214,10 +201,7 @@ impl Hnsw {
             if c.0 < worst && results.len() >= ef {
                 break;
             }
-            for &n in self.links[c.1 as usize]
-                .get(layer)
-                .map_or(&[][..], Vec::as_slice)
-            {
+            for &n in self.links[c.1 as usize].get(layer).map_or(&[][..], Vec::as_slice) {
                 if std::mem::replace(&mut visited[n as usize], true) {
                     continue;
                 }
@@ -240,13 +224,7 @@ impl Hnsw {
     /// Approximate top-`k` live nodes accepted by `accept`, best first, as
     /// `(node, cosine)`. May return fewer than `k` when the filter is strict;
     /// callers then fall back to [`Hnsw::exact`].
-    pub fn search(
-        &self,
-        q: &[f32],
-        k: usize,
-        ef: usize,
-        accept: impl Fn(u32) -> bool,
-    ) -> Vec<(u32, f32)> {
+    pub fn search(&self, q: &[f32], k: usize, ef: usize, accept: impl Fn(u32) -> bool) -> Vec<(u32, f32)> {
         let Some(mut ep) = self.entry else {
             return Vec::new();
         };
@@ -285,9 +263,7 @@ mod tests {
             .map(|_| {
                 let mut v: Vec<f32> = (0..dim)
                     .map(|_| {
-                        s = s
-                            .wrapping_mul(6_364_136_223_846_793_005)
-                            .wrapping_add(1_442_695_040_888_963_407);
+                        s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
                         #[allow(clippy::cast_precision_loss)]
                         let x = (s >> 40) as f32 / (1u64 << 24) as f32;
                         x - 0.5
@@ -311,11 +287,7 @@ mod tests {
         let mut found = 0;
         for q in &queries {
             let exact: Vec<u32> = ix.exact(q, 10, |_| true).into_iter().map(|h| h.0).collect();
-            let approx: Vec<u32> = ix
-                .search(q, 10, 96, |_| true)
-                .into_iter()
-                .map(|h| h.0)
-                .collect();
+            let approx: Vec<u32> = ix.search(q, 10, 96, |_| true).into_iter().map(|h| h.0).collect();
             found += approx.iter().filter(|n| exact.contains(n)).count();
         }
         let recall = f64::from(u32::try_from(found).unwrap_or(0)) / 500.0;
@@ -332,11 +304,7 @@ mod tests {
         let top = ix.search(&data[5], 1, 32, |_| true);
         assert_eq!(top[0].0, 5);
         ix.delete(5);
-        assert!(
-            ix.search(&data[5], 10, 32, |_| true)
-                .iter()
-                .all(|h| h.0 != 5)
-        );
+        assert!(ix.search(&data[5], 10, 32, |_| true).iter().all(|h| h.0 != 5));
         assert!(ix.exact(&data[5], 10, |_| true).iter().all(|h| h.0 != 5));
     }
 }

@@ -49,17 +49,11 @@ pub struct Filters {
 impl Filters {
     /// True when `m` passes every set filter.
     pub fn accepts(&self, m: &Movie) -> bool {
-        (self.genres.is_empty()
-            || self
-                .genres
-                .iter()
-                .any(|g| m.genres.iter().any(|mg| mg.eq_ignore_ascii_case(g))))
+        (self.genres.is_empty() || self.genres.iter().any(|g| m.genres.iter().any(|mg| mg.eq_ignore_ascii_case(g))))
             && self.year_min.is_none_or(|y| m.year >= y)
             && self.year_max.is_none_or(|y| m.year <= y)
             && self.language.as_deref().is_none_or(|l| m.has_language(l))
-            && self
-                .min_rating
-                .is_none_or(|r| m.rating.is_some_and(|mr| mr >= r))
+            && self.min_rating.is_none_or(|r| m.rating.is_some_and(|mr| mr >= r))
     }
 }
 
@@ -124,12 +118,7 @@ impl Sentiment {
         #[allow(clippy::cast_precision_loss)]
         let nf = n as f32;
         #[allow(clippy::cast_precision_loss)]
-        Self {
-            count: n,
-            mean: sum as f32 / nf,
-            positive: pos as f32 / nf,
-            negative: neg as f32 / nf,
-        }
+        Self { count: n, mean: sum as f32 / nf, positive: pos as f32 / nf, negative: neg as f32 / nf }
     }
 }
 
@@ -205,9 +194,7 @@ impl Index {
 
     /// The movie with `id`.
     pub fn movie(&self, id: &str) -> Option<Arc<Movie>> {
-        self.movie_slot
-            .get(id)
-            .and_then(|&s| self.movies[s as usize].clone())
+        self.movie_slot.get(id).and_then(|&s| self.movies[s as usize].clone())
     }
 
     /// Adds or replaces (by id) movies and reviews. All are validated first:
@@ -215,15 +202,9 @@ impl Index {
     ///
     /// # Errors
     /// When a record is invalid or a review names an unknown movie.
-    pub fn ingest(
-        &mut self,
-        movies: Vec<Movie>,
-        reviews: Vec<Review>,
-    ) -> Result<(usize, usize), CatalogError> {
+    pub fn ingest(&mut self, movies: Vec<Movie>, reviews: Vec<Review>) -> Result<(usize, usize), CatalogError> {
         let batch: std::collections::HashSet<&str> = movies.iter().map(|m| m.id.as_str()).collect();
-        validate_records(&movies, &reviews, |id| {
-            batch.contains(id) || self.movie_slot.contains_key(id)
-        })?;
+        validate_records(&movies, &reviews, |id| batch.contains(id) || self.movie_slot.contains_key(id))?;
         let (nm, nr) = (movies.len(), reviews.len());
         for m in movies {
             self.put_movie(m);
@@ -257,15 +238,9 @@ impl Index {
             (synopsis, 1.0),
             (synopsis_ko, 1.0),
         ]);
-        let dense_text = format!(
-            "{} {title_ko} {genres} {year} {cast} {synopsis} {synopsis_ko}",
-            m.title
-        );
+        let dense_text = format!("{} {title_ko} {genres} {year} {cast} {synopsis} {synopsis_ko}", m.title);
         let node = self.dense.insert(&self.embedder.embed(&dense_text));
-        debug_assert_eq!(
-            slot, node,
-            "movie slots of the lexical and dense indexes are in lockstep"
-        );
+        debug_assert_eq!(slot, node, "movie slots of the lexical and dense indexes are in lockstep");
         self.movie_slot.insert(m.id.clone(), slot);
         self.movies.push(Some(Arc::new(m)));
     }
@@ -282,10 +257,7 @@ impl Index {
         }
         let slot = self.review_lex.add(&[(&r.text, 1.0)]);
         self.review_slot.insert(r.id.clone(), slot);
-        self.reviews_of
-            .entry(r.movie_id.clone())
-            .or_default()
-            .push(slot);
+        self.reviews_of.entry(r.movie_id.clone()).or_default().push(slot);
         self.reviews.push(Some(r));
     }
 
@@ -299,8 +271,7 @@ impl Index {
 
     /// Movies ranked by BM25 over their fields.
     fn movie_lexical(&self, q: &str, filters: &Filters) -> Vec<(u32, f32)> {
-        self.movie_lex
-            .search(q, CANDIDATES, |s| self.accepts(s, filters))
+        self.movie_lex.search(q, CANDIDATES, |s| self.accepts(s, filters))
     }
 
     /// Review hits of accepted movies, and movies ranked by their best reviews.
@@ -319,20 +290,12 @@ impl Index {
             let Some(&slot) = self.movie_slot.get(&review.movie_id) else {
                 continue;
             };
-            per_movie.entry(slot).or_default().push(ReviewHit {
-                review: review.clone(),
-                score,
-            });
+            per_movie.entry(slot).or_default().push(ReviewHit { review: review.clone(), score });
         }
         // A movie's evidence is its best review plus a little for corroboration.
         let mut ranked: Vec<(u32, f32)> = per_movie
             .iter()
-            .map(|(&slot, rs)| {
-                (
-                    slot,
-                    rs[0].score + 0.25 * rs.iter().skip(1).take(2).map(|h| h.score).sum::<f32>(),
-                )
-            })
+            .map(|(&slot, rs)| (slot, rs[0].score + 0.25 * rs.iter().skip(1).take(2).map(|h| h.score).sum::<f32>()))
             .collect();
         top_k(&mut ranked, CANDIDATES);
         (ranked, per_movie)
@@ -346,12 +309,7 @@ impl Index {
         if exact {
             return self.dense.exact(&qv, CANDIDATES, accept);
         }
-        let hits = self.dense.search(
-            &qv,
-            CANDIDATES,
-            self.hnsw_params.ef_search.max(CANDIDATES),
-            accept,
-        );
+        let hits = self.dense.search(&qv, CANDIDATES, self.hnsw_params.ef_search.max(CANDIDATES), accept);
         if hits.len() < CANDIDATES.min(self.movie_slot.len()) && *filters != Filters::default() {
             return self.dense.exact(&qv, CANDIDATES, accept);
         }
@@ -365,14 +323,7 @@ impl Index {
 
     /// As [`Index::search`], with `exact_dense` replacing HNSW by a full scan
     /// (the reference in tests and the evaluation).
-    pub fn search_with(
-        &self,
-        query: &str,
-        filters: &Filters,
-        limit: usize,
-        mode: Mode,
-        exact_dense: bool,
-    ) -> Vec<Hit> {
+    pub fn search_with(&self, query: &str, filters: &Filters, limit: usize, mode: Mode, exact_dense: bool) -> Vec<Hit> {
         let hints = query::hints(query);
         let mut lists: Vec<(f32, Vec<(u32, f32)>)> = Vec::new();
         let mut evidence = HashMap::new();
@@ -395,12 +346,7 @@ impl Index {
         }
         let mut ranked: Vec<(u32, f32)> = fused
             .into_iter()
-            .map(|(slot, s)| {
-                (
-                    slot,
-                    s + self.live_movie(slot).map_or(0.0, |m| hint_bonus(m, &hints)),
-                )
-            })
+            .map(|(slot, s)| (slot, s + self.live_movie(slot).map_or(0.0, |m| hint_bonus(m, &hints))))
             .collect();
         top_k(&mut ranked, limit);
         ranked
@@ -409,55 +355,27 @@ impl Index {
                 let movie = self.live_movie(slot)?.clone();
                 let mut reviews = evidence.remove(&slot).unwrap_or_default();
                 reviews.truncate(REVIEWS_PER_HIT);
-                Some(Hit {
-                    movie,
-                    score,
-                    reviews,
-                })
+                Some(Hit { movie, score, reviews })
             })
             .collect()
     }
 
     /// Reviews of `movie_id` best matching `query` (most recent first when
     /// nothing matches), and the sentiment of all its reviews.
-    pub fn reviews_for(
-        &self,
-        movie_id: &str,
-        query: &str,
-        k: usize,
-    ) -> (Vec<ReviewHit>, Sentiment) {
+    pub fn reviews_for(&self, movie_id: &str, query: &str, k: usize) -> (Vec<ReviewHit>, Sentiment) {
         let Some(slots) = self.reviews_of.get(movie_id) else {
             return (Vec::new(), Sentiment::default());
         };
-        let live: Vec<&Review> = slots
-            .iter()
-            .filter_map(|&s| self.reviews[s as usize].as_ref())
-            .collect();
+        let live: Vec<&Review> = slots.iter().filter_map(|&s| self.reviews[s as usize].as_ref()).collect();
         let sentiment = Sentiment::of(live.iter().map(|r| r.rating));
         let mut hits: Vec<ReviewHit> = self
             .review_lex
-            .search(query, k, |r| {
-                self.reviews[r as usize]
-                    .as_ref()
-                    .is_some_and(|rv| rv.movie_id == movie_id)
-            })
+            .search(query, k, |r| self.reviews[r as usize].as_ref().is_some_and(|rv| rv.movie_id == movie_id))
             .into_iter()
-            .filter_map(|(r, score)| {
-                Some(ReviewHit {
-                    review: self.reviews[r as usize].clone()?,
-                    score,
-                })
-            })
+            .filter_map(|(r, score)| Some(ReviewHit { review: self.reviews[r as usize].clone()?, score }))
             .collect();
         if hits.is_empty() {
-            hits = live
-                .iter()
-                .take(k)
-                .map(|r| ReviewHit {
-                    review: (*r).clone(),
-                    score: 0.0,
-                })
-                .collect();
+            hits = live.iter().take(k).map(|r| ReviewHit { review: (*r).clone(), score: 0.0 }).collect();
         }
         (hits, sentiment)
     }
@@ -465,17 +383,10 @@ impl Index {
 
 fn hint_bonus(m: &Movie, hints: &Hints) -> f32 {
     let mut bonus = 0.0;
-    if hints
-        .genres
-        .iter()
-        .any(|g| m.genres.iter().any(|mg| mg == g))
-    {
+    if hints.genres.iter().any(|g| m.genres.iter().any(|mg| mg == g)) {
         bonus += HINT_BONUS;
     }
-    if hints
-        .years
-        .is_some_and(|(lo, hi)| (lo..=hi).contains(&m.year))
-    {
+    if hints.years.is_some_and(|(lo, hi)| (lo..=hi).contains(&m.year)) {
         bonus += HINT_BONUS;
     }
     bonus
@@ -491,19 +402,14 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
-            .field("ready", &self.is_ready())
-            .finish_non_exhaustive()
+        f.debug_struct("Store").field("ready", &self.is_ready()).finish_non_exhaustive()
     }
 }
 
 impl Store {
     /// An empty, not-ready store.
     pub fn new(embedder: Arc<dyn Embedder>) -> Self {
-        Self {
-            index: Arc::new(RwLock::new(Index::new(embedder))),
-            ready: Arc::new(AtomicBool::new(false)),
-        }
+        Self { index: Arc::new(RwLock::new(Index::new(embedder))), ready: Arc::new(AtomicBool::new(false)) }
     }
 
     /// True once the initial catalog is loaded.
@@ -513,27 +419,18 @@ impl Store {
 
     /// Replaces the index with a fully built one and marks the store ready.
     pub fn install(&self, index: Index) {
-        *self
-            .index
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = index;
+        *self.index.write().unwrap_or_else(std::sync::PoisonError::into_inner) = index;
         self.ready.store(true, Ordering::Release);
     }
 
     /// Runs `f` with shared access to the index.
     pub fn read<T>(&self, f: impl FnOnce(&Index) -> T) -> T {
-        f(&self
-            .index
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner))
+        f(&self.index.read().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
     /// Runs `f` with exclusive access to the index.
     pub fn write<T>(&self, f: impl FnOnce(&mut Index) -> T) -> T {
-        f(&mut self
-            .index
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner))
+        f(&mut self.index.write().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 }
 
@@ -544,11 +441,7 @@ mod tests {
     use crate::embed::HashEmbedder;
 
     fn builtin() -> Index {
-        Index::build(
-            Arc::new(HashEmbedder::default()),
-            Catalog::builtin().unwrap(),
-        )
-        .unwrap()
+        Index::build(Arc::new(HashEmbedder::default()), Catalog::builtin().unwrap()).unwrap()
     }
 
     fn movie(id: &str, title: &str, year: i32) -> Movie {
@@ -559,41 +452,19 @@ mod tests {
     fn ingest_replaces_by_id_and_is_searchable() {
         let mut ix = builtin();
         let before = ix.movie_count();
-        ix.ingest(
-            vec![movie("x1", "Zanzibar Moonlight Express", 2001)],
-            vec![],
-        )
-        .unwrap();
-        assert_eq!(
-            ix.search("zanzibar moonlight", &Filters::default(), 3, Mode::Hybrid)[0]
-                .movie
-                .id,
-            "x1"
-        );
-        ix.ingest(vec![movie("x1", "Quokka Harbour Nights", 2002)], vec![])
-            .unwrap();
+        ix.ingest(vec![movie("x1", "Zanzibar Moonlight Express", 2001)], vec![]).unwrap();
+        assert_eq!(ix.search("zanzibar moonlight", &Filters::default(), 3, Mode::Hybrid)[0].movie.id, "x1");
+        ix.ingest(vec![movie("x1", "Quokka Harbour Nights", 2002)], vec![]).unwrap();
         assert_eq!(ix.movie_count(), before + 1);
         let hits = ix.search("zanzibar moonlight", &Filters::default(), 3, Mode::Lexical);
-        assert!(
-            hits.iter()
-                .all(|h| h.movie.id != "x1" || h.movie.title.starts_with("Quokka"))
-        );
-        assert_eq!(
-            ix.search("quokka harbour", &Filters::default(), 3, Mode::Hybrid)[0]
-                .movie
-                .id,
-            "x1"
-        );
+        assert!(hits.iter().all(|h| h.movie.id != "x1" || h.movie.title.starts_with("Quokka")));
+        assert_eq!(ix.search("quokka harbour", &Filters::default(), 3, Mode::Hybrid)[0].movie.id, "x1");
     }
 
     #[test]
     fn filters_hold_for_every_hit_in_every_mode() {
         let ix = builtin();
-        let f = Filters {
-            year_min: Some(2015),
-            min_rating: Some(7.0),
-            ..Filters::default()
-        };
+        let f = Filters { year_min: Some(2015), min_rating: Some(7.0), ..Filters::default() };
         for mode in [Mode::Hybrid, Mode::Lexical, Mode::Dense] {
             let hits = ix.search("영화 movie", &f, 20, mode);
             assert!(hits.iter().all(|h| f.accepts(&h.movie)), "{mode:?}");

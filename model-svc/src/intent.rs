@@ -51,26 +51,10 @@ pub fn classify(text: &str) -> Intent {
 
 /// Number of people or tickets mentioned ("2명", "두 명", "three tickets").
 pub fn party_size(text: &str) -> Option<u32> {
-    const KO: &[(&str, u32)] = &[
-        ("한", 1),
-        ("두", 2),
-        ("세", 3),
-        ("네", 4),
-        ("다섯", 5),
-        ("여섯", 6),
-    ];
-    const EN: &[(&str, u32)] = &[
-        ("one", 1),
-        ("two", 2),
-        ("three", 3),
-        ("four", 4),
-        ("five", 5),
-        ("six", 6),
-    ];
+    const KO: &[(&str, u32)] = &[("한", 1), ("두", 2), ("세", 3), ("네", 4), ("다섯", 5), ("여섯", 6)];
+    const EN: &[(&str, u32)] = &[("one", 1), ("two", 2), ("three", 3), ("four", 4), ("five", 5), ("six", 6)];
     const UNITS_KO: &[&str] = &["명", "장", "자리", "석"];
-    const UNITS_EN: &[&str] = &[
-        "people", "person", "persons", "tickets", "ticket", "seats", "seat", "of us", "adults",
-    ];
+    const UNITS_EN: &[&str] = &["people", "person", "persons", "tickets", "ticket", "seats", "seat", "of us", "adults"];
     let t = text.to_lowercase();
     let words: Vec<&str> = t.split_whitespace().collect();
     for (i, w) in words.iter().enumerate() {
@@ -78,12 +62,8 @@ pub fn party_size(text: &str) -> Option<u32> {
         let rest = &w[digits.len()..];
         let next = words.get(i + 1).copied().unwrap_or("");
         let unit_follows = |rest: &str| {
-            UNITS_KO
-                .iter()
-                .any(|u| rest.starts_with(u) || next.starts_with(u))
-                || UNITS_EN
-                    .iter()
-                    .any(|u| rest.starts_with(u) || next.starts_with(u))
+            UNITS_KO.iter().any(|u| rest.starts_with(u) || next.starts_with(u))
+                || UNITS_EN.iter().any(|u| rest.starts_with(u) || next.starts_with(u))
         };
         if !digits.is_empty()
             && let Ok(n) = digits.parse::<u32>()
@@ -94,9 +74,7 @@ pub fn party_size(text: &str) -> Option<u32> {
         }
         for &(k, n) in KO {
             if let Some(rest) = w.strip_prefix(k)
-                && UNITS_KO
-                    .iter()
-                    .any(|u| rest.starts_with(u) || (rest.is_empty() && next.starts_with(u)))
+                && UNITS_KO.iter().any(|u| rest.starts_with(u) || (rest.is_empty() && next.starts_with(u)))
             {
                 return Some(n);
             }
@@ -112,17 +90,14 @@ pub fn party_size(text: &str) -> Option<u32> {
 
 /// An ISO date (`YYYY-MM-DD`) in the text, if any.
 pub fn date(text: &str) -> Option<String> {
-    text.split(|c: char| !(c.is_ascii_digit() || c == '-'))
-        .find_map(|w| {
-            let b = w.as_bytes();
-            let ok = b.len() == 10
-                && b[4] == b'-'
-                && b[7] == b'-'
-                && b.iter()
-                    .enumerate()
-                    .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
-            ok.then(|| w.to_owned())
-        })
+    text.split(|c: char| !(c.is_ascii_digit() || c == '-')).find_map(|w| {
+        let b = w.as_bytes();
+        let ok = b.len() == 10
+            && b[4] == b'-'
+            && b[7] == b'-'
+            && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+        ok.then(|| w.to_owned())
+    })
 }
 
 #[cfg(test)]

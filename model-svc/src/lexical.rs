@@ -53,10 +53,7 @@ impl Bm25Index {
         }
         let mut terms = Vec::with_capacity(tf.len());
         for (term, f) in tf {
-            self.postings
-                .entry(term.clone())
-                .or_default()
-                .push((doc, f));
+            self.postings.entry(term.clone()).or_default().push((doc, f));
             terms.push(term);
         }
         self.doc_len.push(len);

@@ -57,12 +57,7 @@ pub fn config_loader(config: &Config) -> CatalogLoader {
             None => Catalog::builtin(),
         })
         .await
-        .unwrap_or_else(|e| {
-            Err(CatalogError::Io {
-                path: "<loader>".into(),
-                source: std::io::Error::other(e),
-            })
-        })
+        .unwrap_or_else(|e| Err(CatalogError::Io { path: "<loader>".into(), source: std::io::Error::other(e) }))
     })
 }
 
@@ -76,14 +71,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let loader = config_loader(&config);
-    run_with(
-        listener,
-        config,
-        shutdown,
-        loader,
-        Arc::new(Stats::default()),
-    )
-    .await
+    run_with(listener, config, shutdown, loader, Arc::new(Stats::default())).await
 }
 
 /// As [`run`], with the initial catalog from `loader` and answer counters in
@@ -106,12 +94,8 @@ pub async fn run_with(
     let tasks = TaskTracker::new();
 
     let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_not_serving::<ModelServiceServer<service::ModelApi>>()
-        .await;
-    health
-        .set_service_status("", tonic_health::ServingStatus::NotServing)
-        .await;
+    health.set_not_serving::<ModelServiceServer<service::ModelApi>>().await;
+    health.set_service_status("", tonic_health::ServingStatus::NotServing).await;
 
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(proto::v1::FILE_DESCRIPTOR_SET)
@@ -128,9 +112,7 @@ pub async fn run_with(
                 () = token.cancelled() => return,
             };
             let index = match built {
-                Ok(catalog) => {
-                    tokio::task::spawn_blocking(move || Index::build(embedder, catalog)).await
-                }
+                Ok(catalog) => tokio::task::spawn_blocking(move || Index::build(embedder, catalog)).await,
                 Err(e) => {
                     tracing::error!(error = %e, "catalog failed to load; staying NOT_SERVING");
                     return;
@@ -145,12 +127,8 @@ pub async fn run_with(
                         "index loaded"
                     );
                     store.install(index);
-                    health
-                        .set_serving::<ModelServiceServer<service::ModelApi>>()
-                        .await;
-                    health
-                        .set_service_status("", tonic_health::ServingStatus::Serving)
-                        .await;
+                    health.set_serving::<ModelServiceServer<service::ModelApi>>().await;
+                    health.set_service_status("", tonic_health::ServingStatus::Serving).await;
                 }
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, "catalog is invalid; staying NOT_SERVING")
@@ -162,9 +140,7 @@ pub async fn run_with(
         });
     }
 
-    let opts = answer::StreamOptions {
-        delta_interval: config.delta_interval(),
-    };
+    let opts = answer::StreamOptions { delta_interval: config.delta_interval() };
     let api = service::ModelApi::new(store, stats, opts, token.clone(), tasks.clone());
     let local = listener.local_addr().ok();
     tracing::info!(addr = ?local, "model-svc listening");

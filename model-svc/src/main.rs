@@ -8,13 +8,9 @@ use model_svc::Config;
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
     init_tracing(config.log_json);
-    config
-        .validate()
-        .map_err(anyhow::Error::msg)
-        .context("invalid configuration")?;
-    let listener = tokio::net::TcpListener::bind(config.addr)
-        .await
-        .with_context(|| format!("binding {}", config.addr))?;
+    config.validate().map_err(anyhow::Error::msg).context("invalid configuration")?;
+    let listener =
+        tokio::net::TcpListener::bind(config.addr).await.with_context(|| format!("binding {}", config.addr))?;
     model_svc::run(listener, config, shutdown_signal()).await?;
     Ok(())
 }
@@ -23,11 +19,7 @@ fn init_tracing(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    if json {
-        builder.json().init()
-    } else {
-        builder.init()
-    }
+    if json { builder.json().init() } else { builder.init() }
 }
 
 /// Completes on ctrl-c or SIGTERM.

@@ -128,11 +128,7 @@ pub fn hints(question: &str) -> Hints {
     let mut h = Hints::default();
     for word in crate::text::words(&lower) {
         for &(key, genre) in GENRES {
-            let hit = if key.is_ascii() {
-                word == key
-            } else {
-                word.starts_with(key)
-            };
+            let hit = if key.is_ascii() { word == key } else { word.starts_with(key) };
             if hit && !h.genres.contains(&genre) {
                 h.genres.push(genre);
             }
@@ -174,19 +170,8 @@ fn aspect(lower: &str) -> Option<Aspect> {
         Some(Aspect::Acting)
     } else if any(&["음악", "ost", "soundtrack", "music"]) {
         Some(Aspect::Music)
-    } else if any(&[
-        "평",
-        "리뷰",
-        "반응",
-        "review",
-        "people say",
-        "재밌",
-        "재미있",
-        "worth",
-        "볼만",
-        "지루",
-        "boring",
-    ]) {
+    } else if any(&["평", "리뷰", "반응", "review", "people say", "재밌", "재미있", "worth", "볼만", "지루", "boring"])
+    {
         Some(Aspect::General)
     } else {
         None

@@ -50,21 +50,11 @@ impl ModelApi {
         shutdown: CancellationToken,
         tasks: TaskTracker,
     ) -> Self {
-        Self {
-            store,
-            stats,
-            opts,
-            shutdown,
-            tasks,
-        }
+        Self { store, stats, opts, shutdown, tasks }
     }
 
     fn ready(&self) -> Result<(), ModelError> {
-        if self.store.is_ready() {
-            Ok(())
-        } else {
-            Err(ModelError::NotReady)
-        }
+        if self.store.is_ready() { Ok(()) } else { Err(ModelError::NotReady) }
     }
 }
 
@@ -74,31 +64,18 @@ type AnswerStream = Pin<Box<dyn Stream<Item = Result<pb::AnswerEvent, Status>> +
 impl pb::model_service_server::ModelService for ModelApi {
     type AnswerStream = AnswerStream;
 
-    async fn answer(
-        &self,
-        request: Request<pb::AnswerRequest>,
-    ) -> Result<Response<Self::AnswerStream>, Status> {
+    async fn answer(&self, request: Request<pb::AnswerRequest>) -> Result<Response<Self::AnswerStream>, Status> {
         self.ready()?;
         let req = answer_request(request.into_inner())?;
         let span = tracing::info_span!("answer", conversation = %req.conversation_id);
         let (tx, rx) = mpsc::channel(answer::CHANNEL_CAPACITY);
-        let fut = answer::run(
-            self.store.clone(),
-            req,
-            tx,
-            self.opts,
-            self.stats.clone(),
-            self.shutdown.clone(),
-        );
+        let fut = answer::run(self.store.clone(), req, tx, self.opts, self.stats.clone(), self.shutdown.clone());
         self.tasks.spawn(tracing::Instrument::instrument(fut, span));
         let stream = ReceiverStream::new(rx).map(|ev| ev.map(answer_event).map_err(Status::from));
         Ok(Response::new(Box::pin(stream)))
     }
 
-    async fn search(
-        &self,
-        request: Request<pb::SearchRequest>,
-    ) -> Result<Response<pb::SearchResponse>, Status> {
+    async fn search(&self, request: Request<pb::SearchRequest>) -> Result<Response<pb::SearchResponse>, Status> {
         self.ready()?;
         let started = Instant::now();
         let req = request.into_inner();
@@ -108,11 +85,7 @@ impl pb::model_service_server::ModelService for ModelApi {
         if req.query.len() > MAX_TEXT_BYTES {
             return Err(ModelError::InvalidArgument("query is too long".into()).into());
         }
-        let limit = if req.limit == 0 {
-            DEFAULT_LIMIT
-        } else {
-            req.limit.min(MAX_LIMIT)
-        } as usize;
+        let limit = if req.limit == 0 { DEFAULT_LIMIT } else { req.limit.min(MAX_LIMIT) } as usize;
         let mode = match pb::SearchMode::try_from(req.mode) {
             Ok(pb::SearchMode::Lexical) => Mode::Lexical,
             Ok(pb::SearchMode::Dense) => Mode::Dense,
@@ -121,11 +94,9 @@ impl pb::model_service_server::ModelService for ModelApi {
         };
         let filters = req.filters.map(filters).unwrap_or_default();
         let store = self.store.clone();
-        let hits = tokio::task::spawn_blocking(move || {
-            store.read(|ix| ix.search(&req.query, &filters, limit, mode))
-        })
-        .await
-        .map_err(|e| ModelError::Internal(format!("search task failed: {e}")))?;
+        let hits = tokio::task::spawn_blocking(move || store.read(|ix| ix.search(&req.query, &filters, limit, mode)))
+            .await
+            .map_err(|e| ModelError::Internal(format!("search task failed: {e}")))?;
         let hits = hits
             .into_iter()
             .map(|h| pb::SearchHit {
@@ -152,56 +123,32 @@ impl pb::model_service_server::ModelService for ModelApi {
         Ok(Response::new(pb::SearchResponse { hits, took_us }))
     }
 
-    async fn embed(
-        &self,
-        request: Request<pb::EmbedRequest>,
-    ) -> Result<Response<pb::EmbedResponse>, Status> {
+    async fn embed(&self, request: Request<pb::EmbedRequest>) -> Result<Response<pb::EmbedResponse>, Status> {
         let req = request.into_inner();
         if req.texts.len() > MAX_EMBED_TEXTS {
-            return Err(ModelError::InvalidArgument(format!(
-                "at most {MAX_EMBED_TEXTS} texts per call"
-            ))
-            .into());
+            return Err(ModelError::InvalidArgument(format!("at most {MAX_EMBED_TEXTS} texts per call")).into());
         }
         let embedder = self.store.read(|ix| ix.embedder().clone());
         let (vectors, dim, model) = tokio::task::spawn_blocking(move || {
-            let v: Vec<pb::Vector> = req
-                .texts
-                .iter()
-                .map(|t| pb::Vector {
-                    values: embedder.embed(t),
-                })
-                .collect();
+            let v: Vec<pb::Vector> = req.texts.iter().map(|t| pb::Vector { values: embedder.embed(t) }).collect();
             (v, embedder.dim(), embedder.name().to_owned())
         })
         .await
         .map_err(|e| ModelError::Internal(format!("embed task failed: {e}")))?;
-        Ok(Response::new(pb::EmbedResponse {
-            vectors,
-            dimensions: u32::try_from(dim).unwrap_or(u32::MAX),
-            model,
-        }))
+        Ok(Response::new(pb::EmbedResponse { vectors, dimensions: u32::try_from(dim).unwrap_or(u32::MAX), model }))
     }
 
-    async fn ingest(
-        &self,
-        request: Request<pb::IngestRequest>,
-    ) -> Result<Response<pb::IngestResponse>, Status> {
+    async fn ingest(&self, request: Request<pb::IngestRequest>) -> Result<Response<pb::IngestResponse>, Status> {
         self.ready()?;
         let started = Instant::now();
         let req = request.into_inner();
         let movies: Vec<Movie> = req.movies.into_iter().map(movie).collect();
-        let reviews = req
-            .reviews
-            .into_iter()
-            .map(review)
-            .collect::<Result<Vec<_>, _>>()?;
+        let reviews = req.reviews.into_iter().map(review).collect::<Result<Vec<_>, _>>()?;
         let store = self.store.clone();
-        let (nm, nr) =
-            tokio::task::spawn_blocking(move || store.write(|ix| ix.ingest(movies, reviews)))
-                .await
-                .map_err(|e| ModelError::Internal(format!("ingest task failed: {e}")))?
-                .map_err(ModelError::from)?;
+        let (nm, nr) = tokio::task::spawn_blocking(move || store.write(|ix| ix.ingest(movies, reviews)))
+            .await
+            .map_err(|e| ModelError::Internal(format!("ingest task failed: {e}")))?
+            .map_err(ModelError::from)?;
         tracing::info!(movies = nm, reviews = nr, "ingested");
         Ok(Response::new(pb::IngestResponse {
             movies: u32::try_from(nm).unwrap_or(u32::MAX),
@@ -228,19 +175,10 @@ fn answer_request(r: pb::AnswerRequest) -> Result<AnswerRequest, ModelError> {
             let result = if t.result_json.trim().is_empty() {
                 serde_json::Value::Null
             } else {
-                serde_json::from_str(&t.result_json).map_err(|e| {
-                    ModelError::InvalidArgument(format!(
-                        "tool result {} is not JSON: {e}",
-                        t.call_id
-                    ))
-                })?
+                serde_json::from_str(&t.result_json)
+                    .map_err(|e| ModelError::InvalidArgument(format!("tool result {} is not JSON: {e}", t.call_id)))?
             };
-            Ok(ToolOutcome {
-                call_id: t.call_id,
-                tool: Tool::from_name(&t.name),
-                result,
-                is_error: t.is_error,
-            })
+            Ok(ToolOutcome { call_id: t.call_id, tool: Tool::from_name(&t.name), result, is_error: t.is_error })
         })
         .collect::<Result<Vec<_>, ModelError>>()?;
     let context = r.context.unwrap_or_default();
@@ -265,15 +203,9 @@ fn answer_event(ev: Event) -> pb::AnswerEvent {
             snippet: c.snippet,
             attribution: c.attribution,
         }),
-        Event::ToolCall {
-            id,
-            tool,
-            arguments,
-        } => E::ToolCall(pb::ToolCall {
-            id,
-            name: tool.name().to_owned(),
-            arguments_json: arguments.to_string(),
-        }),
+        Event::ToolCall { id, tool, arguments } => {
+            E::ToolCall(pb::ToolCall { id, name: tool.name().to_owned(), arguments_json: arguments.to_string() })
+        }
         Event::Final(f) => E::Final(pb::Final {
             timings: Some(pb::Timings {
                 retrieval_us: f.timings.retrieval_us,
@@ -281,12 +213,7 @@ fn answer_event(ev: Event) -> pb::AnswerEvent {
                 total_us: f.timings.total_us,
             }),
             speech: f.speech,
-            locale: if f.korean {
-                pb::Locale::Ko
-            } else {
-                pb::Locale::En
-            }
-            .into(),
+            locale: if f.korean { pb::Locale::Ko } else { pb::Locale::En }.into(),
             generator: f.generator,
         }),
     };
@@ -328,18 +255,13 @@ fn movie(m: pb::Movie) -> Movie {
 }
 
 fn review(r: pb::Review) -> Result<Review, ModelError> {
-    let rating = u8::try_from(r.rating).map_err(|_| {
-        ModelError::InvalidArgument(format!("review {}: rating out of range", r.id))
-    })?;
+    let rating = u8::try_from(r.rating)
+        .map_err(|_| ModelError::InvalidArgument(format!("review {}: rating out of range", r.id)))?;
     Ok(Review {
         id: r.id,
         movie_id: r.movie_id,
         text: r.text,
         rating,
-        lang: if r.lang.is_empty() {
-            "ko".into()
-        } else {
-            r.lang
-        },
+        lang: if r.lang.is_empty() { "ko".into() } else { r.lang },
     })
 }

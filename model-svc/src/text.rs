@@ -118,9 +118,7 @@ pub fn is_cjk(c: char) -> bool {
 
 /// Lower-cases and splits `text` into words (runs of letters/digits).
 pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
+    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase)
 }
 
 /// A term with its kind, so scorers can weigh kinds differently.
@@ -136,20 +134,14 @@ pub enum Term {
 
 /// Very light English stemming: plural `s`, `'s` left-overs.
 fn stem(word: &str) -> &str {
-    if word.len() > 3 && word.ends_with('s') && !word.ends_with("ss") {
-        &word[..word.len() - 1]
-    } else {
-        word
-    }
+    if word.len() > 3 && word.ends_with('s') && !word.ends_with("ss") { &word[..word.len() - 1] } else { word }
 }
 
 /// The lexical terms of `text`. With `drop_stopwords`, query filler words are skipped.
 pub fn terms(text: &str, drop_stopwords: bool) -> Vec<Term> {
     let mut out = Vec::new();
     for word in words(text) {
-        if drop_stopwords
-            && (STOPWORDS_EN.contains(&word.as_str()) || STOPWORDS_KO.contains(&word.as_str()))
-        {
+        if drop_stopwords && (STOPWORDS_EN.contains(&word.as_str()) || STOPWORDS_KO.contains(&word.as_str())) {
             continue;
         }
         let chars: Vec<char> = word.chars().collect();
@@ -169,8 +161,7 @@ pub fn terms(text: &str, drop_stopwords: bool) -> Vec<Term> {
 
 /// True when `text` contains Hangul, the signal for a Korean answer.
 pub fn has_hangul(text: &str) -> bool {
-    text.chars()
-        .any(|c| matches!(c as u32, 0xAC00..=0xD7A3 | 0x3130..=0x318F))
+    text.chars().any(|c| matches!(c as u32, 0xAC00..=0xD7A3 | 0x3130..=0x318F))
 }
 
 /// The first `max_chars` characters of `text`, cut at a word boundary, with "…" when cut.
@@ -228,10 +219,7 @@ mod tests {
     #[test]
     fn english_words_are_lowercased_stemmed_and_stopwords_dropped() {
         let t = terms("The Robots of Mars", true);
-        assert_eq!(
-            t,
-            vec![Term::Word("robot".into()), Term::Word("mar".into())]
-        );
+        assert_eq!(t, vec![Term::Word("robot".into()), Term::Word("mar".into())]);
     }
 
     #[test]

@@ -9,6 +9,5 @@ pub mod v1 {
     tonic::include_proto!("marquee.v1");
 
     /// The encoded file descriptor set, for gRPC server reflection.
-    pub const FILE_DESCRIPTOR_SET: &[u8] =
-        tonic::include_file_descriptor_set!("marquee_v1_descriptor");
+    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("marquee_v1_descriptor");
 }

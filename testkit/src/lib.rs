@@ -24,17 +24,33 @@ impl RedisServer {
     /// Starts a fresh `redis-server` on a free port of 127.0.0.1 and waits until
     /// it accepts connections.
     ///
+    /// Tests run in parallel processes, so a port found free may be taken by
+    /// another test's server before ours binds it; the server is therefore
+    /// identified by its process id (`INFO server`) and started again on
+    /// another port when the one answering is not ours.
+    ///
     /// # Panics
     /// Panics when `redis-server` is not installed (run `scripts/test`, which
     /// installs it) or does not come up within ten seconds.
     pub fn start() -> Self {
-        let port = free_port();
-        Self::start_on(port)
+        for _ in 0..20 {
+            if let Some(server) = Self::try_start(free_port()) {
+                return server;
+            }
+        }
+        panic!("could not start redis-server on a free port");
     }
 
     /// Starts `redis-server` on the given loopback port (used to restart a
     /// server on the port it had, to test reconnection).
+    ///
+    /// # Panics
+    /// Panics when the server does not come up on that port.
     pub fn start_on(port: u16) -> Self {
+        Self::try_start(port).unwrap_or_else(|| panic!("redis-server did not start on port {port}"))
+    }
+
+    fn try_start(port: u16) -> Option<Self> {
         let dir = std::env::temp_dir().join(format!("marquee-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let bin = std::env::var("REDIS_SERVER_BIN").unwrap_or_else(|_| "redis-server".to_owned());
@@ -45,13 +61,20 @@ impl RedisServer {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {bin} (run scripts/test to install it): {e}"));
-        let server = RedisServer { child: Some(child), port, dir };
+        let pid = child.id();
+        let mut server = RedisServer { child: Some(child), port, dir };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(server.addr()).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start on port {port}");
-            std::thread::sleep(Duration::from_millis(20));
+        loop {
+            if let Some(Ok(Some(_))) = server.child.as_mut().map(Child::try_wait) {
+                return None; // exited: the port was taken
+            }
+            match server_pid(server.addr()) {
+                Some(p) if p == pid => return Some(server),
+                Some(_) => return None, // someone else's server answers on this port
+                None if Instant::now() > deadline => return None,
+                None => std::thread::sleep(Duration::from_millis(20)),
+            }
         }
-        server
     }
 
     /// The port the server listens on.
@@ -84,6 +107,29 @@ impl Drop for RedisServer {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Asks the Redis server at `addr` for its process id.
+fn server_pid(addr: SocketAddr) -> Option<u32> {
+    use std::io::{Read, Write};
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+    stream.write_all(b"INFO server\r\n").ok()?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !String::from_utf8_lossy(&buf).contains("process_id:") || !buf.ends_with(b"\r\n\r\n") {
+        let n = stream.read(&mut chunk).ok()?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if String::from_utf8_lossy(&buf).contains("\r\nprocess_id:") && buf.len() > 64 {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&buf);
+    let line = text.lines().find(|l| l.starts_with("process_id:"))?;
+    line.trim_start_matches("process_id:").trim().parse().ok()
 }
 
 /// Returns a currently free TCP port on 127.0.0.1.

@@ -1,0 +1,365 @@
+//! The Redis engine: any number of nodes share one Redis.
+//!
+//! Publishing runs one Lua script that assigns the offset, appends to the
+//! bounded history stream and `PUBLISH`es on the topic's channel, so offsets,
+//! history and delivery order agree. A node `SUBSCRIBE`s only to channels of
+//! topics its own clients subscribe to. After a reconnect, or when the pub/sub
+//! receiver lagged, the engine resubscribes and asks the sink to resync, since
+//! messages may have been lost in between.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use fred::clients::{Client, SubscriberClient};
+use fred::interfaces::{ClientLike, EventInterface, LuaInterface, PubsubInterface, SetsInterface};
+use fred::prelude::{Builder, Config, ReconnectPolicy};
+use fred::types::Value;
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+
+use crate::keys::{TopicKeys, topic_of_channel, user_rooms_key};
+use crate::lua;
+use crate::{BusConfig, BusError, BusEvent, Deliver, Entry, HistoryDir, HistoryPage, Position, Topic, new_epoch};
+
+/// How long one Redis command may take before it fails (Redis down or stuck).
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+/// Capacity of the pub/sub receive buffer; overflowing it triggers a resync.
+pub const PUBSUB_BUFFER: usize = 65_536;
+
+/// The Redis engine. Cheap to clone; clones share connections.
+#[derive(Clone)]
+pub struct RedisBus {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: BusConfig,
+    client: Client,
+    subscriber: SubscriberClient,
+    scripts: Scripts,
+}
+
+struct Scripts {
+    publish: LuaScript,
+    history: LuaScript,
+    presence_add: LuaScript,
+    presence_remove: LuaScript,
+    presence_list: LuaScript,
+    mark_read: LuaScript,
+}
+
+impl RedisBus {
+    /// Connects to `url` (`redis://host:port[/db]`), starts the pub/sub reader
+    /// that feeds `sink`, and returns once both connections are up. The
+    /// background tasks stop when `shutdown` is cancelled.
+    pub async fn connect(
+        url: &str,
+        config: BusConfig,
+        sink: Arc<dyn Deliver>,
+        shutdown: CancellationToken,
+    ) -> Result<RedisBus, BusError> {
+        let mut redis_config = Config::from_url(url)?;
+        redis_config.fail_fast = true;
+        let mut builder = Builder::from_config(redis_config);
+        builder
+            .set_policy(ReconnectPolicy::new_exponential(0, 50, 2_000, 2))
+            .with_connection_config(|c| {
+                c.connection_timeout = COMMAND_TIMEOUT;
+                c.internal_command_timeout = COMMAND_TIMEOUT;
+                c.max_command_attempts = 2;
+            })
+            .with_performance_config(|p| {
+                p.default_command_timeout = COMMAND_TIMEOUT;
+                p.broadcast_channel_capacity = PUBSUB_BUFFER;
+            });
+        let client = builder.build()?;
+        let subscriber = builder.build_subscriber_client()?;
+        client.init().await?;
+        subscriber.init().await?;
+
+        let bus = RedisBus {
+            inner: Arc::new(Inner {
+                config,
+                client,
+                subscriber,
+                scripts: Scripts {
+                    publish: LuaScript::new(lua::with_publish_fn(lua::PUBLISH)),
+                    history: LuaScript::new(lua::HISTORY.to_owned()),
+                    presence_add: LuaScript::new(lua::PRESENCE_ADD.to_owned()),
+                    presence_remove: LuaScript::new(lua::PRESENCE_REMOVE.to_owned()),
+                    presence_list: LuaScript::new(lua::PRESENCE_LIST.to_owned()),
+                    mark_read: LuaScript::new(lua::MARK_READ.to_owned()),
+                },
+            }),
+        };
+        bus.spawn_reader(sink, shutdown);
+        Ok(bus)
+    }
+
+    /// The command connection, for other stores that share this Redis (the
+    /// seat store runs its scripts through it).
+    pub fn client(&self) -> &Client {
+        &self.inner.client
+    }
+
+    fn spawn_reader(&self, sink: Arc<dyn Deliver>, shutdown: CancellationToken) {
+        let subscriber = self.inner.subscriber.clone();
+        let mut messages = subscriber.message_rx();
+        let mut reconnects = subscriber.reconnect_rx();
+        let client = self.inner.client.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    msg = messages.recv() => match msg {
+                        Ok(msg) => on_message(&*sink, &msg.channel, msg.value),
+                        Err(RecvError::Lagged(n)) => {
+                            tracing::warn!(lost = n, "pub/sub receiver lagged; resyncing");
+                            sink.resync();
+                        }
+                        Err(RecvError::Closed) => break,
+                    },
+                    r = reconnects.recv() => match r {
+                        Ok(server) => {
+                            tracing::info!(%server, "redis subscriber reconnected; resubscribing");
+                            if let Err(e) = subscriber.resubscribe_all().await {
+                                tracing::warn!(error = %e, "resubscribe failed");
+                            }
+                            sink.resync();
+                        }
+                        Err(RecvError::Lagged(_)) => sink.resync(),
+                        Err(RecvError::Closed) => break,
+                    },
+                }
+            }
+            let _ = subscriber.quit().await;
+            let _ = client.quit().await;
+        });
+    }
+
+    pub(crate) async fn publish(&self, topic: &Topic, data: Bytes) -> Result<Position, BusError> {
+        let k = TopicKeys::new(topic);
+        let c = &self.inner.config;
+        let args: Vec<Value> = vec![
+            Value::Bytes(data),
+            (c.history_size as i64).into(),
+            (c.history_ttl.as_secs() as i64).into(),
+            new_epoch().into(),
+        ];
+        let reply: Vec<Value> =
+            self.inner.scripts.publish.run(&self.inner.client, vec![k.stream, k.meta, k.channel], args).await?;
+        match reply.as_slice() {
+            [offset, epoch] => Ok(Position {
+                offset: offset.as_u64().ok_or_else(|| protocol("publish offset"))?,
+                epoch: epoch.as_str().ok_or_else(|| protocol("publish epoch"))?.into(),
+            }),
+            _ => Err(protocol("publish reply")),
+        }
+    }
+
+    pub(crate) async fn history(&self, topic: &Topic, dir: HistoryDir, limit: usize) -> Result<HistoryPage, BusError> {
+        let k = TopicKeys::new(topic);
+        let (mode, bound) = match dir {
+            HistoryDir::After(o) => ("after", o),
+            HistoryDir::Before(o) => ("before", o),
+        };
+        let args: Vec<Value> = vec![new_epoch().into(), mode.into(), (bound as i64).into(), (limit as i64).into()];
+        let reply: Vec<Value> =
+            self.inner.scripts.history.run(&self.inner.client, vec![k.stream, k.meta], args).await?;
+        let mut it = reply.into_iter();
+        let epoch: Arc<str> = it.next().and_then(|v| v.as_str().map(|s| s.into())).ok_or_else(|| protocol("epoch"))?;
+        let top = it.next().and_then(|v| v.as_u64()).ok_or_else(|| protocol("top"))?;
+        let first_available = it.next().and_then(|v| v.as_u64()).ok_or_else(|| protocol("first"))?;
+        let mut entries = Vec::new();
+        while let Some(offset) = it.next() {
+            let offset = offset.as_u64().ok_or_else(|| protocol("entry offset"))?;
+            let data =
+                it.next().and_then(|v| v.as_bytes().map(Bytes::copy_from_slice)).ok_or_else(|| protocol("entry"))?;
+            entries.push(Entry { offset, data });
+        }
+        Ok(HistoryPage { position: Position { epoch, offset: top }, first_available, entries })
+    }
+
+    pub(crate) async fn subscribe_node(&self, topic: &Topic) -> Result<(), BusError> {
+        Ok(self.inner.subscriber.subscribe(TopicKeys::new(topic).channel).await?)
+    }
+
+    pub(crate) async fn unsubscribe_node(&self, topic: &Topic) -> Result<(), BusError> {
+        Ok(self.inner.subscriber.unsubscribe(TopicKeys::new(topic).channel).await?)
+    }
+
+    pub(crate) async fn presence_add(&self, topic: &Topic, session: &str, info: Bytes) -> Result<(), BusError> {
+        let k = TopicKeys::new(topic);
+        let ttl = self.inner.config.presence_ttl;
+        let expiry = now_ms() + ttl.as_millis() as i64;
+        let args: Vec<Value> =
+            vec![session.into(), Value::Bytes(info), expiry.into(), (ttl.as_secs().max(1) as i64 * 2).into()];
+        let _: Value = self
+            .inner
+            .scripts
+            .presence_add
+            .run(&self.inner.client, vec![k.presence, k.presence_expiry, k.channel], args)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn presence_remove(&self, topic: &Topic, session: &str) -> Result<(), BusError> {
+        let k = TopicKeys::new(topic);
+        let _: Value = self
+            .inner
+            .scripts
+            .presence_remove
+            .run(&self.inner.client, vec![k.presence, k.presence_expiry, k.channel], vec![Value::from(session)])
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn presence_list(&self, topic: &Topic) -> Result<Vec<Bytes>, BusError> {
+        let k = TopicKeys::new(topic);
+        let reply: Vec<Value> = self
+            .inner
+            .scripts
+            .presence_list
+            .run(&self.inner.client, vec![k.presence, k.presence_expiry, k.channel], vec![Value::from(now_ms())])
+            .await?;
+        // HGETALL: session, info, session, info, ... sorted by session for a stable answer.
+        let mut pairs: Vec<(String, Bytes)> = reply
+            .chunks(2)
+            .filter_map(|p| match p {
+                [s, i] => Some((s.as_str()?.into_owned(), Bytes::copy_from_slice(i.as_bytes()?))),
+                _ => None,
+            })
+            .collect();
+        pairs.sort();
+        Ok(pairs.into_iter().map(|(_, i)| i).collect())
+    }
+
+    pub(crate) async fn add_member(&self, user: &str, topic: &Topic) -> Result<(), BusError> {
+        let _: Value = self.inner.client.sadd(user_rooms_key(user), topic.as_str()).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn mark_read(&self, topic: &Topic, user: &str, offset: u64) -> Result<u64, BusError> {
+        let k = TopicKeys::new(topic);
+        let unread: Value = self
+            .inner
+            .scripts
+            .mark_read
+            .run(&self.inner.client, vec![k.reads, k.meta], vec![Value::from(user), (offset as i64).into()])
+            .await?;
+        unread.as_u64().ok_or_else(|| protocol("unread"))
+    }
+
+    pub(crate) async fn unread(&self, user: &str) -> Result<Vec<(String, u64)>, BusError> {
+        let rooms: Vec<String> = self.inner.client.smembers(user_rooms_key(user)).await?;
+        let mut out = Vec::with_capacity(rooms.len());
+        for room in rooms {
+            let Ok(topic) = Topic::parse(&room) else { continue };
+            // Marking read "up to 0" never moves the read position and returns the count.
+            out.push((room, self.mark_read(&topic, user, 0).await?));
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    pub(crate) fn is_ready(&self) -> bool {
+        self.inner.client.is_connected() && self.inner.subscriber.is_connected()
+    }
+}
+
+/// Parses one pub/sub message: `p <offset> <epoch> <data>`, `j <info>` or `l <info>`.
+fn on_message(sink: &dyn Deliver, channel: &str, value: Value) {
+    let Some(topic) = topic_of_channel(channel).and_then(|t| Topic::parse(t).ok()) else {
+        return;
+    };
+    let Some(raw) = value.as_bytes().map(Bytes::copy_from_slice) else {
+        return;
+    };
+    let event = match parse_payload(raw) {
+        Some(e) => e,
+        None => {
+            tracing::warn!(%topic, "unparseable bus payload dropped");
+            return;
+        }
+    };
+    sink.deliver(&topic, event);
+}
+
+fn parse_payload(raw: Bytes) -> Option<BusEvent> {
+    match raw.first()? {
+        b'p' => {
+            let mut parts = raw[2..].splitn(3, |b| *b == b' ');
+            let offset = std::str::from_utf8(parts.next()?).ok()?.parse().ok()?;
+            let epoch: Arc<str> = std::str::from_utf8(parts.next()?).ok()?.into();
+            let data_len = parts.next()?.len();
+            let data = raw.slice(raw.len() - data_len..);
+            Some(BusEvent::Publication { offset, epoch, data })
+        }
+        b'j' => Some(BusEvent::Join(raw.slice(2..))),
+        b'l' => Some(BusEvent::Leave(raw.slice(2..))),
+        _ => None,
+    }
+}
+
+fn protocol(what: &str) -> BusError {
+    BusError::Protocol(what.to_owned())
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A Lua script run with `EVALSHA`, loaded again when Redis lost it (after a
+/// restart). Public so other crates' stores can use the same mechanism.
+pub struct LuaScript {
+    source: String,
+    sha: RwLock<Option<String>>,
+}
+
+impl LuaScript {
+    /// Wraps a script's source; nothing is sent until the first run.
+    pub fn new(source: String) -> LuaScript {
+        LuaScript { source, sha: RwLock::new(None) }
+    }
+
+    /// Runs the script with `keys` and `args`.
+    pub async fn run<R: fred::types::FromValue>(
+        &self,
+        client: &Client,
+        keys: Vec<String>,
+        args: Vec<Value>,
+    ) -> Result<R, BusError> {
+        let known = self.sha.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        if let Some(sha) = known {
+            match client.evalsha(sha.as_str(), keys.clone(), args.clone()).await {
+                Err(e) if e.details().starts_with("NOSCRIPT") => {}
+                other => return Ok(other?),
+            }
+        }
+        let sha: String = client.script_load(self.source.as_str()).await?;
+        *self.sha.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(sha.clone());
+        Ok(client.evalsha(sha.as_str(), keys, args).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_bus_payloads() {
+        match parse_payload(Bytes::from_static(b"p 12 ab12cd34 {\"a\": \"x y\"}")) {
+            Some(BusEvent::Publication { offset, epoch, data }) => {
+                assert_eq!(offset, 12);
+                assert_eq!(&*epoch, "ab12cd34");
+                assert_eq!(&data[..], b"{\"a\": \"x y\"}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(matches!(parse_payload(Bytes::from_static(b"j {}")), Some(BusEvent::Join(d)) if &d[..] == b"{}"));
+        assert!(matches!(parse_payload(Bytes::from_static(b"l {}")), Some(BusEvent::Leave(_))));
+        assert!(parse_payload(Bytes::from_static(b"p x")).is_none());
+        assert!(parse_payload(Bytes::from_static(b"")).is_none());
+    }
+}
