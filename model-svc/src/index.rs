@@ -15,16 +15,43 @@ use crate::hnsw::{Hnsw, HnswParams};
 use crate::lexical::{Bm25Index, top_k};
 use crate::query::{self, Hints};
 
-/// RRF constant (the usual 60).
-const RRF_K: f32 = 60.0;
 /// How many candidates each retriever contributes to fusion.
 const CANDIDATES: usize = 100;
-/// Weight of each ranked list in fusion.
-const W_MOVIE_LEXICAL: f32 = 1.0;
-const W_REVIEW_LEXICAL: f32 = 0.6;
-const W_DENSE: f32 = 0.8;
-/// Bonus (in RRF units) for a movie matching a genre / year hint of the question.
-const HINT_BONUS: f32 = 0.006;
+/// Shortest normalised title (in characters) matched by containment; shorter
+/// titles ("It", "밤") would match by accident.
+const MIN_TITLE_CHARS_KO: usize = 2;
+const MIN_TITLE_CHARS_LATIN: usize = 4;
+/// How the retrievers' evidence is combined.
+///
+/// Each retriever's score is first put on a 0–1 scale: lexical scores are
+/// divided by the best score the query could reach (so a match of one common
+/// bigram stays small even when it ranks first), dense scores are cosines.
+/// The fused score is the weighted sum plus a reciprocal-rank term, so that
+/// agreement between retrievers still counts when their scores are close.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fusion {
+    /// Title of the movie spelled out in the question (0 or 1).
+    pub title: f32,
+    /// BM25F over movie fields, calibrated.
+    pub movie_lexical: f32,
+    /// Best matching review of the movie, calibrated.
+    pub review_lexical: f32,
+    /// Cosine of the movie vector.
+    pub dense: f32,
+    /// Weight of the reciprocal-rank-fusion term (k = 60) over all lists.
+    pub rrf: f32,
+    /// Bonus for matching a genre or year mentioned in the question (each).
+    pub hint: f32,
+}
+
+impl Default for Fusion {
+    fn default() -> Self {
+        Self { title: 0.6, movie_lexical: 1.0, review_lexical: 0.7, dense: 0.3, rrf: 1.0, hint: 0.15 }
+    }
+}
+
+/// RRF constant (the usual 60).
+const RRF_K: f32 = 60.0;
 /// Reviews attached to each hit as evidence.
 const REVIEWS_PER_HIT: usize = 3;
 
@@ -136,6 +163,14 @@ pub struct Index {
     movie_lex: Bm25Index,
     review_lex: Bm25Index,
     dense: Hnsw,
+    /// Normalised titles (English and Korean) → movie slots, for containment matching.
+    titles: Vec<(String, u32)>,
+    fusion: Fusion,
+}
+
+/// Lower-case letters and digits only: "Back to the Future!" → "backtothefuture".
+fn normalise_title(s: &str) -> String {
+    s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
 }
 
 impl std::fmt::Debug for Index {
@@ -164,6 +199,8 @@ impl Index {
             movie_lex: Bm25Index::new(),
             review_lex: Bm25Index::new(),
             dense: Hnsw::new(dim, hnsw_params),
+            titles: Vec::new(),
+            fusion: Fusion::default(),
         }
     }
 
@@ -175,6 +212,11 @@ impl Index {
         let mut ix = Self::new(embedder);
         ix.ingest(catalog.movies, catalog.reviews)?;
         Ok(ix)
+    }
+
+    /// Sets the fusion weights (the evaluation tunes them).
+    pub fn set_fusion(&mut self, fusion: Fusion) {
+        self.fusion = fusion;
     }
 
     /// The embedder used for dense vectors.
@@ -220,6 +262,7 @@ impl Index {
             self.movie_lex.remove(old);
             self.dense.delete(old);
             self.movies[old as usize] = None;
+            self.titles.retain(|&(_, s)| s != old);
         }
         let year = m.year.to_string();
         let cast = format!("{} {}", m.cast.join(" "), m.cast_ko.join(" "));
@@ -241,6 +284,14 @@ impl Index {
         let dense_text = format!("{} {title_ko} {genres} {year} {cast} {synopsis} {synopsis_ko}", m.title);
         let node = self.dense.insert(&self.embedder.embed(&dense_text));
         debug_assert_eq!(slot, node, "movie slots of the lexical and dense indexes are in lockstep");
+        for t in std::iter::once(&m.title).chain(m.title_ko.as_ref()) {
+            let norm = normalise_title(t);
+            let n = norm.chars().count();
+            let min = if crate::text::has_hangul(&norm) { MIN_TITLE_CHARS_KO } else { MIN_TITLE_CHARS_LATIN };
+            if n >= min && norm.chars().any(char::is_alphabetic) {
+                self.titles.push((norm, slot));
+            }
+        }
         self.movie_slot.insert(m.id.clone(), slot);
         self.movies.push(Some(Arc::new(m)));
     }
@@ -269,9 +320,35 @@ impl Index {
         self.live_movie(slot).is_some_and(|m| filters.accepts(m))
     }
 
-    /// Movies ranked by BM25 over their fields.
+    /// Movies whose title is spelled out in the question, longest title first.
+    fn title_matches(&self, q: &str, filters: &Filters) -> Vec<(u32, f32)> {
+        let nq = normalise_title(q);
+        let mut hits: Vec<(u32, f32)> = Vec::new();
+        for (t, slot) in &self.titles {
+            if nq.contains(t.as_str()) && self.accepts(*slot, filters) && !hits.iter().any(|h| h.0 == *slot) {
+                #[allow(clippy::cast_precision_loss)]
+                let len = t.chars().count() as f32;
+                hits.push((*slot, len));
+            }
+        }
+        top_k(&mut hits, CANDIDATES);
+        // Longest match first; the score is 1 for the longest and a little
+        // less for titles contained in it ("Rocky" inside "Rocky II").
+        let longest = hits.first().map_or(1.0, |h| h.1);
+        for h in &mut hits {
+            h.1 = 0.5 + 0.5 * h.1 / longest;
+        }
+        hits
+    }
+
+    /// Movies ranked by BM25 over their fields, calibrated to 0–1.
     fn movie_lexical(&self, q: &str, filters: &Filters) -> Vec<(u32, f32)> {
-        self.movie_lex.search(q, CANDIDATES, |s| self.accepts(s, filters))
+        let max = self.movie_lex.max_score(q).max(f32::EPSILON);
+        let mut hits = self.movie_lex.search(q, CANDIDATES, |s| self.accepts(s, filters));
+        for h in &mut hits {
+            h.1 /= max;
+        }
+        hits
     }
 
     /// Review hits of accepted movies, and movies ranked by their best reviews.
@@ -282,8 +359,10 @@ impl Index {
                 .and_then(|rv| self.movie_slot.get(&rv.movie_id))
                 .is_some_and(|&s| self.accepts(s, filters))
         });
+        let max = self.review_lex.max_score(q).max(f32::EPSILON);
         let mut per_movie: HashMap<u32, Vec<ReviewHit>> = HashMap::new();
-        for (r, score) in hits {
+        for (r, raw) in hits {
+            let score = raw / max;
             let Some(review) = self.reviews[r as usize].as_ref() else {
                 continue;
             };
@@ -295,7 +374,7 @@ impl Index {
         // A movie's evidence is its best review plus a little for corroboration.
         let mut ranked: Vec<(u32, f32)> = per_movie
             .iter()
-            .map(|(&slot, rs)| (slot, rs[0].score + 0.25 * rs.iter().skip(1).take(2).map(|h| h.score).sum::<f32>()))
+            .map(|(&slot, rs)| (slot, rs[0].score + 0.2 * rs.iter().skip(1).take(2).map(|h| h.score).sum::<f32>()))
             .collect();
         top_k(&mut ranked, CANDIDATES);
         (ranked, per_movie)
@@ -325,28 +404,30 @@ impl Index {
     /// (the reference in tests and the evaluation).
     pub fn search_with(&self, query: &str, filters: &Filters, limit: usize, mode: Mode, exact_dense: bool) -> Vec<Hit> {
         let hints = query::hints(query);
+        let f = self.fusion;
         let mut lists: Vec<(f32, Vec<(u32, f32)>)> = Vec::new();
         let mut evidence = HashMap::new();
         if mode != Mode::Dense {
-            lists.push((W_MOVIE_LEXICAL, self.movie_lexical(query, filters)));
+            lists.push((f.title, self.title_matches(query, filters)));
+            lists.push((f.movie_lexical, self.movie_lexical(query, filters)));
             let (ranked, per_movie) = self.review_lexical(query, filters);
-            lists.push((W_REVIEW_LEXICAL, ranked));
+            lists.push((f.review_lexical, ranked));
             evidence = per_movie;
         }
         if mode != Mode::Lexical {
-            lists.push((W_DENSE, self.dense_ranked(query, filters, exact_dense)));
+            lists.push((f.dense, self.dense_ranked(query, filters, exact_dense)));
         }
         let mut fused: HashMap<u32, f32> = HashMap::new();
         for (weight, list) in &lists {
-            for (rank, &(slot, _)) in list.iter().enumerate() {
+            for (rank, &(slot, score)) in list.iter().enumerate() {
                 #[allow(clippy::cast_precision_loss)]
                 let r = rank as f32;
-                *fused.entry(slot).or_default() += weight / (RRF_K + r + 1.0);
+                *fused.entry(slot).or_default() += weight * score + f.rrf / (RRF_K + r + 1.0);
             }
         }
         let mut ranked: Vec<(u32, f32)> = fused
             .into_iter()
-            .map(|(slot, s)| (slot, s + self.live_movie(slot).map_or(0.0, |m| hint_bonus(m, &hints))))
+            .map(|(slot, s)| (slot, s + self.live_movie(slot).map_or(0.0, |m| f.hint * hint_matches(m, &hints))))
             .collect();
         top_k(&mut ranked, limit);
         ranked
@@ -381,15 +462,11 @@ impl Index {
     }
 }
 
-fn hint_bonus(m: &Movie, hints: &Hints) -> f32 {
-    let mut bonus = 0.0;
-    if hints.genres.iter().any(|g| m.genres.iter().any(|mg| mg == g)) {
-        bonus += HINT_BONUS;
-    }
-    if hints.years.is_some_and(|(lo, hi)| (lo..=hi).contains(&m.year)) {
-        bonus += HINT_BONUS;
-    }
-    bonus
+/// How many of the question's hints (a genre, a year range) `m` matches: 0, 1 or 2.
+fn hint_matches(m: &Movie, hints: &Hints) -> f32 {
+    let genre = hints.genres.iter().any(|g| m.genres.iter().any(|mg| mg == g));
+    let year = hints.years.is_some_and(|(lo, hi)| (lo..=hi).contains(&m.year));
+    f32::from(u8::from(genre) + u8::from(year))
 }
 
 /// The shared handle to the index: readiness flag plus a lock held only

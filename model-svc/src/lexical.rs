@@ -83,6 +83,26 @@ impl Bm25Index {
         self.live_docs -= 1;
     }
 
+    /// The highest BM25 score any document could reach for `query` (every
+    /// indexed query term saturated in a short document). Dividing by it
+    /// puts scores of different queries and indexes on one 0–1 scale.
+    pub fn max_score(&self, query: &str) -> f32 {
+        let mut qterms: HashMap<Term, f32> = HashMap::new();
+        for t in text::terms(query, true) {
+            *qterms.entry(t).or_default() += 1.0;
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let n = self.live_docs as f32;
+        qterms
+            .iter()
+            .filter_map(|(term, qtf)| {
+                #[allow(clippy::cast_precision_loss)]
+                let df = self.postings.get(term)?.len() as f32;
+                Some(qtf.sqrt() * (1.0 + (n - df + 0.5) / (df + 0.5)).ln() * (K1 + 1.0))
+            })
+            .sum()
+    }
+
     /// Scores every live document matching `query` and returns the best `k`
     /// accepted by `accept`, best first.
     pub fn search(&self, query: &str, k: usize, accept: impl Fn(u32) -> bool) -> Vec<(u32, f32)> {
