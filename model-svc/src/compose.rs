@@ -19,6 +19,8 @@ use crate::text;
 const LISTED: usize = 3;
 /// Longest quoted review or synopsis sentence, in characters.
 const QUOTE_CHARS: usize = 90;
+/// Longest synopsis sentence used as a reason, in characters.
+const REASON_CHARS: usize = 150;
 
 /// The booking tools the gateway executes (names are part of the contract).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -337,7 +339,7 @@ fn best_sentence(text: &str, question: &str) -> (String, usize) {
             best = Some((s, overlap));
         }
     }
-    best.map_or((String::new(), 0), |(s, o)| (text::snippet(s, QUOTE_CHARS * 2), o))
+    best.map_or((String::new(), 0), |(s, o)| (text::snippet(s, REASON_CHARS), o))
 }
 
 fn recommend(w: &mut Writer, input: &Input<'_>) {

@@ -117,21 +117,27 @@ impl Bm25Index {
         let n = self.live_docs as f32;
         #[allow(clippy::cast_possible_truncation)]
         let avg_len = (self.total_len / self.live_docs as f64).max(1.0) as f32;
-        let mut scores: HashMap<u32, f32> = HashMap::new();
+        // A dense accumulator: common Korean bigrams have long posting lists,
+        // and hashing every posting was the largest cost of a query.
+        let mut scores = vec![0.0f32; self.live.len()];
+        let mut touched: Vec<u32> = Vec::new();
         for (term, qtf) in &qterms {
-            let Some(list) = self.postings.get(term) else {
-                continue;
-            };
+            let Some(list) = self.postings.get(term) else { continue };
             #[allow(clippy::cast_precision_loss)]
             let df = list.len() as f32;
             let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
+            let w = qtf.sqrt() * idf * (K1 + 1.0);
             for &(doc, tf) in list {
                 let len = self.doc_len[doc as usize];
-                let s = idf * tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * len / avg_len));
-                *scores.entry(doc).or_default() += qtf.sqrt() * s;
+                let slot = &mut scores[doc as usize];
+                if *slot == 0.0 {
+                    touched.push(doc);
+                }
+                *slot += w * tf / (tf + K1 * (1.0 - B + B * len / avg_len));
             }
         }
-        let mut hits: Vec<(u32, f32)> = scores.into_iter().filter(|&(d, _)| accept(d)).collect();
+        let mut hits: Vec<(u32, f32)> =
+            touched.into_iter().filter(|&d| accept(d)).map(|d| (d, scores[d as usize])).collect();
         top_k(&mut hits, k);
         hits
     }

@@ -183,7 +183,10 @@ pub fn sentences(text: &str) -> Vec<&str> {
     let mut start = 0;
     let mut chars = text.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
-        if matches!(c, '.' | '!' | '?') && chars.peek().is_some_and(|&(_, n)| n.is_whitespace()) {
+        if matches!(c, '.' | '!' | '?')
+            && chars.peek().is_some_and(|&(_, n)| n.is_whitespace())
+            && !(c == '.' && is_abbreviation(&text[start..i]))
+        {
             let end = i + c.len_utf8();
             let s = text[start..end].trim();
             if !s.is_empty() {
@@ -197,6 +200,16 @@ pub fn sentences(text: &str) -> Vec<&str> {
         out.push(tail);
     }
     out
+}
+
+/// True when `before` (the text up to a period) ends in an abbreviation or an
+/// initial ("Dr.", "Mrs.", "Daniel R."), where a period does not end a sentence.
+fn is_abbreviation(before: &str) -> bool {
+    const ABBREVIATIONS: &[&str] =
+        &["dr", "mr", "mrs", "ms", "st", "jr", "sr", "vs", "no", "lt", "col", "gen", "co", "inc"];
+    let word = before.rsplit(|c: char| c.is_whitespace() || c == '(').next().unwrap_or("");
+    let single_capital = word.chars().count() == 1 && word.chars().all(char::is_uppercase);
+    single_capital || ABBREVIATIONS.contains(&word.to_lowercase().as_str())
 }
 
 /// The first sentence of `text` (up to `max_chars`).
@@ -227,5 +240,9 @@ mod tests {
         assert_eq!(snippet("short", 10), "short");
         assert!(snippet("a b c d e f g h i j k l m n o p", 10).ends_with('…'));
         assert_eq!(first_sentence("One thing. Two things.", 100), "One thing.");
+        assert_eq!(
+            sentences("Dr. Brown and Daniel R. Smith meet. Then"),
+            vec!["Dr. Brown and Daniel R. Smith meet.", "Then"]
+        );
     }
 }

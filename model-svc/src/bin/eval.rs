@@ -26,6 +26,9 @@ struct Args {
     /// Print every question the hybrid retriever misses at 5.
     #[arg(long)]
     misses: bool,
+    /// Also measure per-query search latency (each question this many times) and print percentiles.
+    #[arg(long, default_value_t = 0)]
+    latency_runs: usize,
     /// Fusion weights to try instead of the defaults:
     /// title,movie_lexical,review_lexical,dense,rrf,hint (comma-separated).
     #[arg(long)]
@@ -131,6 +134,33 @@ fn main() -> anyhow::Result<()> {
             }
         }
         println!("{name:<16} {:>9.3} {:>7.3}", score.recall5(), score.mrr10());
+    }
+    if args.latency_runs > 0 {
+        println!("\nsearch latency over {} queries x {} runs (limit 10):", questions.len(), args.latency_runs);
+        for (name, mode, exact) in modes {
+            let mut us: Vec<u128> = Vec::new();
+            for _ in 0..args.latency_runs {
+                for q in &questions {
+                    let t = Instant::now();
+                    let hits = index.search_with(&q.question, &Filters::default(), 10, mode, exact);
+                    us.push(t.elapsed().as_micros());
+                    std::hint::black_box(hits);
+                }
+            }
+            us.sort_unstable();
+            let pct = |p: f64| {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+                let i = ((us.len() as f64 * p).ceil() as usize).saturating_sub(1);
+                us[i.min(us.len() - 1)]
+            };
+            println!(
+                "  {name:<14} p50 {:>6} us  p95 {:>6} us  p99 {:>6} us  max {:>6} us",
+                pct(0.5),
+                pct(0.95),
+                pct(0.99),
+                pct(1.0)
+            );
+        }
     }
     println!("\nhybrid by question kind:");
     for (k, s) in per_kind.iter().chain(per_lang.iter()) {
