@@ -16,6 +16,7 @@ use crate::catalog::Movie;
 use crate::compose::{self, Citation, Focus, Input, Part, Tool, ToolOutcome};
 use crate::error::ModelError;
 use crate::index::{Filters, Hit, Mode, Store};
+use crate::llm::{self, Llm, LlmError, LlmEvent, LlmStream};
 use crate::query;
 use crate::text;
 
@@ -105,10 +106,29 @@ pub struct Stats {
 }
 
 /// Streaming options.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct StreamOptions {
     /// Pause between text deltas (zero sends as fast as the client reads).
     pub delta_interval: Duration,
+    /// The LLM endpoint, when configured; the composer otherwise (and as fallback).
+    pub llm: Option<Arc<Llm>>,
+}
+
+/// Retrieval results: the composed answer (used directly, or as the LLM's
+/// fallback and citations) and the passages for an LLM prompt.
+struct Retrieved {
+    parts: Vec<Part>,
+    passages: String,
+}
+
+/// How an LLM stream ended early.
+enum LlmStop {
+    /// Failed before any text was sent: fall back to the composer.
+    BeforeText(LlmError),
+    /// Failed after text was sent: end the stream with a status.
+    AfterText(LlmError),
+    /// Client gone or shutdown.
+    Stopped(Stop),
 }
 
 static CALL_SEQ: AtomicU64 = AtomicU64::new(1);
@@ -137,8 +157,8 @@ pub async fn run(
         let req = req.clone();
         tokio::task::spawn_blocking(move || retrieve(&store, &req, korean)).await
     };
-    let parts = match retrieval {
-        Ok(Ok(parts)) => parts,
+    let retrieved = match retrieval {
+        Ok(Ok(r)) => r,
         Ok(Err(e)) => {
             let _ = tx.send(Err(e)).await;
             return;
@@ -149,25 +169,112 @@ pub async fn run(
         }
     };
     let retrieval_us = micros(started.elapsed());
-    let speech = compose::speech(&parts);
-    match stream_parts(&parts, &req.conversation_id, &tx, opts, &shutdown, started).await {
-        Ok(first_token_us) => {
-            let timings = Timings { retrieval_us, first_token_us, total_us: micros(started.elapsed()) };
-            let fin = Final { timings, speech, korean, generator: "composer".to_owned() };
-            if tx.send(Ok(Event::Final(fin))).await.is_ok() {
-                stats.completed.fetch_add(1, Ordering::Relaxed);
-            } else {
-                stats.cancelled.fetch_add(1, Ordering::Relaxed);
+    let parts = retrieved.parts;
+    let mut generator = "composer".to_owned();
+    if let Some(model) = opts.llm.clone() {
+        let outcome = match model.stream(korean, &req.text, &req.recent_turns, &retrieved.passages).await {
+            Ok(stream) => stream_llm(stream, &parts, &req.conversation_id, &tx, &shutdown, started).await,
+            Err(e) => Err(LlmStop::BeforeText(e)),
+        };
+        match outcome {
+            Ok((first_token_us, text)) => {
+                let timings = Timings { retrieval_us, first_token_us, total_us: micros(started.elapsed()) };
+                let speech = compose::speech(&[Part::Text(text)]);
+                let fin = Final { timings, speech, korean, generator: model.name() };
+                finish(&tx, &stats, fin).await;
+                return;
+            }
+            Err(LlmStop::BeforeText(e)) => {
+                tracing::warn!(error = %e, "LLM unavailable; answering with the composer");
+                generator = "composer (llm fallback)".to_owned();
+            }
+            Err(LlmStop::AfterText(e)) => {
+                let _ = tx.send(Err(ModelError::Upstream(e.to_string()))).await;
+                return;
+            }
+            Err(LlmStop::Stopped(stop)) => {
+                stopped(&tx, &stats, stop);
+                return;
             }
         }
-        Err(Stop::ClientGone) => {
-            stats.cancelled.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(conversation = %req.conversation_id, "client went away; answer stopped");
+    }
+    let speech = compose::speech(&parts);
+    match stream_parts(&parts, &req.conversation_id, &tx, &opts, &shutdown, started).await {
+        Ok(first_token_us) => {
+            let timings = Timings { retrieval_us, first_token_us, total_us: micros(started.elapsed()) };
+            let fin = Final { timings, speech, korean, generator };
+            finish(&tx, &stats, fin).await;
         }
-        Err(Stop::Shutdown) => {
+        Err(stop) => stopped(&tx, &stats, stop),
+    }
+}
+
+async fn finish(tx: &mpsc::Sender<Result<Event, ModelError>>, stats: &Stats, fin: Final) {
+    if tx.send(Ok(Event::Final(fin))).await.is_ok() {
+        stats.completed.fetch_add(1, Ordering::Relaxed);
+    } else {
+        stats.cancelled.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn stopped(tx: &mpsc::Sender<Result<Event, ModelError>>, stats: &Stats, stop: Stop) {
+    match stop {
+        Stop::ClientGone => {
+            stats.cancelled.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!("client went away; answer stopped");
+        }
+        Stop::Shutdown => {
             let _ = tx.try_send(Err(ModelError::ShuttingDown));
         }
     }
+}
+
+/// Streams the LLM's answer; on success returns first-token time and the full text.
+async fn stream_llm(
+    mut stream: LlmStream,
+    parts: &[Part],
+    conversation: &str,
+    tx: &mpsc::Sender<Result<Event, ModelError>>,
+    shutdown: &CancellationToken,
+    started: Instant,
+) -> Result<(u64, String), LlmStop> {
+    use futures_util::StreamExt;
+    let mut first_token_us = 0;
+    let mut text = String::new();
+    loop {
+        let next = tokio::select! {
+            () = shutdown.cancelled() => return Err(LlmStop::Stopped(Stop::Shutdown)),
+            () = tx.closed() => return Err(LlmStop::Stopped(Stop::ClientGone)),
+            n = stream.next() => n,
+        };
+        let ev = match next {
+            None => break,
+            Some(Err(e)) if text.is_empty() => return Err(LlmStop::BeforeText(e)),
+            Some(Err(e)) => return Err(LlmStop::AfterText(e)),
+            Some(Ok(ev)) => ev,
+        };
+        let out = match ev {
+            LlmEvent::Text(t) => {
+                text.push_str(&t);
+                if first_token_us == 0 {
+                    first_token_us = micros(started.elapsed()).max(1);
+                }
+                Event::Text(t)
+            }
+            LlmEvent::ToolCall { tool, arguments, .. } => {
+                let n = CALL_SEQ.fetch_add(1, Ordering::Relaxed);
+                Event::ToolCall { id: format!("call-{conversation}-{n}"), tool, arguments }
+            }
+        };
+        tx.send(Ok(out)).await.map_err(|_| LlmStop::Stopped(Stop::ClientGone))?;
+    }
+    // The passages in the prompt are what the answer relies on.
+    for p in parts {
+        if let Part::Cite(c) = p {
+            tx.send(Ok(Event::Citation(c.clone()))).await.map_err(|_| LlmStop::Stopped(Stop::ClientGone))?;
+        }
+    }
+    Ok((first_token_us, text))
 }
 
 fn micros(d: Duration) -> u64 {
@@ -175,7 +282,7 @@ fn micros(d: Duration) -> u64 {
 }
 
 /// Retrieval and composition (blocking: runs on the blocking pool).
-fn retrieve(store: &Store, req: &AnswerRequest, korean: bool) -> Result<Vec<Part>, ModelError> {
+fn retrieve(store: &Store, req: &AnswerRequest, korean: bool) -> Result<Retrieved, ModelError> {
     if !store.is_ready() {
         return Err(ModelError::NotReady);
     }
@@ -212,6 +319,7 @@ fn retrieve(store: &Store, req: &AnswerRequest, korean: bool) -> Result<Vec<Part
             let (reviews, sentiment) = ix.reviews_for(&movie.id, &review_query, FOCUS_REVIEWS);
             Focus { movie, reviews, sentiment }
         });
+        let passages = llm::passages(&hits, focus.as_ref().map(|f| (f.movie.id.as_str(), f.sentiment)));
         let input = Input {
             korean,
             text: &req.text,
@@ -222,7 +330,7 @@ fn retrieve(store: &Store, req: &AnswerRequest, korean: bool) -> Result<Vec<Part
             screen_movie,
             tool_results: &req.tool_results,
         };
-        Ok(compose::compose(&input))
+        Ok(Retrieved { parts: compose::compose(&input), passages })
     })
 }
 
@@ -246,7 +354,7 @@ async fn stream_parts(
     parts: &[Part],
     conversation: &str,
     tx: &mpsc::Sender<Result<Event, ModelError>>,
-    opts: StreamOptions,
+    opts: &StreamOptions,
     shutdown: &CancellationToken,
     started: Instant,
 ) -> Result<u64, Stop> {

@@ -9,11 +9,15 @@ use std::time::Duration;
 pub const DEFAULT_ADDR: &str = "127.0.0.1:50051";
 /// Default pause between text deltas, milliseconds (0 = as fast as the client reads).
 pub const DEFAULT_DELTA_INTERVAL_MS: u64 = 0;
+/// Default longest wait for the LLM's first chunk, milliseconds.
+pub const DEFAULT_LLM_FIRST_TOKEN_TIMEOUT_MS: u64 = 15_000;
+/// Default longest wait between two LLM chunks, milliseconds.
+pub const DEFAULT_LLM_IDLE_TIMEOUT_MS: u64 = 10_000;
 /// Default time given to in-flight answers on shutdown, milliseconds.
 pub const DEFAULT_SHUTDOWN_GRACE_MS: u64 = 5_000;
 
 /// model-svc: gRPC retrieval and grounded answers for Marquee.
-#[derive(Debug, Clone, clap::Parser)]
+#[derive(Clone, clap::Parser)]
 #[command(name = "model-svc", version, about)]
 pub struct Config {
     /// Address to listen on.
@@ -28,9 +32,38 @@ pub struct Config {
     /// Time in-flight answers get to finish on shutdown, in milliseconds.
     #[arg(long, env = "MODEL_SVC_SHUTDOWN_GRACE_MS", default_value_t = DEFAULT_SHUTDOWN_GRACE_MS)]
     pub shutdown_grace_ms: u64,
+    /// Base URL of an OpenAI-compatible endpoint (e.g. http://127.0.0.1:8000/v1); the composer answers when unset.
+    #[arg(long, env = "MODEL_SVC_LLM_BASE_URL")]
+    pub llm_base_url: Option<String>,
+    /// API key for the LLM endpoint.
+    #[arg(long, env = "MODEL_SVC_LLM_API_KEY", default_value = "", hide_env_values = true)]
+    pub llm_api_key: String,
+    /// Model name at the LLM endpoint.
+    #[arg(long, env = "MODEL_SVC_LLM_MODEL", default_value = "gpt-4o-mini")]
+    pub llm_model: String,
+    /// Longest wait for the LLM's first chunk before falling back to the composer, in milliseconds.
+    #[arg(long, env = "MODEL_SVC_LLM_FIRST_TOKEN_TIMEOUT_MS", default_value_t = DEFAULT_LLM_FIRST_TOKEN_TIMEOUT_MS)]
+    pub llm_first_token_timeout_ms: u64,
+    /// Longest wait between two LLM chunks before the answer fails, in milliseconds.
+    #[arg(long, env = "MODEL_SVC_LLM_IDLE_TIMEOUT_MS", default_value_t = DEFAULT_LLM_IDLE_TIMEOUT_MS)]
+    pub llm_idle_timeout_ms: u64,
     /// Log as JSON lines instead of human-readable text.
     #[arg(long, env = "MODEL_SVC_LOG_JSON")]
     pub log_json: bool,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Every field but the API key.
+        f.debug_struct("Config")
+            .field("addr", &self.addr)
+            .field("data_dir", &self.data_dir)
+            .field("delta_interval_ms", &self.delta_interval_ms)
+            .field("shutdown_grace_ms", &self.shutdown_grace_ms)
+            .field("llm_base_url", &self.llm_base_url)
+            .field("llm_model", &self.llm_model)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Config {
@@ -41,8 +74,24 @@ impl Config {
             data_dir: None,
             delta_interval_ms: 0,
             shutdown_grace_ms: DEFAULT_SHUTDOWN_GRACE_MS,
+            llm_base_url: None,
+            llm_api_key: String::new(),
+            llm_model: "test-model".to_owned(),
+            llm_first_token_timeout_ms: DEFAULT_LLM_FIRST_TOKEN_TIMEOUT_MS,
+            llm_idle_timeout_ms: DEFAULT_LLM_IDLE_TIMEOUT_MS,
             log_json: false,
         }
+    }
+
+    /// The LLM settings, when an endpoint is configured.
+    pub fn llm(&self) -> Option<crate::llm::LlmConfig> {
+        self.llm_base_url.as_ref().filter(|u| !u.is_empty()).map(|base_url| crate::llm::LlmConfig {
+            base_url: base_url.clone(),
+            api_key: self.llm_api_key.clone(),
+            model: self.llm_model.clone(),
+            first_token_timeout: Duration::from_millis(self.llm_first_token_timeout_ms),
+            idle_timeout: Duration::from_millis(self.llm_idle_timeout_ms),
+        })
     }
 
     /// Checks settings that clap cannot.

@@ -21,6 +21,10 @@ pub enum ModelError {
     /// The server is shutting down.
     #[error("the server is shutting down")]
     ShuttingDown,
+    /// The LLM endpoint failed after part of the answer was already sent,
+    /// so falling back to the composer would repeat or contradict it.
+    #[error("generation interrupted: {0}")]
+    Upstream(String),
     /// A bug or a failed background task.
     #[error("internal error: {0}")]
     Internal(String),
@@ -33,6 +37,10 @@ impl From<ModelError> for tonic::Status {
             ModelError::InvalidArgument(m) => Self::invalid_argument(m),
             ModelError::Catalog(c) => Self::invalid_argument(c.to_string()),
             ModelError::ShuttingDown => Self::unavailable("server is shutting down"),
+            ModelError::Upstream(m) => {
+                tracing::warn!(error = %m, "LLM stream failed mid-answer");
+                Self::unavailable("answer generation was interrupted; please retry")
+            }
             ModelError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");
                 Self::internal("internal error")

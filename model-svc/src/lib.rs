@@ -15,6 +15,7 @@ pub mod hnsw;
 pub mod index;
 pub mod intent;
 pub mod lexical;
+pub mod llm;
 pub mod query;
 pub mod service;
 pub mod text;
@@ -140,7 +141,11 @@ pub async fn run_with(
         });
     }
 
-    let opts = answer::StreamOptions { delta_interval: config.delta_interval() };
+    let llm = config.llm().map(|c| {
+        tracing::info!(llm = ?c, "answers come from the LLM endpoint (composer as fallback)");
+        Arc::new(llm::Llm::new(c))
+    });
+    let opts = answer::StreamOptions { delta_interval: config.delta_interval(), llm };
     let api = service::ModelApi::new(store, stats, opts, token.clone(), tasks.clone());
     let local = listener.local_addr().ok();
     tracing::info!(addr = ?local, "model-svc listening");

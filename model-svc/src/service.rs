@@ -69,7 +69,8 @@ impl pb::model_service_server::ModelService for ModelApi {
         let req = answer_request(request.into_inner())?;
         let span = tracing::info_span!("answer", conversation = %req.conversation_id);
         let (tx, rx) = mpsc::channel(answer::CHANNEL_CAPACITY);
-        let fut = answer::run(self.store.clone(), req, tx, self.opts, self.stats.clone(), self.shutdown.clone());
+        let fut =
+            answer::run(self.store.clone(), req, tx, self.opts.clone(), self.stats.clone(), self.shutdown.clone());
         self.tasks.spawn(tracing::Instrument::instrument(fut, span));
         let stream = ReceiverStream::new(rx).map(|ev| ev.map(answer_event).map_err(Status::from));
         Ok(Response::new(Box::pin(stream)))

@@ -3,5 +3,6 @@
 
 mod answer;
 mod health;
+mod llm;
 mod search;
 mod support;
