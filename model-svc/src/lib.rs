@@ -6,6 +6,7 @@
 //! calls that the gateway executes.
 
 pub mod answer;
+pub mod candle_embed;
 pub mod catalog;
 pub mod compose;
 pub mod config;
@@ -62,6 +63,22 @@ pub fn config_loader(config: &Config) -> CatalogLoader {
     })
 }
 
+/// The configured embedding model, or the weight-free default when none is
+/// configured or it fails to load (logged: the service must still start).
+pub fn choose_embedder(model_dir: Option<&std::path::Path>) -> Arc<dyn Embedder> {
+    let Some(dir) = model_dir else { return Arc::new(HashEmbedder::default()) };
+    match candle_embed::CandleEmbedder::load(dir) {
+        Ok(model) => {
+            tracing::info!(model = model.name(), dim = model.dim(), "embedding model loaded");
+            Arc::new(model)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, dir = %dir.display(), "embedding model failed to load; using the n-gram hashing embedder");
+            Arc::new(HashEmbedder::default())
+        }
+    }
+}
+
 /// Serves on `listener` until `shutdown` completes, loading the catalog named by `config`.
 ///
 /// # Errors
@@ -89,8 +106,8 @@ pub async fn run_with(
 ) -> Result<(), ServeError> {
     use proto::v1::model_service_server::ModelServiceServer;
 
-    let embedder: Arc<dyn Embedder> = Arc::new(HashEmbedder::default());
-    let store = Store::new(embedder.clone());
+    let store = Store::new(Arc::new(HashEmbedder::default()));
+    let model_dir = config.embed_model_dir.clone();
     let token = CancellationToken::new();
     let tasks = TaskTracker::new();
 
@@ -113,7 +130,10 @@ pub async fn run_with(
                 () = token.cancelled() => return,
             };
             let index = match built {
-                Ok(catalog) => tokio::task::spawn_blocking(move || Index::build(embedder, catalog)).await,
+                Ok(catalog) => {
+                    tokio::task::spawn_blocking(move || Index::build(choose_embedder(model_dir.as_deref()), catalog))
+                        .await
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "catalog failed to load; staying NOT_SERVING");
                     return;

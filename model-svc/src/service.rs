@@ -125,13 +125,17 @@ impl pb::model_service_server::ModelService for ModelApi {
     }
 
     async fn embed(&self, request: Request<pb::EmbedRequest>) -> Result<Response<pb::EmbedResponse>, Status> {
+        // Before the index is loaded the embedder is not the configured one yet.
+        self.ready()?;
         let req = request.into_inner();
         if req.texts.len() > MAX_EMBED_TEXTS {
             return Err(ModelError::InvalidArgument(format!("at most {MAX_EMBED_TEXTS} texts per call")).into());
         }
         let embedder = self.store.read(|ix| ix.embedder().clone());
         let (vectors, dim, model) = tokio::task::spawn_blocking(move || {
-            let v: Vec<pb::Vector> = req.texts.iter().map(|t| pb::Vector { values: embedder.embed(t) }).collect();
+            let texts: Vec<&str> = req.texts.iter().map(String::as_str).collect();
+            let v: Vec<pb::Vector> =
+                embedder.embed_batch(&texts).into_iter().map(|values| pb::Vector { values }).collect();
             (v, embedder.dim(), embedder.name().to_owned())
         })
         .await

@@ -10,8 +10,9 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use clap::Parser as _;
+use model_svc::candle_embed::CandleEmbedder;
 use model_svc::catalog::Catalog;
-use model_svc::embed::HashEmbedder;
+use model_svc::embed::{Embedder, HashEmbedder};
 use model_svc::index::{Filters, Fusion, Index, Mode};
 
 /// Evaluate retrieval on the labelled dev set.
@@ -23,6 +24,9 @@ struct Args {
     /// Labelled questions (JSON Lines: question, expected ids, lang, kind).
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/eval/questions.jsonl"))]
     questions: PathBuf,
+    /// A pretrained embedding model directory for the dense retriever (n-gram hashing otherwise).
+    #[arg(long, env = "MARQUEE_EMBED_MODEL_DIR")]
+    embed_model_dir: Option<PathBuf>,
     /// Print every question the hybrid retriever misses at 5.
     #[arg(long)]
     misses: bool,
@@ -80,7 +84,12 @@ fn main() -> anyhow::Result<()> {
         text.lines().filter(|l| !l.trim().is_empty()).map(serde_json::from_str).collect::<Result<_, _>>()?;
     let started = Instant::now();
     let catalog = Catalog::load_dir(&args.data_dir).with_context(|| format!("loading {}", args.data_dir.display()))?;
-    let mut index = Index::build(Arc::new(HashEmbedder::default()), catalog)?;
+    let embedder: Arc<dyn Embedder> = match &args.embed_model_dir {
+        Some(dir) => Arc::new(CandleEmbedder::load(dir)?),
+        None => Arc::new(HashEmbedder::default()),
+    };
+    println!("embedder: {} ({}-d)", embedder.name(), embedder.dim());
+    let mut index = Index::build(embedder, catalog)?;
     if let Some(w) = &args.fusion {
         let v: Vec<f32> = w.split(',').map(str::parse).collect::<Result<_, _>>()?;
         anyhow::ensure!(v.len() == 6, "--fusion needs 6 numbers");
