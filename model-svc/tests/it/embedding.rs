@@ -73,3 +73,45 @@ async fn server_uses_the_configured_model_for_embed_and_dense_search() {
     assert_eq!(hits[0].movie_id, "mq-015", "{hits:?}");
     server.stop().await;
 }
+
+fn multilingual_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("MARQUEE_EMBED_MODEL_DIR_MULTILINGUAL").map(PathBuf::from).or_else(|| {
+        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/marquee/models/multilingual-e5-small-q4"))
+    })?;
+    if dir.join("model.safetensors").is_file() {
+        Some(dir)
+    } else {
+        eprintln!("note: no multilingual model at {}; run scripts/test (ensure_multilingual_model)", dir.display());
+        None
+    }
+}
+
+#[test]
+fn converted_multilingual_model_understands_korean() {
+    let Some(dir) = multilingual_dir() else { return };
+    let m = CandleEmbedder::load(&dir).unwrap();
+    assert_eq!((m.name(), m.dim()), ("multilingual-e5-small-q4", 384));
+    let q = m.embed_query("감옥에서 탈출하는 영화");
+    let prison_ko = m.embed("누명을 쓴 은행원이 교도소를 탈출한다");
+    let prison_en = m.embed("A banker is sentenced to life in prison and escapes");
+    let fish = m.embed("A clownfish searches the ocean for his son");
+    assert!(dot(&q, &prison_ko) > dot(&q, &fish) + 0.05);
+    assert!(dot(&q, &prison_en) > dot(&q, &fish), "cross-lingual: {} vs {}", dot(&q, &prison_en), dot(&q, &fish));
+}
+
+#[tokio::test]
+async fn dense_search_with_the_multilingual_model_matches_korean_paraphrases() {
+    let Some(dir) = multilingual_dir() else { return };
+    let config = Config { embed_model_dir: Some(dir), ..Config::for_tests() };
+    let server = TestServer::start_ready(config, Box::pin(async { Catalog::builtin() })).await;
+    let mut client = server.client().await;
+    let req = SearchRequest {
+        query: "밤에 라디오 DJ한테 죽은 청취자가 전화하는 무서운 영화".into(),
+        limit: 3,
+        mode: SearchMode::Dense.into(),
+        ..Default::default()
+    };
+    let hits = client.search(req).await.unwrap().into_inner().hits;
+    assert_eq!(hits[0].movie_id, "mq-015", "{hits:?}");
+    server.stop().await;
+}
