@@ -31,6 +31,15 @@ const DELTA_CHARS: usize = 12;
 /// Capacity of the per-answer event channel (backpressure towards generation).
 pub const CHANNEL_CAPACITY: usize = 16;
 
+/// One earlier turn of the conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Turn {
+    /// True for the user, false for the assistant.
+    pub from_user: bool,
+    /// What was said.
+    pub text: String,
+}
+
 /// An Answer request in domain terms.
 #[derive(Debug, Clone, Default)]
 pub struct AnswerRequest {
@@ -38,8 +47,8 @@ pub struct AnswerRequest {
     pub conversation_id: String,
     /// `Some(true)` for Korean, `Some(false)` for English, `None` to detect from the text.
     pub korean: Option<bool>,
-    /// Earlier user/assistant texts, oldest first.
-    pub recent_turns: Vec<String>,
+    /// Earlier turns, oldest first.
+    pub recent_turns: Vec<Turn>,
     /// The user's message.
     pub text: String,
     /// Showtime on screen.
@@ -300,7 +309,8 @@ fn retrieve(store: &Store, req: &AnswerRequest, korean: bool) -> Result<Retrieve
         // A short follow-up ("is it scary?") is about the movie on screen, or
         // the one the conversation was about.
         if (hits.is_empty() || hints.aspect.is_some() && screen_movie.is_none() && req.text.chars().count() < 12)
-            && let Some(prev) = req.recent_turns.iter().rev().take(MAX_TURNS).find(|t| !t.trim().is_empty())
+            && let Some(prev) =
+                req.recent_turns.iter().rev().take(MAX_TURNS).map(|t| t.text.as_str()).find(|t| !t.trim().is_empty())
         {
             let context = format!("{prev} {}", req.text);
             let more = ix.search(&context, &Filters::default(), RETRIEVED, Mode::Hybrid);

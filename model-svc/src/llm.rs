@@ -19,6 +19,7 @@ use async_openai::types::chat::{CreateChatCompletionRequest, CreateChatCompletio
 use futures_util::{Stream, StreamExt};
 use serde_json::json;
 
+use crate::answer::Turn;
 use crate::compose::Tool;
 use crate::index::{Hit, Sentiment};
 
@@ -118,7 +119,7 @@ impl Llm {
         &self,
         korean: bool,
         question: &str,
-        turns: &[String],
+        turns: &[Turn],
         passages: &str,
     ) -> Result<LlmStream, LlmError> {
         let request = request(&self.config.model, korean, question, turns, passages)?;
@@ -135,7 +136,7 @@ fn request(
     model: &str,
     korean: bool,
     question: &str,
-    turns: &[String],
+    turns: &[Turn],
     passages: &str,
 ) -> Result<CreateChatCompletionRequest, LlmError> {
     let language = if korean { "Korean (polite 해요체)" } else { "English" };
@@ -146,9 +147,10 @@ fn request(
          without ids. To book, call a tool instead of describing it.\n\nPassages:\n{passages}"
     );
     let mut messages = vec![json!({"role": "system", "content": system})];
-    for (i, t) in turns.iter().rev().take(8).rev().enumerate() {
-        let role = if (turns.len() - i) % 2 == 1 { "assistant" } else { "user" };
-        messages.push(json!({"role": role, "content": t}));
+    let start = turns.len().saturating_sub(8);
+    for t in &turns[start..] {
+        let role = if t.from_user { "user" } else { "assistant" };
+        messages.push(json!({"role": role, "content": t.text}));
     }
     messages.push(json!({"role": "user", "content": question}));
     let body = json!({

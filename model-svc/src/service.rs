@@ -190,7 +190,11 @@ fn answer_request(r: pb::AnswerRequest) -> Result<AnswerRequest, ModelError> {
     Ok(AnswerRequest {
         conversation_id: r.conversation_id,
         korean,
-        recent_turns: r.recent_turns.into_iter().map(|t| t.text).collect(),
+        recent_turns: r
+            .recent_turns
+            .into_iter()
+            .map(|t| answer::Turn { from_user: t.role() != pb::Role::Assistant, text: t.text })
+            .collect(),
         text: r.text,
         showtime_id: context.showtime_id.filter(|s| !s.is_empty()),
         movie_id: context.movie_id.filter(|s| !s.is_empty()),

@@ -124,7 +124,12 @@ async fn llm_text_is_streamed_with_passages_in_the_prompt_and_tools_declared() {
     let (llm, requests) = fake_openai().await;
     let server = server_with_llm(llm, "ok").await;
     let mut client = server.client().await;
-    let out = ask(&mut client, question("달달한 로맨스 영화 추천해줘")).await;
+    let mut q = question("달달한 로맨스 영화 추천해줘");
+    q.recent_turns = vec![
+        proto::v1::Turn { role: proto::v1::Role::User.into(), text: "안녕".into() },
+        proto::v1::Turn { role: proto::v1::Role::Assistant.into(), text: "무엇을 도와드릴까요?".into() },
+    ];
+    let out = ask(&mut client, q).await;
     assert_eq!(out.text, "《달빛 베이커리》를 추천해요.");
     assert_eq!(out.deltas, 2);
     assert!(!out.citations.is_empty(), "citations of the prompt passages");
@@ -137,6 +142,9 @@ async fn llm_text_is_streamed_with_passages_in_the_prompt_and_tools_declared() {
     let system = req["messages"][0]["content"].as_str().unwrap();
     assert!(system.contains("movie_id=mq-002"), "{system}");
     assert!(system.contains("Korean"));
+    let roles: Vec<&str> = req["messages"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["system", "user", "assistant", "user"]);
+    assert_eq!(req["messages"][3]["content"], "달달한 로맨스 영화 추천해줘");
     let tools: Vec<&str> =
         req["tools"].as_array().unwrap().iter().map(|t| t["function"]["name"].as_str().unwrap()).collect();
     assert_eq!(tools, ["find_showtimes", "hold_best_available", "extend_hold", "confirm_booking", "cancel_booking"]);
