@@ -20,7 +20,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 pub use memory::MemoryBus;
-pub use redis::RedisBus;
+pub use redis::{LuaScript, RedisBus};
 pub use topic::{MAX_TOPIC_ID_LEN, Topic, TopicError, TopicKind};
 
 /// Tunables shared by both engines.

@@ -1,1 +1,88 @@
-//! Marquee gateway library.
+//! Marquee's gateway: WebSocket sessions, topics with per-topic offsets,
+//! history and recovery, and fan-out across any number of nodes over Redis
+//! (or in process, for a single node).
+//!
+//! [`run`] is the whole server; `main.rs` only reads the configuration,
+//! starts logging, binds and calls it. Tests call the same `run` on
+//! `127.0.0.1:0`. See ARCHITECTURE.md for the map.
+
+pub mod auth;
+pub mod config;
+pub mod http;
+pub mod hub;
+pub mod metrics;
+pub mod node;
+pub mod permissions;
+pub mod session;
+pub mod wire;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bus::{Bus, BusConfig, MemoryBus, RedisBus};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use config::Config;
+
+/// How much longer than the drain grace period shutdown waits for sessions.
+const SHUTDOWN_SLACK: Duration = Duration::from_secs(3);
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// The bus could not start (Redis unreachable at start-up).
+    #[error("bus: {0}")]
+    Bus(#[from] bus::BusError),
+    /// Serving failed.
+    #[error("serve: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Serves the gateway on `listener` until `shutdown` is cancelled, then
+/// drains: stops accepting, tells clients to reconnect elsewhere, closes them
+/// after the grace period, and waits for every session to finish.
+pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationToken) -> Result<(), RunError> {
+    config.validate()?;
+    let node_id: Arc<str> =
+        config.node_id.clone().unwrap_or_else(|| format!("n{:06x}", rand::random::<u32>() & 0xff_ffff)).into();
+    let metrics = Arc::new(metrics::Metrics::default());
+    let hub = Arc::new(hub::Hub::new(metrics.clone()));
+    let bus_config = BusConfig { history_size: config.history_size, ..BusConfig::default() };
+    let presence_ttl = bus_config.presence_ttl;
+    // The bus outlives the sessions: it stops only after they have left.
+    let bus_stop = CancellationToken::new();
+    let bus = match &config.redis_url {
+        Some(url) => Bus::Redis(RedisBus::connect(url, bus_config, hub.clone(), bus_stop.clone()).await?),
+        None => Bus::Memory(MemoryBus::new(bus_config, hub.clone())),
+    };
+    let tracker = TaskTracker::new();
+    let node = Arc::new(node::Node::new(node_id.clone(), config, bus, hub, metrics, shutdown.clone(), tracker.clone()));
+    tracker.spawn(node.clone().resync_loop());
+    tracker.spawn(node.clone().presence_refresh_loop(presence_ttl / 3));
+
+    let addr = listener.local_addr()?;
+    let mode = if node.config.redis_url.is_some() { "redis" } else { "in-process" };
+    tracing::info!(node = %node_id, %addr, bus = mode, "gateway listening");
+    let grace = Duration::from_millis(node.config.drain_grace_ms);
+    // Small frames must not wait for Nagle's algorithm.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
+    axum::serve(listener, http::router(node.clone())).with_graceful_shutdown(shutdown.cancelled_owned()).await?;
+
+    tracing::info!(node = %node_id, "draining");
+    tracker.close();
+    if tokio::time::timeout(grace + SHUTDOWN_SLACK, tracker.wait()).await.is_err() {
+        tracing::warn!("sessions still open after the grace period; stopping anyway");
+    }
+    bus_stop.cancel();
+    tracing::info!(node = %node_id, "stopped");
+    Ok(())
+}

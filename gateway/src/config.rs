@@ -1,0 +1,165 @@
+//! The gateway's configuration: one typed struct, read from flags and
+//! environment variables, validated before anything binds. Defaults are the
+//! named constants below; `gateway --help` documents every setting.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Default listen address.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+/// Default secret for HS256 tokens. Fine for a laptop demo, refused with Redis.
+pub const DEV_JWT_SECRET: &str = "marquee-dev-secret-change-me";
+/// Largest accepted WebSocket message (and frame), in bytes.
+pub const DEFAULT_MAX_FRAME_BYTES: usize = 64 * 1024;
+/// Per-connection outbound queue, in messages.
+pub const DEFAULT_OUTBOUND_QUEUE: usize = 1024;
+/// Per-connection outbound queue, in bytes.
+pub const DEFAULT_OUTBOUND_BYTES: usize = 1024 * 1024;
+/// Subscriptions one connection may hold.
+pub const DEFAULT_MAX_SUBSCRIPTIONS: usize = 64;
+/// Publishes per second one connection may make (sustained).
+pub const DEFAULT_PUBLISH_RATE: u32 = 20;
+/// Server ping interval, in milliseconds.
+pub const DEFAULT_HEARTBEAT_MS: u64 = 25_000;
+/// Connections one node accepts.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 50_000;
+/// How long draining waits for clients to leave before closing them.
+pub const DEFAULT_DRAIN_GRACE_MS: u64 = 5_000;
+/// Publications recovered on resubscribe at most; more means "refetch state".
+pub const DEFAULT_MAX_RECOVER: usize = 1000;
+
+/// Marquee gateway: WebSocket sessions, topics with recovery, fan-out over Redis.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "gateway", version)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "MARQUEE_ADDR", default_value = DEFAULT_ADDR)]
+    pub addr: SocketAddr,
+
+    /// Redis URL (redis://host:port). Absent: single node with the in-process bus.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// This node's id, shown to clients and used in logs. Default: random.
+    #[arg(long, env = "NODE_ID")]
+    pub node_id: Option<String>,
+
+    /// HS256 secret for session tokens.
+    #[arg(long, env = "JWT_SECRET", default_value = DEV_JWT_SECRET, hide_default_value = true)]
+    pub jwt_secret: String,
+
+    /// Lifetime of guest tokens from POST /auth/guest, in seconds.
+    #[arg(long, env = "GUEST_TOKEN_TTL_SECS", default_value_t = 24 * 3600)]
+    pub guest_token_ttl_secs: u64,
+
+    /// Browser origins allowed to open WebSockets (comma-separated, `*` for any).
+    /// A page served by this gateway itself is always allowed.
+    #[arg(long, env = "ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// Directory of the web client served at `/`.
+    #[arg(long, env = "WEB_DIR", default_value = "web")]
+    pub web_dir: PathBuf,
+
+    /// Largest accepted WebSocket message, in bytes.
+    #[arg(long, env = "MAX_FRAME_BYTES", default_value_t = DEFAULT_MAX_FRAME_BYTES)]
+    pub max_frame_bytes: usize,
+
+    /// Per-connection outbound queue length, in messages; overflow disconnects (4008).
+    #[arg(long, env = "OUTBOUND_QUEUE", default_value_t = DEFAULT_OUTBOUND_QUEUE)]
+    pub outbound_queue: usize,
+
+    /// Per-connection outbound queue size, in bytes; overflow disconnects (4008).
+    #[arg(long, env = "OUTBOUND_BYTES", default_value_t = DEFAULT_OUTBOUND_BYTES)]
+    pub outbound_bytes: usize,
+
+    /// Subscriptions per connection.
+    #[arg(long, env = "MAX_SUBSCRIPTIONS", default_value_t = DEFAULT_MAX_SUBSCRIPTIONS)]
+    pub max_subscriptions: usize,
+
+    /// Publishes per second per connection (burst: twice this).
+    #[arg(long, env = "PUBLISH_RATE", default_value_t = DEFAULT_PUBLISH_RATE)]
+    pub publish_rate: u32,
+
+    /// Server ping interval in ms; a client silent for twice this is closed (4004).
+    #[arg(long, env = "HEARTBEAT_MS", default_value_t = DEFAULT_HEARTBEAT_MS)]
+    pub heartbeat_ms: u64,
+
+    /// Maximum concurrent connections on this node.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+
+    /// On SIGTERM: how long clients get to reconnect elsewhere before being closed, in ms.
+    #[arg(long, env = "DRAIN_GRACE_MS", default_value_t = DEFAULT_DRAIN_GRACE_MS)]
+    pub drain_grace_ms: u64,
+
+    /// Publications kept per topic for recovery and paging.
+    #[arg(long, env = "HISTORY_SIZE", default_value_t = bus::DEFAULT_HISTORY_SIZE)]
+    pub history_size: usize,
+
+    /// Most publications recovered on resubscribe; a larger gap answers "refetch state".
+    #[arg(long, env = "MAX_RECOVER", default_value_t = DEFAULT_MAX_RECOVER)]
+    pub max_recover: usize,
+
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+}
+
+/// A configuration that cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A limit is zero or out of range.
+    #[error("{0} must be greater than zero")]
+    Zero(&'static str),
+    /// Cluster mode with the development secret would accept forged tokens.
+    #[error("JWT_SECRET must be set when REDIS_URL is set (the development secret is public)")]
+    DevSecretInCluster,
+    /// Unknown log format.
+    #[error("LOG_FORMAT must be `text` or `json`")]
+    LogFormat,
+}
+
+impl Config {
+    /// Checks the settings before anything binds.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (name, v) in [
+            ("MAX_FRAME_BYTES", self.max_frame_bytes),
+            ("OUTBOUND_QUEUE", self.outbound_queue),
+            ("OUTBOUND_BYTES", self.outbound_bytes),
+            ("MAX_SUBSCRIPTIONS", self.max_subscriptions),
+            ("MAX_CONNECTIONS", self.max_connections),
+            ("HISTORY_SIZE", self.history_size),
+            ("HEARTBEAT_MS", self.heartbeat_ms as usize),
+            ("PUBLISH_RATE", self.publish_rate as usize),
+        ] {
+            if v == 0 {
+                return Err(ConfigError::Zero(name));
+            }
+        }
+        if self.redis_url.is_some()
+            && self.jwt_secret == DEV_JWT_SECRET
+            && std::env::var("MARQUEE_ALLOW_DEV_SECRET").is_err()
+        {
+            return Err(ConfigError::DevSecretInCluster);
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return Err(ConfigError::LogFormat);
+        }
+        Ok(())
+    }
+
+    /// The configuration with every default and no Redis (used by tests,
+    /// which then set what they need).
+    pub fn for_tests() -> Config {
+        Config::parse_from(["gateway"])
+    }
+
+    /// Server heartbeat interval.
+    pub fn heartbeat(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_ms)
+    }
+}

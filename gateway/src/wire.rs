@@ -1,0 +1,402 @@
+//! The WebSocket protocol as types. Frames are JSON text with a `type` field;
+//! this is the only module that knows their JSON shape. Client frames are
+//! decoded once into [`ClientMsg`]; everything the server sends is built here.
+//! docs/protocol.md documents every frame, error code and close code.
+
+use std::collections::BTreeMap;
+
+use axum::extract::ws::Utf8Bytes;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// Protocol version announced in the welcome frame.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// A request id chosen by the client; echoed in the reply.
+pub type ReqId = u64;
+
+/// Where a resubscribing client left off.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct RecoverFrom {
+    /// The topic's epoch the client last saw.
+    pub epoch: String,
+    /// The last offset the client received.
+    pub offset: u64,
+}
+
+/// Every frame a client may send.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMsg {
+    /// Subscribe to a topic, optionally recovering missed publications.
+    Subscribe {
+        /// Request id.
+        id: ReqId,
+        /// Topic name.
+        topic: String,
+        /// Position to recover from.
+        #[serde(default)]
+        recover: Option<RecoverFrom>,
+    },
+    /// Unsubscribe from a topic.
+    Unsubscribe {
+        /// Request id.
+        id: ReqId,
+        /// Topic name.
+        topic: String,
+    },
+    /// Publish a JSON value to a topic.
+    Publish {
+        /// Request id.
+        id: ReqId,
+        /// Topic name.
+        topic: String,
+        /// Any JSON value, delivered verbatim. Filled by [`decode`]: serde
+        /// cannot borrow raw values inside internally tagged enums.
+        #[serde(skip)]
+        data: Option<Box<RawValue>>,
+    },
+    /// Page through a topic's history.
+    History {
+        /// Request id.
+        id: ReqId,
+        /// Topic name.
+        topic: String,
+        /// Return publications older than this offset (newest first); absent = from the newest.
+        #[serde(default)]
+        before: Option<u64>,
+        /// Return publications newer than this offset (oldest first).
+        #[serde(default)]
+        after: Option<u64>,
+        /// At most this many (capped by the server).
+        #[serde(default)]
+        limit: Option<usize>,
+    },
+    /// Who is online in a room.
+    Presence {
+        /// Request id.
+        id: ReqId,
+        /// Topic name.
+        topic: String,
+    },
+    /// Mark a room read up to an offset.
+    MarkRead {
+        /// Request id.
+        id: ReqId,
+        /// Topic name.
+        topic: String,
+        /// Last offset read.
+        offset: u64,
+    },
+    /// Unread counts of every room the user joined.
+    Unread {
+        /// Request id.
+        id: ReqId,
+    },
+    /// Client-initiated heartbeat; answered with `pong`.
+    Ping {
+        /// Request id.
+        #[serde(default)]
+        id: Option<ReqId>,
+    },
+    /// Answer to the server's `ping`.
+    Pong {},
+}
+
+/// Decodes a client frame. `publish` frames are read twice: once for the
+/// tag and fields, once for `data` as raw JSON so it is kept byte for byte.
+pub fn decode(text: &str) -> Result<ClientMsg, serde_json::Error> {
+    #[derive(Deserialize)]
+    struct DataOnly {
+        data: Box<RawValue>,
+    }
+    let mut msg: ClientMsg = serde_json::from_str(text)?;
+    if let ClientMsg::Publish { data, .. } = &mut msg {
+        *data = Some(serde_json::from_str::<DataOnly>(text)?.data);
+    }
+    Ok(msg)
+}
+
+/// Stable error codes sent in `error` frames.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame is not valid JSON or misses required fields.
+    BadRequest,
+    /// The `type` is not one the server knows.
+    UnknownType,
+    /// Binary frames are not part of the protocol.
+    UnsupportedFrame,
+    /// The topic name is malformed.
+    BadTopic,
+    /// The token does not allow this action on this topic.
+    Forbidden,
+    /// The connection already has the maximum number of subscriptions.
+    TooManySubscriptions,
+    /// The connection is already subscribed to the topic.
+    AlreadySubscribed,
+    /// The connection is not subscribed to the topic.
+    NotSubscribed,
+    /// The connection publishes faster than allowed.
+    RateLimited,
+    /// The bus (Redis) is unreachable; retry later. Nothing was published.
+    Unavailable,
+    /// The server is draining; reconnect elsewhere.
+    ShuttingDown,
+}
+
+/// A frame the server sends. Built here and encoded once.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg<'a> {
+    /// First frame of every session.
+    Welcome {
+        /// Session id (unique per node).
+        session: &'a str,
+        /// The node that holds the session.
+        node: &'a str,
+        /// The authenticated user id.
+        user: &'a str,
+        /// Protocol version.
+        protocol: u32,
+        /// How often the server pings; answer with `pong`.
+        heartbeat_ms: u64,
+    },
+    /// Answer to `subscribe`. Missed publications follow as `pub` frames.
+    Subscribed {
+        /// Request id.
+        id: ReqId,
+        /// Topic name.
+        topic: &'a str,
+        /// The topic's epoch.
+        epoch: &'a str,
+        /// The topic's last offset at subscription time.
+        offset: u64,
+        /// Present when recovery was asked: true when every missed publication
+        /// follows; false when the client must refetch its state.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        recovered: Option<bool>,
+        /// Unread count for rooms.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        unread: Option<u64>,
+    },
+    /// Answer to `unsubscribe`.
+    Unsubscribed {
+        /// Request id.
+        id: ReqId,
+        /// Topic name.
+        topic: &'a str,
+    },
+    /// Answer to `publish`.
+    Published {
+        /// Request id.
+        id: ReqId,
+        /// Topic name.
+        topic: &'a str,
+        /// The offset the publication got.
+        offset: u64,
+    },
+    /// Answer to `presence`.
+    Presence {
+        /// Request id.
+        id: ReqId,
+        /// Topic name.
+        topic: &'a str,
+        /// One entry per connected session.
+        clients: Vec<&'a RawValue>,
+    },
+    /// Answer to `unread` and `mark_read`.
+    Unread {
+        /// Request id.
+        id: ReqId,
+        /// Room → unread count.
+        counts: BTreeMap<&'a str, u64>,
+    },
+    /// Answer to the client's `ping`.
+    Pong {
+        /// Request id.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<ReqId>,
+    },
+    /// Server heartbeat; answer with `pong`.
+    Ping {},
+    /// The client's state for a topic is stale (history it missed is gone):
+    /// refetch state; live delivery continues after `offset`.
+    Reset {
+        /// Topic name.
+        topic: &'a str,
+        /// The topic's current epoch.
+        epoch: &'a str,
+        /// Live publications continue after this offset.
+        offset: u64,
+    },
+    /// The server is draining: reconnect (to any node) after `delay_ms`.
+    Reconnect {
+        /// Jittered delay before reconnecting.
+        delay_ms: u64,
+    },
+    /// A request failed.
+    Error {
+        /// The request's id, when it could be read.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<ReqId>,
+        /// Stable code.
+        code: ErrorCode,
+        /// Human-readable detail.
+        message: &'a str,
+    },
+}
+
+impl ServerMsg<'_> {
+    /// Encodes the frame as JSON text.
+    pub fn encode(&self) -> Utf8Bytes {
+        // Serializing these types cannot fail: no maps with non-string keys,
+        // no custom serializers that error.
+        serde_json::to_string(self).unwrap_or_default().into()
+    }
+}
+
+/// Builds a `pub` frame from a stored publication. Payloads stored by the
+/// gateway are JSON objects that start with `{"data":`; their fields are
+/// spliced into the frame so the bytes are never parsed again. Any other JSON
+/// value (published by other writers) becomes the frame's `data`.
+pub fn pub_frame(topic: &str, offset: u64, payload: &[u8]) -> Utf8Bytes {
+    let topic_json = serde_json::to_string(topic).unwrap_or_default();
+    let payload = String::from_utf8_lossy(payload);
+    let frame = if payload.starts_with("{\"data\":") {
+        format!("{{\"type\":\"pub\",\"topic\":{topic_json},\"offset\":{offset},{}", &payload[1..])
+    } else {
+        format!("{{\"type\":\"pub\",\"topic\":{topic_json},\"offset\":{offset},\"data\":{payload}}}")
+    };
+    frame.into()
+}
+
+/// Builds the answer to `history`: position plus the entries, each spliced
+/// like a `pub` frame without its `type` and `topic`.
+pub fn history_frame(id: ReqId, topic: &str, page: &bus::HistoryPage) -> Utf8Bytes {
+    let topic_json = serde_json::to_string(topic).unwrap_or_default();
+    let epoch_json = serde_json::to_string(&*page.position.epoch).unwrap_or_default();
+    let mut out = format!(
+        "{{\"type\":\"history\",\"id\":{id},\"topic\":{topic_json},\"epoch\":{epoch_json},\"offset\":{},\"first\":{},\"pubs\":[",
+        page.position.offset, page.first_available
+    );
+    for (i, e) in page.entries.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let payload = String::from_utf8_lossy(&e.data);
+        if payload.starts_with("{\"data\":") {
+            out.push_str(&format!("{{\"offset\":{},{}", e.offset, &payload[1..]));
+        } else {
+            out.push_str(&format!("{{\"offset\":{},\"data\":{payload}}}", e.offset));
+        }
+    }
+    out.push_str("]}");
+    out.into()
+}
+
+/// Builds a `join` or `leave` frame from a presence info JSON.
+pub fn presence_frame(kind: &str, topic: &str, info: &[u8]) -> Utf8Bytes {
+    let topic_json = serde_json::to_string(topic).unwrap_or_default();
+    format!("{{\"type\":\"{kind}\",\"topic\":{topic_json},\"client\":{}}}", String::from_utf8_lossy(info)).into()
+}
+
+/// Who published: stored with a publication and shown to readers.
+#[derive(Debug, Serialize)]
+pub struct PublisherInfo<'a> {
+    /// User id.
+    pub user: &'a str,
+    /// Display name.
+    pub name: &'a str,
+}
+
+/// The stored form of a client publication: `{"data":…,"info":{…}}`.
+pub fn stored_payload(data: &RawValue, info: &PublisherInfo<'_>) -> String {
+    let info = serde_json::to_string(info).unwrap_or_default();
+    format!("{{\"data\":{},\"info\":{info}}}", data.get())
+}
+
+/// Reads the request id of a frame that failed to decode, so the error
+/// names the request it answers.
+pub fn salvage_id(text: &str) -> Option<ReqId> {
+    #[derive(Deserialize)]
+    struct IdOnly {
+        id: Option<ReqId>,
+    }
+    serde_json::from_str::<IdOnly>(text).ok().and_then(|v| v.id)
+}
+
+/// Whether a decode error is about the `type` tag (unknown type) rather than
+/// malformed JSON or fields.
+pub fn is_unknown_type(err: &serde_json::Error) -> bool {
+    let msg = err.to_string();
+    msg.starts_with("unknown variant") || msg.contains("missing field `type`")
+}
+
+/// WebSocket close codes the server uses (see docs/protocol.md).
+pub mod close {
+    /// The server is going away for maintenance; reconnect (after the
+    /// `reconnect` frame's delay).
+    pub const SERVICE_RESTART: u16 = 1012;
+    /// A frame exceeded the size limit.
+    pub const MESSAGE_TOO_BIG: u16 = 1009;
+    /// No or invalid token.
+    pub const UNAUTHORIZED: u16 = 4001;
+    /// No frame within the heartbeat timeout.
+    pub const HEARTBEAT_TIMEOUT: u16 = 4004;
+    /// The client did not read fast enough; its queue overflowed.
+    pub const SLOW_CONSUMER: u16 = 4008;
+    /// The node has too many connections.
+    pub const TOO_MANY_CONNECTIONS: u16 = 4013;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_client_frames() {
+        let m = decode(r#"{"type":"subscribe","id":1,"topic":"room:a","recover":{"epoch":"e1","offset":4}}"#)
+            .expect("valid");
+        match m {
+            ClientMsg::Subscribe { id, topic, recover } => {
+                assert_eq!((id, topic.as_str()), (1, "room:a"));
+                assert_eq!(recover, Some(RecoverFrom { epoch: "e1".into(), offset: 4 }));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let m = decode(r#"{"type":"publish","id":2,"topic":"room:a","data":{"b": [1, 2.50]}}"#).expect("valid");
+        match m {
+            ClientMsg::Publish { data: Some(data), .. } => assert_eq!(data.get(), r#"{"b": [1, 2.50]}"#),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(decode(r#"{"type":"publish","id":2,"topic":"room:a"}"#).is_err(), "data is required");
+    }
+
+    #[test]
+    fn classifies_bad_frames() {
+        let e = serde_json::from_str::<ClientMsg>(r#"{"type":"dance","id":3}"#).expect_err("unknown");
+        assert!(is_unknown_type(&e));
+        let e = serde_json::from_str::<ClientMsg>(r#"{"id":3}"#).expect_err("no type");
+        assert!(is_unknown_type(&e));
+        let e = serde_json::from_str::<ClientMsg>(r#"{"type":"subscribe","id":3}"#).expect_err("no topic");
+        assert!(!is_unknown_type(&e));
+        assert_eq!(salvage_id(r#"{"type":"subscribe","id":3}"#), Some(3));
+        assert_eq!(salvage_id("not json"), None);
+    }
+
+    #[test]
+    fn pub_frames_splice_stored_payloads() {
+        let raw = RawValue::from_string(r#"{"text":"안녕"}"#.to_owned()).expect("json");
+        let stored = stored_payload(&raw, &PublisherInfo { user: "u1", name: "Kim" });
+        let frame = pub_frame("room:a", 7, stored.as_bytes());
+        let v: serde_json::Value = serde_json::from_str(frame.as_str()).expect("valid json");
+        assert_eq!(v["type"], "pub");
+        assert_eq!(v["offset"], 7);
+        assert_eq!(v["data"]["text"], "안녕");
+        assert_eq!(v["info"]["user"], "u1");
+        let other = pub_frame("showtime:1", 2, br#"[1,2]"#);
+        let v: serde_json::Value = serde_json::from_str(other.as_str()).expect("valid json");
+        assert_eq!(v["data"][1], 2);
+    }
+}

@@ -1,0 +1,228 @@
+//! Two nodes on one Redis: fan-out, order, recovery, presence, unread,
+//! slow consumers and Redis going away.
+
+use std::time::Duration;
+
+use serde_json::json;
+use testkit::{RedisServer, eventually};
+
+use crate::support::{Client, Closed, Node};
+
+async fn pair(redis: &RedisServer) -> (Node, Node) {
+    (Node::start(Some(redis), "a", |_| {}).await, Node::start(Some(redis), "b", |_| {}).await)
+}
+
+#[tokio::test]
+async fn publish_on_one_node_reaches_subscribers_on_both_in_order() {
+    let redis = RedisServer::start();
+    let (a, b) = pair(&redis).await;
+    let mut on_a = Client::connect(&a, "alice").await;
+    let mut on_b = Client::connect(&b, "bob").await;
+    let mut publisher = Client::connect(&a, "carol").await;
+    assert_eq!(on_a.welcome["node"], "a");
+    assert_eq!(on_b.welcome["node"], "b");
+    for c in [&mut on_a, &mut on_b, &mut publisher] {
+        c.subscribe("room:order").await;
+    }
+    for i in 0..30 {
+        let r = publisher.publish("room:order", json!({"n": i, "text": "안녕하세요"})).await;
+        assert_eq!(r["type"], "published", "{r}");
+        assert_eq!(r["offset"], i + 1);
+    }
+    for c in [&mut on_a, &mut on_b] {
+        for i in 0..30 {
+            let p = c.next_pub("room:order").await;
+            assert_eq!(p["offset"], i + 1);
+            assert_eq!(p["data"], json!({"n": i, "text": "안녕하세요"}), "data verbatim");
+            assert_eq!(p["info"]["user"], "carol");
+        }
+    }
+}
+
+#[tokio::test]
+async fn reconnecting_to_the_other_node_recovers_exactly_what_was_missed() {
+    let redis = RedisServer::start();
+    let (a, b) = pair(&redis).await;
+    let mut reader = Client::connect(&a, "alice").await;
+    let mut writer = Client::connect(&b, "bob").await;
+    let sub = reader.subscribe("room:recover").await;
+    writer.subscribe("room:recover").await;
+    let epoch = sub["epoch"].as_str().unwrap().to_owned();
+    for i in 1..=3 {
+        writer.publish("room:recover", json!(i)).await;
+    }
+    let mut last = 0;
+    for _ in 0..3 {
+        last = reader.next_pub("room:recover").await["offset"].as_u64().unwrap();
+    }
+    assert_eq!(last, 3);
+    drop(reader);
+    for i in 4..=9 {
+        writer.publish("room:recover", json!(i)).await;
+    }
+    // Reconnect to the other node with where we left off.
+    let mut back = Client::connect(&b, "alice").await;
+    let r = back
+        .request(json!({"type": "subscribe", "topic": "room:recover", "recover": {"epoch": epoch, "offset": last}}))
+        .await;
+    assert_eq!(r["type"], "subscribed");
+    assert_eq!(r["recovered"], true, "{r}");
+    for i in 4..=9u64 {
+        let p = back.next_pub("room:recover").await;
+        assert_eq!((p["offset"].as_u64(), p["data"].as_u64()), (Some(i), Some(i)));
+    }
+    // Live delivery continues without a gap or duplicate.
+    writer.publish("room:recover", json!(10)).await;
+    assert_eq!(back.next_pub("room:recover").await["offset"], 10);
+}
+
+#[tokio::test]
+async fn recovery_past_trimmed_history_or_with_a_stale_epoch_says_cannot_recover() {
+    let redis = RedisServer::start();
+    let a = Node::start(Some(&redis), "a", |c| c.history_size = 5).await;
+    let mut writer = Client::connect(&a, "bob").await;
+    let sub = writer.subscribe("room:trim").await;
+    let epoch = sub["epoch"].as_str().unwrap().to_owned();
+    for i in 1..=12 {
+        writer.publish("room:trim", json!(i)).await;
+    }
+    let mut c = Client::connect(&a, "alice").await;
+    let r =
+        c.request(json!({"type": "subscribe", "topic": "room:trim", "recover": {"epoch": epoch, "offset": 2}})).await;
+    assert_eq!(r["recovered"], false, "offsets 3..7 were trimmed: {r}");
+    assert_eq!(r["offset"], 12, "live delivery continues after the current offset");
+    // No partial recovery: nothing of the history is sent.
+    writer.publish("room:trim", json!(13)).await;
+    assert_eq!(c.next_pub("room:trim").await["offset"], 13);
+
+    let mut d = Client::connect(&a, "dave").await;
+    let r = d
+        .request(json!({"type": "subscribe", "topic": "room:trim", "recover": {"epoch": "other", "offset": 12}}))
+        .await;
+    assert_eq!(r["recovered"], false, "a different epoch cannot be recovered");
+    // Within the kept history, recovery works.
+    let mut e = Client::connect(&a, "erin").await;
+    let r =
+        e.request(json!({"type": "subscribe", "topic": "room:trim", "recover": {"epoch": epoch, "offset": 10}})).await;
+    assert_eq!(r["recovered"], true);
+    for i in 11..=13 {
+        assert_eq!(e.next_pub("room:trim").await["offset"], i);
+    }
+}
+
+#[tokio::test]
+async fn a_stalled_reader_is_dropped_while_others_keep_receiving() {
+    let redis = RedisServer::start();
+    // Default queue limits (1024 frames, 1 MiB); only the rate limit is lifted.
+    let tweak = |c: &mut gateway::Config| c.publish_rate = 100_000;
+    let a = Node::start(Some(&redis), "a", |c| {
+        tweak(c);
+        c.history_size = 2000;
+    })
+    .await;
+    let b = Node::start(Some(&redis), "b", tweak).await;
+    let mut stalled = Client::connect_stalling(&a, "slow").await;
+    stalled.subscribe("room:firehose").await;
+    let mut healthy_a = Client::connect(&a, "fast-a").await;
+    let mut healthy_b = Client::connect(&b, "fast-b").await;
+    healthy_a.subscribe("room:firehose").await;
+    healthy_b.subscribe("room:firehose").await;
+    let mut publisher = Client::connect(&b, "pub").await;
+    publisher.subscribe("room:firehose").await;
+    // More than the kernel's socket buffers hold, so the stalled client's
+    // queue must overflow.
+    let big = "x".repeat(8 * 1024);
+    let total = 1500u64;
+    let reader = |mut c: Client| {
+        tokio::spawn(async move {
+            for i in 1..=total {
+                let p = c.next_pub("room:firehose").await;
+                assert_eq!(p["offset"], i);
+            }
+        })
+    };
+    let (ra, rb) = (reader(healthy_a), reader(healthy_b));
+    let publishing = tokio::spawn(async move {
+        for _ in 0..total {
+            let r = publisher.publish("room:firehose", json!({ "blob": big })).await;
+            assert_eq!(r["type"], "published");
+        }
+    });
+    // The stalled client never reads; its queue overflows and the node
+    // closes it as a slow consumer.
+    eventually(Duration::from_secs(30), "slow consumer detected", || async {
+        a.get("/metrics").await.1.contains("marquee_slow_disconnects_total 1").then_some(())
+    })
+    .await;
+    // Reading again now, it gets what was buffered, then the close reason.
+    assert_eq!(stalled.closed().await, Closed::Code(4008, "slow consumer: outbound queue overflow".into()));
+    // Everyone else got every publication, in order.
+    publishing.await.unwrap();
+    ra.await.unwrap();
+    rb.await.unwrap();
+}
+
+#[tokio::test]
+async fn presence_and_unread_counts_are_right_across_nodes() {
+    let redis = RedisServer::start();
+    let (a, b) = pair(&redis).await;
+    let mut alice = Client::connect(&a, "alice").await;
+    alice.subscribe("room:p").await;
+    let mut bob = Client::connect(&b, "bob").await;
+    bob.subscribe("room:p").await;
+    let join = alice.recv_where(|v| v["type"] == "join" && v["client"]["user"] == "bob").await;
+    assert_eq!(join["topic"], "room:p");
+    let p = alice.request(json!({"type": "presence", "topic": "room:p"})).await;
+    let mut users: Vec<&str> = p["clients"].as_array().unwrap().iter().map(|c| c["user"].as_str().unwrap()).collect();
+    users.sort();
+    assert_eq!(users, vec!["alice", "bob"]);
+
+    for i in 0..4 {
+        bob.publish("room:p", json!(i)).await;
+    }
+    // Alice has read up to offset 1 on node a; her unread count on node b is 3.
+    let r = alice.request(json!({"type": "mark_read", "topic": "room:p", "offset": 1})).await;
+    assert_eq!(r["counts"]["room:p"], 3);
+    let mut alice_b = Client::connect(&b, "alice").await;
+    let r = alice_b.request(json!({"type": "unread"})).await;
+    assert_eq!(r["counts"], json!({"room:p": 3}));
+    drop(alice_b);
+
+    drop(bob);
+    let leave = alice.recv_where(|v| v["type"] == "leave").await;
+    assert_eq!(leave["client"]["user"], "bob");
+    let p = alice.request(json!({"type": "presence", "topic": "room:p"})).await;
+    assert_eq!(p["clients"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn redis_restart_is_reported_and_clients_are_told_to_refetch() {
+    let mut redis = RedisServer::start();
+    let port = redis.port();
+    let a = Node::start(Some(&redis), "a", |_| {}).await;
+    let mut c = Client::connect(&a, "alice").await;
+    c.subscribe("room:r").await;
+    c.publish("room:r", json!(1)).await;
+    assert_eq!(c.next_pub("room:r").await["offset"], 1);
+    assert_eq!(a.get("/readyz").await.0, 200);
+
+    redis.kill();
+    eventually(Duration::from_secs(10), "readyz reports not ready", || async {
+        (a.get("/readyz").await.0 == 503).then_some(())
+    })
+    .await;
+    let r = c.publish("room:r", json!(2)).await;
+    assert_eq!((r["type"].as_str(), r["code"].as_str()), (Some("error"), Some("unavailable")), "{r}");
+
+    let _redis = RedisServer::start_on(port);
+    eventually(Duration::from_secs(15), "ready again", || async { (a.get("/readyz").await.0 == 200).then_some(()) })
+        .await;
+    // Redis came back empty: the topic has a new epoch, so the client is
+    // told its state is stale instead of silently missing anything.
+    let reset = c.recv_where(|v| v["type"] == "reset").await;
+    assert_eq!(reset["topic"], "room:r");
+    assert_eq!(reset["offset"], 0);
+    let r = c.publish("room:r", json!(3)).await;
+    assert_eq!(r["offset"], 1);
+    assert_eq!(c.next_pub("room:r").await["data"], 3);
+}

@@ -1,0 +1,9 @@
+//! Gateway integration tests: real nodes on free loopback ports, a real
+//! redis-server for cluster tests, real WebSocket clients.
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod cluster;
+mod http;
+mod protocol;
+mod support;

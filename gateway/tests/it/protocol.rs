@@ -1,0 +1,228 @@
+//! Protocol behaviour on one node with the in-process bus: errors, limits,
+//! close codes, history paging, heartbeats and draining.
+
+use std::time::Duration;
+
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::support::{Client, Closed, Node, token, token_with};
+
+async fn node() -> Node {
+    Node::start(None, "solo", |_| {}).await
+}
+
+#[tokio::test]
+async fn welcome_names_session_node_protocol_and_heartbeat() {
+    let n = node().await;
+    let c = Client::connect(&n, "alice").await;
+    assert_eq!(c.welcome["node"], "solo");
+    assert_eq!(c.welcome["user"], "alice");
+    assert_eq!(c.welcome["protocol"], 1);
+    assert_eq!(c.welcome["heartbeat_ms"], 25_000);
+    assert!(c.welcome["session"].as_str().unwrap().starts_with("solo:"));
+}
+
+#[tokio::test]
+async fn bad_frames_get_documented_errors_and_the_session_stays_up() {
+    let n = node().await;
+    let mut c = Client::connect(&n, "alice").await;
+
+    c.send_raw(Message::text("{not json")).await;
+    let e = c.recv().await;
+    assert_eq!((e["type"].as_str(), e["code"].as_str()), (Some("error"), Some("bad_request")));
+    assert!(e.get("id").is_none());
+
+    c.send(json!({"type": "dance", "id": 7})).await;
+    let e = c.recv().await;
+    assert_eq!((e["code"].as_str(), e["id"].as_u64()), (Some("unknown_type"), Some(7)));
+
+    c.send(json!({"type": "subscribe", "id": 8})).await;
+    let e = c.recv().await;
+    assert_eq!((e["code"].as_str(), e["id"].as_u64()), (Some("bad_request"), Some(8)), "missing topic");
+
+    c.send_raw(Message::binary(vec![1u8, 2, 3])).await;
+    assert_eq!(c.recv().await["code"], "unsupported_frame");
+
+    let e = c.request(json!({"type": "subscribe", "topic": "lobby"})).await;
+    assert_eq!(e["code"], "bad_topic");
+    let e = c.request(json!({"type": "subscribe", "topic": "user:bob"})).await;
+    assert_eq!(e["code"], "forbidden", "another user's private topic");
+    let e = c.request(json!({"type": "publish", "topic": "showtime:1", "data": {}})).await;
+    assert_eq!(e["code"], "forbidden", "only the server publishes seat changes");
+    let e = c.request(json!({"type": "publish", "topic": "room:a", "data": 1})).await;
+    assert_eq!(e["code"], "forbidden", "publishing needs membership");
+    let e = c.request(json!({"type": "unsubscribe", "topic": "room:a"})).await;
+    assert_eq!(e["code"], "not_subscribed");
+    c.subscribe("room:a").await;
+    let e = c.request(json!({"type": "subscribe", "topic": "room:a"})).await;
+    assert_eq!(e["code"], "already_subscribed");
+
+    // Still fully working after all that.
+    let r = c.publish("room:a", json!({"ok": true})).await;
+    assert_eq!(r["type"], "published");
+    assert_eq!(c.next_pub("room:a").await["data"]["ok"], true);
+    let r = c.request(json!({"type": "ping"})).await;
+    assert_eq!(r["type"], "pong");
+}
+
+#[tokio::test]
+async fn own_user_topic_and_token_room_lists_are_enforced() {
+    let n = node().await;
+    let mut c = Client::connect_url(&n.url(&token_with("alice", Some(vec!["a"])))).await;
+    c.subscribe("user:alice").await;
+    let r = c.publish("user:alice", json!("note to self")).await;
+    assert_eq!(r["type"], "published");
+    c.subscribe("room:a").await;
+    let e = c.request(json!({"type": "subscribe", "topic": "room:b"})).await;
+    assert_eq!(e["code"], "forbidden", "the token lists only room a");
+    c.subscribe("showtime:42").await;
+}
+
+#[tokio::test]
+async fn oversized_frames_close_with_1009_and_the_server_stays_up() {
+    let n = Node::start(None, "solo", |c| c.max_frame_bytes = 1024).await;
+    let mut c = Client::connect(&n, "alice").await;
+    c.send_raw(Message::text(format!("{{\"type\":\"ping\",\"pad\":\"{}\"}}", "x".repeat(2000)))).await;
+    assert_eq!(c.closed().await, Closed::Code(1009, "frame too large".into()));
+    let mut again = Client::connect(&n, "alice").await;
+    assert_eq!(again.request(json!({"type": "ping"})).await["type"], "pong");
+}
+
+#[tokio::test]
+async fn bad_tokens_close_with_4001() {
+    let n = node().await;
+    for url in [
+        format!("ws://{}/ws", n.addr),
+        n.url("garbage"),
+        n.url(&crate::support::token("a b")), // user id unusable as a topic id
+    ] {
+        let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+        use futures_util::StreamExt;
+        match ws.next().await {
+            Some(Ok(Message::Close(Some(f)))) => assert_eq!(u16::from(f.code), 4001),
+            other => panic!("expected a 4001 close, got {other:?}"),
+        }
+    }
+    let other_secret = gateway::auth::Auth::new("not-the-secret")
+        .sign(&gateway::auth::Claims { sub: "x".into(), name: String::new(), exp: u64::MAX / 2, rooms: None })
+        .unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async(n.url(&other_secret)).await.unwrap();
+    use futures_util::StreamExt;
+    assert!(matches!(ws.next().await, Some(Ok(Message::Close(Some(f)))) if u16::from(f.code) == 4001));
+    assert_eq!(Client::connect(&n, "fine").await.welcome["user"], "fine");
+}
+
+#[tokio::test]
+async fn foreign_origins_are_refused_and_allowed_ones_pass() {
+    let n = Node::start(None, "solo", |c| c.allowed_origins = vec!["https://cinema.example".into()]).await;
+    let req = |origin: &str| {
+        format!(
+            "GET /ws?token={} HTTP/1.1\r\nHost: {}\r\nOrigin: {origin}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+             Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+            token("alice"),
+            n.addr
+        )
+    };
+    let status = |r: String| {
+        let addr = n.addr;
+        async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            s.write_all(r.as_bytes()).await.unwrap();
+            let mut buf = [0u8; 64];
+            let k = s.read(&mut buf).await.unwrap();
+            String::from_utf8_lossy(&buf[..k]).split_whitespace().nth(1).unwrap_or("").to_owned()
+        }
+    };
+    assert_eq!(status(req("https://evil.example")).await, "403");
+    assert_eq!(status(req("https://cinema.example")).await, "101");
+    assert_eq!(status(req(&format!("http://{}", n.addr))).await, "101", "same-origin page");
+}
+
+#[tokio::test]
+async fn subscription_and_publish_rate_limits_answer_with_errors() {
+    let n = Node::start(None, "solo", |c| {
+        c.max_subscriptions = 2;
+        c.publish_rate = 2;
+    })
+    .await;
+    let mut c = Client::connect(&n, "alice").await;
+    c.subscribe("room:1").await;
+    c.subscribe("room:2").await;
+    let e = c.request(json!({"type": "subscribe", "topic": "room:3"})).await;
+    assert_eq!(e["code"], "too_many_subscriptions");
+    let mut codes = Vec::new();
+    for i in 0..6 {
+        let r = c.publish("room:1", json!(i)).await;
+        codes.push(r["code"].as_str().unwrap_or("ok").to_owned());
+    }
+    assert_eq!(&codes[..4], ["ok", "ok", "ok", "ok"], "a burst of twice the rate passes");
+    assert!(codes[4..].iter().all(|c| c == "rate_limited"), "{codes:?}");
+}
+
+#[tokio::test]
+async fn history_pages_backwards_for_infinite_scroll() {
+    let n = node().await;
+    let mut c = Client::connect(&n, "alice").await;
+    c.subscribe("room:h").await;
+    for i in 1..=25 {
+        c.publish("room:h", json!({"n": i})).await;
+    }
+    let page = c.request(json!({"type": "history", "topic": "room:h", "limit": 10})).await;
+    assert_eq!(page["type"], "history");
+    assert_eq!(page["offset"], 25);
+    let offsets: Vec<u64> = page["pubs"].as_array().unwrap().iter().map(|p| p["offset"].as_u64().unwrap()).collect();
+    assert_eq!(offsets, (16..=25).rev().collect::<Vec<_>>());
+    assert_eq!(page["pubs"][0]["data"]["n"], 25);
+    assert_eq!(page["pubs"][0]["info"]["user"], "alice");
+    let older = c.request(json!({"type": "history", "topic": "room:h", "before": 16, "limit": 10})).await;
+    let offsets: Vec<u64> = older["pubs"].as_array().unwrap().iter().map(|p| p["offset"].as_u64().unwrap()).collect();
+    assert_eq!(offsets, (6..=15).rev().collect::<Vec<_>>());
+    let forward = c.request(json!({"type": "history", "topic": "room:h", "after": 22})).await;
+    assert_eq!(forward["pubs"].as_array().unwrap().len(), 3);
+    let e = c.request(json!({"type": "history", "topic": "user:bob"})).await;
+    assert_eq!(e["code"], "forbidden");
+}
+
+#[tokio::test]
+async fn a_silent_client_is_closed_with_4004() {
+    let n = Node::start(None, "solo", |c| c.heartbeat_ms = 100).await;
+    let mut c = Client::connect(&n, "alice").await;
+    // The client reads (and so sees pings) but never answers.
+    assert_eq!(c.closed().await, Closed::Code(4004, "heartbeat timeout".into()));
+}
+
+#[tokio::test]
+async fn a_client_that_answers_pings_stays_connected() {
+    let n = Node::start(None, "solo", |c| c.heartbeat_ms = 100).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(n.url(&token("alice"))).await.unwrap();
+    use futures_util::{SinkExt, StreamExt};
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(800);
+    let mut pings = 0;
+    while tokio::time::Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_millis(300), ws.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) if t.as_str().contains("\"ping\"") => {
+                pings += 1;
+                ws.send(Message::text("{\"type\":\"pong\"}")).await.unwrap();
+            }
+            Ok(Some(Ok(Message::Text(_)))) => {}
+            Ok(other) => panic!("unexpected {other:?}"),
+            Err(_) => {}
+        }
+    }
+    assert!(pings >= 4, "got {pings} pings");
+}
+
+#[tokio::test]
+async fn draining_tells_clients_to_reconnect_then_closes_with_1012() {
+    let mut n = Node::start(None, "solo", |c| c.drain_grace_ms = 400).await;
+    let mut c = Client::connect(&n, "alice").await;
+    n.stop.cancel();
+    let r = c.recv().await;
+    assert_eq!(r["type"], "reconnect");
+    assert!(r["delay_ms"].as_u64().unwrap() < 400);
+    assert_eq!(c.closed().await, Closed::Code(1012, "server restarting, reconnect".into()));
+    let result = tokio::time::timeout(Duration::from_secs(5), &mut n.task).await;
+    assert!(matches!(result, Ok(Ok(Ok(())))), "run returns after draining");
+}

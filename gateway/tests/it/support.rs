@@ -1,0 +1,207 @@
+//! Test support for the gateway: real nodes on free loopback ports (sharing a
+//! real redis-server for cluster tests) and a WebSocket client that speaks
+//! the protocol.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use gateway::Config;
+use gateway::auth::{Auth, Claims, now_secs};
+use serde_json::{Value, json};
+use testkit::RedisServer;
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
+
+pub const SECRET: &str = "test-secret";
+/// How long a test waits for one expected frame.
+pub const WAIT: Duration = Duration::from_secs(5);
+
+/// A running gateway node.
+pub struct Node {
+    pub addr: SocketAddr,
+    pub stop: CancellationToken,
+    pub task: JoinHandle<Result<(), gateway::RunError>>,
+}
+
+impl Node {
+    pub async fn start(redis: Option<&RedisServer>, id: &str, tweak: impl FnOnce(&mut Config)) -> Node {
+        let mut config = Config::for_tests();
+        config.redis_url = redis.map(RedisServer::url);
+        config.node_id = Some(id.to_owned());
+        config.jwt_secret = SECRET.to_owned();
+        config.drain_grace_ms = 300;
+        tweak(&mut config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(gateway::run(listener, config, stop.clone()));
+        Node { addr, stop, task }
+    }
+
+    pub fn url(&self, token: &str) -> String {
+        format!("ws://{}/ws?token={token}", self.addr)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        http_get(self.addr, path).await
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// A minimal HTTP/1.1 GET, enough for health and metrics endpoints.
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    http(addr, &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")).await
+}
+
+pub async fn http(addr: SocketAddr, request: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
+}
+
+pub fn token(user: &str) -> String {
+    token_with(user, None)
+}
+
+pub fn token_with(user: &str, rooms: Option<Vec<&str>>) -> String {
+    let claims = Claims {
+        sub: user.to_owned(),
+        name: format!("name-{user}"),
+        exp: now_secs() + 3600,
+        rooms: rooms.map(|r| r.into_iter().map(String::from).collect()),
+    };
+    Auth::new(SECRET).sign(&claims).unwrap()
+}
+
+/// A protocol client.
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    next_id: u64,
+    pub welcome: Value,
+}
+
+/// How a connection ended.
+#[derive(Debug, PartialEq)]
+pub enum Closed {
+    Code(u16, String),
+    NoFrame,
+}
+
+impl Client {
+    pub async fn connect(node: &Node, user: &str) -> Client {
+        Client::connect_url(&node.url(&token(user))).await
+    }
+
+    /// Connects with a tiny socket receive buffer, to play a client that
+    /// stops reading (the kernel would otherwise absorb megabytes).
+    pub async fn connect_stalling(node: &Node, user: &str) -> Client {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let stream = socket.connect(node.addr).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        let (ws, _) =
+            tokio_tungstenite::client_async(node.url(&token(user)), MaybeTlsStream::Plain(stream)).await.unwrap();
+        let mut c = Client { ws, next_id: 1, welcome: Value::Null };
+        c.welcome = c.recv().await;
+        c
+    }
+
+    pub async fn connect_url(url: &str) -> Client {
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await.unwrap();
+        let mut c = Client { ws, next_id: 1, welcome: Value::Null };
+        let w = c.recv().await;
+        assert_eq!(w["type"], "welcome", "first frame is welcome: {w}");
+        c.welcome = w;
+        c
+    }
+
+    pub async fn send(&mut self, v: Value) {
+        self.ws.send(Message::text(v.to_string())).await.unwrap();
+    }
+
+    pub async fn send_raw(&mut self, m: Message) {
+        self.ws.send(m).await.unwrap();
+    }
+
+    /// Sends a request with a fresh id and returns the reply to that id
+    /// (other frames that arrive first are kept in `skipped`).
+    pub async fn request(&mut self, mut v: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        v["id"] = json!(id);
+        self.send(v).await;
+        self.recv_where(|f| f["id"] == json!(id) && f["type"] != "pub").await
+    }
+
+    pub async fn subscribe(&mut self, topic: &str) -> Value {
+        let r = self.request(json!({"type": "subscribe", "topic": topic})).await;
+        assert_eq!(r["type"], "subscribed", "{r}");
+        r
+    }
+
+    pub async fn publish(&mut self, topic: &str, data: Value) -> Value {
+        self.request(json!({"type": "publish", "topic": topic, "data": data})).await
+    }
+
+    /// Next text frame, skipping server pings.
+    pub async fn recv(&mut self) -> Value {
+        loop {
+            let msg = tokio::time::timeout(WAIT, self.ws.next()).await.expect("frame in time");
+            match msg {
+                Some(Ok(Message::Text(t))) => {
+                    let v: Value = serde_json::from_str(t.as_str()).unwrap();
+                    if v["type"] == "ping" {
+                        continue;
+                    }
+                    return v;
+                }
+                Some(Ok(Message::Close(f))) => panic!("closed unexpectedly: {f:?}"),
+                Some(Ok(_)) => continue,
+                other => panic!("connection ended: {other:?}"),
+            }
+        }
+    }
+
+    pub async fn recv_where(&mut self, pred: impl Fn(&Value) -> bool) -> Value {
+        loop {
+            let v = self.recv().await;
+            if pred(&v) {
+                return v;
+            }
+        }
+    }
+
+    /// Next `pub` frame of `topic`.
+    pub async fn next_pub(&mut self, topic: &str) -> Value {
+        self.recv_where(|v| v["type"] == "pub" && v["topic"] == topic).await
+    }
+
+    /// Reads until the server closes; returns the close code.
+    pub async fn closed(&mut self) -> Closed {
+        loop {
+            match tokio::time::timeout(WAIT, self.ws.next()).await.expect("close in time") {
+                Some(Ok(Message::Close(Some(CloseFrame { code, reason })))) => {
+                    return Closed::Code(code.into(), reason.to_string());
+                }
+                Some(Ok(Message::Close(None))) | None | Some(Err(_)) => return Closed::NoFrame,
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+}

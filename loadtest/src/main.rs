@@ -1,0 +1,346 @@
+//! `loadgen`: drives gateway nodes over loopback with many WebSocket clients
+//! and prints one JSON result. Scenarios:
+//!
+//! - `idle`: open N authenticated idle connections (spread over several
+//!   loopback source addresses), then read the gateway's RSS from /proc and
+//!   report bytes per connection.
+//! - `fanout`: N subscribers of one topic spread over the given nodes, one
+//!   publisher at a fixed rate; reports deliveries/s, loss and the latency
+//!   distribution (HDR histogram, microseconds) from publish to receipt.
+//!
+//! Every run is bounded in time and count and targets 127.0.0.0/8 only.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use futures_util::{SinkExt, StreamExt};
+use gateway::auth::{Auth, Claims, now_secs};
+use hdrhistogram::Histogram;
+use serde_json::{Value, json};
+use tokio::net::TcpSocket;
+use tokio::sync::Mutex;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+
+#[derive(Parser)]
+#[command(about = "Marquee load generator (loopback only)")]
+struct Args {
+    /// JWT secret shared with the gateway nodes.
+    #[arg(long, env = "JWT_SECRET", default_value = gateway::config::DEV_JWT_SECRET)]
+    secret: String,
+    /// Number of loopback source addresses (127.0.0.2 ...) to spread connections over.
+    #[arg(long, default_value_t = 4)]
+    sources: u8,
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// Idle connections and gateway memory per connection.
+    Idle {
+        /// Gateway address (host:port on loopback).
+        #[arg(long)]
+        node: SocketAddr,
+        /// Gateway process id, to read its RSS.
+        #[arg(long)]
+        pid: u32,
+        /// Connections to open.
+        #[arg(long, default_value_t = 1000)]
+        conns: usize,
+        /// Concurrent connection attempts.
+        #[arg(long, default_value_t = 200)]
+        parallel: usize,
+    },
+    /// Fan-out latency of one topic over several nodes.
+    Fanout {
+        /// Gateway addresses; subscribers are spread round-robin, the publisher uses the first.
+        #[arg(long, value_delimiter = ',')]
+        nodes: Vec<SocketAddr>,
+        /// Subscribers.
+        #[arg(long, default_value_t = 1000)]
+        subs: usize,
+        /// Publications per second.
+        #[arg(long, default_value_t = 50)]
+        rate: u64,
+        /// Seconds of publishing (after a 1 s warm-up that is not measured).
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let auth = Auth::new(&args.secret);
+    let result = match args.scenario {
+        Scenario::Idle { node, pid, conns, parallel } => idle(&auth, args.sources, node, pid, conns, parallel).await?,
+        Scenario::Fanout { ref nodes, subs, rate, seconds } => {
+            fanout(&auth, args.sources, nodes, subs, rate, seconds).await?
+        }
+    };
+    let out = serde_json::to_string_pretty(&result)?;
+    std::io::Write::write_all(&mut std::io::stdout(), format!("{out}\n").as_bytes())?;
+    // A run that lost anything is a failed run, whatever its speed.
+    let failed = result["failed"].as_u64().unwrap_or(0);
+    let lost = result["lost"].as_u64().unwrap_or(0) + result["offset_gaps_seen"].as_u64().unwrap_or(0);
+    if failed > 0 || lost > 0 {
+        bail!("{failed} connections failed, {lost} deliveries lost or out of order");
+    }
+    Ok(())
+}
+
+fn token(auth: &Auth, user: &str) -> anyhow::Result<String> {
+    let claims = Claims { sub: user.to_owned(), name: user.to_owned(), exp: now_secs() + 3600, rooms: None };
+    Ok(auth.sign(&claims)?)
+}
+
+/// Connects from loopback source address `127.0.0.(2 + i % sources)`.
+async fn connect(node: SocketAddr, token: &str, i: usize, sources: u8) -> anyhow::Result<Ws> {
+    if !node.ip().is_loopback() {
+        bail!("refusing to load a non-loopback address: {node}");
+    }
+    let src = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + (i % sources.max(1) as usize) as u8));
+    let socket = TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::new(src, 0))?;
+    socket.set_recv_buffer_size(16 * 1024)?;
+    socket.set_send_buffer_size(16 * 1024)?;
+    let stream = socket.connect(node).await?;
+    stream.set_nodelay(true)?;
+    let url = format!("ws://{node}/ws?token={token}");
+    let (mut ws, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream)).await?;
+    match ws.next().await {
+        Some(Ok(Message::Text(t))) if t.as_str().contains("\"welcome\"") => Ok(ws),
+        other => bail!("no welcome: {other:?}"),
+    }
+}
+
+fn rss_bytes(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).context("read /proc status")?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("no VmRSS")?;
+    let kb: u64 = line.split_whitespace().nth(1).context("VmRSS value")?.parse()?;
+    Ok(kb * 1024)
+}
+
+async fn idle(
+    auth: &Auth,
+    sources: u8,
+    node: SocketAddr,
+    pid: u32,
+    conns: usize,
+    parallel: usize,
+) -> anyhow::Result<Value> {
+    let before = rss_bytes(pid)?;
+    let started = Instant::now();
+    let sem = Arc::new(tokio::sync::Semaphore::new(parallel));
+    let mut tasks = Vec::with_capacity(conns);
+    for i in 0..conns {
+        let token = token(auth, &format!("idle{i}"))?;
+        let sem = sem.clone();
+        tasks.push(tokio::spawn(async move {
+            let _permit = sem.acquire().await.ok()?;
+            connect(node, &token, i, sources).await.ok()
+        }));
+    }
+    let mut open = Vec::with_capacity(conns);
+    for t in tasks {
+        if let Ok(Some(ws)) = t.await {
+            open.push(ws);
+        }
+    }
+    let connect_secs = started.elapsed().as_secs_f64();
+    // Let the server settle (allocator, lazily grown buffers) before reading RSS.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = rss_bytes(pid)?;
+    let n = open.len();
+    let per_conn = after.saturating_sub(before) as f64 / n.max(1) as f64;
+    drop(open);
+    Ok(json!({
+        "scenario": "idle",
+        "connections": n,
+        "failed": conns - n,
+        "connect_seconds": connect_secs,
+        "connects_per_second": n as f64 / connect_secs,
+        "gateway_rss_before_bytes": before,
+        "gateway_rss_after_bytes": after,
+        "rss_per_connection_bytes": per_conn.round(),
+    }))
+}
+
+/// The fields of a server frame the fan-out readers need.
+#[derive(serde::Deserialize)]
+struct Frame<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: &'a str,
+    offset: Option<u64>,
+    data: Option<PubData>,
+}
+
+/// The publisher's payload: send time (µs), measured flag, end marker.
+#[derive(serde::Deserialize)]
+struct PubData {
+    #[serde(default)]
+    t: u64,
+    #[serde(default)]
+    m: bool,
+    #[serde(default)]
+    end: bool,
+}
+
+fn now_micros() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
+}
+
+async fn fanout(
+    auth: &Auth,
+    sources: u8,
+    nodes: &[SocketAddr],
+    subs: usize,
+    rate: u64,
+    seconds: u64,
+) -> anyhow::Result<Value> {
+    if nodes.is_empty() {
+        bail!("--nodes is empty");
+    }
+    let topic = format!("room:fanout{}", now_micros() % 1_000_000);
+    let hist = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?));
+    let received = Arc::new(AtomicU64::new(0));
+    let sem = Arc::new(tokio::sync::Semaphore::new(200));
+    let mut ready = Vec::new();
+    let mut readers = Vec::new();
+    for i in 0..subs {
+        let node = nodes[i % nodes.len()];
+        let token = token(auth, &format!("sub{i}"))?;
+        let (topic, hist, received, sem) = (topic.clone(), hist.clone(), received.clone(), sem.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        ready.push(rx);
+        readers.push(tokio::spawn(async move {
+            let mut ws = {
+                let _permit = sem.acquire().await.ok()?;
+                let mut ws = connect(node, &token, i, sources).await.ok()?;
+                let sub = json!({"type": "subscribe", "id": 1, "topic": topic});
+                ws.send(Message::text(sub.to_string())).await.ok()?;
+                loop {
+                    match ws.next().await {
+                        Some(Ok(Message::Text(t))) if t.as_str().contains("\"subscribed\"") => break,
+                        Some(Ok(_)) => continue,
+                        _ => return None,
+                    }
+                }
+                ws
+            };
+            let _ = tx.send(());
+            let mut local = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).ok()?;
+            let (mut last, mut gaps, mut n) = (0u64, 0u64, 0u64);
+            while let Some(Ok(msg)) = ws.next().await {
+                let Message::Text(t) = msg else { continue };
+                // Typed and borrowed: the load generator must cost far less
+                // per frame than the server it measures.
+                let Ok(f) = serde_json::from_str::<Frame<'_>>(t.as_str()) else { continue };
+                match f.kind {
+                    "pub" => {
+                        let offset = f.offset.unwrap_or(0);
+                        if last != 0 && offset != last + 1 {
+                            gaps += 1;
+                        }
+                        last = offset;
+                        let Some(d) = f.data else { continue };
+                        if d.end {
+                            break;
+                        }
+                        if d.m {
+                            let _ = local.record(now_micros().saturating_sub(d.t).max(1));
+                            n += 1;
+                        }
+                    }
+                    "ping" => {
+                        let _ = ws.send(Message::text("{\"type\":\"pong\"}")).await;
+                    }
+                    _ => {}
+                }
+            }
+            received.fetch_add(n, Ordering::Relaxed);
+            let _ = hist.lock().await.add(&local);
+            Some(gaps)
+        }));
+    }
+    let mut connected = 0u64;
+    for rx in ready {
+        if rx.await.is_ok() {
+            connected += 1;
+        }
+    }
+
+    // The publisher writes on one half of its socket; acks are drained on the other.
+    let mut publisher = connect(nodes[0], &token(auth, "publisher")?, subs, sources).await?;
+    // Publishing to a room needs membership: subscribe first.
+    let join = json!({"type": "subscribe", "id": 0, "topic": topic});
+    publisher.send(Message::text(join.to_string())).await?;
+    loop {
+        match publisher.next().await {
+            Some(Ok(Message::Text(t))) if t.as_str().contains("\"subscribed\"") => break,
+            Some(Ok(_)) => continue,
+            other => bail!("publisher could not join: {other:?}"),
+        }
+    }
+    let (mut w, mut r) = publisher.split();
+    let drain = tokio::spawn(async move { while let Some(Ok(_)) = r.next().await {} });
+    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / rate.max(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let warmup = rate; // one second, not measured
+    let measured = rate * seconds;
+    let mut id = 1u64;
+    let mut measure_start = Instant::now();
+    for k in 0..warmup + measured {
+        tick.tick().await;
+        if k == warmup {
+            measure_start = Instant::now();
+        }
+        let data = json!({"t": now_micros(), "m": k >= warmup});
+        let msg = json!({"type": "publish", "id": id, "topic": topic, "data": data});
+        id += 1;
+        w.send(Message::text(msg.to_string())).await?;
+    }
+    let measure_secs = measure_start.elapsed().as_secs_f64();
+    let end = json!({"type": "publish", "id": id, "topic": topic, "data": {"end": true}});
+    w.send(Message::text(end.to_string())).await?;
+    let mut gaps = 0;
+    let mut finished = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    for r in readers {
+        if let Ok(Ok(Some(g))) = tokio::time::timeout_at(deadline, r).await {
+            gaps += g;
+            finished += 1;
+        }
+    }
+    drain.abort();
+    let h = hist.lock().await;
+    let got = received.load(Ordering::Relaxed);
+    let expected = measured * connected;
+    Ok(json!({
+        "scenario": "fanout",
+        "nodes": nodes.len(),
+        "subscribers": connected,
+        "subscribers_finished": finished,
+        "publish_rate": rate,
+        "measured_publications": measured,
+        "measured_seconds": measure_secs,
+        "deliveries": got,
+        "deliveries_expected": expected,
+        "lost": expected.saturating_sub(got),
+        "deliveries_per_second": got as f64 / measure_secs.max(0.001),
+        "offset_gaps_seen": gaps,
+        "latency_us": {
+            "p50": h.value_at_quantile(0.50),
+            "p99": h.value_at_quantile(0.99),
+            "p999": h.value_at_quantile(0.999),
+            "max": h.max(),
+        },
+    }))
+}

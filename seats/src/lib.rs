@@ -1,0 +1,341 @@
+//! Showtimes and live seat maps: the showtime domain, and [`SeatStore`], the
+//! one place that changes seat state.
+//!
+//! Every change (hold, release, expiry, confirm, cancel) happens atomically
+//! together with its publication on topic `showtime:<id>` as a versioned
+//! [`Delta`], so a viewer that applies deltas in offset order always has the
+//! map of some version. Two engines sit behind [`SeatStore`]: in-process
+//! (with [`bus::MemoryBus`]) and Redis (Lua scripts, with [`bus::RedisBus`]);
+//! both pass the same test suite (`tests/it`). This crate knows nothing of
+//! HTTP or WebSocket: the gateway maps [`SeatError::code`] to its responses.
+
+pub mod best;
+pub mod demo;
+pub mod domain;
+mod engine;
+mod error;
+mod lua;
+mod memory;
+pub mod notifier;
+mod redis;
+mod types;
+
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+pub use crate::domain::{Layout, Movie, Prices, Schedule, ScheduleError, Screen, SeatClass, SeatId, Showtime, Theater};
+pub use crate::error::SeatError;
+pub use crate::redis::{HOLD_INDEX_KEY, NOTIFY_STREAM_KEY, OUTBOX_INDEX_KEY, user_bookings_key};
+pub use crate::types::*;
+
+use crate::engine::{HoldCmd, Target};
+use crate::memory::MemoryEngine;
+use crate::redis::RedisEngine;
+
+/// How often [`SeatStore::run_sweeper`] looks for expired holds by default.
+pub const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_millis(250);
+
+/// The schedule, replaceable at run time, shared by the store and its engine.
+#[derive(Clone)]
+pub(crate) struct SharedSchedule(Arc<RwLock<Arc<Schedule>>>);
+
+impl SharedSchedule {
+    fn new(s: Schedule) -> SharedSchedule {
+        SharedSchedule(Arc::new(RwLock::new(Arc::new(s))))
+    }
+
+    pub(crate) fn get(&self) -> Arc<Schedule> {
+        self.0.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    fn set(&self, s: Schedule) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(s);
+    }
+
+    /// The price of `seats` at `showtime` (0 for anything not scheduled).
+    pub(crate) fn amount(&self, showtime: &str, seats: &[SeatId]) -> u32 {
+        let schedule = self.get();
+        let (Some(st), Some(layout)) = (schedule.showtime(showtime), schedule.layout_of(showtime)) else {
+            return 0;
+        };
+        seats.iter().filter_map(|s| layout.seat(s.as_str())).map(|s| st.prices.of(s.class)).sum()
+    }
+}
+
+#[derive(Clone)]
+enum Engine {
+    Memory(MemoryEngine),
+    Redis(RedisEngine),
+}
+
+macro_rules! dispatch {
+    ($self:ident, $e:ident => $body:expr) => {
+        match &$self.engine {
+            Engine::Memory($e) => $body,
+            Engine::Redis($e) => $body,
+        }
+    };
+}
+
+/// The seat store. Cheap to clone; clones share state.
+#[derive(Clone)]
+pub struct SeatStore {
+    engine: Engine,
+    schedule: SharedSchedule,
+    clock: Clock,
+}
+
+impl SeatStore {
+    /// A single-node store publishing through `bus`.
+    pub fn memory(bus: bus::MemoryBus, schedule: Schedule, clock: Clock) -> SeatStore {
+        let schedule = SharedSchedule::new(schedule);
+        SeatStore { engine: Engine::Memory(MemoryEngine::new(bus, schedule.clone())), schedule, clock }
+    }
+
+    /// A store over the Redis that `bus` is connected to; `config` must be the
+    /// bus's own (history length and TTL of the showtime topics).
+    pub fn redis(bus: bus::RedisBus, config: bus::BusConfig, schedule: Schedule, clock: Clock) -> SeatStore {
+        let schedule = SharedSchedule::new(schedule);
+        SeatStore { engine: Engine::Redis(RedisEngine::new(bus, config, schedule.clone())), schedule, clock }
+    }
+
+    /// The current schedule.
+    pub fn schedule(&self) -> Arc<Schedule> {
+        self.schedule.get()
+    }
+
+    /// Replaces the schedule of this node (seat state of showtimes kept in
+    /// both is untouched). Every node must be given the same schedule.
+    pub fn replace_schedule(&self, schedule: Schedule) {
+        self.schedule.set(schedule);
+    }
+
+    /// The store's clock.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// The full seat map of `showtime` with its version; `viewer`'s own holds
+    /// and bookings are flagged `mine` (nobody else's are identified).
+    pub async fn snapshot(&self, showtime: &str, viewer: Option<&str>) -> Result<SeatMap, SeatError> {
+        let schedule = self.schedule.get();
+        let layout = schedule.layout_of(showtime).ok_or_else(|| unknown_showtime(showtime))?;
+        if let Some(v) = viewer {
+            validate_user(v)?;
+        }
+        let taken = dispatch!(self, e => e.snapshot(showtime, viewer).await)?;
+        let seats = layout
+            .seats()
+            .map(|s| match taken.seats.get(&s.id) {
+                None => SeatStatus {
+                    seat: s.id.clone(),
+                    class: s.class,
+                    state: SeatState::Free,
+                    mine: false,
+                    until: None,
+                    hold_id: None,
+                },
+                Some(t) => SeatStatus {
+                    seat: s.id.clone(),
+                    class: s.class,
+                    state: t.state,
+                    mine: t.mine,
+                    until: t.hold.as_ref().map(|h| h.0),
+                    hold_id: t.hold.as_ref().map(|h| h.1.clone()),
+                },
+            })
+            .collect();
+        Ok(SeatMap { showtime: showtime.to_owned(), version: taken.version, seats })
+    }
+
+    /// Holds all of `req.seats` for `req.user`, or none: a failure names the
+    /// seats that were not free. A retry with the same idempotency key returns
+    /// the first result (success or failure) and never holds twice.
+    pub async fn hold(&self, req: HoldRequest) -> Result<Hold, SeatError> {
+        validate_user(&req.user)?;
+        validate_key(&req.idempotency_key)?;
+        let seats = self.seats_of(&req.showtime, &req.seats)?;
+        if seats.is_empty() || seats.len() > MAX_SEATS_PER_HOLD {
+            return Err(SeatError::Invalid(format!("hold 1-{MAX_SEATS_PER_HOLD} seats")));
+        }
+        let ttl = req.ttl.unwrap_or(DEFAULT_HOLD_TTL);
+        if !(MIN_HOLD_TTL..=MAX_HOLD_TTL).contains(&ttl) {
+            return Err(SeatError::Invalid(format!(
+                "ttl must be {}-{} seconds",
+                MIN_HOLD_TTL.as_secs(),
+                MAX_HOLD_TTL.as_secs()
+            )));
+        }
+        let cmd = HoldCmd {
+            showtime: &req.showtime,
+            user: &req.user,
+            seats: &seats,
+            ttl_ms: ttl.as_millis() as i64,
+            key: &req.idempotency_key,
+            hold_id: engine::new_hold_id(),
+            now: self.clock.now_ms(),
+        };
+        dispatch!(self, e => e.hold(cmd).await)
+    }
+
+    /// Extends `hold_id` by its original TTL from now, at most
+    /// [`MAX_EXTENDS`] times and never past [`MAX_HOLD_TOTAL`] after it was made.
+    pub async fn extend(&self, showtime: &str, user: &str, hold_id: &str) -> Result<Hold, SeatError> {
+        self.check_showtime(showtime)?;
+        validate_user(user)?;
+        validate_hold_id(hold_id)?;
+        let now = self.clock.now_ms();
+        dispatch!(self, e => e.extend(showtime, user, hold_id, now).await)
+    }
+
+    /// Releases the caller's hold, or those of `seats` the caller holds
+    /// (others' seats are left alone and not reported).
+    pub async fn release(&self, showtime: &str, user: &str, what: ReleaseTarget) -> Result<Released, SeatError> {
+        validate_user(user)?;
+        let target = match what {
+            ReleaseTarget::Hold(id) => {
+                self.check_showtime(showtime)?;
+                validate_hold_id(&id)?;
+                Target::Hold(id)
+            }
+            ReleaseTarget::Seats(seats) => Target::Seats(self.seats_of(showtime, &seats)?),
+        };
+        let now = self.clock.now_ms();
+        dispatch!(self, e => e.release(showtime, user, &target, now).await)
+    }
+
+    /// Turns the caller's unexpired hold into a sale in one atomic step and
+    /// returns the booking. Confirming again returns the same booking.
+    pub async fn confirm(&self, showtime: &str, user: &str, hold_id: &str) -> Result<Booking, SeatError> {
+        self.check_showtime(showtime)?;
+        validate_user(user)?;
+        validate_hold_id(hold_id)?;
+        let now = self.clock.now_ms();
+        let booking_id = engine::new_booking_id(showtime);
+        let b = dispatch!(self, e => e.confirm(showtime, user, hold_id, booking_id, now).await)?;
+        Ok(self.priced(b))
+    }
+
+    /// Cancels the caller's booking and frees its seats.
+    pub async fn cancel_booking(&self, user: &str, booking_id: &str) -> Result<Booking, SeatError> {
+        validate_user(user)?;
+        let showtime = engine::showtime_of_booking(booking_id).ok_or(SeatError::BookingNotFound)?;
+        // Only scheduled showtimes: a made-up id must not create state.
+        self.check_showtime(showtime).map_err(|_| SeatError::BookingNotFound)?;
+        let now = self.clock.now_ms();
+        let b = dispatch!(self, e => e.cancel(showtime, user, booking_id, now).await)?;
+        Ok(self.priced(b))
+    }
+
+    /// The caller's bookings (confirmed and cancelled), oldest first.
+    pub async fn my_bookings(&self, user: &str) -> Result<Vec<Booking>, SeatError> {
+        validate_user(user)?;
+        let mut list = dispatch!(self, e => e.bookings_of(user).await)?;
+        list.sort_by(|a, b| (a.created_at, &a.booking_id).cmp(&(b.created_at, &b.booking_id)));
+        Ok(list.into_iter().map(|b| self.priced(b)).collect())
+    }
+
+    /// Proposes `n` adjacent seats (see [`best::best_available`]) from the
+    /// current map; hold them with [`SeatStore::hold`].
+    pub async fn best_available(
+        &self,
+        showtime: &str,
+        n: usize,
+        class: Option<SeatClass>,
+    ) -> Result<Vec<SeatId>, SeatError> {
+        if n == 0 || n > MAX_SEATS_PER_HOLD {
+            return Err(SeatError::Invalid(format!("ask for 1-{MAX_SEATS_PER_HOLD} seats")));
+        }
+        let map = self.snapshot(showtime, None).await?;
+        let schedule = self.schedule.get();
+        let layout = schedule.layout_of(showtime).ok_or_else(|| unknown_showtime(showtime))?;
+        let taken: std::collections::HashSet<&SeatId> =
+            map.seats.iter().filter(|s| s.state != SeatState::Free).map(|s| &s.seat).collect();
+        best::best_available(layout, |s| taken.contains(s), n, class).ok_or(SeatError::NoFit(n))
+    }
+
+    /// Releases every hold that expired by now and publishes the releases;
+    /// returns how many seats were freed. With Redis, also delivers booking
+    /// events left in outboxes. Safe to run on every node at once.
+    pub async fn sweep_expired(&self) -> Result<usize, SeatError> {
+        let now = self.clock.now_ms();
+        dispatch!(self, e => e.sweep(now).await)
+    }
+
+    /// Runs [`SeatStore::sweep_expired`] every `every` until `shutdown`.
+    /// Errors are logged here (and retried next tick), not returned.
+    pub async fn run_sweeper(self, every: Duration, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tick.tick() => match self.sweep_expired().await {
+                    Ok(0) => {}
+                    Ok(freed) => tracing::debug!(freed, "expired holds released"),
+                    Err(e) => tracing::warn!(error = %e, "sweep failed; retrying next tick"),
+                },
+            }
+        }
+    }
+
+    fn priced(&self, mut b: Booking) -> Booking {
+        b.amount = self.schedule.amount(&b.showtime, &b.seats);
+        b
+    }
+
+    fn check_showtime(&self, showtime: &str) -> Result<(), SeatError> {
+        match self.schedule.get().showtime(showtime) {
+            Some(_) => Ok(()),
+            None => Err(unknown_showtime(showtime)),
+        }
+    }
+
+    /// Validates seat ids against the showtime's layout: sorted, deduplicated.
+    fn seats_of(&self, showtime: &str, seats: &[String]) -> Result<Vec<SeatId>, SeatError> {
+        let schedule = self.schedule.get();
+        let layout = schedule.layout_of(showtime).ok_or_else(|| unknown_showtime(showtime))?;
+        if seats.len() > 4 * MAX_SEATS_PER_HOLD {
+            return Err(SeatError::Invalid("too many seats".into()));
+        }
+        let mut unknown = Vec::new();
+        let mut ids = Vec::with_capacity(seats.len());
+        for s in seats {
+            match layout.seat(s) {
+                Some(seat) => ids.push(seat.id.clone()),
+                None => unknown.push(s.chars().take(8).collect::<String>()),
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(SeatError::UnknownSeats(unknown));
+        }
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
+}
+
+fn unknown_showtime(showtime: &str) -> SeatError {
+    SeatError::UnknownShowtime(showtime.chars().take(bus::MAX_TOPIC_ID_LEN).collect())
+}
+
+/// User ids become topic ids (`user:<id>`): 1-64 of `[A-Za-z0-9_.-]`.
+fn validate_user(user: &str) -> Result<(), SeatError> {
+    domain::validate_id(user).map_err(|_| SeatError::Invalid("user id must be 1-64 of A-Z a-z 0-9 _ . -".into()))
+}
+
+/// Idempotency keys: 1-64 of `[A-Za-z0-9_.:-]`.
+fn validate_key(key: &str) -> Result<(), SeatError> {
+    let ok = !key.is_empty()
+        && key.len() <= MAX_IDEMPOTENCY_KEY_LEN
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
+    if ok { Ok(()) } else { Err(SeatError::Invalid("idempotency key must be 1-64 of A-Z a-z 0-9 _ . : -".into())) }
+}
+
+/// Hold ids are `h` + 16 hex digits; anything else cannot exist.
+fn validate_hold_id(id: &str) -> Result<(), SeatError> {
+    let ok = id.len() == 17 && id.starts_with('h') && id[1..].bytes().all(|b| b.is_ascii_hexdigit());
+    if ok { Ok(()) } else { Err(SeatError::HoldNotFound) }
+}

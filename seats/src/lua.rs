@@ -1,0 +1,351 @@
+//! Lua scripts of the Redis engine. Each runs atomically on the keys of one
+//! showtime (one hash tag, so one Cluster slot): it expires due holds, applies
+//! the operation, bumps the version and publishes the delta with
+//! `marquee_publish` in the same step, so version order is offset order.
+//!
+//! Keys (all under `mq:{showtime:<id>}`), in this order for every script:
+//! 1. `:seats` hash seat → `h|<hold id>` or `s|<booking id>` (absent = free)
+//! 2. `:ver` the version counter
+//! 3. `:holds` hash hold id → JSON `{u,s,e,f,t,n,st,b,x}`
+//! 4. `:hz` sorted set live hold id → expiry (ms)
+//! 5. `:hend` sorted set ended hold id → end time (tombstones, pruned after an hour)
+//! 6. `:bookings` hash booking id → booking JSON
+//! 7. `:outbox` list of booking events not yet handed to the notifications stream
+//! 8. to 10. the bus's stream, meta and channel of topic `showtime:<id>`
+//! 11. (hold only) the idempotency key `:idem:<user>:<key>`
+//!
+//! Common ARGV: now (ms), history maxlen, history TTL (s), epoch candidate,
+//! showtime id, then the operation's own arguments. Every script returns one
+//! JSON text: `{"ok":true,...,"version":N}` or `{"ok":false,"err":"<code>",...}`.
+
+/// Shared prelude: state, expiry of due holds, and the commit that bumps the
+/// version and publishes the delta (only when something changed).
+const PRELUDE: &str = r#"
+local K_SEATS, K_VER, K_HOLDS, K_HZ, K_HEND, K_BOOK, K_OUTBOX = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local K_STREAM, K_META, K_CHAN = KEYS[8], KEYS[9], KEYS[10]
+local NOW = tonumber(ARGV[1])
+local MAXLEN, HTTL, EPOCH, SHOWTIME = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local ENDED_MEMORY = 3600000
+local changes = {}
+
+local function change(seat, state)
+  changes[#changes + 1] = '{"seat":"' .. seat .. '","state":"' .. state .. '"}'
+end
+
+local function end_hold(id, rec, status)
+  rec.st = status
+  rec.x = NOW
+  redis.call('hset', K_HOLDS, id, cjson.encode(rec))
+  redis.call('zrem', K_HZ, id)
+  redis.call('zadd', K_HEND, NOW, id)
+end
+
+local function expire_due()
+  local due = redis.call('zrangebyscore', K_HZ, '-inf', NOW)
+  for _, id in ipairs(due) do
+    local raw = redis.call('hget', K_HOLDS, id)
+    if raw then
+      local rec = cjson.decode(raw)
+      for _, s in ipairs(rec.s) do
+        if redis.call('hget', K_SEATS, s) == 'h|' .. id then
+          redis.call('hdel', K_SEATS, s)
+          change(s, 'free')
+        end
+      end
+      end_hold(id, rec, 'x')
+    else
+      redis.call('zrem', K_HZ, id)
+    end
+  end
+  local old = redis.call('zrangebyscore', K_HEND, '-inf', NOW - ENDED_MEMORY)
+  for _, id in ipairs(old) do
+    redis.call('hdel', K_HOLDS, id)
+  end
+  if #old > 0 then
+    redis.call('zremrangebyscore', K_HEND, '-inf', NOW - ENDED_MEMORY)
+  end
+end
+
+local function version()
+  return tonumber(redis.call('get', K_VER) or '0')
+end
+
+local function commit()
+  if #changes == 0 then
+    return version()
+  end
+  local v = redis.call('incr', K_VER)
+  local payload = '{"type":"seats","showtime":"' .. SHOWTIME .. '","version":' .. v .. ',"changes":[' .. table.concat(changes, ',') .. ']}'
+  marquee_publish(K_STREAM, K_META, K_CHAN, payload, MAXLEN, HTTL, EPOCH)
+  changes = {}
+  return v
+end
+
+local function fail(code)
+  return {ok = false, err = code}
+end
+
+-- Runs an operation after expiring due holds and commits whatever changed,
+-- also when the operation failed (expiries must still be published).
+local function run(op)
+  expire_due()
+  local r = op()
+  r.version = commit()
+  return cjson.encode(r)
+end
+"#;
+
+/// Hold. ARGV 6: user, 7: new hold id, 8: TTL (ms), 9: idempotency TTL (ms),
+/// 10..: seats (sorted). KEYS 11: the idempotency key. A retry with the same
+/// key returns the stored result verbatim (its `req` lets the caller detect a
+/// key reused for other seats).
+const HOLD: &str = r#"
+local prior = redis.call('get', KEYS[11])
+if prior then
+  return prior
+end
+local user, id, ttl = ARGV[6], ARGV[7], tonumber(ARGV[8])
+local seats = {}
+for i = 10, #ARGV do
+  seats[#seats + 1] = ARGV[i]
+end
+local out = run(function()
+  local taken = {}
+  for _, s in ipairs(seats) do
+    if redis.call('hexists', K_SEATS, s) == 1 then
+      taken[#taken + 1] = s
+    end
+  end
+  if #taken > 0 then
+    return {ok = false, err = 'seats_unavailable', seats = taken, req = seats}
+  end
+  local exp = NOW + ttl
+  for _, s in ipairs(seats) do
+    redis.call('hset', K_SEATS, s, 'h|' .. id)
+    change(s, 'held')
+  end
+  redis.call('hset', K_HOLDS, id, cjson.encode({u = user, s = seats, e = exp, f = NOW, t = ttl, n = 0, st = 'h'}))
+  redis.call('zadd', K_HZ, exp, id)
+  return {ok = true, hold = id, seats = seats, e = exp, n = 0, req = seats}
+end)
+redis.call('set', KEYS[11], out, 'PX', ARGV[9])
+return out
+"#;
+
+/// Looks up a live hold of the caller; returns `rec` or nil and an error code.
+const LIVE_HOLD: &str = r#"
+local function live_hold(id, user)
+  local raw = redis.call('hget', K_HOLDS, id)
+  if not raw then return nil, 'hold_not_found' end
+  local rec = cjson.decode(raw)
+  if rec.u ~= user then return nil, 'not_owner' end
+  if rec.st == 'x' then return nil, 'hold_expired' end
+  if rec.st ~= 'h' then return nil, 'hold_not_found' end
+  return rec, nil
+end
+"#;
+
+/// Extend. ARGV 6: user, 7: hold id, 8: max total life (ms), 9: max extends.
+const EXTEND: &str = r#"
+local user, id, max_total, max_n = ARGV[6], ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9])
+return run(function()
+  local rec, err = live_hold(id, user)
+  if not rec then return fail(err) end
+  local new = math.min(NOW + rec.t, rec.f + max_total)
+  if rec.n >= max_n or new <= rec.e then return fail('extend_limit') end
+  rec.e = new
+  rec.n = rec.n + 1
+  redis.call('hset', K_HOLDS, id, cjson.encode(rec))
+  redis.call('zadd', K_HZ, new, id)
+  return {ok = true, hold = id, seats = rec.s, e = new, n = rec.n}
+end)
+"#;
+
+/// Release. ARGV 6: user, 7: `hold` or `seats`, 8..: the hold id or the seats.
+const RELEASE: &str = r#"
+local user, mode = ARGV[6], ARGV[7]
+return run(function()
+  local freed = {}
+  if mode == 'hold' then
+    local id = ARGV[8]
+    local rec, err = live_hold(id, user)
+    if not rec then return fail(err) end
+    for _, s in ipairs(rec.s) do
+      if redis.call('hget', K_SEATS, s) == 'h|' .. id then
+        redis.call('hdel', K_SEATS, s)
+        change(s, 'free')
+        freed[#freed + 1] = s
+      end
+    end
+    end_hold(id, rec, 'r')
+  else
+    local recs = {}
+    for i = 8, #ARGV do
+      local s = ARGV[i]
+      local cur = redis.call('hget', K_SEATS, s)
+      if cur and string.sub(cur, 1, 2) == 'h|' then
+        local id = string.sub(cur, 3)
+        local rec = recs[id]
+        if not rec then
+          local raw = redis.call('hget', K_HOLDS, id)
+          if raw then rec = cjson.decode(raw); recs[id] = rec end
+        end
+        if rec and rec.u == user and rec.st == 'h' then
+          local keep = {}
+          for _, x in ipairs(rec.s) do
+            if x ~= s then keep[#keep + 1] = x end
+          end
+          rec.s = keep
+          redis.call('hdel', K_SEATS, s)
+          change(s, 'free')
+          freed[#freed + 1] = s
+        end
+      end
+    end
+    for id, rec in pairs(recs) do
+      if #rec.s == 0 then
+        end_hold(id, rec, 'r')
+      elseif rec.u == user and rec.st == 'h' then
+        redis.call('hset', K_HOLDS, id, cjson.encode(rec))
+      end
+    end
+  end
+  return {ok = true, seats = freed}
+end)
+"#;
+
+/// Confirm. ARGV 6: user, 7: hold id, 8: new booking id. A retried confirm of
+/// an already confirmed hold returns its booking. The booking event goes to
+/// the outbox in the same step; the caller moves it to the notifications
+/// stream and the user's topic (other slots) right after.
+const CONFIRM: &str = r#"
+local user, id, bid = ARGV[6], ARGV[7], ARGV[8]
+return run(function()
+  local raw = redis.call('hget', K_HOLDS, id)
+  if not raw then return fail('hold_not_found') end
+  local rec = cjson.decode(raw)
+  if rec.u ~= user then return fail('not_owner') end
+  if rec.st == 'c' then
+    local b = redis.call('hget', K_BOOK, rec.b)
+    if not b then return fail('booking_not_found') end
+    return {ok = true, booking = b, again = true}
+  end
+  if rec.st == 'x' then return fail('hold_expired') end
+  if rec.st ~= 'h' then return fail('hold_not_found') end
+  for _, s in ipairs(rec.s) do
+    redis.call('hset', K_SEATS, s, 's|' .. bid)
+    change(s, 'sold')
+  end
+  rec.b = bid
+  end_hold(id, rec, 'c')
+  local v = version() + 1
+  local booking = cjson.encode({booking_id = bid, showtime = SHOWTIME, user = user, seats = rec.s, created_at = NOW, status = 'confirmed', amount = 0, version = v})
+  redis.call('hset', K_BOOK, bid, booking)
+  redis.call('rpush', K_OUTBOX, booking)
+  return {ok = true, booking = booking}
+end)
+"#;
+
+/// Cancel a booking. ARGV 6: user, 7: booking id.
+const CANCEL: &str = r#"
+local user, bid = ARGV[6], ARGV[7]
+return run(function()
+  local raw = redis.call('hget', K_BOOK, bid)
+  if not raw then return fail('booking_not_found') end
+  local b = cjson.decode(raw)
+  if b.user ~= user then return fail('not_owner') end
+  if b.status ~= 'confirmed' then return fail('already_cancelled') end
+  for _, s in ipairs(b.seats) do
+    if redis.call('hget', K_SEATS, s) == 's|' .. bid then
+      redis.call('hdel', K_SEATS, s)
+      change(s, 'free')
+    end
+  end
+  b.status = 'cancelled'
+  b.version = version() + 1
+  local booking = cjson.encode(b)
+  redis.call('hset', K_BOOK, bid, booking)
+  redis.call('rpush', K_OUTBOX, booking)
+  return {ok = true, booking = booking}
+end)
+"#;
+
+/// Snapshot for a viewer. ARGV 6: viewer (may be empty). Read-only: does not
+/// expire anything, so the map is exactly the state at its version. Returns
+/// `{"version":N,"seats":[[seat,"h"|"s",mine(0/1),until,hold id],...]}`.
+const SNAPSHOT: &str = r#"
+local viewer = ARGV[6]
+local all = redis.call('hgetall', K_SEATS)
+local recs = {}
+local seats = {}
+for i = 1, #all, 2 do
+  local seat, val = all[i], all[i + 1]
+  local kind, id = string.sub(val, 1, 1), string.sub(val, 3)
+  local mine, exp, hid = 0, 0, ''
+  if viewer ~= '' then
+    if kind == 'h' then
+      local rec = recs[id]
+      if rec == nil then
+        local raw = redis.call('hget', K_HOLDS, id)
+        rec = raw and cjson.decode(raw) or false
+        recs[id] = rec
+      end
+      if rec and rec.u == viewer then mine, exp, hid = 1, rec.e, id end
+    else
+      local raw = redis.call('hget', K_BOOK, id)
+      if raw and cjson.decode(raw).user == viewer then mine = 1 end
+    end
+  end
+  seats[#seats + 1] = {seat, kind, mine, exp, hid}
+end
+if #seats == 0 then
+  return '{"version":' .. version() .. ',"seats":[]}'
+end
+return cjson.encode({version = version(), seats = seats})
+"#;
+
+/// Sweep: expires due holds and publishes the release. Returns
+/// `{"ok":true,"next":<earliest remaining expiry or -1>,"version":N}`.
+const SWEEP: &str = r#"
+return run(function()
+  local first = redis.call('zrange', KEYS[4], 0, 0, 'WITHSCORES')
+  local next = -1
+  if #first > 0 then next = tonumber(first[2]) end
+  return {ok = true, next = next, freed = #changes}
+end)
+"#;
+
+/// Full sources, each with `marquee_publish` and the prelude prepended.
+pub(crate) fn hold() -> String {
+    bus::lua::with_publish_fn(&format!("{PRELUDE}{HOLD}"))
+}
+/// See [`EXTEND`].
+pub(crate) fn extend() -> String {
+    bus::lua::with_publish_fn(&format!("{PRELUDE}{LIVE_HOLD}{EXTEND}"))
+}
+/// See [`RELEASE`].
+pub(crate) fn release() -> String {
+    bus::lua::with_publish_fn(&format!("{PRELUDE}{LIVE_HOLD}{RELEASE}"))
+}
+/// See [`CONFIRM`].
+pub(crate) fn confirm() -> String {
+    bus::lua::with_publish_fn(&format!("{PRELUDE}{CONFIRM}"))
+}
+/// See [`CANCEL`].
+pub(crate) fn cancel() -> String {
+    bus::lua::with_publish_fn(&format!("{PRELUDE}{CANCEL}"))
+}
+/// See [`SNAPSHOT`].
+pub(crate) fn snapshot() -> String {
+    bus::lua::with_publish_fn(&format!("{PRELUDE}{SNAPSHOT}"))
+}
+/// See [`SWEEP`].
+pub(crate) fn sweep() -> String {
+    bus::lua::with_publish_fn(&format!("{PRELUDE}{SWEEP}"))
+}
+
+/// Adds a showtime to the global hold-expiry index unless it is already due
+/// earlier (`ZADD LT`). KEYS: index. ARGV: expiry (ms), showtime.
+pub(crate) const INDEX_LOWER: &str = r#"
+return redis.call('zadd', KEYS[1], 'LT', ARGV[1], ARGV[2])
+"#;

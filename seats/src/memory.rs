@@ -1,0 +1,450 @@
+//! The in-process engine: seat state of each showtime behind its own mutex,
+//! changed and published (with [`bus::MemoryBus::publish_now`]) under that
+//! lock, so version order is offset order. Same semantics as the Redis
+//! scripts; it must never await while holding a showtime's lock.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use bytes::Bytes;
+use dashmap::DashMap;
+
+use crate::SharedSchedule;
+use crate::domain::SeatId;
+use crate::engine::{HoldCmd, Taken, TakenSeat, Target};
+use crate::error::SeatError;
+use crate::types::{
+    Booking, BookingEvent, BookingStatus, Delta, ENDED_HOLD_MEMORY, Hold, IDEMPOTENCY_TTL, MAX_EXTENDS, MAX_HOLD_TOTAL,
+    Millis, Released, SeatState,
+};
+
+#[derive(Debug, Clone)]
+enum Cell {
+    Held(String),
+    Sold(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum HoldStatus {
+    Live,
+    Expired,
+    Released,
+    Confirmed(String),
+}
+
+#[derive(Debug, Clone)]
+struct HoldRec {
+    user: String,
+    seats: Vec<SeatId>,
+    expires: Millis,
+    first: Millis,
+    ttl: Millis,
+    extends: u32,
+    status: HoldStatus,
+}
+
+#[derive(Debug, Clone)]
+struct Remembered {
+    expires: Millis,
+    seats: Vec<SeatId>,
+    result: Result<Hold, SeatError>,
+}
+
+#[derive(Default)]
+struct Show {
+    version: u64,
+    seats: HashMap<SeatId, Cell>,
+    holds: HashMap<String, HoldRec>,
+    bookings: BTreeMap<String, Booking>,
+    idem: HashMap<(String, String), Remembered>,
+    /// Live holds by expiry, so expiring is O(due holds).
+    expiries: BTreeSet<(Millis, String)>,
+    /// Ended holds by end time, forgotten after [`ENDED_HOLD_MEMORY`].
+    ended: VecDeque<(Millis, String)>,
+    /// Idempotency entries by expiry (inserted with a constant TTL, so in order).
+    idem_order: VecDeque<(Millis, (String, String))>,
+    /// Changes of the operation in progress, published by [`Show::commit`].
+    changes: Vec<(SeatId, SeatState)>,
+}
+
+/// The in-process engine. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct MemoryEngine {
+    bus: bus::MemoryBus,
+    schedule: SharedSchedule,
+    shows: Arc<DashMap<String, Arc<Mutex<Show>>>>,
+    user_bookings: Arc<DashMap<String, Vec<(String, String)>>>,
+}
+
+impl MemoryEngine {
+    pub(crate) fn new(bus: bus::MemoryBus, schedule: SharedSchedule) -> MemoryEngine {
+        MemoryEngine { bus, schedule, shows: Arc::default(), user_bookings: Arc::default() }
+    }
+
+    fn show(&self, id: &str) -> Arc<Mutex<Show>> {
+        self.shows.entry(id.to_owned()).or_default().clone()
+    }
+
+    /// Runs `f` on a showtime's state under its lock, after expiring due
+    /// holds, then publishes every change made as one delta.
+    fn with_show<R>(&self, showtime: &str, now: Millis, f: impl FnOnce(&mut Show) -> R) -> R {
+        let show = self.show(showtime);
+        let mut st = lock(&show);
+        st.expire_due(now);
+        let r = f(&mut st);
+        self.commit(showtime, &mut st);
+        r
+    }
+
+    fn commit(&self, showtime: &str, st: &mut Show) {
+        if st.changes.is_empty() {
+            return;
+        }
+        st.version += 1;
+        let json = Delta::to_json(showtime, st.version, &st.changes);
+        st.changes.clear();
+        if let Ok(topic) = bus::Topic::new(bus::TopicKind::Showtime, showtime) {
+            self.bus.publish_now(&topic, Bytes::from(json));
+        }
+    }
+
+    fn notify(&self, booking: &Booking) {
+        // In process, "the notifications stream" is the user's topic only;
+        // the webhook notifier needs the Redis engine.
+        let mut booking = booking.clone();
+        booking.amount = self.schedule.amount(&booking.showtime, &booking.seats);
+        let event = BookingEvent::new(booking.clone());
+        match (bus::Topic::new(bus::TopicKind::User, &booking.user), serde_json::to_vec(&event)) {
+            (Ok(topic), Ok(json)) => {
+                self.bus.publish_now(&topic, Bytes::from(json));
+            }
+            _ => tracing::warn!(user = %booking.user, "booking notification not publishable"),
+        }
+    }
+
+    pub(crate) async fn snapshot(&self, showtime: &str, viewer: Option<&str>) -> Result<Taken, SeatError> {
+        let show = self.show(showtime);
+        let st = lock(&show);
+        let mut taken = Taken { version: st.version, seats: HashMap::with_capacity(st.seats.len()) };
+        for (seat, cell) in &st.seats {
+            let t = match cell {
+                Cell::Held(h) => {
+                    let rec = st.holds.get(h);
+                    let mine = viewer.is_some() && rec.map(|r| r.user.as_str()) == viewer;
+                    TakenSeat {
+                        state: SeatState::Held,
+                        mine,
+                        hold: if mine { rec.map(|r| (r.expires, h.clone())) } else { None },
+                    }
+                }
+                Cell::Sold(b) => {
+                    let mine = viewer.is_some() && st.bookings.get(b).map(|b| b.user.as_str()) == viewer;
+                    TakenSeat { state: SeatState::Sold, mine, hold: None }
+                }
+            };
+            taken.seats.insert(seat.clone(), t);
+        }
+        Ok(taken)
+    }
+
+    pub(crate) async fn hold(&self, cmd: HoldCmd<'_>) -> Result<Hold, SeatError> {
+        self.with_show(cmd.showtime, cmd.now, |st| {
+            let key = (cmd.user.to_owned(), cmd.key.to_owned());
+            if let Some(r) = st.idem.get(&key).filter(|r| r.expires > cmd.now) {
+                return if r.seats == cmd.seats { r.result.clone() } else { Err(SeatError::IdempotencyConflict) };
+            }
+            let taken: Vec<SeatId> = cmd.seats.iter().filter(|s| st.seats.contains_key(*s)).cloned().collect();
+            let result = if taken.is_empty() {
+                let expires = cmd.now + cmd.ttl_ms;
+                for s in cmd.seats {
+                    st.seats.insert(s.clone(), Cell::Held(cmd.hold_id.clone()));
+                    st.changes.push((s.clone(), SeatState::Held));
+                }
+                st.expiries.insert((expires, cmd.hold_id.clone()));
+                st.holds.insert(
+                    cmd.hold_id.clone(),
+                    HoldRec {
+                        user: cmd.user.to_owned(),
+                        seats: cmd.seats.to_vec(),
+                        expires,
+                        first: cmd.now,
+                        ttl: cmd.ttl_ms,
+                        extends: 0,
+                        status: HoldStatus::Live,
+                    },
+                );
+                Ok(Hold {
+                    hold_id: cmd.hold_id.clone(),
+                    showtime: cmd.showtime.to_owned(),
+                    seats: cmd.seats.to_vec(),
+                    expires_at: expires,
+                    extends_left: MAX_EXTENDS,
+                    // The version this hold's delta will carry.
+                    version: st.version + 1,
+                })
+            } else {
+                Err(SeatError::Unavailable(taken))
+            };
+            let expires = cmd.now + IDEMPOTENCY_TTL.as_millis() as i64;
+            st.idem_order.push_back((expires, key.clone()));
+            st.idem.insert(key, Remembered { expires, seats: cmd.seats.to_vec(), result: result.clone() });
+            result
+        })
+    }
+
+    pub(crate) async fn extend(
+        &self,
+        showtime: &str,
+        user: &str,
+        hold_id: &str,
+        now: Millis,
+    ) -> Result<Hold, SeatError> {
+        self.with_show(showtime, now, |st| {
+            // Extending changes no public state; only expiries swept now do.
+            let version = st.version + u64::from(!st.changes.is_empty());
+            let rec = st.holds.get_mut(hold_id).ok_or(SeatError::HoldNotFound)?;
+            live_hold_of(rec, user)?;
+            let cap = rec.first + MAX_HOLD_TOTAL.as_millis() as i64;
+            let new = (now + rec.ttl).min(cap);
+            if rec.extends >= MAX_EXTENDS || new <= rec.expires {
+                return Err(SeatError::ExtendLimit);
+            }
+            let old = rec.expires;
+            rec.expires = new;
+            rec.extends += 1;
+            let hold = Hold {
+                hold_id: hold_id.to_owned(),
+                showtime: showtime.to_owned(),
+                seats: rec.seats.clone(),
+                expires_at: new,
+                extends_left: MAX_EXTENDS - rec.extends,
+                version,
+            };
+            st.expiries.remove(&(old, hold_id.to_owned()));
+            st.expiries.insert((new, hold_id.to_owned()));
+            Ok(hold)
+        })
+    }
+
+    pub(crate) async fn release(
+        &self,
+        showtime: &str,
+        user: &str,
+        target: &Target,
+        now: Millis,
+    ) -> Result<Released, SeatError> {
+        self.with_show(showtime, now, |st| {
+            let mut freed = Vec::new();
+            let mut ended = Vec::new();
+            match target {
+                Target::Hold(id) => {
+                    let rec = st.holds.get_mut(id).ok_or(SeatError::HoldNotFound)?;
+                    live_hold_of(rec, user)?;
+                    rec.status = HoldStatus::Released;
+                    freed = rec.seats.clone();
+                    ended.push((rec.expires, id.clone()));
+                }
+                Target::Seats(seats) => {
+                    for s in seats {
+                        let Some(Cell::Held(h)) = st.seats.get(s) else { continue };
+                        let Some(rec) = st.holds.get_mut(h) else { continue };
+                        if rec.user != user || rec.status != HoldStatus::Live {
+                            continue;
+                        }
+                        rec.seats.retain(|x| x != s);
+                        if rec.seats.is_empty() {
+                            rec.status = HoldStatus::Released;
+                            ended.push((rec.expires, h.clone()));
+                        }
+                        freed.push(s.clone());
+                    }
+                }
+            }
+            for (expires, id) in ended {
+                st.note_ended(expires, id, now);
+            }
+            for s in &freed {
+                st.seats.remove(s);
+                st.changes.push((s.clone(), SeatState::Free));
+            }
+            let version = st.version + u64::from(!st.changes.is_empty());
+            Ok(Released { seats: freed, version })
+        })
+    }
+
+    pub(crate) async fn confirm(
+        &self,
+        showtime: &str,
+        user: &str,
+        hold_id: &str,
+        booking_id: String,
+        now: Millis,
+    ) -> Result<Booking, SeatError> {
+        let booking = self.with_show(showtime, now, |st| {
+            let version = st.version;
+            let rec = st.holds.get_mut(hold_id).ok_or(SeatError::HoldNotFound)?;
+            if rec.user != user {
+                return Err(SeatError::NotOwner);
+            }
+            match &rec.status {
+                HoldStatus::Live => {}
+                HoldStatus::Expired => return Err(SeatError::HoldExpired),
+                HoldStatus::Released => return Err(SeatError::HoldNotFound),
+                // A retried confirm returns the booking it made (without a second notification).
+                HoldStatus::Confirmed(b) => {
+                    let b = st.bookings.get(b).cloned().ok_or(SeatError::BookingNotFound)?;
+                    return Ok((b, false));
+                }
+            }
+            rec.status = HoldStatus::Confirmed(booking_id.clone());
+            let seats = rec.seats.clone();
+            let expires = rec.expires;
+            st.note_ended(expires, hold_id.to_owned(), now);
+            for s in &seats {
+                st.seats.insert(s.clone(), Cell::Sold(booking_id.clone()));
+                st.changes.push((s.clone(), SeatState::Sold));
+            }
+            let booking = Booking {
+                booking_id: booking_id.clone(),
+                showtime: showtime.to_owned(),
+                user: user.to_owned(),
+                seats,
+                created_at: now,
+                status: BookingStatus::Confirmed,
+                amount: 0,
+                version: version + 1,
+            };
+            st.bookings.insert(booking_id.clone(), booking.clone());
+            Ok((booking, true))
+        });
+        let (booking, new) = booking?;
+        if new {
+            self.user_bookings
+                .entry(user.to_owned())
+                .or_default()
+                .push((booking.booking_id.clone(), showtime.to_owned()));
+            self.notify(&booking);
+        }
+        Ok(booking)
+    }
+
+    pub(crate) async fn cancel(
+        &self,
+        showtime: &str,
+        user: &str,
+        booking_id: &str,
+        now: Millis,
+    ) -> Result<Booking, SeatError> {
+        let booking = self.with_show(showtime, now, |st| {
+            let version = st.version;
+            let b = st.bookings.get_mut(booking_id).ok_or(SeatError::BookingNotFound)?;
+            if b.user != user {
+                return Err(SeatError::NotOwner);
+            }
+            if b.status == BookingStatus::Cancelled {
+                return Err(SeatError::AlreadyCancelled);
+            }
+            b.status = BookingStatus::Cancelled;
+            b.version = version + 1;
+            let b = b.clone();
+            for s in &b.seats {
+                st.seats.remove(s);
+                st.changes.push((s.clone(), SeatState::Free));
+            }
+            Ok(b)
+        })?;
+        self.notify(&booking);
+        Ok(booking)
+    }
+
+    pub(crate) async fn booking(&self, showtime: &str, booking_id: &str) -> Result<Option<Booking>, SeatError> {
+        let show = self.show(showtime);
+        let st = lock(&show);
+        Ok(st.bookings.get(booking_id).cloned())
+    }
+
+    pub(crate) async fn bookings_of(&self, user: &str) -> Result<Vec<Booking>, SeatError> {
+        let ids = self.user_bookings.get(user).map(|v| v.clone()).unwrap_or_default();
+        let mut out = Vec::with_capacity(ids.len());
+        for (id, showtime) in ids {
+            if let Some(b) = self.booking(&showtime, &id).await? {
+                out.push(b);
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn sweep(&self, now: Millis) -> Result<usize, SeatError> {
+        let shows: Vec<(String, Arc<Mutex<Show>>)> =
+            self.shows.iter().map(|e| (e.key().clone(), e.value().clone())).collect();
+        let mut freed = 0;
+        for (id, show) in shows {
+            let mut st = lock(&show);
+            freed += st.expire_due(now);
+            self.commit(&id, &mut st);
+        }
+        Ok(freed)
+    }
+}
+
+impl Show {
+    /// Ends every live hold whose time is up and forgets old ended holds and
+    /// idempotency entries; returns how many seats were freed.
+    fn expire_due(&mut self, now: Millis) -> usize {
+        let mut freed = 0;
+        while let Some((expires, id)) = self.expiries.first().cloned() {
+            if expires > now {
+                break;
+            }
+            self.expiries.pop_first();
+            let Some(rec) = self.holds.get_mut(&id) else { continue };
+            rec.status = HoldStatus::Expired;
+            for s in &rec.seats {
+                if matches!(self.seats.get(s), Some(Cell::Held(h)) if *h == id) {
+                    self.seats.remove(s);
+                    self.changes.push((s.clone(), SeatState::Free));
+                    freed += 1;
+                }
+            }
+            self.ended.push_back((now, id));
+        }
+        let forget_before = now - ENDED_HOLD_MEMORY.as_millis() as i64;
+        while self.ended.front().is_some_and(|(at, _)| *at <= forget_before) {
+            if let Some((_, id)) = self.ended.pop_front() {
+                self.holds.remove(&id);
+            }
+        }
+        while self.idem_order.front().is_some_and(|(at, _)| *at <= now) {
+            if let Some((at, key)) = self.idem_order.pop_front()
+                && self.idem.get(&key).is_some_and(|r| r.expires == at)
+            {
+                self.idem.remove(&key);
+            }
+        }
+        freed
+    }
+
+    /// Records that a live hold ended (released or confirmed) at `now`.
+    fn note_ended(&mut self, expires: Millis, id: String, now: Millis) {
+        self.expiries.remove(&(expires, id.clone()));
+        self.ended.push_back((now, id));
+    }
+}
+
+/// Checks that `rec` is a live hold of `user`.
+fn live_hold_of(rec: &HoldRec, user: &str) -> Result<(), SeatError> {
+    if rec.user != user {
+        return Err(SeatError::NotOwner);
+    }
+    match rec.status {
+        HoldStatus::Live => Ok(()),
+        HoldStatus::Expired => Err(SeatError::HoldExpired),
+        HoldStatus::Released | HoldStatus::Confirmed(_) => Err(SeatError::HoldNotFound),
+    }
+}
+
+/// Locks a showtime, recovering from poisoning: every operation validates
+/// before it mutates, so a panic cannot leave a half-applied change.
+fn lock(m: &Mutex<Show>) -> MutexGuard<'_, Show> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}

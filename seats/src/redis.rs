@@ -1,0 +1,502 @@
+//! The Redis engine: seat state per showtime under the topic's hash tag,
+//! changed only by the Lua scripts of [`crate::lua`], which publish each
+//! delta on the bus in the same atomic step.
+//!
+//! Two things cross slots and so happen right after a script, never inside
+//! it: the global index of showtimes with live holds (for the sweeper), and
+//! moving booking events from a showtime's outbox to the notifications stream,
+//! the user's bookings index and topic `user:<id>` (at least once).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use fred::clients::Client;
+use fred::interfaces::ClientLike;
+use fred::types::{ClusterHash, CustomCommand, Value};
+use serde::{Deserialize, Deserializer};
+
+use bus::keys::TopicKeys;
+use bus::{BusConfig, LuaScript, Topic, TopicKind};
+
+use crate::SharedSchedule;
+use crate::domain::SeatId;
+use crate::engine::{HoldCmd, Taken, TakenSeat, Target};
+use crate::error::SeatError;
+use crate::lua;
+use crate::types::{
+    Booking, BookingEvent, BookingStatus, Hold, IDEMPOTENCY_TTL, MAX_EXTENDS, MAX_HOLD_TOTAL, Millis, Released,
+    SeatState,
+};
+
+/// Sorted set: showtime id → earliest time one of its holds may expire.
+pub const HOLD_INDEX_KEY: &str = "mq:{seats}:holdidx";
+/// Set of showtime ids whose outbox may hold undelivered booking events.
+pub const OUTBOX_INDEX_KEY: &str = "mq:{seats}:outboxidx";
+/// The notifications stream of confirmed and cancelled bookings (field `d`:
+/// the booking event JSON).
+pub const NOTIFY_STREAM_KEY: &str = "mq:{notify}:bookings";
+/// Approximate length the notifications stream is trimmed to.
+pub const NOTIFY_STREAM_MAXLEN: i64 = 100_000;
+/// Most showtimes one sweep pass handles.
+const SWEEP_BATCH: i64 = 256;
+/// Most outbox events moved per showtime per drain.
+const DRAIN_BATCH: usize = 256;
+
+/// The bookings index of a user: hash booking id → showtime id.
+pub fn user_bookings_key(user: &str) -> String {
+    format!("mq:{{user:{user}}}:bookings")
+}
+
+struct Scripts {
+    hold: LuaScript,
+    extend: LuaScript,
+    release: LuaScript,
+    confirm: LuaScript,
+    cancel: LuaScript,
+    snapshot: LuaScript,
+    sweep: LuaScript,
+    index_lower: LuaScript,
+}
+
+/// The Redis engine. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct RedisEngine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: Client,
+    bus: bus::Bus,
+    config: BusConfig,
+    scripts: Scripts,
+    schedule: SharedSchedule,
+}
+
+/// What every script returns (fields depend on the script).
+#[derive(Debug, Deserialize)]
+struct Reply {
+    ok: bool,
+    #[serde(default)]
+    err: Option<String>,
+    #[serde(default, deserialize_with = "seat_list")]
+    seats: Vec<SeatId>,
+    #[serde(default, deserialize_with = "seat_list")]
+    req: Vec<SeatId>,
+    #[serde(default)]
+    hold: Option<String>,
+    #[serde(default)]
+    e: Option<Millis>,
+    #[serde(default)]
+    n: Option<u32>,
+    #[serde(default)]
+    booking: Option<String>,
+    #[serde(default)]
+    again: bool,
+    #[serde(default)]
+    next: Option<Millis>,
+    #[serde(default)]
+    freed: usize,
+    #[serde(default)]
+    version: u64,
+}
+
+impl Reply {
+    fn check(self) -> Result<Reply, SeatError> {
+        if self.ok {
+            Ok(self)
+        } else {
+            let code = self.err.unwrap_or_default();
+            Err(SeatError::from_script(&code, self.seats))
+        }
+    }
+}
+
+/// Lua's cjson encodes an empty list as `{}`: accept that as empty.
+fn seat_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SeatId>, D::Error> {
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Array(items) => {
+            items.into_iter().map(|v| serde_json::from_value(v).map_err(serde::de::Error::custom)).collect()
+        }
+        _ => Ok(Vec::new()),
+    }
+}
+
+#[derive(Deserialize)]
+struct SnapshotReply {
+    version: u64,
+    seats: Vec<(SeatId, String, u8, Millis, String)>,
+}
+
+impl RedisEngine {
+    pub(crate) fn new(bus: bus::RedisBus, config: BusConfig, schedule: SharedSchedule) -> RedisEngine {
+        let s = |src: String| LuaScript::new(src);
+        RedisEngine {
+            inner: Arc::new(Inner {
+                client: bus.client().clone(),
+                bus: bus::Bus::Redis(bus),
+                config,
+                schedule,
+                scripts: Scripts {
+                    hold: s(lua::hold()),
+                    extend: s(lua::extend()),
+                    release: s(lua::release()),
+                    confirm: s(lua::confirm()),
+                    cancel: s(lua::cancel()),
+                    snapshot: s(lua::snapshot()),
+                    sweep: s(lua::sweep()),
+                    index_lower: s(lua::INDEX_LOWER.to_owned()),
+                },
+            }),
+        }
+    }
+
+    fn topic(showtime: &str) -> Result<Topic, SeatError> {
+        Topic::new(TopicKind::Showtime, showtime).map_err(|_| SeatError::UnknownShowtime(showtime.to_owned()))
+    }
+
+    fn keys(showtime: &str) -> Result<Vec<String>, SeatError> {
+        let topic = Self::topic(showtime)?;
+        let tag = TopicKeys::tag(&topic);
+        let k = TopicKeys::new(&topic);
+        Ok(vec![
+            format!("{tag}:seats"),
+            format!("{tag}:ver"),
+            format!("{tag}:holds"),
+            format!("{tag}:hz"),
+            format!("{tag}:hend"),
+            format!("{tag}:bookings"),
+            format!("{tag}:outbox"),
+            k.stream,
+            k.meta,
+            k.channel,
+        ])
+    }
+
+    async fn run(
+        &self,
+        script: &LuaScript,
+        showtime: &str,
+        now: Millis,
+        extra_key: Option<String>,
+        args: Vec<Value>,
+    ) -> Result<Reply, SeatError> {
+        let mut keys = Self::keys(showtime)?;
+        keys.extend(extra_key);
+        let c = &self.inner.config;
+        let mut all: Vec<Value> = vec![
+            now.into(),
+            (c.history_size as i64).into(),
+            (c.history_ttl.as_secs() as i64).into(),
+            format!("{:08x}", rand::random::<u32>()).into(),
+            showtime.into(),
+        ];
+        all.extend(args);
+        let reply: Value = script.run(&self.inner.client, keys, all).await?;
+        let text = reply.as_str().ok_or_else(|| SeatError::Storage("script reply is not text".into()))?;
+        serde_json::from_str(&text).map_err(|e| SeatError::Storage(format!("script reply: {e}")))
+    }
+
+    async fn cmd(&self, name: &'static str, args: Vec<Value>) -> Result<Value, SeatError> {
+        Ok(self.inner.client.custom(CustomCommand::new_static(name, ClusterHash::FirstKey, false), args).await?)
+    }
+
+    async fn index_lower(&self, showtime: &str, at: Millis) -> Result<(), SeatError> {
+        let _: Value = self
+            .inner
+            .scripts
+            .index_lower
+            .run(&self.inner.client, vec![HOLD_INDEX_KEY.into()], vec![at.into(), showtime.into()])
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn snapshot(&self, showtime: &str, viewer: Option<&str>) -> Result<Taken, SeatError> {
+        let reply: Value = self
+            .inner
+            .scripts
+            .snapshot
+            .run(&self.inner.client, Self::keys(showtime)?, {
+                let mut a: Vec<Value> = vec![0.into(), 0.into(), 0.into(), "".into(), showtime.into()];
+                a.push(viewer.unwrap_or("").into());
+                a
+            })
+            .await?;
+        let text = reply.as_str().ok_or_else(|| SeatError::Storage("snapshot reply is not text".into()))?;
+        let r: SnapshotReply =
+            serde_json::from_str(&text).map_err(|e| SeatError::Storage(format!("snapshot reply: {e}")))?;
+        let mut seats = HashMap::with_capacity(r.seats.len());
+        for (seat, kind, mine, until, hold_id) in r.seats {
+            let state = if kind == "h" { SeatState::Held } else { SeatState::Sold };
+            let hold = (mine == 1 && state == SeatState::Held).then_some((until, hold_id));
+            seats.insert(seat, TakenSeat { state, mine: mine == 1, hold });
+        }
+        Ok(Taken { version: r.version, seats })
+    }
+
+    pub(crate) async fn hold(&self, cmd: HoldCmd<'_>) -> Result<Hold, SeatError> {
+        let expires = cmd.now + cmd.ttl_ms;
+        let topic = Self::topic(cmd.showtime)?;
+        let idem_key = format!("{}:idem:{}:{}", TopicKeys::tag(&topic), cmd.user, cmd.key);
+        let mut args: Vec<Value> = vec![
+            cmd.user.into(),
+            cmd.hold_id.as_str().into(),
+            cmd.ttl_ms.into(),
+            (IDEMPOTENCY_TTL.as_millis() as i64).into(),
+        ];
+        args.extend(cmd.seats.iter().map(|s| Value::from(s.as_str())));
+        // The index entry is also written before the script (pipelined on the
+        // same connection, so no extra round trip), so a crash right after
+        // the script cannot leave a hold the sweeper never looks at.
+        let (indexed, r) = tokio::join!(
+            self.index_lower(cmd.showtime, expires),
+            self.run(&self.inner.scripts.hold, cmd.showtime, cmd.now, Some(idem_key), args)
+        );
+        indexed?;
+        let r = r?;
+        if r.req != cmd.seats {
+            return Err(SeatError::IdempotencyConflict);
+        }
+        let r = r.check()?;
+        let expires_at = r.e.unwrap_or(expires);
+        // After the script as well: see `sweep` for why this closes the race
+        // with a sweeper that is lowering or dropping the entry.
+        self.index_lower(cmd.showtime, expires_at).await?;
+        Ok(Hold {
+            hold_id: r.hold.unwrap_or_default(),
+            showtime: cmd.showtime.to_owned(),
+            seats: r.seats,
+            expires_at,
+            extends_left: MAX_EXTENDS.saturating_sub(r.n.unwrap_or(0)),
+            version: r.version,
+        })
+    }
+
+    pub(crate) async fn extend(
+        &self,
+        showtime: &str,
+        user: &str,
+        hold_id: &str,
+        now: Millis,
+    ) -> Result<Hold, SeatError> {
+        let args: Vec<Value> = vec![
+            user.into(),
+            hold_id.into(),
+            (MAX_HOLD_TOTAL.as_millis() as i64).into(),
+            i64::from(MAX_EXTENDS).into(),
+        ];
+        let r = self.run(&self.inner.scripts.extend, showtime, now, None, args).await?.check()?;
+        // The index entry is at or before the old expiry, which is enough: the
+        // sweeper then finds nothing due and re-indexes the new expiry.
+        Ok(Hold {
+            hold_id: hold_id.to_owned(),
+            showtime: showtime.to_owned(),
+            seats: r.seats,
+            expires_at: r.e.unwrap_or(now),
+            extends_left: MAX_EXTENDS.saturating_sub(r.n.unwrap_or(0)),
+            version: r.version,
+        })
+    }
+
+    pub(crate) async fn release(
+        &self,
+        showtime: &str,
+        user: &str,
+        target: &Target,
+        now: Millis,
+    ) -> Result<Released, SeatError> {
+        let mut args: Vec<Value> = vec![user.into()];
+        match target {
+            Target::Hold(id) => args.extend([Value::from("hold"), Value::from(id.as_str())]),
+            Target::Seats(seats) => {
+                args.push("seats".into());
+                args.extend(seats.iter().map(|s| Value::from(s.as_str())));
+            }
+        }
+        let r = self.run(&self.inner.scripts.release, showtime, now, None, args).await?.check()?;
+        Ok(Released { seats: r.seats, version: r.version })
+    }
+
+    pub(crate) async fn confirm(
+        &self,
+        showtime: &str,
+        user: &str,
+        hold_id: &str,
+        booking_id: String,
+        now: Millis,
+    ) -> Result<Booking, SeatError> {
+        let args: Vec<Value> = vec![user.into(), hold_id.into(), booking_id.into()];
+        // Marking the outbox is pipelined with the script: if the process dies
+        // after the sale, the sweepers find and deliver the booking event.
+        let (marked, r) =
+            tokio::join!(self.mark_outbox(showtime), self.run(&self.inner.scripts.confirm, showtime, now, None, args));
+        marked?;
+        let r = r?.check()?;
+        let booking = parse_booking(r.booking.as_deref())?;
+        if !r.again {
+            self.drain_logged(showtime).await;
+        }
+        Ok(booking)
+    }
+
+    pub(crate) async fn cancel(
+        &self,
+        showtime: &str,
+        user: &str,
+        booking_id: &str,
+        now: Millis,
+    ) -> Result<Booking, SeatError> {
+        self.mark_outbox(showtime).await?;
+        let args: Vec<Value> = vec![user.into(), booking_id.into()];
+        let r = self.run(&self.inner.scripts.cancel, showtime, now, None, args).await?.check()?;
+        let booking = parse_booking(r.booking.as_deref())?;
+        self.drain_logged(showtime).await;
+        Ok(booking)
+    }
+
+    pub(crate) async fn booking(&self, showtime: &str, booking_id: &str) -> Result<Option<Booking>, SeatError> {
+        let key = Self::keys(showtime)?.swap_remove(5);
+        let v = self.cmd("HGET", vec![key.into(), booking_id.into()]).await?;
+        match v.as_str() {
+            Some(text) => Ok(Some(parse_booking(Some(&text))?)),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) async fn bookings_of(&self, user: &str) -> Result<Vec<Booking>, SeatError> {
+        let v = self.cmd("HGETALL", vec![user_bookings_key(user).into()]).await?;
+        let pairs: Vec<Value> = v.into_array();
+        let mut out = Vec::new();
+        for pair in pairs.chunks(2) {
+            let [id, showtime] = pair else { continue };
+            let (Some(id), Some(showtime)) = (id.as_str(), showtime.as_str()) else { continue };
+            if let Some(b) = self.booking(&showtime, &id).await? {
+                out.push(b);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Expires due holds of every showtime the index says is due.
+    ///
+    /// Index upkeep without losing a hold: after its script the sweeper sets
+    /// the entry to the next expiry (or drops it), then re-reads the earliest
+    /// expiry and lowers the entry to it (`ZADD LT`). A hold either committed
+    /// before that re-read (and is seen) or its own post-script `ZADD LT`
+    /// comes after the sweeper's write. Concurrent sweepers on several nodes
+    /// are harmless: the script is idempotent and publishes only real changes.
+    pub(crate) async fn sweep(&self, now: Millis) -> Result<usize, SeatError> {
+        let due = self
+            .cmd(
+                "ZRANGEBYSCORE",
+                vec![HOLD_INDEX_KEY.into(), "-inf".into(), now.into(), "LIMIT".into(), 0.into(), SWEEP_BATCH.into()],
+            )
+            .await?;
+        let mut freed = 0;
+        for showtime in due.into_array() {
+            let Some(showtime) = showtime.as_str().map(|s| s.into_owned()) else { continue };
+            if Self::topic(&showtime).is_err() {
+                let _ = self.cmd("ZREM", vec![HOLD_INDEX_KEY.into(), showtime.into()]).await?;
+                continue;
+            }
+            let r = self.run(&self.inner.scripts.sweep, &showtime, now, None, vec![]).await?.check()?;
+            freed += r.freed;
+            match r.next {
+                Some(next) if next >= 0 => {
+                    let _ =
+                        self.cmd("ZADD", vec![HOLD_INDEX_KEY.into(), next.into(), showtime.as_str().into()]).await?;
+                }
+                _ => {
+                    let _ = self.cmd("ZREM", vec![HOLD_INDEX_KEY.into(), showtime.as_str().into()]).await?;
+                }
+            }
+            let hz = Self::keys(&showtime)?.swap_remove(3);
+            let first =
+                self.cmd("ZRANGE", vec![hz.into(), 0.into(), 0.into(), "WITHSCORES".into()]).await?.into_array();
+            if let Some(score) = first.get(1).and_then(|v| v.as_f64()) {
+                self.index_lower(&showtime, score as i64).await?;
+            }
+        }
+        let pending = self.cmd("SMEMBERS", vec![OUTBOX_INDEX_KEY.into()]).await?;
+        for showtime in pending.into_array() {
+            if let Some(showtime) = showtime.as_str() {
+                self.drain_logged(&showtime).await;
+            }
+        }
+        Ok(freed)
+    }
+
+    async fn mark_outbox(&self, showtime: &str) -> Result<(), SeatError> {
+        let _ = self.cmd("SADD", vec![OUTBOX_INDEX_KEY.into(), showtime.into()]).await?;
+        Ok(())
+    }
+
+    async fn drain_logged(&self, showtime: &str) {
+        if let Err(e) = self.drain(showtime).await {
+            // The events stay in the outbox; the next sweep delivers them.
+            tracing::warn!(%showtime, error = %e, "booking events not delivered yet");
+        }
+    }
+
+    /// Moves a showtime's booking events to the notifications stream, the
+    /// user's bookings index and topic `user:<id>`, oldest first. At least
+    /// once: an event is removed from the outbox only after it was delivered,
+    /// so a crash in between delivers it again (consumers dedupe by
+    /// booking id and status). Concurrent drainers remove by value, so
+    /// neither can drop an event the other has not delivered.
+    async fn drain(&self, showtime: &str) -> Result<(), SeatError> {
+        let outbox = Self::keys(showtime)?.swap_remove(6);
+        for _ in 0..DRAIN_BATCH {
+            let head = self.cmd("LINDEX", vec![outbox.as_str().into(), 0.into()]).await?;
+            let Some(raw) = head.as_str().map(|s| s.into_owned()) else { break };
+            match parse_booking(Some(&raw)) {
+                Ok(mut booking) => {
+                    booking.amount = self.inner.schedule.amount(&booking.showtime, &booking.seats);
+                    self.deliver(&booking).await?;
+                }
+                Err(e) => tracing::error!(%showtime, error = %e, "dropping unreadable outbox entry"),
+            }
+            let _ = self.cmd("LREM", vec![outbox.as_str().into(), 1.into(), raw.into()]).await?;
+        }
+        let _ = self.cmd("SREM", vec![OUTBOX_INDEX_KEY.into(), showtime.into()]).await?;
+        let left = self.cmd("LLEN", vec![outbox.into()]).await?;
+        if left.as_u64().unwrap_or(0) > 0 {
+            self.mark_outbox(showtime).await?;
+        }
+        Ok(())
+    }
+
+    async fn deliver(&self, booking: &Booking) -> Result<(), SeatError> {
+        let event = BookingEvent::new(booking.clone());
+        let json = serde_json::to_string(&event).map_err(|e| SeatError::Storage(e.to_string()))?;
+        let _ = self
+            .cmd(
+                "XADD",
+                vec![
+                    NOTIFY_STREAM_KEY.into(),
+                    "MAXLEN".into(),
+                    "~".into(),
+                    NOTIFY_STREAM_MAXLEN.into(),
+                    "*".into(),
+                    "d".into(),
+                    json.as_str().into(),
+                ],
+            )
+            .await?;
+        if booking.status == BookingStatus::Confirmed {
+            let key = user_bookings_key(&booking.user);
+            let _ = self
+                .cmd("HSET", vec![key.into(), booking.booking_id.as_str().into(), booking.showtime.as_str().into()])
+                .await?;
+        }
+        if let Ok(topic) = Topic::new(TopicKind::User, &booking.user) {
+            self.inner.bus.publish(&topic, Bytes::from(json)).await?;
+        }
+        Ok(())
+    }
+}
+
+fn parse_booking(text: Option<&str>) -> Result<Booking, SeatError> {
+    let text = text.ok_or_else(|| SeatError::Storage("booking missing from reply".into()))?;
+    serde_json::from_str(text).map_err(|e| SeatError::Storage(format!("booking: {e}")))
+}

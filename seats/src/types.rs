@@ -1,0 +1,256 @@
+//! The values the store hands out and takes in: seat maps, holds, bookings,
+//! published deltas, requests, limits and the clock. Plain data with serde
+//! shapes documented in `PROTOCOL.part.md`; no behaviour beyond small helpers.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{SeatClass, SeatId};
+
+/// Default lifetime of a hold.
+pub const DEFAULT_HOLD_TTL: Duration = Duration::from_secs(10 * 60);
+/// Shortest hold TTL a client may ask for.
+pub const MIN_HOLD_TTL: Duration = Duration::from_secs(10);
+/// Longest hold TTL a client may ask for (extend to go further).
+pub const MAX_HOLD_TTL: Duration = Duration::from_secs(30 * 60);
+/// How long a hold may live in all, counted from its creation, by extending.
+pub const MAX_HOLD_TOTAL: Duration = Duration::from_secs(2 * 3600);
+/// How many times one hold may be extended.
+pub const MAX_EXTENDS: u32 = 12;
+/// Most seats in one hold.
+pub const MAX_SEATS_PER_HOLD: usize = 10;
+/// How long the result of a hold is remembered under its idempotency key:
+/// longer than any hold can live.
+pub const IDEMPOTENCY_TTL: Duration = Duration::from_secs(3 * 3600);
+/// How long an ended hold is remembered, so that confirming it late says
+/// "expired" rather than "not found".
+pub const ENDED_HOLD_MEMORY: Duration = Duration::from_secs(3600);
+/// Longest idempotency key, in bytes.
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 64;
+
+/// Milliseconds since the Unix epoch.
+pub type Millis = i64;
+
+/// The store's notion of "now". Tests use [`Clock::manual`] to expire holds
+/// without sleeping; both engines take the time from here (the Redis scripts
+/// receive it as an argument), so nodes should run NTP-synchronised clocks.
+#[derive(Debug, Clone, Default)]
+pub enum Clock {
+    /// The system clock.
+    #[default]
+    System,
+    /// A clock that moves only when told to.
+    Manual(Arc<AtomicI64>),
+}
+
+impl Clock {
+    /// A manual clock starting at `start_ms`.
+    pub fn manual(start_ms: Millis) -> Clock {
+        Clock::Manual(Arc::new(AtomicI64::new(start_ms)))
+    }
+
+    /// Now, in milliseconds since the epoch.
+    pub fn now_ms(&self) -> Millis {
+        match self {
+            Clock::System => SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64),
+            Clock::Manual(t) => t.load(Ordering::SeqCst),
+        }
+    }
+
+    /// Moves a manual clock forward (no effect on the system clock).
+    pub fn advance(&self, by: Duration) {
+        if let Clock::Manual(t) = self {
+            t.fetch_add(by.as_millis() as i64, Ordering::SeqCst);
+        }
+    }
+}
+
+/// The public state of a seat, as in deltas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SeatState {
+    /// Anyone may hold it.
+    Free,
+    /// Held by someone until the hold expires, is released or confirmed.
+    Held,
+    /// Sold.
+    Sold,
+}
+
+/// One seat in a [`SeatMap`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeatStatus {
+    /// `A7`.
+    pub seat: SeatId,
+    /// Its class.
+    pub class: SeatClass,
+    /// Free, held or sold.
+    pub state: SeatState,
+    /// Whether the viewer holds or bought it. Other users' ids are never shown.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mine: bool,
+    /// When the viewer's own hold expires (unix ms); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Millis>,
+    /// The viewer's hold id for a seat they hold; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_id: Option<String>,
+}
+
+/// The full seat map of a showtime at one version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeatMap {
+    /// The showtime id.
+    pub showtime: String,
+    /// Version: the number of changes applied so far (0 = untouched).
+    pub version: u64,
+    /// Every seat of the layout, row by row.
+    pub seats: Vec<SeatStatus>,
+}
+
+/// A successful hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hold {
+    /// Id to extend, release or confirm it with.
+    pub hold_id: String,
+    /// The showtime.
+    pub showtime: String,
+    /// The seats held, sorted.
+    pub seats: Vec<SeatId>,
+    /// When it expires unless extended (unix ms).
+    pub expires_at: Millis,
+    /// How many more extends are allowed.
+    pub extends_left: u32,
+    /// The showtime version after the hold.
+    pub version: u64,
+}
+
+/// Whether a booking stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BookingStatus {
+    /// Seats sold to the user.
+    Confirmed,
+    /// Cancelled by the user; seats freed.
+    Cancelled,
+}
+
+/// A booking: seats sold to one user by one confirm.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Booking {
+    /// Id, `bk<hex>-<showtime>`.
+    pub booking_id: String,
+    /// The showtime.
+    pub showtime: String,
+    /// The buyer.
+    pub user: String,
+    /// The seats, sorted.
+    pub seats: Vec<SeatId>,
+    /// When it was confirmed (unix ms).
+    pub created_at: Millis,
+    /// Confirmed or cancelled.
+    pub status: BookingStatus,
+    /// Total price in won, from the showtime's prices per class.
+    pub amount: u32,
+    /// The showtime version after the confirm (or cancel, for a cancel result).
+    pub version: u64,
+}
+
+/// Seats released by [`crate::SeatStore::release`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Released {
+    /// The seats that were freed (only the caller's own holds are touched).
+    pub seats: Vec<SeatId>,
+    /// The showtime version after the release.
+    pub version: u64,
+}
+
+/// What to release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReleaseTarget {
+    /// Every seat of one hold.
+    Hold(String),
+    /// These seats, wherever the caller holds them.
+    Seats(Vec<String>),
+}
+
+/// A hold request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HoldRequest {
+    /// The showtime.
+    pub showtime: String,
+    /// The authenticated user.
+    pub user: String,
+    /// Seat ids (order and duplicates do not matter).
+    pub seats: Vec<String>,
+    /// Lifetime; `None` = [`DEFAULT_HOLD_TTL`].
+    pub ttl: Option<Duration>,
+    /// Client-chosen key: a retry with the same key returns the first result.
+    pub idempotency_key: String,
+}
+
+/// One seat change in a [`Delta`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    /// `A7`.
+    pub seat: SeatId,
+    /// The new state (the holder is never named).
+    pub state: SeatState,
+}
+
+/// What is published on `showtime:<id>` for every change, in version order:
+/// `{"type":"seats","showtime":"..","version":N,"changes":[{"seat":"A7","state":"held"}]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delta {
+    /// Always `seats`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The showtime.
+    pub showtime: String,
+    /// The version this delta produces (previous + 1).
+    pub version: u64,
+    /// The changes, applied in order.
+    pub changes: Vec<Change>,
+}
+
+impl Delta {
+    /// The JSON text of a delta (the same bytes the Redis scripts build).
+    pub fn to_json(showtime: &str, version: u64, changes: &[(SeatId, SeatState)]) -> String {
+        let parts: Vec<String> = changes
+            .iter()
+            .map(|(s, st)| {
+                let st = match st {
+                    SeatState::Free => "free",
+                    SeatState::Held => "held",
+                    SeatState::Sold => "sold",
+                };
+                format!(r#"{{"seat":"{s}","state":"{st}"}}"#)
+            })
+            .collect();
+        format!(r#"{{"type":"seats","showtime":"{showtime}","version":{version},"changes":[{}]}}"#, parts.join(","))
+    }
+}
+
+/// What goes to the notifications stream and to `user:<id>` when a booking is
+/// confirmed or cancelled: `{"type":"booking","event":"confirmed","booking":{..}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookingEvent {
+    /// Always `booking`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `confirmed` or `cancelled`.
+    pub event: BookingStatus,
+    /// The booking.
+    pub booking: Booking,
+}
+
+impl BookingEvent {
+    /// A `booking` event for `booking`.
+    pub fn new(booking: Booking) -> BookingEvent {
+        BookingEvent { kind: "booking".into(), event: booking.status, booking }
+    }
+}

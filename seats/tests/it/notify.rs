@@ -1,0 +1,150 @@
+//! The webhook notifier against a real redis-server and a real (tiny) HTTP
+//! server that fails its first requests: every confirmed booking arrives,
+//! after retries, with its idempotency key.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use seats::BookingEvent;
+use seats::notifier::{NotifierConfig, run_notifier};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::{Env, Kind, WAIT, req};
+
+/// What the webhook received: (idempotency key, body) of accepted requests.
+type Received = Arc<Mutex<Vec<(String, String)>>>;
+
+/// Serves HTTP on a free port; answers 503 to the first `fail_first`
+/// requests and 200 afterwards.
+async fn webhook(fail_first: usize) -> (String, Received, Arc<Mutex<usize>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hooks/booking", listener.local_addr().unwrap());
+    let received: Received = Arc::default();
+    let attempts = Arc::new(Mutex::new(0));
+    let (r, a) = (received.clone(), attempts.clone());
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let (head, body) = loop {
+                let n = sock.read(&mut chunk).await.unwrap();
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).into_owned();
+                if let Some(i) = text.find("\r\n\r\n") {
+                    let head = text[..i].to_owned();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("Content-Length: "))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    if text.len() >= i + 4 + len {
+                        break (head, text[i + 4..i + 4 + len].to_owned());
+                    }
+                }
+                if n == 0 {
+                    break (String::new(), String::new());
+                }
+            };
+            assert!(head.starts_with("POST /hooks/booking HTTP/1.1"), "{head}");
+            let key = head.lines().find_map(|l| l.strip_prefix("Idempotency-Key: ")).unwrap_or("").to_owned();
+            let n = {
+                let mut a = a.lock().unwrap();
+                *a += 1;
+                *a
+            };
+            let status = if n <= fail_first {
+                "503 Service Unavailable"
+            } else {
+                r.lock().unwrap().push((key, body));
+                "200 OK"
+            };
+            let _ = sock.write_all(format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n").as_bytes()).await;
+        }
+    });
+    (url, received, attempts)
+}
+
+#[tokio::test]
+async fn notifier_delivers_every_confirmation_to_the_webhook_with_retries() {
+    let env = Env::new(Kind::Redis).await;
+    let (url, received, attempts) = webhook(3).await;
+    let h1 = env.store.hold(req("alice", &["A1"], "k1")).await.unwrap();
+    let b1 = env.store.confirm("st-1", "alice", &h1.hold_id).await.unwrap();
+    let client = match &env.bus {
+        bus::Bus::Redis(rb) => rb.client().clone(),
+        bus::Bus::Memory(_) => unreachable!("redis env"),
+    };
+    let mut config = NotifierConfig::new(url, "node-1");
+    config.min_backoff = Duration::from_millis(10);
+    config.poll_interval = Duration::from_millis(20);
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(run_notifier(client, config, stop.clone()));
+    // A booking made while the notifier runs arrives too.
+    let h2 = env.store.hold(req("bob", &["A2"], "k1")).await.unwrap();
+    let b2 = env.store.confirm("st-1", "bob", &h2.hold_id).await.unwrap();
+
+    let got = testkit::eventually(WAIT, "both bookings delivered", || async {
+        let r = received.lock().unwrap().clone();
+        (r.len() >= 2).then_some(r)
+    })
+    .await;
+    stop.cancel();
+    tokio::time::timeout(WAIT, task).await.unwrap().unwrap().unwrap();
+    assert!(*attempts.lock().unwrap() >= 5, "the first three attempts failed and were retried");
+    let events: Vec<BookingEvent> = got.iter().map(|(_, body)| serde_json::from_str(body).unwrap()).collect();
+    assert_eq!(events[0].booking, b1);
+    assert_eq!(events[1].booking, b2);
+    assert_eq!(got[0].0, format!("{}:confirmed", b1.booking_id));
+    // Everything was acknowledged: nothing is pending in the group.
+    let pending = crate::store::redis_cmd(
+        &env,
+        "XPENDING",
+        vec![seats::NOTIFY_STREAM_KEY.into(), seats::notifier::NOTIFIER_GROUP.into()],
+    )
+    .await;
+    assert_eq!(pending.into_array()[0].as_u64(), Some(0));
+}
+
+#[tokio::test]
+async fn notifier_rejects_a_bad_url_up_front() {
+    let env = Env::new(Kind::Redis).await;
+    let bus::Bus::Redis(rb) = &env.bus else { unreachable!("redis env") };
+    let r = run_notifier(rb.client().clone(), NotifierConfig::new("https://x", "n"), CancellationToken::new()).await;
+    assert!(matches!(r, Err(seats::notifier::NotifierError::BadUrl(_))));
+}
+
+#[tokio::test]
+async fn an_undelivered_booking_event_is_delivered_by_the_next_sweep() {
+    let env = Env::new(Kind::Redis).await;
+    let h = env.store.hold(req("alice", &["A1"], "k1")).await.unwrap();
+    let b = env.store.confirm("st-1", "alice", &h.hold_id).await.unwrap();
+    // Simulate a node that died between the sale and the delivery: the event
+    // is back in the showtime's outbox and the showtime is marked pending.
+    let mut raw = b.clone();
+    raw.amount = 0;
+    let json = serde_json::to_string(&raw).unwrap();
+    let outbox = "mq:{showtime:st-1}:outbox";
+    crate::store::redis_cmd(&env, "RPUSH", vec![outbox.into(), json.as_str().into()]).await;
+    crate::store::redis_cmd(&env, "SADD", vec![seats::OUTBOX_INDEX_KEY.into(), "st-1".into()]).await;
+
+    env.store.sweep_expired().await.unwrap();
+
+    // Delivered again (at least once: consumers dedupe by booking id and event).
+    let v =
+        crate::store::redis_cmd(&env, "XRANGE", vec![seats::NOTIFY_STREAM_KEY.into(), "-".into(), "+".into()]).await;
+    let events: Vec<BookingEvent> = v
+        .into_array()
+        .into_iter()
+        .map(|e| serde_json::from_str(&e.into_array()[1].clone().into_array()[1].as_str().unwrap()).unwrap())
+        .collect();
+    assert_eq!(events.len(), 2);
+    assert!(events.iter().all(|e| e.booking == b), "the redelivered event is priced like the first");
+    let left = crate::store::redis_cmd(&env, "LLEN", vec![outbox.into()]).await;
+    assert_eq!(left.as_u64(), Some(0));
+    let pending = crate::store::redis_cmd(&env, "SCARD", vec![seats::OUTBOX_INDEX_KEY.into()]).await;
+    assert_eq!(pending.as_u64(), Some(0));
+    assert_eq!(env.store.my_bookings("alice").await.unwrap(), vec![b]);
+}
