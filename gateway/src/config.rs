@@ -30,6 +30,8 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 50_000;
 pub const DEFAULT_DRAIN_GRACE_MS: u64 = 5_000;
 /// Publications recovered on resubscribe at most; more means "refetch state".
 pub const DEFAULT_MAX_RECOVER: usize = 1000;
+/// How often expired seat holds are swept, in milliseconds.
+pub const DEFAULT_SWEEP_INTERVAL_MS: u64 = seats::DEFAULT_SWEEP_INTERVAL.as_millis() as u64;
 
 /// Marquee gateway: WebSocket sessions, topics with recovery, fan-out over Redis.
 #[derive(Debug, Clone, Parser)]
@@ -107,6 +109,30 @@ pub struct Config {
     /// Log format: `text` or `json`.
     #[arg(long, env = "LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+
+    /// Schedule JSON file (format in docs/protocol.md) loaded at start instead
+    /// of the built-in demo week. Give every node the same file.
+    #[arg(long, env = "SCHEDULE_FILE")]
+    pub schedule_file: Option<PathBuf>,
+
+    /// Webhook (`http://host[:port]/path`) that receives every booking event
+    /// from the notifications stream. Needs REDIS_URL.
+    #[arg(long, env = "BOOKING_WEBHOOK_URL")]
+    pub booking_webhook: Option<String>,
+
+    /// Secret for `POST /api/admin/schedule` (`Authorization: Bearer <secret>`).
+    /// Absent: the admin endpoint answers 403 to everyone.
+    #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+
+    /// How often expired seat holds are released, in ms.
+    #[arg(long, env = "SWEEP_INTERVAL_MS", default_value_t = DEFAULT_SWEEP_INTERVAL_MS)]
+    pub sweep_interval_ms: u64,
+
+    /// The seat store's clock. Always the system clock in the binary; tests
+    /// put a manual clock here to expire holds without sleeping.
+    #[arg(skip)]
+    pub clock: seats::Clock,
 }
 
 /// A configuration that cannot run.
@@ -121,6 +147,12 @@ pub enum ConfigError {
     /// Unknown log format.
     #[error("LOG_FORMAT must be `text` or `json`")]
     LogFormat,
+    /// The notifier reads a Redis stream; there is none without Redis.
+    #[error("BOOKING_WEBHOOK_URL needs REDIS_URL (the notifier reads a Redis stream)")]
+    WebhookWithoutRedis,
+    /// The notifier speaks plain HTTP only.
+    #[error("BOOKING_WEBHOOK_URL must be http://host[:port][/path]")]
+    WebhookUrl,
 }
 
 impl Config {
@@ -135,6 +167,7 @@ impl Config {
             ("HISTORY_SIZE", self.history_size),
             ("HEARTBEAT_MS", self.heartbeat_ms as usize),
             ("PUBLISH_RATE", self.publish_rate as usize),
+            ("SWEEP_INTERVAL_MS", self.sweep_interval_ms as usize),
         ] {
             if v == 0 {
                 return Err(ConfigError::Zero(name));
@@ -145,6 +178,14 @@ impl Config {
             && std::env::var("MARQUEE_ALLOW_DEV_SECRET").is_err()
         {
             return Err(ConfigError::DevSecretInCluster);
+        }
+        if let Some(url) = &self.booking_webhook {
+            if self.redis_url.is_none() {
+                return Err(ConfigError::WebhookWithoutRedis);
+            }
+            if url.strip_prefix("http://").is_none_or(str::is_empty) {
+                return Err(ConfigError::WebhookUrl);
+            }
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(ConfigError::LogFormat);
@@ -161,5 +202,10 @@ impl Config {
     /// Server heartbeat interval.
     pub fn heartbeat(&self) -> Duration {
         Duration::from_millis(self.heartbeat_ms)
+    }
+
+    /// Seat-hold sweep interval.
+    pub fn sweep_interval(&self) -> Duration {
+        Duration::from_millis(self.sweep_interval_ms)
     }
 }

@@ -1,5 +1,5 @@
 //! The HTTP surface: the WebSocket endpoint, guest tokens, health, readiness,
-//! metrics and the static web client. Requests are checked here (origin,
+//! metrics, the seat REST routes (in `api`) and the static web client. Requests are checked here (origin,
 //! connection limit, token) before a session starts.
 
 use std::sync::Arc;
@@ -13,6 +13,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use tower_http::services::ServeDir;
 
+use crate::api;
 use crate::auth::AuthError;
 use crate::node::Node;
 use crate::session;
@@ -33,6 +34,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .merge(api::routes())
         .fallback_service(web)
         .with_state(node)
 }
@@ -83,7 +85,8 @@ async fn ws(
     })
 }
 
-fn bearer(headers: &HeaderMap) -> Option<String> {
+/// The token of an `Authorization: Bearer <token>` header.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<String> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     v.strip_prefix("Bearer ").map(str::to_owned)
 }

@@ -6,6 +6,7 @@
 //! starts logging, binds and calls it. Tests call the same `run` on
 //! `127.0.0.1:0`. See ARCHITECTURE.md for the map.
 
+pub mod api;
 pub mod auth;
 pub mod config;
 pub mod http;
@@ -13,6 +14,7 @@ pub mod hub;
 pub mod metrics;
 pub mod node;
 pub mod permissions;
+pub mod seating;
 pub mod session;
 pub mod wire;
 
@@ -20,6 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bus::{Bus, BusConfig, MemoryBus, RedisBus};
+use seats::SeatStore;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -38,6 +41,9 @@ pub enum RunError {
     /// The bus could not start (Redis unreachable at start-up).
     #[error("bus: {0}")]
     Bus(#[from] bus::BusError),
+    /// The schedule file or the demo schedule could not be loaded.
+    #[error("schedule: {0}")]
+    Schedule(#[from] seats::ScheduleError),
     /// Serving failed.
     #[error("serve: {0}")]
     Io(#[from] std::io::Error),
@@ -56,14 +62,53 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     let presence_ttl = bus_config.presence_ttl;
     // The bus outlives the sessions: it stops only after they have left.
     let bus_stop = CancellationToken::new();
-    let bus = match &config.redis_url {
-        Some(url) => Bus::Redis(RedisBus::connect(url, bus_config, hub.clone(), bus_stop.clone()).await?),
-        None => Bus::Memory(MemoryBus::new(bus_config, hub.clone())),
+    let schedule = match &config.schedule_file {
+        Some(path) => seats::Schedule::load(path)?,
+        None => seats::demo::schedule_from_today()?,
     };
+    let notifier = config
+        .booking_webhook
+        .as_ref()
+        .map(|url| seats::notifier::NotifierConfig::new(url.clone(), node_id.to_string()));
+    // The seat store publishes through the node's own bus engine, so seat
+    // deltas reach sessions by the same hub fan-out as every publication.
+    let (bus, store) = match &config.redis_url {
+        Some(url) => {
+            let redis = RedisBus::connect(url, bus_config.clone(), hub.clone(), bus_stop.clone()).await?;
+            let store = SeatStore::redis(redis.clone(), bus_config, schedule, config.clock.clone());
+            (Bus::Redis(redis), store)
+        }
+        None => {
+            let memory = MemoryBus::new(bus_config, hub.clone());
+            let store = SeatStore::memory(memory.clone(), schedule, config.clock.clone());
+            (Bus::Memory(memory), store)
+        }
+    };
+    tracing::info!(node = %node_id, showtimes = store.schedule().showtimes().len(), "schedule loaded");
     let tracker = TaskTracker::new();
-    let node = Arc::new(node::Node::new(node_id.clone(), config, bus, hub, metrics, shutdown.clone(), tracker.clone()));
+    let sweep_every = config.sweep_interval();
+    let node = Arc::new(node::Node::new(
+        node_id.clone(),
+        config,
+        bus,
+        hub,
+        metrics,
+        store.clone(),
+        shutdown.clone(),
+        tracker.clone(),
+    ));
     tracker.spawn(node.clone().resync_loop());
     tracker.spawn(node.clone().presence_refresh_loop(presence_ttl / 3));
+    tracker.spawn(store.run_sweeper(sweep_every, shutdown.clone()));
+    if let (Some(cfg), Bus::Redis(redis)) = (notifier, &node.bus) {
+        let client = redis.client().clone();
+        let stop = shutdown.clone();
+        tracker.spawn(async move {
+            if let Err(e) = seats::notifier::run_notifier(client, cfg, stop).await {
+                tracing::error!(error = %e, "booking notifier stopped");
+            }
+        });
+    }
 
     let addr = listener.local_addr()?;
     let mode = if node.config.redis_url.is_some() { "redis" } else { "in-process" };

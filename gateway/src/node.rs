@@ -9,6 +9,7 @@ use std::time::Duration;
 use bus::{Bus, BusError, Topic};
 use bytes::Bytes;
 use dashmap::DashMap;
+use seats::SeatStore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -29,6 +30,8 @@ pub struct Node {
     pub hub: Arc<Hub>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// Seat state of every showtime; publishes its own deltas on the bus.
+    pub seats: SeatStore,
     /// Token checks.
     pub auth: Auth,
     /// Cancelled when the node starts draining.
@@ -44,13 +47,15 @@ pub struct Node {
 }
 
 impl Node {
-    /// Assembles a node.
+    /// Assembles a node. One argument per shared part; `run` is the only caller.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         id: Arc<str>,
         config: Config,
         bus: Bus,
         hub: Arc<Hub>,
         metrics: Arc<Metrics>,
+        seats: SeatStore,
         shutdown: CancellationToken,
         tracker: TaskTracker,
     ) -> Node {
@@ -61,6 +66,7 @@ impl Node {
             bus,
             hub,
             metrics,
+            seats,
             auth,
             shutdown,
             tracker,

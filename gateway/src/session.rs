@@ -16,12 +16,14 @@ use std::time::{Duration, Instant};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use bus::{Topic, TopicKind};
 use bytes::Bytes;
+use seats::SeatError;
 use tokio::sync::mpsc;
 
 use crate::auth::Claims;
 use crate::hub::{Mailbox, MailboxShared, Outbound, SessionId};
 use crate::node::Node;
 use crate::permissions::{Action, allowed};
+use crate::seating;
 use crate::wire::{self, ClientMsg, ErrorCode, RecoverFrom, ReqId, ServerMsg, close};
 
 /// Most history entries one `history` request returns.
@@ -282,7 +284,11 @@ impl Session {
             Message::Text(text) => match wire::decode(text.as_str()) {
                 Ok(msg) => self.handle(msg).await,
                 Err(e) => {
-                    let code = if wire::is_unknown_type(&e) { ErrorCode::UnknownType } else { ErrorCode::BadRequest };
+                    let code = if wire::is_unknown_type(&e, text.as_str()) {
+                        ErrorCode::UnknownType
+                    } else {
+                        ErrorCode::BadRequest
+                    };
                     self.error(wire::salvage_id(text.as_str()), code, &e.to_string()).await
                 }
             },
@@ -359,6 +365,64 @@ impl Session {
             },
             ClientMsg::Ping { id } => self.reply(ServerMsg::Pong { id }).await,
             ClientMsg::Pong {} => Ok(()),
+            ClientMsg::Showtimes { id, date, movie } => {
+                let schedule = self.node.seats.schedule();
+                let showtimes = seating::list_showtimes(&schedule, date.as_deref(), movie.as_deref());
+                self.reply(ServerMsg::Showtimes { id, showtimes }).await
+            }
+            ClientMsg::SeatMap { id, showtime } => {
+                match self.node.seats.snapshot(&showtime, Some(&self.claims.sub)).await {
+                    Ok(map) => self.reply(ServerMsg::SeatMap { id, map: &map }).await,
+                    Err(e) => self.seat_error(id, &e).await,
+                }
+            }
+            ClientMsg::Hold { id, showtime, seats, ttl_secs, idempotency_key } => {
+                let req = seating::hold_request(showtime, &self.claims.sub, seats, ttl_secs, idempotency_key);
+                match self.node.seats.hold(req).await {
+                    Ok(hold) => self.reply(ServerMsg::Held { id, hold: &hold }).await,
+                    Err(e) => self.seat_error(id, &e).await,
+                }
+            }
+            ClientMsg::ExtendHold { id, showtime, hold_id } => {
+                match self.node.seats.extend(&showtime, &self.claims.sub, &hold_id).await {
+                    Ok(hold) => self.reply(ServerMsg::Extended { id, hold: &hold }).await,
+                    Err(e) => self.seat_error(id, &e).await,
+                }
+            }
+            ClientMsg::Release { id, showtime, hold_id, seats } => {
+                let r = match seating::release_target(hold_id, seats) {
+                    Ok(target) => self.node.seats.release(&showtime, &self.claims.sub, target).await,
+                    Err(e) => Err(e),
+                };
+                match r {
+                    Ok(released) => {
+                        self.reply(ServerMsg::Released { id, showtime: &showtime, released: &released }).await
+                    }
+                    Err(e) => self.seat_error(id, &e).await,
+                }
+            }
+            ClientMsg::Confirm { id, showtime, hold_id } => {
+                match self.node.seats.confirm(&showtime, &self.claims.sub, &hold_id).await {
+                    Ok(booking) => self.reply(ServerMsg::Confirmed { id, booking: &booking }).await,
+                    Err(e) => self.seat_error(id, &e).await,
+                }
+            }
+            ClientMsg::CancelBooking { id, booking_id } => {
+                match self.node.seats.cancel_booking(&self.claims.sub, &booking_id).await {
+                    Ok(booking) => self.reply(ServerMsg::BookingCancelled { id, booking: &booking }).await,
+                    Err(e) => self.seat_error(id, &e).await,
+                }
+            }
+            ClientMsg::MyBookings { id } => match self.node.seats.my_bookings(&self.claims.sub).await {
+                Ok(bookings) => self.reply(ServerMsg::Bookings { id, bookings: &bookings }).await,
+                Err(e) => self.seat_error(id, &e).await,
+            },
+            ClientMsg::BestAvailable { id, showtime, count, class } => {
+                match self.node.seats.best_available(&showtime, count, class).await {
+                    Ok(seats) => self.reply(ServerMsg::BestAvailable { id, showtime: &showtime, seats: &seats }).await,
+                    Err(e) => self.seat_error(id, &e).await,
+                }
+            }
         }
     }
 
@@ -474,7 +538,19 @@ impl Session {
 
     async fn error(&mut self, id: Option<ReqId>, code: ErrorCode, message: &str) -> Result<(), End> {
         self.node.metrics.errors.fetch_add(1, Ordering::Relaxed);
-        self.reply(ServerMsg::Error { id, code, message }).await
+        self.reply(ServerMsg::Error { id, code, message, seats: None }).await
+    }
+
+    /// Answers a failed seat operation with its stable code and, for a hold,
+    /// the seats that were not free. Storage failures are logged here, once.
+    async fn seat_error(&mut self, id: ReqId, e: &SeatError) -> Result<(), End> {
+        if e.is_retryable() {
+            tracing::warn!(error = %e, "seat store request failed");
+        }
+        self.node.metrics.errors.fetch_add(1, Ordering::Relaxed);
+        let message = e.to_string();
+        let seats = wire::error_seats(e);
+        self.reply(ServerMsg::Error { id: Some(id), code: ErrorCode::from(e), message: &message, seats }).await
     }
 
     async fn reply(&mut self, msg: ServerMsg<'_>) -> Result<(), End> {

@@ -6,8 +6,11 @@
 use std::collections::BTreeMap;
 
 use axum::extract::ws::Utf8Bytes;
+use seats::{Booking, Hold, Released, SeatClass, SeatError, SeatId, SeatMap};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+
+use crate::seating::ShowtimeView;
 
 /// Protocol version announced in the welcome frame.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -101,6 +104,93 @@ pub enum ClientMsg {
     },
     /// Answer to the server's `ping`.
     Pong {},
+    /// List scheduled showtimes, optionally of one day and/or movie.
+    Showtimes {
+        /// Request id.
+        id: ReqId,
+        /// Only showtimes starting on this day (`YYYY-MM-DD`, Asia/Seoul).
+        #[serde(default)]
+        date: Option<String>,
+        /// Only showtimes of this movie id.
+        #[serde(default)]
+        movie: Option<String>,
+    },
+    /// The full seat map of a showtime (answered with `seat_map`).
+    SeatMap {
+        /// Request id.
+        id: ReqId,
+        /// Showtime id.
+        showtime: String,
+    },
+    /// Hold several seats, all or nothing (answered with `held`).
+    Hold {
+        /// Request id.
+        id: ReqId,
+        /// Showtime id.
+        showtime: String,
+        /// Seat ids, e.g. `["A7","A8"]`.
+        seats: Vec<String>,
+        /// Lifetime in seconds (10-1800, default 600).
+        #[serde(default)]
+        ttl_secs: Option<u64>,
+        /// Client-chosen key; a retry with it returns the first result.
+        idempotency_key: String,
+    },
+    /// Extend one of the caller's holds (answered with `extended`).
+    ExtendHold {
+        /// Request id.
+        id: ReqId,
+        /// Showtime id.
+        showtime: String,
+        /// The hold.
+        hold_id: String,
+    },
+    /// Release a hold, or some seats the caller holds (answered with `released`).
+    Release {
+        /// Request id.
+        id: ReqId,
+        /// Showtime id.
+        showtime: String,
+        /// Release this hold ...
+        #[serde(default)]
+        hold_id: Option<String>,
+        /// ... or these seats (exactly one of the two).
+        #[serde(default)]
+        seats: Option<Vec<String>>,
+    },
+    /// Turn the caller's hold into a booking (answered with `confirmed`).
+    Confirm {
+        /// Request id.
+        id: ReqId,
+        /// Showtime id.
+        showtime: String,
+        /// The hold.
+        hold_id: String,
+    },
+    /// Cancel one of the caller's bookings (answered with `booking_cancelled`).
+    CancelBooking {
+        /// Request id.
+        id: ReqId,
+        /// The booking.
+        booking_id: String,
+    },
+    /// The caller's bookings (answered with `bookings`).
+    MyBookings {
+        /// Request id.
+        id: ReqId,
+    },
+    /// Propose `count` adjacent seats (answered with `best_available`).
+    BestAvailable {
+        /// Request id.
+        id: ReqId,
+        /// Showtime id.
+        showtime: String,
+        /// How many seats (1-10).
+        count: usize,
+        /// Only seats of this class.
+        #[serde(default)]
+        class: Option<SeatClass>,
+    },
 }
 
 /// Decodes a client frame. `publish` frames are read twice: once for the
@@ -143,6 +233,76 @@ pub enum ErrorCode {
     Unavailable,
     /// The server is draining; reconnect elsewhere.
     ShuttingDown,
+    /// REST only: no or invalid bearer token (WebSocket sessions close with 4001).
+    Unauthorized,
+    /// Seats: no such showtime.
+    UnknownShowtime,
+    /// Seats: these seat ids are not on the screen (listed in `seats`).
+    UnknownSeat,
+    /// Seats: the request is well-formed but invalid (seat count, TTL, key, count).
+    InvalidRequest,
+    /// Seats: these seats are held or sold (listed in `seats`); nothing was held.
+    SeatsUnavailable,
+    /// Seats: the idempotency key was used for other seats.
+    IdempotencyConflict,
+    /// Seats: no such live hold.
+    HoldNotFound,
+    /// Seats: the hold or booking belongs to another user.
+    NotOwner,
+    /// Seats: the hold expired before the operation.
+    HoldExpired,
+    /// Seats: the hold may not be extended further.
+    ExtendLimit,
+    /// Seats: no such booking.
+    BookingNotFound,
+    /// Seats: the booking was already cancelled.
+    AlreadyCancelled,
+    /// Seats: best-available found no block of seats that fits.
+    NoFit,
+}
+
+impl From<&SeatError> for ErrorCode {
+    /// The wire code of a seat error; always the same text as
+    /// [`SeatError::code`] (a unit test holds them together).
+    fn from(e: &SeatError) -> ErrorCode {
+        match e {
+            SeatError::UnknownShowtime(_) => ErrorCode::UnknownShowtime,
+            SeatError::UnknownSeats(_) => ErrorCode::UnknownSeat,
+            SeatError::Invalid(_) => ErrorCode::InvalidRequest,
+            SeatError::Unavailable(_) => ErrorCode::SeatsUnavailable,
+            SeatError::IdempotencyConflict => ErrorCode::IdempotencyConflict,
+            SeatError::HoldNotFound => ErrorCode::HoldNotFound,
+            SeatError::NotOwner => ErrorCode::NotOwner,
+            SeatError::HoldExpired => ErrorCode::HoldExpired,
+            SeatError::ExtendLimit => ErrorCode::ExtendLimit,
+            SeatError::BookingNotFound => ErrorCode::BookingNotFound,
+            SeatError::AlreadyCancelled => ErrorCode::AlreadyCancelled,
+            SeatError::NoFit(_) => ErrorCode::NoFit,
+            SeatError::Storage(_) => ErrorCode::Unavailable,
+        }
+    }
+}
+
+/// The seats a seat error names (`seats_unavailable`, `unknown_seat`), for
+/// the `seats` field of error frames and REST error bodies.
+pub fn error_seats(e: &SeatError) -> Option<Vec<&str>> {
+    match e {
+        SeatError::Unavailable(seats) => Some(seats.iter().map(SeatId::as_str).collect()),
+        SeatError::UnknownSeats(seats) => Some(seats.iter().map(String::as_str).collect()),
+        _ => None,
+    }
+}
+
+/// The error body shared by `error` frames' fields and REST errors.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody<'a> {
+    /// Stable code.
+    pub code: ErrorCode,
+    /// Human-readable detail.
+    pub message: &'a str,
+    /// The seats the error is about (`seats_unavailable`, `unknown_seat`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seats: Option<Vec<&'a str>>,
 }
 
 /// A frame the server sends. Built here and encoded once.
@@ -244,6 +404,78 @@ pub enum ServerMsg<'a> {
         code: ErrorCode,
         /// Human-readable detail.
         message: &'a str,
+        /// The seats a failed hold could not get (`seats_unavailable`) or
+        /// that do not exist (`unknown_seat`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        seats: Option<Vec<&'a str>>,
+    },
+    /// Answer to `showtimes`.
+    Showtimes {
+        /// Request id.
+        id: ReqId,
+        /// Matching showtimes, by start time.
+        showtimes: Vec<ShowtimeView<'a>>,
+    },
+    /// Answer to `seat_map`: the snapshot; apply `showtime:<id>` deltas with
+    /// a higher version on top of it.
+    SeatMap {
+        /// Request id.
+        id: ReqId,
+        /// The seat map at `map.version`.
+        map: &'a SeatMap,
+    },
+    /// Answer to `hold` (also to its idempotent retries).
+    Held {
+        /// Request id.
+        id: ReqId,
+        /// The hold.
+        hold: &'a Hold,
+    },
+    /// Answer to `extend_hold`.
+    Extended {
+        /// Request id.
+        id: ReqId,
+        /// The hold with its new expiry.
+        hold: &'a Hold,
+    },
+    /// Answer to `release`.
+    Released {
+        /// Request id.
+        id: ReqId,
+        /// Showtime id.
+        showtime: &'a str,
+        /// The seats freed and the version after.
+        released: &'a Released,
+    },
+    /// Answer to `confirm`.
+    Confirmed {
+        /// Request id.
+        id: ReqId,
+        /// The booking.
+        booking: &'a Booking,
+    },
+    /// Answer to `cancel_booking`.
+    BookingCancelled {
+        /// Request id.
+        id: ReqId,
+        /// The booking, now `cancelled`.
+        booking: &'a Booking,
+    },
+    /// Answer to `my_bookings`.
+    Bookings {
+        /// Request id.
+        id: ReqId,
+        /// Oldest first.
+        bookings: &'a [Booking],
+    },
+    /// Answer to `best_available`: a proposal, not a hold.
+    BestAvailable {
+        /// Request id.
+        id: ReqId,
+        /// Showtime id.
+        showtime: &'a str,
+        /// The proposed seats, in row order.
+        seats: &'a [SeatId],
     },
 }
 
@@ -326,11 +558,24 @@ pub fn salvage_id(text: &str) -> Option<ReqId> {
     serde_json::from_str::<IdOnly>(text).ok().and_then(|v| v.id)
 }
 
-/// Whether a decode error is about the `type` tag (unknown type) rather than
-/// malformed JSON or fields.
-pub fn is_unknown_type(err: &serde_json::Error) -> bool {
+/// Whether a decode error of `text` is about the `type` tag (missing or
+/// unknown type) rather than malformed JSON or fields. An unknown value of
+/// another enum field (a seat `class`) is a bad request, not an unknown type.
+pub fn is_unknown_type(err: &serde_json::Error, text: &str) -> bool {
+    #[derive(Deserialize)]
+    struct TypeOnly {
+        #[serde(rename = "type")]
+        kind: Option<String>,
+    }
     let msg = err.to_string();
-    msg.starts_with("unknown variant") || msg.contains("missing field `type`")
+    if msg.contains("missing field `type`") {
+        return true;
+    }
+    match serde_json::from_str::<TypeOnly>(text) {
+        Ok(TypeOnly { kind: Some(kind) }) => msg.starts_with(&format!("unknown variant `{kind}`")),
+        Ok(TypeOnly { kind: None }) => true,
+        Err(_) => false,
+    }
 }
 
 /// WebSocket close codes the server uses (see docs/protocol.md).
@@ -375,14 +620,51 @@ mod tests {
 
     #[test]
     fn classifies_bad_frames() {
-        let e = serde_json::from_str::<ClientMsg>(r#"{"type":"dance","id":3}"#).expect_err("unknown");
-        assert!(is_unknown_type(&e));
-        let e = serde_json::from_str::<ClientMsg>(r#"{"id":3}"#).expect_err("no type");
-        assert!(is_unknown_type(&e));
-        let e = serde_json::from_str::<ClientMsg>(r#"{"type":"subscribe","id":3}"#).expect_err("no topic");
-        assert!(!is_unknown_type(&e));
+        let text = r#"{"type":"dance","id":3}"#;
+        assert!(is_unknown_type(&decode(text).expect_err("unknown"), text));
+        let text = r#"{"id":3}"#;
+        assert!(is_unknown_type(&decode(text).expect_err("no type"), text));
+        let text = r#"{"type":"subscribe","id":3}"#;
+        assert!(!is_unknown_type(&decode(text).expect_err("no topic"), text));
+        let text = r#"{"type":"best_available","id":3,"showtime":"s","count":2,"class":"vip"}"#;
+        assert!(!is_unknown_type(&decode(text).expect_err("bad class"), text), "a bad value is a bad request");
         assert_eq!(salvage_id(r#"{"type":"subscribe","id":3}"#), Some(3));
         assert_eq!(salvage_id("not json"), None);
+    }
+
+    #[test]
+    fn seat_error_codes_match_the_store() {
+        let all = [
+            SeatError::UnknownShowtime("x".into()),
+            SeatError::UnknownSeats(vec!["Z99".into()]),
+            SeatError::Invalid("x".into()),
+            SeatError::Unavailable(vec![]),
+            SeatError::IdempotencyConflict,
+            SeatError::HoldNotFound,
+            SeatError::NotOwner,
+            SeatError::HoldExpired,
+            SeatError::ExtendLimit,
+            SeatError::BookingNotFound,
+            SeatError::AlreadyCancelled,
+            SeatError::NoFit(2),
+            SeatError::Storage("down".into()),
+        ];
+        for e in &all {
+            let code = serde_json::to_value(ErrorCode::from(e)).expect("serializes");
+            assert_eq!(code, e.code(), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn decodes_seat_frames() {
+        let m = decode(r#"{"type":"hold","id":4,"showtime":"s1","seats":["A1","A2"],"idempotency_key":"k1"}"#)
+            .expect("valid");
+        assert!(matches!(m, ClientMsg::Hold { id: 4, ttl_secs: None, .. }), "{m:?}");
+        let m =
+            decode(r#"{"type":"best_available","id":5,"showtime":"s1","count":2,"class":"premium"}"#).expect("valid");
+        assert!(matches!(m, ClientMsg::BestAvailable { class: Some(SeatClass::Premium), .. }), "{m:?}");
+        let text = r#"{"type":"hold","id":6,"showtime":"s1","seats":"A1"}"#;
+        assert!(!is_unknown_type(&decode(text).expect_err("seats must be a list"), text));
     }
 
     #[test]

@@ -447,7 +447,7 @@ impl Schedule {
         }
     }
 
-    /// Parses the schedule format (see `seats/PROTOCOL.part.md`):
+    /// Parses the schedule format (see `docs/protocol.md`, *Seats*):
     /// `{"theaters": [...], "movies": [...], "showtimes": [...]}`.
     pub fn from_json(text: &str) -> Result<Schedule, ScheduleError> {
         serde_json::from_str(text).map_err(|e| ScheduleError::Json(e.to_string()))

@@ -57,7 +57,7 @@ fn join_ids(v: &[SeatId]) -> String {
 }
 
 impl SeatError {
-    /// The stable, machine-readable code (see `PROTOCOL.part.md`).
+    /// The stable, machine-readable code (see `docs/protocol.md`).
     pub fn code(&self) -> &'static str {
         match self {
             SeatError::UnknownShowtime(_) => "unknown_showtime",

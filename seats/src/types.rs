@@ -1,6 +1,6 @@
 //! The values the store hands out and takes in: seat maps, holds, bookings,
 //! published deltas, requests, limits and the clock. Plain data with serde
-//! shapes documented in `PROTOCOL.part.md`; no behaviour beyond small helpers.
+//! shapes documented in `docs/protocol.md`; no behaviour beyond small helpers.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};

@@ -6,4 +6,5 @@
 mod cluster;
 mod http;
 mod protocol;
+mod seats;
 mod support;

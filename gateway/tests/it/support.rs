@@ -75,6 +75,25 @@ pub async fn http(addr: SocketAddr, request: &str) -> (u16, String) {
     (status, body)
 }
 
+/// A JSON REST call: `method path` with an optional bearer token and body;
+/// returns the status and the parsed body (`Null` when empty or not JSON).
+pub async fn api(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let auth = bearer.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let (status, text) = http(addr, &request).await;
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
 pub fn token(user: &str) -> String {
     token_with(user, None)
 }
@@ -170,6 +189,25 @@ impl Client {
                         continue;
                     }
                     return v;
+                }
+                Some(Ok(Message::Close(f))) => panic!("closed unexpectedly: {f:?}"),
+                Some(Ok(_)) => continue,
+                other => panic!("connection ended: {other:?}"),
+            }
+        }
+    }
+
+    /// Next text frame (skipping pings) within `wait`, or `None` on timeout.
+    pub async fn recv_within(&mut self, wait: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let msg = tokio::time::timeout_at(deadline, self.ws.next()).await.ok()?;
+            match msg {
+                Some(Ok(Message::Text(t))) => {
+                    let v: Value = serde_json::from_str(t.as_str()).unwrap();
+                    if v["type"] != "ping" {
+                        return Some(v);
+                    }
                 }
                 Some(Ok(Message::Close(f))) => panic!("closed unexpectedly: {f:?}"),
                 Some(Ok(_)) => continue,
