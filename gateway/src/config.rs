@@ -209,3 +209,23 @@ impl Config {
         Duration::from_millis(self.sweep_interval_ms)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_booking_webhook_needs_redis_and_an_http_url() {
+        let mut c = Config::for_tests();
+        c.booking_webhook = Some("http://127.0.0.1:9/hook".into());
+        assert!(matches!(c.validate(), Err(ConfigError::WebhookWithoutRedis)));
+        c.redis_url = Some("redis://127.0.0.1:6379".into());
+        c.jwt_secret = "not-the-dev-secret".into();
+        assert!(c.validate().is_ok());
+        c.booking_webhook = Some("https://example.com/hook".into());
+        assert!(matches!(c.validate(), Err(ConfigError::WebhookUrl)));
+        c.booking_webhook = None;
+        c.sweep_interval_ms = 0;
+        assert!(matches!(c.validate(), Err(ConfigError::Zero("SWEEP_INTERVAL_MS"))));
+    }
+}

@@ -712,3 +712,56 @@ async fn many_clients_race_for_the_same_hundred_seats_over_two_nodes() {
     assert!(!confirmed.is_empty() && sum(|o| o.refused) > 0, "the race had winners and losers");
     assert!(sum(|o| o.expired) > 0 && sum(|o| o.abandoned) > 0, "holds expired during the race");
 }
+
+/// A webhook on a free port that answers 200 and hands every request body on.
+async fn webhook() -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hooks/booking", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let body = loop {
+                let n = sock.read(&mut chunk).await.unwrap_or(0);
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).into_owned();
+                if let Some(i) = text.find("\r\n\r\n") {
+                    let len: usize = text[..i]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned())
+                        })
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
+                    if text.len() >= i + 4 + len {
+                        break text[i + 4..i + 4 + len].to_owned();
+                    }
+                }
+                if n == 0 {
+                    break String::new();
+                }
+            };
+            let _ = sock.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await;
+            let _ = tx.send(body);
+        }
+    });
+    (url, rx)
+}
+
+#[tokio::test]
+async fn a_node_with_a_booking_webhook_delivers_confirmations_to_it() {
+    let redis = RedisServer::start();
+    let (url, mut hook) = webhook().await;
+    let node = Node::start(Some(&redis), "a", |c| c.booking_webhook = Some(url)).await;
+    let mut alice = Client::connect(&node, "alice").await;
+    let st = some_showtime(&mut alice).await;
+    let h = alice.request(json!({"type": "hold", "showtime": st, "seats": ["G5"], "idempotency_key": "w1"})).await;
+    let c = alice.request(json!({"type": "confirm", "showtime": st, "hold_id": h["hold"]["hold_id"]})).await;
+    assert_eq!(c["type"], "confirmed", "{c}");
+    let body = tokio::time::timeout(Duration::from_secs(10), hook.recv()).await.expect("webhook called").unwrap();
+    let event: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(event["event"], "confirmed", "{event}");
+    assert_eq!(event["booking"], c["booking"]);
+}
