@@ -78,6 +78,9 @@ enum Scenario {
         /// Seconds of publishing (after a 1 s warm-up that is not measured).
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// Drive the Socket.IO peer (loadtest/peers/socketio) instead of Marquee.
+        #[arg(long)]
+        socketio: bool,
     },
     /// Seat changes: delta latency to viewers, then hold throughput.
     Seats {
@@ -105,8 +108,9 @@ async fn main() -> anyhow::Result<()> {
     let auth = Auth::new(&args.secret);
     let result = match args.scenario {
         Scenario::Idle { node, pid, conns, parallel } => idle(&auth, args.sources, node, pid, conns, parallel).await?,
-        Scenario::Fanout { ref nodes, subs, rate, seconds } => {
-            fanout(&auth, args.sources, nodes, subs, rate, seconds).await?
+        Scenario::Fanout { ref nodes, subs, rate, seconds, socketio } => {
+            let proto = if socketio { Proto::SocketIo } else { Proto::Marquee };
+            fanout(&auth, args.sources, nodes, subs, rate, seconds, proto).await?
         }
         Scenario::Seats { ref nodes, viewers, rate, holders, seconds } => {
             seats(&auth, args.sources, nodes, viewers, rate, holders, seconds).await?
@@ -128,8 +132,34 @@ fn token(auth: &Auth, user: &str) -> anyhow::Result<String> {
     Ok(auth.sign(&claims)?)
 }
 
-/// Connects from loopback source address `127.0.0.(2 + i % sources)`.
-async fn connect(node: SocketAddr, token: &str, i: usize, sources: u8) -> anyhow::Result<Ws> {
+/// Which server the fan-out scenario drives.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Proto {
+    /// Marquee's protocol (docs/protocol.md).
+    Marquee,
+    /// Socket.IO v4 over a WebSocket (engine.io `0`/`40` handshake, `42[…]` events).
+    SocketIo,
+}
+
+/// Connects to the Socket.IO peer and completes its handshake.
+async fn connect_sio(node: SocketAddr, i: usize, sources: u8) -> anyhow::Result<Ws> {
+    let mut ws = open(node, "/socket.io/?EIO=4&transport=websocket", i, sources).await?;
+    match ws.next().await {
+        Some(Ok(Message::Text(t))) if t.as_str().starts_with('0') => {}
+        other => bail!("no engine.io open: {other:?}"),
+    }
+    ws.send(Message::text("40")).await?;
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) if t.as_str().starts_with("40") => return Ok(ws),
+            Some(Ok(_)) => continue,
+            other => bail!("no socket.io connect: {other:?}"),
+        }
+    }
+}
+
+/// Opens a WebSocket to `path` from loopback source address `127.0.0.(2 + i % sources)`.
+async fn open(node: SocketAddr, path: &str, i: usize, sources: u8) -> anyhow::Result<Ws> {
     if !node.ip().is_loopback() {
         bail!("refusing to load a non-loopback address: {node}");
     }
@@ -140,8 +170,13 @@ async fn connect(node: SocketAddr, token: &str, i: usize, sources: u8) -> anyhow
     socket.set_send_buffer_size(16 * 1024)?;
     let stream = socket.connect(node).await?;
     stream.set_nodelay(true)?;
-    let url = format!("ws://{node}/ws?token={token}");
-    let (mut ws, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream)).await?;
+    let (ws, _) = tokio_tungstenite::client_async(format!("ws://{node}{path}"), MaybeTlsStream::Plain(stream)).await?;
+    Ok(ws)
+}
+
+/// Connects from loopback source address `127.0.0.(2 + i % sources)`.
+async fn connect(node: SocketAddr, token: &str, i: usize, sources: u8) -> anyhow::Result<Ws> {
+    let mut ws = open(node, &format!("/ws?token={token}"), i, sources).await?;
     match ws.next().await {
         Some(Ok(Message::Text(t))) if t.as_str().contains("\"welcome\"") => Ok(ws),
         other => bail!("no welcome: {other:?}"),
@@ -200,6 +235,20 @@ async fn idle(
     }))
 }
 
+/// A publish request in the given protocol.
+fn publish_frame(proto: Proto, id: u64, topic: &str, data: Value) -> Message {
+    match proto {
+        Proto::Marquee => Message::text(json!({"type": "publish", "id": id, "topic": topic, "data": data}).to_string()),
+        Proto::SocketIo => Message::text(format!("42{}", json!(["publish", {"topic": topic, "data": data}]))),
+    }
+}
+
+/// A Socket.IO `pub` event's payload.
+#[derive(serde::Deserialize)]
+struct SioPub {
+    data: PubData,
+}
+
 /// The fields of a server frame the fan-out readers need.
 #[derive(serde::Deserialize)]
 struct Frame<'a> {
@@ -231,6 +280,7 @@ async fn fanout(
     subs: usize,
     rate: u64,
     seconds: u64,
+    proto: Proto,
 ) -> anyhow::Result<Value> {
     if nodes.is_empty() {
         bail!("--nodes is empty");
@@ -250,23 +300,50 @@ async fn fanout(
         readers.push(tokio::spawn(async move {
             let mut ws = {
                 let _permit = sem.acquire().await.ok()?;
-                let mut ws = connect(node, &token, i, sources).await.ok()?;
-                let sub = json!({"type": "subscribe", "id": 1, "topic": topic});
-                ws.send(Message::text(sub.to_string())).await.ok()?;
-                loop {
-                    match ws.next().await {
-                        Some(Ok(Message::Text(t))) if t.as_str().contains("\"subscribed\"") => break,
-                        Some(Ok(_)) => continue,
-                        _ => return None,
+                if proto == Proto::SocketIo {
+                    let mut ws = connect_sio(node, i, sources).await.ok()?;
+                    // Socket.IO has no subscribe acknowledgement; the publisher
+                    // waits before publishing instead.
+                    ws.send(Message::text(format!("42[\"subscribe\",\"{topic}\"]"))).await.ok()?;
+                    ws
+                } else {
+                    let mut ws = connect(node, &token, i, sources).await.ok()?;
+                    let sub = json!({"type": "subscribe", "id": 1, "topic": topic});
+                    ws.send(Message::text(sub.to_string())).await.ok()?;
+                    loop {
+                        match ws.next().await {
+                            Some(Ok(Message::Text(t))) if t.as_str().contains("\"subscribed\"") => break,
+                            Some(Ok(_)) => continue,
+                            _ => return None,
+                        }
                     }
+                    ws
                 }
-                ws
             };
             let _ = tx.send(());
             let mut local = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).ok()?;
             let (mut last, mut gaps, mut n) = (0u64, 0u64, 0u64);
             while let Some(Ok(msg)) = ws.next().await {
                 let Message::Text(t) = msg else { continue };
+                if proto == Proto::SocketIo {
+                    match t.as_str() {
+                        "2" => {
+                            let _ = ws.send(Message::text("3")).await;
+                        }
+                        ev if ev.starts_with("42") => {
+                            let Ok((_, p)) = serde_json::from_str::<(&str, SioPub)>(&ev[2..]) else { continue };
+                            if p.data.end {
+                                break;
+                            }
+                            if p.data.m {
+                                let _ = local.record(now_micros().saturating_sub(p.data.t).max(1));
+                                n += 1;
+                            }
+                        }
+                        _ => {}
+                    }
+                    continue;
+                }
                 // Typed and borrowed: the load generator must cost far less
                 // per frame than the server it measures.
                 let Ok(f) = serde_json::from_str::<Frame<'_>>(t.as_str()) else { continue };
@@ -305,17 +382,25 @@ async fn fanout(
     }
 
     // The publisher writes on one half of its socket; acks are drained on the other.
-    let mut publisher = connect(nodes[0], &token(auth, "publisher")?, subs, sources).await?;
-    // Publishing to a room needs membership: subscribe first.
-    let join = json!({"type": "subscribe", "id": 0, "topic": topic});
-    publisher.send(Message::text(join.to_string())).await?;
-    loop {
-        match publisher.next().await {
-            Some(Ok(Message::Text(t))) if t.as_str().contains("\"subscribed\"") => break,
-            Some(Ok(_)) => continue,
-            other => bail!("publisher could not join: {other:?}"),
+    let publisher = if proto == Proto::SocketIo {
+        let ws = connect_sio(nodes[0], subs, sources).await?;
+        // No subscribe acknowledgement in Socket.IO: give the joins time to land.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        ws
+    } else {
+        let mut publisher = connect(nodes[0], &token(auth, "publisher")?, subs, sources).await?;
+        // Publishing to a room needs membership: subscribe first.
+        let join = json!({"type": "subscribe", "id": 0, "topic": topic});
+        publisher.send(Message::text(join.to_string())).await?;
+        loop {
+            match publisher.next().await {
+                Some(Ok(Message::Text(t))) if t.as_str().contains("\"subscribed\"") => break,
+                Some(Ok(_)) => continue,
+                other => bail!("publisher could not join: {other:?}"),
+            }
         }
-    }
+        publisher
+    };
     let (mut w, mut r) = publisher.split();
     let drain = tokio::spawn(async move { while let Some(Ok(_)) = r.next().await {} });
     let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / rate.max(1)));
@@ -330,13 +415,11 @@ async fn fanout(
             measure_start = Instant::now();
         }
         let data = json!({"t": now_micros(), "m": k >= warmup});
-        let msg = json!({"type": "publish", "id": id, "topic": topic, "data": data});
+        w.send(publish_frame(proto, id, &topic, data)).await?;
         id += 1;
-        w.send(Message::text(msg.to_string())).await?;
     }
     let measure_secs = measure_start.elapsed().as_secs_f64();
-    let end = json!({"type": "publish", "id": id, "topic": topic, "data": {"end": true}});
-    w.send(Message::text(end.to_string())).await?;
+    w.send(publish_frame(proto, id, &topic, json!({"end": true}))).await?;
     let mut gaps = 0;
     let mut finished = 0;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -352,6 +435,7 @@ async fn fanout(
     let expected = measured * connected;
     Ok(json!({
         "scenario": "fanout",
+        "server": if proto == Proto::SocketIo { "socket.io + redis-streams-adapter" } else { "marquee" },
         "nodes": nodes.len(),
         "subscribers": connected,
         "subscribers_finished": finished,
