@@ -63,6 +63,9 @@ enum Scenario {
         /// Concurrent connection attempts.
         #[arg(long, default_value_t = 200)]
         parallel: usize,
+        /// Connect to the Socket.IO peer instead of Marquee.
+        #[arg(long)]
+        socketio: bool,
     },
     /// Fan-out latency of one topic over several nodes.
     Fanout {
@@ -107,7 +110,10 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let auth = Auth::new(&args.secret);
     let result = match args.scenario {
-        Scenario::Idle { node, pid, conns, parallel } => idle(&auth, args.sources, node, pid, conns, parallel).await?,
+        Scenario::Idle { node, pid, conns, parallel, socketio } => {
+            let proto = if socketio { Proto::SocketIo } else { Proto::Marquee };
+            idle(&auth, args.sources, node, pid, conns, parallel, proto).await?
+        }
         Scenario::Fanout { ref nodes, subs, rate, seconds, socketio } => {
             let proto = if socketio { Proto::SocketIo } else { Proto::Marquee };
             fanout(&auth, args.sources, nodes, subs, rate, seconds, proto).await?
@@ -197,6 +203,7 @@ async fn idle(
     pid: u32,
     conns: usize,
     parallel: usize,
+    proto: Proto,
 ) -> anyhow::Result<Value> {
     let before = rss_bytes(pid)?;
     let started = Instant::now();
@@ -207,7 +214,10 @@ async fn idle(
         let sem = sem.clone();
         tasks.push(tokio::spawn(async move {
             let _permit = sem.acquire().await.ok()?;
-            connect(node, &token, i, sources).await.ok()
+            match proto {
+                Proto::Marquee => connect(node, &token, i, sources).await.ok(),
+                Proto::SocketIo => connect_sio(node, i, sources).await.ok(),
+            }
         }));
     }
     let mut open = Vec::with_capacity(conns);
@@ -225,6 +235,7 @@ async fn idle(
     drop(open);
     Ok(json!({
         "scenario": "idle",
+        "server": if proto == Proto::SocketIo { "socket.io" } else { "marquee" },
         "connections": n,
         "failed": conns - n,
         "connect_seconds": connect_secs,
