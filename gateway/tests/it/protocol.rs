@@ -195,13 +195,15 @@ async fn a_silent_client_is_closed_with_4004() {
 
 #[tokio::test]
 async fn a_client_that_answers_pings_stays_connected() {
-    let n = Node::start(None, "solo", |c| c.heartbeat_ms = 100).await;
+    // 300 ms pings: a client silent for 600 ms would be closed, so a loaded
+    // CI machine (other tests run beside this one) has room for a late pong.
+    let n = Node::start(None, "solo", |c| c.heartbeat_ms = 300).await;
     let (mut ws, _) = tokio_tungstenite::connect_async(n.url(&token("alice"))).await.unwrap();
     use futures_util::{SinkExt, StreamExt};
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(800);
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(2000);
     let mut pings = 0;
     while tokio::time::Instant::now() < deadline {
-        match tokio::time::timeout(Duration::from_millis(300), ws.next()).await {
+        match tokio::time::timeout(Duration::from_millis(500), ws.next()).await {
             Ok(Some(Ok(Message::Text(t)))) if t.as_str().contains("\"ping\"") => {
                 pings += 1;
                 ws.send(Message::text("{\"type\":\"pong\"}")).await.unwrap();
