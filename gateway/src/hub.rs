@@ -145,22 +145,16 @@ impl Hub {
         self.topics.get(topic).map_or(0, |s| s.len())
     }
 
-    /// Queues an item built per subscriber for every subscriber of `topic`.
-    fn fan_out(&self, topic: &Topic, item: impl Fn() -> Outbound) -> usize {
-        let Some(subs) = self.topics.get(topic) else { return 0 };
-        let mut n = 0;
-        for mailbox in subs.values() {
-            if mailbox.push(item(), &self.metrics) {
-                n += 1;
-            }
-        }
-        n
+    /// Queues an item built per subscriber for every mailbox in `subs`.
+    fn fan_out(&self, subs: &HashMap<SessionId, Mailbox>, item: impl Fn() -> Outbound) -> usize {
+        subs.values().filter(|mailbox| mailbox.push(item(), &self.metrics)).count()
     }
 
     /// Tells every local subscriber of `topic` where it stands (after a resync).
     pub fn push_position(&self, topic: &Topic, position: bus::Position) {
+        let Some(subs) = self.topics.get(topic) else { return };
         let item = Arc::new((topic.clone(), position));
-        self.fan_out(topic, || Outbound::Position(item.clone()));
+        self.fan_out(&subs, || Outbound::Position(item.clone()));
     }
 
     /// Waits until the bus asked for a resync.
@@ -171,9 +165,9 @@ impl Hub {
 
 impl Deliver for Hub {
     fn deliver(&self, topic: &Topic, event: BusEvent) {
-        if !self.topics.contains_key(topic) {
-            return;
-        }
+        // One lookup: topics without local subscribers are dropped before
+        // anything is encoded (the in-process bus hands over every topic).
+        let Some(subs) = self.topics.get(topic) else { return };
         let started = Instant::now();
         match event {
             BusEvent::Publication { offset, epoch, data } => {
@@ -183,16 +177,16 @@ impl Deliver for Hub {
                     epoch,
                     frame: wire::pub_frame(topic.as_str(), offset, &data),
                 });
-                let n = self.fan_out(topic, || Outbound::Pub(delivery.clone()));
+                let n = self.fan_out(&subs, || Outbound::Pub(delivery.clone()));
                 self.metrics.deliveries.fetch_add(n as u64, Ordering::Relaxed);
             }
             BusEvent::Join(info) => {
                 let event = Arc::new((topic.clone(), wire::presence_frame("join", topic.as_str(), &info)));
-                self.fan_out(topic, || Outbound::Event(event.clone()));
+                self.fan_out(&subs, || Outbound::Event(event.clone()));
             }
             BusEvent::Leave(info) => {
                 let event = Arc::new((topic.clone(), wire::presence_frame("leave", topic.as_str(), &info)));
-                self.fan_out(topic, || Outbound::Event(event.clone()));
+                self.fan_out(&subs, || Outbound::Event(event.clone()));
             }
         }
         self.metrics.observe_fanout(started.elapsed());

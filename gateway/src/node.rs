@@ -163,17 +163,13 @@ impl Node {
                     Err(e) => {
                         tracing::warn!(%topic, error = %e, "resync position read failed; will retry");
                         tokio::time::sleep(Duration::from_millis(200)).await;
-                        self.hub_retry();
+                        // Ask again: the loop retries after the pause.
+                        bus::Deliver::resync(&*self.hub);
                         break;
                     }
                 }
             }
         }
-    }
-
-    fn hub_retry(&self) {
-        use bus::Deliver;
-        self.hub.resync();
     }
 
     /// Runs until shutdown: refreshes this node's presence entries so they

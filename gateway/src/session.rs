@@ -108,7 +108,7 @@ impl Session {
             heartbeat_ms: heartbeat.as_millis() as u64,
         }
         .encode();
-        if self.send(welcome).await.is_err() {
+        if self.send_now(welcome).await.is_err() {
             return;
         }
         let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
@@ -126,7 +126,7 @@ impl Session {
                     // Spread reconnects over the grace period so the other
                     // nodes are not hit by every client at once.
                     let delay_ms = rand::random::<u64>() % grace.max(1);
-                    if self.send(ServerMsg::Reconnect { delay_ms }.encode()).await.is_err() {
+                    if self.send_now(ServerMsg::Reconnect { delay_ms }.encode()).await.is_err() {
                         break End::Gone;
                     }
                     drain.as_mut().reset(tokio::time::Instant::now() + Duration::from_millis(grace));
@@ -156,7 +156,7 @@ impl Session {
                     if self.last_seen.elapsed() > heartbeat * 2 {
                         break End::Close(close::HEARTBEAT_TIMEOUT, "heartbeat timeout");
                     }
-                    if self.send(ServerMsg::Ping {}.encode()).await.is_err() {
+                    if self.send_now(ServerMsg::Ping {}.encode()).await.is_err() {
                         break End::Gone;
                     }
                 }
@@ -561,10 +561,6 @@ impl Session {
     async fn send_now(&mut self, frame: Utf8Bytes) -> Result<(), End> {
         self.feed(frame).await?;
         self.flush().await
-    }
-
-    async fn send(&mut self, frame: Utf8Bytes) -> Result<(), End> {
-        self.send_now(frame).await
     }
 
     /// Writes a frame. A write blocked on a full socket gives way when the
