@@ -91,3 +91,19 @@ PY
   fi
   export MARQUEE_EMBED_MODEL_DIR_MULTILINGUAL="$dir"
 }
+
+# Debian's Chromium, driven headless by the browser tests (web/tests) through
+# playwright-core, which never downloads a browser of its own.
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] || apt_install chromium
+}
+
+# Node.js and the browser tests' npm packages (playwright-core, axe-core),
+# installed from web/tests/package-lock.json when node_modules is missing.
+ensure_web_test_deps() {
+  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+  if [ ! -d web/tests/node_modules ]; then
+    step "npm ci in web/tests"
+    (cd web/tests && npm ci --no-audit --no-fund --silent)
+  fi
+}
