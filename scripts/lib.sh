@@ -93,9 +93,11 @@ PY
 }
 
 # Debian's Chromium, driven headless by the browser tests (web/tests) through
-# playwright-core, which never downloads a browser of its own.
+# playwright-core, which never downloads a browser of its own; and a Korean
+# font (Nanum), so the Korean screens and screenshots render as text.
 ensure_chromium() {
   [ -x /usr/bin/chromium ] || apt_install chromium
+  [ -d /usr/share/fonts/truetype/nanum ] || apt_install fonts-nanum
 }
 
 # Node.js and the browser tests' npm packages (playwright-core, axe-core),

@@ -257,3 +257,10 @@ export function showTime(startsAt) {
     hourCycle: "h23",
   }).format(d);
 }
+
+/** "11월 28일 토요일"-style name of a `YYYY-MM-DD` day. */
+export function dayName(ymd) {
+  const d = new Date(`${ymd}T12:00:00+09:00`);
+  if (Number.isNaN(d.getTime())) return ymd;
+  return new Intl.DateTimeFormat(lang === "ko" ? "ko-KR" : "en-US", { timeZone: "Asia/Seoul", weekday: "long", month: "long", day: "numeric" }).format(d);
+}

@@ -3,7 +3,7 @@
 // order and refetches the snapshot on a version gap or a reset. Seats are
 // buttons in a roving-tabindex grid (Tab enters, arrows move, Space/Enter picks).
 
-import { t, showTime, language } from "./i18n.js";
+import { t, showTime, language, dayName } from "./i18n.js";
 
 function key() {
   return `k-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
@@ -47,7 +47,7 @@ export class SeatMap extends EventTarget {
       ...dates.map((d) => {
         const o = document.createElement("option");
         o.value = d;
-        o.textContent = d;
+        o.textContent = dayName(d);
         return o;
       }),
     );
@@ -76,6 +76,7 @@ export class SeatMap extends EventTarget {
   }
 
   renderList() {
+    for (const o of this.els.date.options) o.textContent = dayName(o.value);
     const day = this.els.date.value;
     const items = this.showtimes.filter((s) => s.starts_at.slice(0, 10) === day);
     this.els.list.replaceChildren(
