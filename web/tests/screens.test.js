@@ -99,7 +99,13 @@ test("at 200 % text on a phone the page needs no sideways scrolling and targets 
     await showView(page, view);
     // The seat map scrolls inside its own box; the page itself must fit.
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    assert.ok(overflow <= 0, `${view}: page is ${overflow}px wider than the phone`);
+    const wide = await page.evaluate(() =>
+      [...document.querySelectorAll("body *")]
+        .filter((el) => el.offsetParent !== null && !el.closest(".seatmap") && el.getBoundingClientRect().right > window.innerWidth)
+        .map((el) => el.id || el.className || el.tagName)
+        .slice(0, 5),
+    );
+    assert.ok(overflow <= 0, `${view}: page is ${overflow}px wider than the phone (${wide.join(", ")})`);
     const small = await page.evaluate(() =>
       [...document.querySelectorAll("button, input, select")]
         .filter((el) => el.offsetParent !== null && !el.closest(".legend"))
