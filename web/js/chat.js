@@ -198,7 +198,8 @@ export class Chat {
         q.textContent = d.snippet;
         const src = document.createElement("span");
         src.className = "attribution";
-        src.textContent = ` — ${t("source")}: ${d.attribution}`;
+        // An empty attribution means no licence asks for one; still say where it is from.
+        src.textContent = ` — ${t("source")}: ${d.attribution || t(d.review ? "source_review" : "source_movie")}`;
         li.append(q, src);
         this.botBubble(e).querySelector(".citations").append(li);
         break;
@@ -290,6 +291,12 @@ export class Chat {
         return t("action_release");
       case "cancel_booking":
         return t("action_cancel");
+      case "find_showtimes":
+        return t("action_find");
+      case "extend_hold":
+        return t("action_extend");
+      case "list_bookings":
+        return t("action_list");
       default:
         return t("action_ok");
     }

@@ -225,7 +225,10 @@ export class SeatMap extends EventTarget {
 
   seatState(s) {
     if (this.selected.has(s.seat)) return "selected";
-    if (s.mine && s.state !== "free") return "mine";
+    if (s.state === "free") return "free";
+    // A hold's delta and its result (own answer, or the bot's action on
+    // user:<id>) arrive on different topics, in either order.
+    if (s.mine || (s.state === "held" && this.holds.seatsOn(this.current).has(s.seat))) return "mine";
     return s.state;
   }
 
