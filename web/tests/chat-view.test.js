@@ -185,3 +185,36 @@ test("voice: without speech recognition the button explains and the text box tak
   assert.equal(await page.evaluate(() => document.activeElement?.id), "chat-input");
   await context.close();
 });
+
+test("read-aloud speaks the final answer's speech form at the chosen rate; the language toggle switches the page", async () => {
+  const context = await browser.newContext({ locale: "ko-KR" });
+  context.setDefaultTimeout(WAIT_MS);
+  // Record what would be spoken (headless Chromium has no voices).
+  await context.addInitScript(() => {
+    window.__spoken = [];
+    const synth = { speak: (u) => window.__spoken.push({ text: u.text, rate: Math.round(u.rate * 100) / 100, lang: u.lang }), cancel() {} };
+    Object.defineProperty(window, "speechSynthesis", { value: synth, configurable: true });
+  });
+  const page = await context.newPage();
+  await page.goto(`${node.url}/`);
+  await page.locator('#conn[data-state="online"]').waitFor();
+  await page.locator("#read-aloud").click();
+  assert.equal(await page.locator("#read-aloud").getAttribute("aria-pressed"), "true");
+  await page.locator("#read-rate").fill("1.2");
+  await page.locator("#read-rate").dispatchEvent("change");
+  const base = { type: "chat", message_id: "m-9", conversation: "c-9" };
+  await publish(page, [
+    { ...base, event: "start", attempt: 1 },
+    { ...base, event: "final", attempt: 1, text: "《레옹》 11/28 19:00", speech: "레옹, 십일월 이십팔일 저녁 일곱 시", suggestions: [] },
+  ]);
+  await page.locator('.msg.bot[data-message="m-9"][data-state="final"]').waitFor();
+  const spoken = await page.evaluate(() => window.__spoken);
+  assert.deepEqual(spoken, [{ text: "레옹, 십일월 이십팔일 저녁 일곱 시", rate: 1.2, lang: "ko-KR" }]);
+  // The language button switches every word and the speech language.
+  assert.equal(await page.getAttribute("html", "lang"), "ko");
+  await page.locator("#lang").click();
+  assert.equal(await page.getAttribute("html", "lang"), "en");
+  assert.equal(await page.locator('.tab[data-tab="seats"]').textContent(), "Pick seats");
+  assert.equal(await page.locator("#conn").textContent(), "Connected");
+  await context.close();
+});
