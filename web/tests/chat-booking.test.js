@@ -118,5 +118,9 @@ test("a typed question gets the pipeline's streamed answer with citations (any d
     await answer.locator(".text").textContent(),
   );
   await other.close();
+  // After a reload the conversation is drawn again from the user topic's history.
+  await page.reload();
+  await page.locator(`.msg.user[data-message="${id}"]`).waitFor();
+  await page.locator(`.msg.bot[data-message="${id}"][data-state="final"] .citations li`).first().waitFor();
   await context.close();
 });
