@@ -230,6 +230,7 @@ pub(crate) async fn fanout_worker(
         "received": s.received.load(std::sync::atomic::Ordering::Relaxed),
         "gaps": gaps,
         "finished": finished,
+        "retries": s.retries.load(std::sync::atomic::Ordering::Relaxed),
         "hist": buckets,
     }))
 }
@@ -239,6 +240,7 @@ pub(crate) struct Totals {
     pub(crate) received: u64,
     pub(crate) gaps: u64,
     pub(crate) finished: u64,
+    pub(crate) retries: u64,
     pub(crate) hist: Histogram<u64>,
 }
 
@@ -294,7 +296,7 @@ impl Workers {
     /// Collects every worker's report; at `deadline` the late ones are told to stop
     /// and report what they have.
     pub(crate) async fn finish(&mut self, deadline: tokio::time::Instant) -> anyhow::Result<Totals> {
-        let mut t = Totals { received: 0, gaps: 0, finished: 0, hist: latency_histogram()? };
+        let mut t = Totals { received: 0, gaps: 0, finished: 0, retries: 0, hist: latency_histogram()? };
         for w in &mut self.workers {
             let v = match w.next(deadline).await? {
                 Some(v) => v,
@@ -307,6 +309,7 @@ impl Workers {
             t.received += v["received"].as_u64().unwrap_or(0);
             t.gaps += v["gaps"].as_u64().unwrap_or(0);
             t.finished += v["finished"].as_u64().unwrap_or(0);
+            t.retries += v["retries"].as_u64().unwrap_or(0);
             for b in v["hist"].as_array().map(Vec::as_slice).unwrap_or_default() {
                 if let (Some(value), Some(count)) = (b[0].as_u64(), b[1].as_u64()) {
                     t.hist.record_n(value, count)?;

@@ -382,6 +382,8 @@ struct Subscribers {
     hist: Arc<Mutex<Histogram<u64>>>,
     /// Measured publications received.
     received: Arc<AtomicU64>,
+    /// Subscribes retried after `unavailable`.
+    retries: Arc<AtomicU64>,
 }
 
 impl Subscribers {
@@ -431,6 +433,7 @@ fn spawn_subscribers(
 ) -> anyhow::Result<Subscribers> {
     let hist = Arc::new(Mutex::new(latency_histogram()?));
     let received = Arc::new(AtomicU64::new(0));
+    let retries = Arc::new(AtomicU64::new(0));
     let sem = Arc::new(tokio::sync::Semaphore::new(200));
     let mut ready = Vec::new();
     let mut readers = Vec::new();
@@ -438,6 +441,7 @@ fn spawn_subscribers(
         let node = nodes[i % nodes.len()];
         let token = token(auth, &format!("sub{i}"))?;
         let (topic, hist, received, sem) = (topic.to_owned(), hist.clone(), received.clone(), sem.clone());
+        let retries = retries.clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         ready.push(rx);
         readers.push(tokio::spawn(async move {
@@ -451,15 +455,7 @@ fn spawn_subscribers(
                     ws
                 } else {
                     let mut ws = connect(node, &token, i, sources).await.ok()?;
-                    let sub = json!({"type": "subscribe", "id": 1, "topic": topic});
-                    ws.send(Message::text(sub.to_string())).await.ok()?;
-                    loop {
-                        match ws.next().await {
-                            Some(Ok(Message::Text(t))) if t.as_str().contains("\"subscribed\"") => break,
-                            Some(Ok(_)) => continue,
-                            _ => return None,
-                        }
-                    }
+                    subscribe_with_retry(&mut ws, &topic, &retries).await.ok()?;
                     ws
                 }
             };
@@ -517,7 +513,27 @@ fn spawn_subscribers(
             Some(gaps)
         }));
     }
-    Ok(Subscribers { ready, readers, hist, received })
+    Ok(Subscribers { ready, readers, hist, received, retries })
+}
+
+/// How often a subscribe answered `unavailable` (the bus timed out) is retried.
+const SUBSCRIBE_ATTEMPTS: u32 = 5;
+
+/// Subscribes to `topic`, retrying as docs/protocol.md asks when the answer is
+/// `unavailable` (each retry is counted in `retries`); any other error fails.
+async fn subscribe_with_retry(ws: &mut Ws, topic: &str, retries: &AtomicU64) -> anyhow::Result<()> {
+    for attempt in 1..=SUBSCRIBE_ATTEMPTS {
+        let reply = call(ws, u64::from(attempt), json!({"type": "subscribe", "topic": topic})).await?;
+        match reply["type"].as_str() {
+            Some("subscribed") => return Ok(()),
+            Some("error") if reply["code"] == "unavailable" && attempt < SUBSCRIBE_ATTEMPTS => {
+                retries.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+            }
+            _ => bail!("subscribe refused: {reply}"),
+        }
+    }
+    bail!("subscribe: no answer")
 }
 
 /// Where the fan-out scenario's subscribers run.
@@ -594,15 +610,15 @@ async fn fanout(
     let measure_secs = measure_start.elapsed().as_secs_f64();
     w.send(publish_frame(proto, id, &topic, json!({"end": true}))).await?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let (gaps, finished, got, h) = match &mut side {
+    let (gaps, finished, got, h, retries) = match &mut side {
         SubscriberSide::Local(s) => {
             let (gaps, finished) = s.finish(tokio::time::sleep_until(deadline)).await;
             let h = s.hist.lock().await.clone();
-            (gaps, finished, s.received.load(Ordering::Relaxed), h)
+            (gaps, finished, s.received.load(Ordering::Relaxed), h, s.retries.load(Ordering::Relaxed))
         }
         SubscriberSide::Workers(w) => {
             let t = w.finish(deadline).await?;
-            (t.gaps, t.finished, t.received, t.hist)
+            (t.gaps, t.finished, t.received, t.hist, t.retries)
         }
     };
     drain.abort();
@@ -613,6 +629,9 @@ async fn fanout(
         "nodes": nodes.len(),
         "generator_processes": procs.max(1),
         "subscribers": connected,
+        // Subscribers that could not connect or subscribe: a failed run.
+        "failed": (subs as u64).saturating_sub(connected),
+        "subscribe_retries": retries,
         "subscribers_finished": finished,
         "publish_rate": rate,
         "measured_publications": measured,
