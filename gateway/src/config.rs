@@ -33,6 +33,44 @@ pub const DEFAULT_MAX_RECOVER: usize = 1000;
 /// How often expired seat holds are swept, in milliseconds.
 pub const DEFAULT_SWEEP_INTERVAL_MS: u64 = seats::DEFAULT_SWEEP_INTERVAL.as_millis() as u64;
 
+/// Chat requests that may wait in the queue at most.
+pub const DEFAULT_CHAT_QUEUE_MAX: usize = 10_000;
+/// Chat messages per second per connection (sustained; bursts of three times this).
+pub const DEFAULT_CHAT_RATE: u32 = 2;
+/// After this long without an answer the user gets an apology, in ms.
+pub const DEFAULT_CHAT_DEADLINE_MS: u64 = 20_000;
+/// A chat request untouched this long is claimed by another dispatcher, in ms.
+pub const DEFAULT_CHAT_CLAIM_MS: u64 = 15_000;
+/// Model calls in flight per dispatcher.
+pub const DEFAULT_CHAT_CONCURRENCY: usize = 64;
+/// Chat requests a dispatcher takes from the queue at most.
+pub const DEFAULT_CHAT_PREFETCH: usize = 256;
+/// After this long a chat request is given up with a final apology, in ms.
+pub const DEFAULT_CHAT_GIVE_UP_MS: u64 = 600_000;
+
+/// What a gateway process does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// Serve clients and answer chat (one process does everything).
+    All,
+    /// Serve clients only; chat is answered by dispatchers elsewhere.
+    Gateway,
+    /// Answer chat only (health and metrics are still served).
+    Dispatcher,
+}
+
+impl Role {
+    /// Serves WebSocket and REST clients.
+    pub fn serves_clients(self) -> bool {
+        self != Role::Dispatcher
+    }
+
+    /// Answers chat requests from the queue.
+    pub fn dispatches(self) -> bool {
+        self != Role::Gateway
+    }
+}
+
 /// Marquee gateway: WebSocket sessions, topics with recovery, fan-out over Redis.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "gateway", version)]
@@ -129,6 +167,44 @@ pub struct Config {
     #[arg(long, env = "SWEEP_INTERVAL_MS", default_value_t = DEFAULT_SWEEP_INTERVAL_MS)]
     pub sweep_interval_ms: u64,
 
+    /// What this process does: `all`, `gateway` (clients only) or `dispatcher`
+    /// (chat answers only). `gateway` and `dispatcher` need REDIS_URL.
+    #[arg(long, env = "MARQUEE_ROLE", value_enum, default_value = "all")]
+    pub role: Role,
+
+    /// The model service (`http://host:port`, gRPC). Absent: dispatchers run
+    /// one in process on a loopback port, with its built-in catalog.
+    #[arg(long, env = "MODEL_SVC_URL")]
+    pub model_svc_url: Option<String>,
+
+    /// Chat requests that may wait at most (cluster-wide); more answers `overloaded`.
+    #[arg(long, env = "CHAT_QUEUE_MAX", default_value_t = DEFAULT_CHAT_QUEUE_MAX)]
+    pub chat_queue_max: usize,
+
+    /// Chat messages per second per connection (bursts of three times this).
+    #[arg(long, env = "CHAT_RATE", default_value_t = DEFAULT_CHAT_RATE)]
+    pub chat_rate: u32,
+
+    /// After this long (ms) without an answer the user gets an apology; the answer still comes.
+    #[arg(long, env = "CHAT_DEADLINE_MS", default_value_t = DEFAULT_CHAT_DEADLINE_MS)]
+    pub chat_deadline_ms: u64,
+
+    /// A chat request its dispatcher has not touched for this long (ms) is claimed by another.
+    #[arg(long, env = "CHAT_CLAIM_MS", default_value_t = DEFAULT_CHAT_CLAIM_MS)]
+    pub chat_claim_ms: u64,
+
+    /// Model calls in flight per dispatcher.
+    #[arg(long, env = "CHAT_CONCURRENCY", default_value_t = DEFAULT_CHAT_CONCURRENCY)]
+    pub chat_concurrency: usize,
+
+    /// Chat requests one dispatcher takes from the queue at most.
+    #[arg(long, env = "CHAT_PREFETCH", default_value_t = DEFAULT_CHAT_PREFETCH)]
+    pub chat_prefetch: usize,
+
+    /// After this long (ms) an unanswerable chat request ends with a final apology.
+    #[arg(long, env = "CHAT_GIVE_UP_MS", default_value_t = DEFAULT_CHAT_GIVE_UP_MS)]
+    pub chat_give_up_ms: u64,
+
     /// The seat store's clock. Always the system clock in the binary; tests
     /// put a manual clock here to expire holds without sleeping.
     #[arg(skip)]
@@ -150,6 +226,9 @@ pub enum ConfigError {
     /// The notifier reads a Redis stream; there is none without Redis.
     #[error("BOOKING_WEBHOOK_URL needs REDIS_URL (the notifier reads a Redis stream)")]
     WebhookWithoutRedis,
+    /// Split roles share state through Redis.
+    #[error("MARQUEE_ROLE gateway or dispatcher needs REDIS_URL")]
+    RoleWithoutRedis,
     /// The notifier speaks plain HTTP only.
     #[error("BOOKING_WEBHOOK_URL must be http://host[:port][/path]")]
     WebhookUrl,
@@ -168,6 +247,13 @@ impl Config {
             ("HEARTBEAT_MS", self.heartbeat_ms as usize),
             ("PUBLISH_RATE", self.publish_rate as usize),
             ("SWEEP_INTERVAL_MS", self.sweep_interval_ms as usize),
+            ("CHAT_QUEUE_MAX", self.chat_queue_max),
+            ("CHAT_RATE", self.chat_rate as usize),
+            ("CHAT_DEADLINE_MS", self.chat_deadline_ms as usize),
+            ("CHAT_CLAIM_MS", self.chat_claim_ms as usize),
+            ("CHAT_CONCURRENCY", self.chat_concurrency),
+            ("CHAT_PREFETCH", self.chat_prefetch),
+            ("CHAT_GIVE_UP_MS", self.chat_give_up_ms as usize),
         ] {
             if v == 0 {
                 return Err(ConfigError::Zero(name));
@@ -186,6 +272,9 @@ impl Config {
             if url.strip_prefix("http://").is_none_or(str::is_empty) {
                 return Err(ConfigError::WebhookUrl);
             }
+        }
+        if self.role != Role::All && self.redis_url.is_none() {
+            return Err(ConfigError::RoleWithoutRedis);
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(ConfigError::LogFormat);

@@ -27,13 +27,19 @@ pub const READ_BUFFER_BYTES: usize = 512;
 
 /// The router for a node.
 pub fn router(node: Arc<Node>) -> Router {
+    let health = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics));
+    if !node.config.role.serves_clients() {
+        // A dispatcher-only process: health and metrics, no clients.
+        return health.with_state(node);
+    }
     let web = ServeDir::new(&node.config.web_dir).append_index_html_on_directories(true);
     Router::new()
         .route("/ws", get(ws))
         .route("/auth/guest", post(guest))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+        .merge(health)
         .merge(api::routes())
         .fallback_service(web)
         .with_state(node)

@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod chat;
 pub mod config;
 pub mod http;
 pub mod hub;
@@ -47,6 +48,9 @@ pub enum RunError {
     /// Serving failed.
     #[error("serve: {0}")]
     Io(#[from] std::io::Error),
+    /// The model service cannot be reached or started.
+    #[error(transparent)]
+    Model(#[from] chat::model::ModelError),
 }
 
 /// Serves the gateway on `listener` until `shutdown` is cancelled, then
@@ -87,6 +91,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     tracing::info!(node = %node_id, showtimes = store.schedule().showtimes().len(), "schedule loaded");
     let tracker = TaskTracker::new();
     let sweep_every = config.sweep_interval();
+    let chat_queue = chat::ChatQueue::new(&bus, bus_config_for_chat(&config), config.chat_queue_max);
     let node = Arc::new(node::Node::new(
         node_id.clone(),
         config,
@@ -94,9 +99,13 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
         hub,
         metrics,
         store.clone(),
+        chat_queue,
         shutdown.clone(),
         tracker.clone(),
     ));
+    if node.config.role.dispatches() {
+        start_dispatcher(&node, &tracker).await?;
+    }
     tracker.spawn(node.clone().resync_loop());
     tracker.spawn(node.clone().presence_refresh_loop(presence_ttl / 3));
     tracker.spawn(store.run_sweeper(sweep_every, shutdown.clone()));
@@ -111,8 +120,9 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     }
 
     let addr = listener.local_addr()?;
+    let role = node.config.role;
     let mode = if node.config.redis_url.is_some() { "redis" } else { "in-process" };
-    tracing::info!(node = %node_id, %addr, bus = mode, "gateway listening");
+    tracing::info!(node = %node_id, %addr, bus = mode, ?role, "gateway listening");
     let grace = Duration::from_millis(node.config.drain_grace_ms);
     // Small frames must not wait for Nagle's algorithm.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
@@ -129,5 +139,39 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     }
     bus_stop.cancel();
     tracing::info!(node = %node_id, "stopped");
+    Ok(())
+}
+
+fn bus_config_for_chat(config: &Config) -> BusConfig {
+    BusConfig { history_size: config.history_size, ..BusConfig::default() }
+}
+
+/// Starts this node's chat dispatcher (and, without MODEL_SVC_URL, a model
+/// service in process).
+async fn start_dispatcher(node: &Arc<node::Node>, tracker: &TaskTracker) -> Result<(), RunError> {
+    let c = &node.config;
+    let url = match &c.model_svc_url {
+        Some(url) => url.clone(),
+        None => chat::model::start_in_process(node.shutdown.child_token()).await?,
+    };
+    let model = chat::model::connect(&url)?;
+    let config = chat::dispatcher::DispatchConfig {
+        consumer: node.id.to_string(),
+        concurrency: c.chat_concurrency,
+        prefetch: c.chat_prefetch,
+        deadline: Duration::from_millis(c.chat_deadline_ms),
+        claim_idle: Duration::from_millis(c.chat_claim_ms),
+        give_up: Duration::from_millis(c.chat_give_up_ms),
+    };
+    let dispatcher = chat::dispatcher::Dispatcher::new(
+        node.chat.clone(),
+        node.seats.clone(),
+        model,
+        config,
+        node.metrics.clone(),
+        node.shutdown.clone(),
+    );
+    tracing::info!(node = %node.id, model = %url, "chat dispatcher running");
+    tracker.spawn(dispatcher.run(tracker.clone()));
     Ok(())
 }

@@ -34,6 +34,20 @@ pub struct Metrics {
     pub bus_errors: AtomicU64,
     /// Resyncs after the bus may have lost messages.
     pub resyncs: AtomicU64,
+    /// Chat requests waiting or being answered (sampled by the dispatcher).
+    pub chat_queue_depth: AtomicI64,
+    /// Chat messages queued by this node.
+    pub chats_accepted: AtomicU64,
+    /// Chat messages answered (final published) by this node's dispatcher.
+    pub chat_answers: AtomicU64,
+    /// Answer attempts that restarted (claimed after a dispatcher died, or retried).
+    pub chat_restarts: AtomicU64,
+    /// Apologies published (deadline passed).
+    pub chat_apologies: AtomicU64,
+    /// Failed calls to the model service.
+    pub model_errors: AtomicU64,
+    /// Booking tool calls run.
+    pub tool_calls: AtomicU64,
     fanout: Histogram,
 }
 
@@ -64,6 +78,18 @@ impl Metrics {
         counter(&mut out, "marquee_bus_requests_total", "Bus requests (Redis round trips).", &self.bus_requests);
         counter(&mut out, "marquee_bus_errors_total", "Failed bus requests.", &self.bus_errors);
         counter(&mut out, "marquee_resyncs_total", "Resyncs after possible message loss.", &self.resyncs);
+        gauge(
+            &mut out,
+            "marquee_chat_queue_depth",
+            "Chat requests waiting or being answered (cluster-wide).",
+            self.chat_queue_depth.load(Relaxed),
+        );
+        counter(&mut out, "marquee_chats_accepted_total", "Chat messages queued here.", &self.chats_accepted);
+        counter(&mut out, "marquee_chat_answers_total", "Chat answers completed here.", &self.chat_answers);
+        counter(&mut out, "marquee_chat_restarts_total", "Answer attempts restarted here.", &self.chat_restarts);
+        counter(&mut out, "marquee_chat_apologies_total", "Apologies for late answers.", &self.chat_apologies);
+        counter(&mut out, "marquee_model_errors_total", "Failed model service calls.", &self.model_errors);
+        counter(&mut out, "marquee_tool_calls_total", "Booking tool calls run for the model.", &self.tool_calls);
         self.fanout.render(
             &mut out,
             "marquee_fanout_seconds",

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::Auth;
+use crate::chat::ChatQueue;
 use crate::config::Config;
 use crate::hub::{Hub, Mailbox, SessionId};
 use crate::metrics::Metrics;
@@ -34,6 +35,8 @@ pub struct Node {
     pub seats: SeatStore,
     /// Token checks.
     pub auth: Auth,
+    /// The queue of chat requests to the bot.
+    pub chat: ChatQueue,
     /// Cancelled when the node starts draining.
     pub shutdown: CancellationToken,
     /// Every session and background task, for draining.
@@ -56,6 +59,7 @@ impl Node {
         hub: Arc<Hub>,
         metrics: Arc<Metrics>,
         seats: SeatStore,
+        chat: ChatQueue,
         shutdown: CancellationToken,
         tracker: TaskTracker,
     ) -> Node {
@@ -68,6 +72,7 @@ impl Node {
             metrics,
             seats,
             auth,
+            chat,
             shutdown,
             tracker,
             next_session: AtomicU64::new(1),

@@ -20,6 +20,7 @@ use seats::SeatError;
 use tokio::sync::mpsc;
 
 use crate::auth::Claims;
+use crate::chat;
 use crate::hub::{Mailbox, MailboxShared, Outbound, SessionId};
 use crate::node::Node;
 use crate::permissions::{Action, allowed};
@@ -65,7 +66,9 @@ pub async fn run(node: Arc<Node>, socket: WebSocket, claims: Claims) {
         id,
         mailbox,
         subs: HashMap::new(),
-        bucket: TokenBucket::new(node.config.publish_rate),
+        bucket: TokenBucket::new(node.config.publish_rate, node.config.publish_rate * 2),
+        chat_bucket: TokenBucket::new(node.config.chat_rate, node.config.chat_rate * 3),
+        voice: None,
         last_seen: Instant::now(),
     };
     // Both boxed so the task itself stays small: an idle session's memory is
@@ -94,7 +97,63 @@ struct Session {
     shared: Arc<MailboxShared>,
     subs: HashMap<Topic, SubState>,
     bucket: TokenBucket,
+    chat_bucket: TokenBucket,
+    /// Utterances being spoken (created on the first voice frame).
+    voice: Option<Box<Voice>>,
     last_seen: Instant,
+}
+
+/// A chat message as a session received it.
+struct ChatIn {
+    message_id: String,
+    conversation: String,
+    text: String,
+    locale: Option<wire::Locale>,
+    context: wire::ChatContext,
+}
+
+/// Utterances a session keeps track of at most (oldest forgotten first).
+const MAX_UTTERANCES: usize = 32;
+
+/// Voice transcripts in progress: per utterance, the highest revision seen
+/// and whether it was cancelled.
+#[derive(Default)]
+struct Voice {
+    utterances: std::collections::VecDeque<(String, u64, bool)>,
+}
+
+impl Voice {
+    fn entry(&mut self, utterance: &str) -> &mut (String, u64, bool) {
+        match self.utterances.iter().position(|(u, _, _)| u == utterance) {
+            Some(i) => &mut self.utterances[i],
+            None => {
+                if self.utterances.len() == MAX_UTTERANCES {
+                    self.utterances.pop_front();
+                }
+                self.utterances.push_back((utterance.to_owned(), 0, false));
+                let last = self.utterances.len() - 1;
+                &mut self.utterances[last]
+            }
+        }
+    }
+
+    /// Records a partial; false when it is stale (not above the highest revision) or cancelled.
+    fn partial(&mut self, utterance: &str, revision: u64) -> bool {
+        let e = self.entry(utterance);
+        if e.2 || (revision <= e.1 && e.1 != 0) {
+            return false;
+        }
+        e.1 = revision;
+        true
+    }
+
+    fn cancel(&mut self, utterance: &str) {
+        self.entry(utterance).2 = true;
+    }
+
+    fn cancelled(&self, utterance: &str) -> bool {
+        self.utterances.iter().any(|(u, _, c)| u == utterance && *c)
+    }
 }
 
 impl Session {
@@ -417,6 +476,52 @@ impl Session {
                 Ok(bookings) => self.reply(ServerMsg::Bookings { id, bookings: &bookings }).await,
                 Err(e) => self.seat_error(id, &e).await,
             },
+            ClientMsg::Chat { id, message_id, conversation, text, locale, context } => {
+                let msg = ChatIn { message_id, conversation, text, locale, context: context.unwrap_or_default() };
+                self.chat(id, msg, false).await
+            }
+            ClientMsg::VoicePartial { utterance_id, revision, conversation, text, .. } => {
+                if !chat::valid_id(&utterance_id) || !chat::valid_id(&conversation) {
+                    return self
+                        .error(
+                            None,
+                            ErrorCode::BadRequest,
+                            "`utterance_id` and `conversation`: 1-64 of A-Z a-z 0-9 _ . : -",
+                        )
+                        .await;
+                }
+                if text.chars().count() > chat::MAX_TEXT_CHARS {
+                    return self.error(None, ErrorCode::BadRequest, "`text` is longer than 2000 characters").await;
+                }
+                // Shown by the client, never acted on: only the revision order is kept.
+                let fresh = self.voice.get_or_insert_with(Box::default).partial(&utterance_id, revision);
+                tracing::trace!(%utterance_id, revision, fresh, "voice partial");
+                Ok(())
+            }
+            ClientMsg::VoiceFinal { id, utterance_id, conversation, text, locale, context } => {
+                if !chat::valid_id(&utterance_id) {
+                    return self
+                        .error(Some(id), ErrorCode::BadRequest, "`utterance_id`: 1-64 of A-Z a-z 0-9 _ . : -")
+                        .await;
+                }
+                if self.voice.as_ref().is_some_and(|v| v.cancelled(&utterance_id)) {
+                    return self.error(Some(id), ErrorCode::BadRequest, "this utterance was cancelled").await;
+                }
+                let msg = ChatIn {
+                    message_id: format!("voice:{utterance_id}"),
+                    conversation,
+                    text,
+                    locale,
+                    context: context.unwrap_or_default(),
+                };
+                self.chat(id, msg, true).await
+            }
+            ClientMsg::VoiceCancel { utterance_id } => {
+                if chat::valid_id(&utterance_id) {
+                    self.voice.get_or_insert_with(Box::default).cancel(&utterance_id);
+                }
+                Ok(())
+            }
             ClientMsg::BestAvailable { id, showtime, count, class } => {
                 match self.node.seats.best_available(&showtime, count, class).await {
                     Ok(seats) => self.reply(ServerMsg::BestAvailable { id, showtime: &showtime, seats: &seats }).await,
@@ -513,6 +618,56 @@ impl Session {
         }
     }
 
+    /// Queues a chat message for the bot; the answer comes on `user:<id>`.
+    async fn chat(&mut self, id: ReqId, msg: ChatIn, voice: bool) -> Result<(), End> {
+        let ids_ok = msg.message_id.len() <= chat::MAX_ID_LEN + "voice:".len()
+            && (voice || chat::valid_id(&msg.message_id))
+            && chat::valid_id(&msg.conversation);
+        if !ids_ok {
+            return self
+                .error(Some(id), ErrorCode::BadRequest, "`message_id` and `conversation`: 1-64 of A-Z a-z 0-9 _ . : -")
+                .await;
+        }
+        if let Some(problem) = chat::text_problem(&msg.text) {
+            return self.error(Some(id), ErrorCode::BadRequest, problem).await;
+        }
+        if !self.chat_bucket.take() {
+            return self.error(Some(id), ErrorCode::RateLimited, "chatting too fast; wait a moment").await;
+        }
+        let req = chat::queue::Request {
+            user: self.claims.sub.clone(),
+            message_id: msg.message_id,
+            conversation: msg.conversation,
+            text: msg.text,
+            locale: msg.locale,
+            context: msg.context,
+            voice,
+            accepted_at: self.node.seats.clock().now_ms(),
+        };
+        let echo = chat::events::encode(
+            &req.message_id,
+            &req.conversation,
+            chat::events::Event::Message { text: &req.text, voice },
+        );
+        match self.node.chat.accept(&req, echo).await {
+            Ok(accepted) => {
+                let (position, duplicate) = match accepted {
+                    chat::queue::Accepted::Queued(p) => {
+                        self.node.metrics.chats_accepted.fetch_add(1, Ordering::Relaxed);
+                        (p, false)
+                    }
+                    chat::queue::Accepted::Duplicate => (0, true),
+                };
+                self.reply(ServerMsg::ChatAccepted { id, message_id: &req.message_id, position, duplicate }).await
+            }
+            Err(chat::queue::ChatError::Overloaded) => {
+                self.error(Some(id), ErrorCode::Overloaded, "the bot has too many questions waiting; try again soon")
+                    .await
+            }
+            Err(chat::queue::ChatError::Bus(e)) => self.unavailable(id, e).await,
+        }
+    }
+
     /// Parses a topic name or answers `bad_topic`.
     async fn topic(&mut self, id: ReqId, name: &str) -> Result<Option<Topic>, End> {
         match Topic::parse(name) {
@@ -605,22 +760,24 @@ fn presence_info(claims: &Claims, session: &str) -> Bytes {
     Bytes::from(v.to_string())
 }
 
-/// Publish rate limit: `rate` per second sustained, bursts of twice that.
+/// A rate limit: `rate` per second sustained, bursts of `burst`.
 struct TokenBucket {
     rate: f64,
+    burst: f64,
     tokens: f64,
     last: Instant,
 }
 
 impl TokenBucket {
-    fn new(rate: u32) -> TokenBucket {
+    fn new(rate: u32, burst: u32) -> TokenBucket {
         let rate = f64::from(rate);
-        TokenBucket { rate, tokens: rate * 2.0, last: Instant::now() }
+        let burst = f64::from(burst.max(1));
+        TokenBucket { rate, burst, tokens: burst, last: Instant::now() }
     }
 
     fn take(&mut self) -> bool {
         let now = Instant::now();
-        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.rate * 2.0);
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
         self.last = now;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;

@@ -191,6 +191,80 @@ pub enum ClientMsg {
         #[serde(default)]
         class: Option<SeatClass>,
     },
+    /// A message to the bot (answered with `chat_accepted`; the reply comes on `user:<id>`).
+    Chat {
+        /// Request id.
+        id: ReqId,
+        /// Client-chosen id, unique per user: a retry with the same id is not answered twice.
+        message_id: String,
+        /// The conversation it belongs to.
+        conversation: String,
+        /// What the user wrote.
+        text: String,
+        /// `ko` or `en`; absent: guessed from the text.
+        #[serde(default)]
+        locale: Option<Locale>,
+        /// What the user has on screen.
+        #[serde(default)]
+        context: Option<ChatContext>,
+    },
+    /// Speech recognised so far for an utterance (shown, never acted on).
+    VoicePartial {
+        /// The utterance.
+        utterance_id: String,
+        /// Higher revisions replace lower ones.
+        revision: u64,
+        /// The conversation it belongs to.
+        conversation: String,
+        /// Transcript so far.
+        text: String,
+        /// `ko` or `en`.
+        #[serde(default)]
+        locale: Option<Locale>,
+    },
+    /// The final transcript of an utterance: sent to the bot exactly once.
+    VoiceFinal {
+        /// Request id.
+        id: ReqId,
+        /// The utterance.
+        utterance_id: String,
+        /// The conversation it belongs to.
+        conversation: String,
+        /// The transcript.
+        text: String,
+        /// `ko` or `en`.
+        #[serde(default)]
+        locale: Option<Locale>,
+        /// What the user has on screen.
+        #[serde(default)]
+        context: Option<ChatContext>,
+    },
+    /// The user abandoned an utterance.
+    VoiceCancel {
+        /// The utterance.
+        utterance_id: String,
+    },
+}
+
+/// The language of a chat message.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Locale {
+    /// Korean.
+    Ko,
+    /// English.
+    En,
+}
+
+/// What the user has on screen while chatting.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ChatContext {
+    /// The showtime whose seat map is open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub showtime: Option<String>,
+    /// The movie whose page is open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub movie: Option<String>,
 }
 
 /// Decodes a client frame. `publish` frames are read twice: once for the
@@ -259,6 +333,8 @@ pub enum ErrorCode {
     AlreadyCancelled,
     /// Seats: best-available found no block of seats that fits.
     NoFit,
+    /// Chat: the queue is full; nothing was queued.
+    Overloaded,
 }
 
 impl From<&SeatError> for ErrorCode {
@@ -476,6 +552,18 @@ pub enum ServerMsg<'a> {
         showtime: &'a str,
         /// The proposed seats, in row order.
         seats: &'a [SeatId],
+    },
+    /// Answer to `chat` and `voice_final`: the message is queued.
+    ChatAccepted {
+        /// Request id.
+        id: ReqId,
+        /// The message id (for a voice final, `voice:<utterance_id>`).
+        message_id: &'a str,
+        /// Requests ahead of it, counting itself.
+        position: u64,
+        /// Already accepted earlier; nothing new was queued.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        duplicate: bool,
     },
 }
 

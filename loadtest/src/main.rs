@@ -18,6 +18,9 @@
 //!   by several generator processes (a process may hold at most 20,000 files), with
 //!   each node's RSS per connection. `fanout --procs N` runs the subscribers in N
 //!   generator processes. The processes are copies of this binary (`cluster.rs`).
+//! - `chat`: users spread over the nodes send chats at a fixed total rate;
+//!   reports the time from each `chat` frame to its first `delta` event
+//!   (with `instant-model` as the model service: pipeline overhead).
 //!
 //! Every run is bounded in time and count and targets 127.0.0.0/8 only.
 
@@ -38,6 +41,8 @@ use tokio::net::TcpSocket;
 use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+mod chat;
 
 type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -157,6 +162,27 @@ enum Scenario {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// Chat pipeline overhead: chat frame in to first delta out.
+    Chat {
+        /// Gateway addresses; users are spread round-robin.
+        #[arg(long, value_delimiter = ',')]
+        nodes: Vec<SocketAddr>,
+        /// Users (one connection each).
+        #[arg(long, default_value_t = 1000)]
+        users: usize,
+        /// Chats per second in all.
+        #[arg(long, default_value_t = 1000)]
+        rate: u64,
+        /// Seconds of chatting (after a 1 s warm-up that is not measured).
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// A model service that answers every question instantly (for `chat`).
+    InstantModel {
+        /// Address to serve gRPC on (loopback).
+        #[arg(long)]
+        addr: SocketAddr,
+    },
 }
 
 #[tokio::main]
@@ -186,6 +212,13 @@ async fn main() -> anyhow::Result<()> {
         }
         Scenario::Seats { ref nodes, viewers, rate, holders, seconds } => {
             seats(&auth, args.sources, nodes, viewers, rate, holders, seconds).await?
+        }
+        Scenario::Chat { ref nodes, users, rate, seconds } => {
+            chat::chat(&auth, args.sources, nodes, users, rate, seconds).await?
+        }
+        Scenario::InstantModel { addr } => {
+            chat::instant_model(addr).await?;
+            return Ok(());
         }
     };
     let out = serde_json::to_string_pretty(&result)?;

@@ -224,6 +224,7 @@ fn answer_event(ev: Event) -> pb::AnswerEvent {
             speech: f.speech,
             locale: if f.korean { pb::Locale::Ko } else { pb::Locale::En }.into(),
             generator: f.generator,
+            ..pb::Final::default()
         }),
     };
     pb::AnswerEvent { event: Some(event) }

@@ -243,3 +243,53 @@ impl Client {
         }
     }
 }
+
+impl Client {
+    /// Like [`Client::recv_where`], waiting up to `wait` in all.
+    pub async fn recv_where_within(&mut self, wait: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let v = self.recv_within(left).await.unwrap_or_else(|| panic!("no matching frame within {wait:?}"));
+            if pred(&v) {
+                return v;
+            }
+        }
+    }
+}
+
+/// A model service (the real gRPC server) on a free loopback port.
+pub struct ModelSvc {
+    pub url: String,
+    pub stop: CancellationToken,
+}
+
+impl ModelSvc {
+    /// Starts model-svc with its built-in catalog; `delta_ms` paces the streamed text.
+    pub async fn start(delta_ms: u64) -> ModelSvc {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        ModelSvc::start_on(listener, delta_ms).await
+    }
+
+    pub async fn start_on(listener: tokio::net::TcpListener, delta_ms: u64) -> ModelSvc {
+        use clap::Parser as _;
+        let addr = listener.local_addr().unwrap();
+        let config = model_svc::Config::try_parse_from([
+            "model-svc".to_owned(),
+            "--addr".to_owned(),
+            addr.to_string(),
+            "--delta-interval-ms".to_owned(),
+            delta_ms.to_string(),
+        ])
+        .unwrap();
+        let stop = CancellationToken::new();
+        tokio::spawn(model_svc::run(listener, config, stop.clone().cancelled_owned()));
+        ModelSvc { url: format!("http://{addr}"), stop }
+    }
+}
+
+impl Drop for ModelSvc {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}

@@ -1,0 +1,596 @@
+//! The dispatcher: reads chat requests from the queue (consumer group),
+//! answers each with the model service over gRPC, runs the booking tools
+//! the model proposes, and publishes the answer on the user's topic.
+//!
+//! One task per request in flight (at most `prefetch`); at most
+//! `concurrency` of them call the model at once. A request is acknowledged
+//! only after its final event is published; while it is worked on, its
+//! queue entry is touched so other dispatchers do not claim it. A request
+//! whose dispatcher died is claimed after `claim_idle` and answered again as
+//! a new attempt (a `restart` event first); the queue's fence makes sure no
+//! event of a superseded attempt is published after that.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use proto::v1 as pb;
+use proto::v1::model_service_client::ModelServiceClient;
+use seats::SeatStore;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+use super::events::{self, Event, Suggestion};
+use super::queue::{Begin, ChatError, ChatQueue, Entry, Fence, FinalSave, HoldWarning, Request, Turn};
+use super::tools;
+use crate::metrics::Metrics;
+use crate::wire::Locale;
+
+/// Answer rounds (model call, then its tool calls) per message at most.
+pub const MAX_ROUNDS: usize = 5;
+/// Turns of history sent to the model.
+const HISTORY_TURNS: usize = 8;
+/// A hold made by the bot is announced this long before it expires.
+pub const WARN_BEFORE_MS: i64 = 60_000;
+/// Waits between tries while the model service is down.
+const BACKOFF_MIN: Duration = Duration::from_millis(200);
+const BACKOFF_MAX: Duration = Duration::from_secs(2);
+/// A `queued` event is repeated at most this often while waiting.
+const QUEUED_EVERY: Duration = Duration::from_secs(5);
+
+/// How a dispatcher runs.
+#[derive(Debug, Clone)]
+pub struct DispatchConfig {
+    /// Its consumer name in the group (the node id).
+    pub consumer: String,
+    /// Model calls in flight at most.
+    pub concurrency: usize,
+    /// Requests taken from the queue at most (in flight or waiting for a model slot).
+    pub prefetch: usize,
+    /// After this long without an answer the user gets an apology.
+    pub deadline: Duration,
+    /// A request untouched this long is claimed by another dispatcher.
+    pub claim_idle: Duration,
+    /// After this long the request is given up with a final apology.
+    pub give_up: Duration,
+}
+
+/// The dispatcher's shared parts.
+pub struct Dispatcher {
+    queue: ChatQueue,
+    seats: SeatStore,
+    model: ModelServiceClient<Channel>,
+    config: DispatchConfig,
+    metrics: Arc<Metrics>,
+    model_slots: Semaphore,
+    shutdown: CancellationToken,
+}
+
+/// Why an answer attempt stopped early.
+#[derive(Debug, thiserror::Error)]
+enum Stop {
+    /// The model service failed or is unreachable: retry later.
+    #[error("model service: {0}")]
+    Model(tonic::Status),
+    /// The queue (Redis) failed: retry later.
+    #[error("queue: {0}")]
+    Queue(#[from] ChatError),
+    /// A newer attempt owns the message, or it is answered.
+    #[error("superseded")]
+    Fenced,
+    /// The node is shutting down; another dispatcher takes over.
+    #[error("shutting down")]
+    Shutdown,
+}
+
+impl Dispatcher {
+    /// A dispatcher over `queue`, answering with `model`.
+    pub fn new(
+        queue: ChatQueue,
+        seats: SeatStore,
+        model: ModelServiceClient<Channel>,
+        config: DispatchConfig,
+        metrics: Arc<Metrics>,
+        shutdown: CancellationToken,
+    ) -> Arc<Dispatcher> {
+        Arc::new(Dispatcher {
+            model_slots: Semaphore::new(config.concurrency.max(1)),
+            queue,
+            seats,
+            model,
+            config,
+            metrics,
+            shutdown,
+        })
+    }
+
+    /// Runs until shutdown: reads new requests, claims abandoned ones,
+    /// sends hold warnings and samples the queue depth.
+    pub async fn run(self: Arc<Self>, tracker: tokio_util::task::TaskTracker) {
+        tracker.spawn(self.clone().claim_loop(tracker.clone()));
+        tracker.spawn(self.clone().housekeeping_loop());
+        let prefetch = Arc::new(Semaphore::new(self.config.prefetch.max(1)));
+        loop {
+            let first = tokio::select! {
+                _ = self.shutdown.cancelled() => return,
+                p = prefetch.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+            };
+            let mut permits = vec![first];
+            while permits.len() < 64
+                && let Ok(p) = prefetch.clone().try_acquire_owned()
+            {
+                permits.push(p);
+            }
+            let entries = tokio::select! {
+                _ = self.shutdown.cancelled() => return,
+                r = self.queue.read(&self.config.consumer, permits.len()) => r,
+            };
+            match entries {
+                Ok(entries) => {
+                    for entry in entries {
+                        let Some(permit) = permits.pop() else { break };
+                        let this = self.clone();
+                        tracker.spawn(async move {
+                            this.handle(entry).await;
+                            drop(permit);
+                        });
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "chat queue read failed; retrying");
+                    tokio::time::sleep(BACKOFF_MAX).await;
+                }
+            }
+        }
+    }
+
+    async fn claim_loop(self: Arc<Self>, tracker: tokio_util::task::TaskTracker) {
+        let mut tick = tokio::time::interval(self.config.claim_idle / 2);
+        loop {
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            match self.queue.claim(&self.config.consumer, self.config.claim_idle, 16).await {
+                Ok(entries) => {
+                    for entry in entries {
+                        tracing::info!(id = %entry.id, message = %entry.req.message_id, "claimed an abandoned chat request");
+                        let this = self.clone();
+                        tracker.spawn(async move { this.handle(entry).await });
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "chat claim failed"),
+            }
+        }
+    }
+
+    async fn housekeeping_loop(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            if let Ok(depth) = self.queue.depth().await {
+                self.metrics.chat_queue_depth.store(depth as i64, Relaxed);
+            }
+            match self.queue.due_warnings(self.seats.clock().now_ms()).await {
+                Ok(due) => {
+                    for w in due {
+                        self.warn(&w).await;
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "warning scan failed"),
+            }
+        }
+    }
+
+    /// Answers one request, retrying while the model service is down, and
+    /// acknowledges it once answered.
+    #[tracing::instrument(skip_all, fields(message = %entry.req.message_id, user = %entry.req.user))]
+    async fn handle(&self, entry: Entry) {
+        let req = &entry.req;
+        let mut backoff = BACKOFF_MIN;
+        let mut last_queued: Option<tokio::time::Instant> = None;
+        loop {
+            let attempt = match self.queue.begin(&req.user, &req.message_id).await {
+                Ok(Begin::Done) => break,
+                Ok(Begin::Attempt(a)) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot start an answer; retrying");
+                    if self.pause(&entry, BACKOFF_MAX).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            if attempt > 1 {
+                self.metrics.chat_restarts.fetch_add(1, Relaxed);
+            }
+            let outcome = tokio::select! {
+                r = self.attempt(&entry, attempt) => r,
+                () = self.keep_claimed(&entry) => Err(Stop::Shutdown),
+            };
+            match outcome {
+                Ok(()) => {
+                    self.metrics.chat_answers.fetch_add(1, Relaxed);
+                    break;
+                }
+                Err(Stop::Fenced) => {
+                    tracing::info!("superseded by a newer attempt");
+                    return;
+                }
+                Err(Stop::Shutdown) => return,
+                Err(e) => {
+                    if matches!(e, Stop::Model(_)) {
+                        self.metrics.model_errors.fetch_add(1, Relaxed);
+                    }
+                    tracing::warn!(error = %e, attempt, "answer failed; will retry");
+                    let age = self.age(req);
+                    if age >= self.config.give_up {
+                        self.give_up(req, attempt).await;
+                        break;
+                    }
+                    if last_queued.is_none_or(|t| t.elapsed() >= QUEUED_EVERY) {
+                        last_queued = Some(tokio::time::Instant::now());
+                        let position = self.queue.depth().await.unwrap_or(1).max(1);
+                        let payload = events::encode(&req.message_id, &req.conversation, Event::Queued { position });
+                        let _ = self.queue.publish(req, Fence::Status, payload).await;
+                    }
+                    if age >= self.config.deadline {
+                        self.apologize(req).await;
+                    }
+                    if self.pause(&entry, backoff).await.is_err() {
+                        return;
+                    }
+                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                }
+            }
+        }
+        if let Err(e) = self.queue.ack(&entry.id).await {
+            // Left pending: it is claimed later, found answered, and acknowledged then.
+            tracing::warn!(error = %e, "ack failed");
+        }
+    }
+
+    /// Sleeps `d` while keeping the entry claimed; Err on shutdown.
+    async fn pause(&self, entry: &Entry, d: Duration) -> Result<(), ()> {
+        let _ = self.queue.touch(&self.config.consumer, &entry.id).await;
+        tokio::select! {
+            _ = self.shutdown.cancelled() => Err(()),
+            _ = tokio::time::sleep(d) => Ok(()),
+        }
+    }
+
+    /// Touches the entry every third of the claim timeout; returns on shutdown.
+    async fn keep_claimed(&self, entry: &Entry) {
+        let mut tick = tokio::time::interval(self.config.claim_idle / 3);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            if let Err(e) = self.queue.touch(&self.config.consumer, &entry.id).await {
+                tracing::debug!(error = %e, "touch failed");
+            }
+        }
+    }
+
+    fn age(&self, req: &Request) -> Duration {
+        Duration::from_millis(self.seats.clock().now_ms().saturating_sub(req.accepted_at).max(0) as u64)
+    }
+
+    /// One attempt at the whole answer: model rounds, tools, final.
+    async fn attempt(&self, entry: &Entry, attempt: u32) -> Result<(), Stop> {
+        let req = &entry.req;
+        let publish = |event: Event<'_>| events::encode(&req.message_id, &req.conversation, event);
+        // Wait for a model slot; the apology goes out if that takes too long.
+        let _slot = loop {
+            let wait = self.config.deadline.saturating_sub(self.age(req)).max(Duration::from_millis(1));
+            tokio::select! {
+                s = self.model_slots.acquire() => break s.map_err(|_| Stop::Shutdown)?,
+                _ = tokio::time::sleep(wait) => self.apologize(req).await,
+                _ = self.shutdown.cancelled() => return Err(Stop::Shutdown),
+            }
+        };
+        let conv = self.queue.conversation(&req.user, &req.conversation).await?;
+        let fence = Fence::Attempt(attempt);
+        let first = if attempt > 1 { Event::Restart { attempt } } else { Event::Start { attempt } };
+        if !self.queue.publish(req, fence.clone(), publish(first)).await? {
+            return Err(Stop::Fenced);
+        }
+        let mut state = conv.state.clone();
+        let mut results: Vec<pb::ToolResult> = Vec::new();
+        let mut text = String::new();
+        let mut speech: Vec<String> = Vec::new();
+        let mut suggestions: Vec<Suggestion> = Vec::new();
+        let turns: Vec<pb::Turn> = conv
+            .turns
+            .iter()
+            .rev()
+            .take(HISTORY_TURNS)
+            .rev()
+            .map(|t| pb::Turn {
+                role: if t.role == "user" { pb::Role::User } else { pb::Role::Assistant }.into(),
+                text: t.text.clone(),
+            })
+            .collect();
+        for round in 0..MAX_ROUNDS {
+            let request = pb::AnswerRequest {
+                conversation_id: format!("{}:{}", req.user, req.conversation),
+                locale: match req.locale {
+                    Some(Locale::Ko) => pb::Locale::Ko,
+                    Some(Locale::En) => pb::Locale::En,
+                    None => pb::Locale::Unspecified,
+                }
+                .into(),
+                recent_turns: turns.clone(),
+                text: req.text.clone(),
+                context: Some(pb::ScreenContext {
+                    showtime_id: req.context.showtime.clone(),
+                    movie_id: req.context.movie.clone(),
+                }),
+                tool_results: std::mem::take(&mut results),
+                now: self.now_text(),
+                dialog_state: state.clone(),
+            };
+            let mut stream = self.model.clone().answer(request).await.map_err(Stop::Model)?.into_inner();
+            let mut calls: Vec<pb::ToolCall> = Vec::new();
+            let mut finished = false;
+            while let Some(ev) = stream.message().await.map_err(Stop::Model)? {
+                match ev.event {
+                    Some(pb::answer_event::Event::Text(d)) => {
+                        if d.text.is_empty() {
+                            continue;
+                        }
+                        text.push_str(&d.text);
+                        let e = Event::Delta { attempt, text: &d.text };
+                        if !self.queue.publish(req, fence.clone(), publish(e)).await? {
+                            return Err(Stop::Fenced);
+                        }
+                    }
+                    Some(pb::answer_event::Event::Citation(c)) => {
+                        let e = Event::Citation {
+                            attempt,
+                            movie: &c.movie_id,
+                            review: c.review_id.as_deref(),
+                            snippet: &c.snippet,
+                            attribution: &c.attribution,
+                        };
+                        if !self.queue.publish(req, fence.clone(), publish(e)).await? {
+                            return Err(Stop::Fenced);
+                        }
+                    }
+                    Some(pb::answer_event::Event::ToolCall(call)) => calls.push(call),
+                    Some(pb::answer_event::Event::Final(f)) => {
+                        state = f.dialog_state;
+                        if !f.speech.is_empty() {
+                            speech.push(f.speech);
+                        }
+                        suggestions = f
+                            .suggestions
+                            .into_iter()
+                            .map(|s| Suggestion { label: s.label, text: s.text, showtime: s.showtime_id })
+                            .collect();
+                        finished = true;
+                    }
+                    None => {}
+                }
+            }
+            if !finished {
+                return Err(Stop::Model(tonic::Status::unavailable("answer stream ended without a final event")));
+            }
+            if calls.is_empty() {
+                break;
+            }
+            if round + 1 == MAX_ROUNDS {
+                tracing::warn!("tool rounds exhausted; answering with what we have");
+                break;
+            }
+            for call in calls {
+                let outcome = self.run_tool(req, &call).await?;
+                // Tool results are JSON we wrote; a bad one is shown as null.
+                let result = serde_json::value::RawValue::from_string(outcome.json.clone()).ok();
+                let null = serde_json::value::RawValue::NULL;
+                let e = Event::Action {
+                    attempt,
+                    tool: &call.name,
+                    ok: !outcome.is_error,
+                    result: result.as_deref().unwrap_or(null),
+                };
+                if !self.queue.publish(req, fence.clone(), publish(e)).await? {
+                    return Err(Stop::Fenced);
+                }
+                results.push(pb::ToolResult {
+                    call_id: call.id,
+                    name: call.name,
+                    result_json: outcome.json,
+                    is_error: outcome.is_error,
+                });
+            }
+        }
+        let speech = if speech.is_empty() { text.clone() } else { speech.join(" ") };
+        let save = FinalSave {
+            user: Turn { role: "user".into(), text: req.text.clone() },
+            bot: Turn { role: "assistant".into(), text: text.clone() },
+            state,
+        };
+        let e = Event::Final { attempt, text: &text, speech: &speech, suggestions: &suggestions };
+        if !self.queue.publish(req, Fence::Final(attempt, Box::new(save)), publish(e)).await? {
+            return Err(Stop::Fenced);
+        }
+        Ok(())
+    }
+
+    /// Runs one tool call exactly once per message: a retried attempt finds
+    /// the journaled result instead of acting again.
+    async fn run_tool(&self, req: &Request, call: &pb::ToolCall) -> Result<tools::Outcome, Stop> {
+        if let Some(saved) = self.queue.journal_get(&req.user, &req.message_id, &call.id).await? {
+            let (flag, json) = saved.split_at(1.min(saved.len()));
+            return Ok(tools::Outcome { json: json.to_owned(), is_error: flag == "1" });
+        }
+        self.metrics.tool_calls.fetch_add(1, Relaxed);
+        let key = format!("{}:{}", req.message_id, call.id);
+        let outcome = tools::run(&self.seats, &req.user, &key, &call.name, &call.arguments_json).await;
+        let saved = format!("{}{}", if outcome.is_error { "1" } else { "0" }, outcome.json);
+        self.queue.journal_put(&req.user, &req.message_id, &call.id, &saved).await?;
+        if !outcome.is_error && matches!(call.name.as_str(), "hold_best_available" | "extend_hold") {
+            self.schedule_warning(req, &outcome.json).await;
+        }
+        Ok(outcome)
+    }
+
+    async fn schedule_warning(&self, req: &Request, hold_json: &str) {
+        #[derive(serde::Deserialize)]
+        struct H {
+            hold_id: String,
+            showtime: String,
+            expires_at: i64,
+        }
+        let Ok(h) = serde_json::from_str::<H>(hold_json) else { return };
+        let w = HoldWarning {
+            user: req.user.clone(),
+            conversation: req.conversation.clone(),
+            hold_id: h.hold_id,
+            showtime: h.showtime,
+            expires_at: h.expires_at,
+            locale: req.locale.or_else(|| Some(guess_locale(&req.text))),
+        };
+        if let Err(e) = self.queue.schedule_warning(h.expires_at - WARN_BEFORE_MS, &w).await {
+            tracing::warn!(error = %e, "cannot schedule the hold warning");
+        }
+    }
+
+    /// Publishes a hold warning if the hold still stands with that expiry.
+    async fn warn(&self, w: &HoldWarning) {
+        let live = match self.seats.snapshot(&w.showtime, Some(&w.user)).await {
+            Ok(map) => map
+                .seats
+                .iter()
+                .any(|s| s.hold_id.as_deref() == Some(w.hold_id.as_str()) && s.until == Some(w.expires_at)),
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot check a hold for its warning");
+                false
+            }
+        };
+        if !live {
+            return;
+        }
+        let seats: Vec<String> = match self.seats.snapshot(&w.showtime, Some(&w.user)).await {
+            Ok(map) => map
+                .seats
+                .iter()
+                .filter(|s| s.hold_id.as_deref() == Some(w.hold_id.as_str()))
+                .map(|s| s.seat.as_str().to_owned())
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        let (text, speech, label, say) = match w.locale {
+            Some(Locale::En) => (
+                format!(
+                    "Your held seats ({}) will be released in one minute. Say \"extend\" if you need more time.",
+                    seats.join(", ")
+                ),
+                "Your held seats will be released in one minute. Say extend if you need more time.".to_owned(),
+                "Extend my hold",
+                "Please extend my hold",
+            ),
+            _ => (
+                format!(
+                    "잡아 둔 좌석({})이 1분 뒤에 풀립니다. 시간이 더 필요하시면 \"연장\"이라고 말씀해 주세요.",
+                    seats.join(", ")
+                ),
+                "잡아 둔 좌석이 1분 뒤에 풀립니다. 시간이 더 필요하시면 연장이라고 말씀해 주세요.".to_owned(),
+                "좌석 시간 연장하기",
+                "좌석 시간 연장해 주세요",
+            ),
+        };
+        let suggestions = [Suggestion { label: label.into(), text: say.into(), showtime: Some(w.showtime.clone()) }];
+        let id = format!("warn:{}:{}", w.hold_id, w.expires_at);
+        let req = Request {
+            user: w.user.clone(),
+            message_id: id.clone(),
+            conversation: w.conversation.clone(),
+            text: String::new(),
+            locale: w.locale,
+            context: Default::default(),
+            voice: false,
+            accepted_at: 0,
+        };
+        let e = Event::Warning {
+            hold_id: &w.hold_id,
+            showtime: &w.showtime,
+            expires_at: w.expires_at,
+            text: &text,
+            speech: &speech,
+            suggestions: &suggestions,
+        };
+        if let Err(e) = self.queue.publish(&req, Fence::Status, events::encode(&id, &w.conversation, e)).await {
+            tracing::warn!(error = %e, "hold warning not published");
+        }
+    }
+
+    async fn apologize(&self, req: &Request) {
+        let (text, speech) = apology(req);
+        let e = Event::Apology { text, speech };
+        match self.queue.publish(req, Fence::Apology, events::encode(&req.message_id, &req.conversation, e)).await {
+            Ok(true) => {
+                self.metrics.chat_apologies.fetch_add(1, Relaxed);
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "apology not published"),
+        }
+    }
+
+    /// Ends a request that could not be answered for a long time with a
+    /// final apology, so it does not wait forever.
+    async fn give_up(&self, req: &Request, attempt: u32) {
+        let text = match req.locale.unwrap_or_else(|| guess_locale(&req.text)) {
+            Locale::En => "Sorry, I could not answer this message. Please ask again.",
+            Locale::Ko => "죄송합니다. 이 질문에는 답을 드리지 못했어요. 다시 한 번 물어봐 주세요.",
+        };
+        let save = FinalSave {
+            user: Turn { role: "user".into(), text: req.text.clone() },
+            bot: Turn { role: "assistant".into(), text: text.into() },
+            state: self.queue.conversation(&req.user, &req.conversation).await.map(|c| c.state).unwrap_or_default(),
+        };
+        let e = Event::Final { attempt, text, speech: text, suggestions: &[] };
+        let payload = events::encode(&req.message_id, &req.conversation, e);
+        if let Err(e) = self.queue.publish(req, Fence::Final(attempt, Box::new(save)), payload).await {
+            tracing::warn!(error = %e, "give-up answer not published");
+        }
+    }
+
+    /// Now in the cinema's time zone, RFC 9557 (`...+09:00[Asia/Seoul]`).
+    fn now_text(&self) -> String {
+        jiff::Timestamp::from_millisecond(self.seats.clock().now_ms())
+            .ok()
+            .and_then(|t| t.in_tz(seats::domain::TIME_ZONE).ok())
+            .map(|z| z.to_string())
+            .unwrap_or_default()
+    }
+}
+
+fn apology(req: &Request) -> (&'static str, &'static str) {
+    match req.locale.unwrap_or_else(|| guess_locale(&req.text)) {
+        Locale::En => (
+            "Sorry, the answer is taking longer than usual. It will appear here as soon as it is ready.",
+            "Sorry, the answer is taking longer than usual. It will appear as soon as it is ready.",
+        ),
+        Locale::Ko => (
+            "죄송합니다. 답변이 늦어지고 있어요. 준비되는 대로 여기에 보내 드릴게요.",
+            "죄송합니다. 답변이 늦어지고 있어요. 준비되는 대로 보내 드릴게요.",
+        ),
+    }
+}
+
+/// Korean when the text has Hangul, English otherwise.
+pub fn guess_locale(text: &str) -> Locale {
+    if text.chars().any(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c) || ('\u{3131}'..='\u{318E}').contains(&c)) {
+        Locale::Ko
+    } else {
+        Locale::En
+    }
+}

@@ -1,0 +1,275 @@
+//! Chat with the bot end to end: WebSocket clients on gateway nodes, the
+//! queue in a real redis-server (or in process), dispatchers (in process, or
+//! the gateway binary killed with SIGKILL) and a real model-svc gRPC server.
+
+use std::time::Duration;
+
+use gateway::config::Role;
+use serde_json::{Value, json};
+use testkit::RedisServer;
+
+use crate::support::{Client, ModelSvc, Node, SECRET, token};
+
+/// Chat answers come through a queue, a model and back: give them time on a
+/// loaded machine.
+const ANSWER_WAIT: Duration = Duration::from_secs(60);
+
+fn is_chat(v: &Value, mid: &str, event: &str) -> bool {
+    v["type"] == "pub" && v["data"]["type"] == "chat" && v["data"]["message_id"] == mid && v["data"]["event"] == event
+}
+
+/// Reads the events of `mid` up to its final; returns them (the `data` of each pub).
+async fn events_until_final(c: &mut Client, mid: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    loop {
+        let v = c.recv_where_within(ANSWER_WAIT, |v| v["type"] == "pub" && v["data"]["message_id"] == mid).await;
+        let done = v["data"]["event"] == "final";
+        out.push(v["data"].clone());
+        if done {
+            return out;
+        }
+    }
+}
+
+/// The text of the final attempt equals its deltas, and nothing of an
+/// earlier attempt follows that attempt's start/restart.
+fn assert_coherent(events: &[Value]) -> (u64, String) {
+    let fin = events.last().unwrap();
+    assert_eq!(fin["event"], "final");
+    let attempt = fin["attempt"].as_u64().unwrap();
+    let begin = events
+        .iter()
+        .rposition(|e| (e["event"] == "start" || e["event"] == "restart") && e["attempt"] == attempt)
+        .expect("the final attempt began");
+    let mut text = String::new();
+    for e in &events[begin..] {
+        if let Some(a) = e["attempt"].as_u64() {
+            assert_eq!(a, attempt, "an event of another attempt after attempt {attempt} began: {e}");
+        }
+        if e["event"] == "delta" {
+            text.push_str(e["text"].as_str().unwrap());
+        }
+    }
+    assert_eq!(fin["text"].as_str().unwrap(), text, "final text = its deltas");
+    assert!(!text.is_empty());
+    assert!(!fin["speech"].as_str().unwrap().is_empty(), "a read-aloud form: {fin}");
+    (attempt, text)
+}
+
+async fn chat(c: &mut Client, mid: &str, text: &str) -> Value {
+    c.request(json!({"type": "chat", "message_id": mid, "conversation": "c1", "text": text})).await
+}
+
+#[tokio::test]
+async fn the_answer_reaches_the_user_on_another_node_and_a_repeated_id_is_answered_once() {
+    let redis = RedisServer::start();
+    let model = ModelSvc::start(0).await;
+    let a = Node::start(Some(&redis), "a", |c| c.role = Role::Gateway).await;
+    let b = Node::start(Some(&redis), "b", |c| c.role = Role::Gateway).await;
+    let url = model.url.clone();
+    let _d = Node::start(Some(&redis), "d", move |c| {
+        c.role = Role::Dispatcher;
+        c.model_svc_url = Some(url);
+    })
+    .await;
+
+    let mut phone = Client::connect(&b, "alice").await;
+    phone.subscribe("user:alice").await;
+    let mut desk = Client::connect(&a, "alice").await;
+    let ok = chat(&mut desk, "m-1", "is the new thriller any good?").await;
+    assert_eq!(ok["type"], "chat_accepted", "{ok}");
+    assert_eq!(ok["message_id"], "m-1");
+    assert!(ok["position"].as_u64().unwrap() >= 1);
+    assert!(ok.get("duplicate").is_none());
+
+    let events = events_until_final(&mut phone, "m-1").await;
+    assert_eq!(events[0]["event"], "message", "the user's message is echoed first: {}", events[0]);
+    assert_eq!(events[0]["text"], "is the new thriller any good?");
+    assert_eq!(events[0]["conversation"], "c1");
+    let (attempt, _) = assert_coherent(&events);
+    assert_eq!(attempt, 1);
+    assert!(events.iter().any(|e| e["event"] == "citation" && e["movie"].is_string()), "citations: {events:?}");
+
+    // The same message id again: accepted as a duplicate, not answered again.
+    let dup = chat(&mut desk, "m-1", "is the new thriller any good?").await;
+    assert_eq!(dup["type"], "chat_accepted");
+    assert_eq!(dup["duplicate"], true, "{dup}");
+    let next = chat(&mut desk, "m-2", "무서운 영화 말고 가족 영화 뭐 있어?").await;
+    assert_eq!(next["type"], "chat_accepted");
+    let events2 = events_until_final(&mut phone, "m-2").await;
+    assert_coherent(&events2);
+    // Everything on the topic so far: exactly one final for each message.
+    let h = phone.request(json!({"type": "history", "topic": "user:alice", "after": 0})).await;
+    let finals = |mid: &str| {
+        h["pubs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| is_chat(&json!({"type":"pub","data":p["data"]}), mid, "final"))
+            .count()
+    };
+    assert_eq!(finals("m-1"), 1, "{h}");
+    assert_eq!(finals("m-2"), 1, "{h}");
+    // The conversation remembers both turns in Redis.
+    let (_, metrics) = a.get("/metrics").await;
+    assert!(metrics.contains("marquee_chats_accepted_total 2"), "{metrics}");
+}
+
+#[tokio::test]
+async fn a_dispatcher_killed_mid_answer_is_replaced_and_the_answer_is_coherent() {
+    let redis = RedisServer::start();
+    // Slow streaming, so the kill lands mid-answer.
+    let model = ModelSvc::start(150).await;
+    let a = Node::start(Some(&redis), "a", |c| c.role = Role::Gateway).await;
+    let mut alice = Client::connect(&a, "alice").await;
+    alice.subscribe("user:alice").await;
+
+    let mut first = tokio::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
+        .env("REDIS_URL", redis.url())
+        .env("MARQUEE_ROLE", "dispatcher")
+        .env("MODEL_SVC_URL", &model.url)
+        .env("JWT_SECRET", SECRET)
+        .env("MARQUEE_ADDR", "127.0.0.1:0")
+        .env("NODE_ID", "doomed")
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let ok = chat(&mut alice, "m-k", "is the new thriller any good?").await;
+    assert_eq!(ok["type"], "chat_accepted");
+    // Wait until the answer is streaming, then kill its dispatcher.
+    let mut seen = Vec::new();
+    loop {
+        let v = alice.recv_where_within(ANSWER_WAIT, |v| v["type"] == "pub" && v["data"]["message_id"] == "m-k").await;
+        seen.push(v["data"].clone());
+        if v["data"]["event"] == "delta" {
+            break;
+        }
+    }
+    first.kill().await.unwrap();
+    let _ = first.wait().await;
+
+    // Another dispatcher claims the abandoned request after CHAT_CLAIM_MS.
+    let url = model.url.clone();
+    let _second = Node::start(Some(&redis), "second", move |c| {
+        c.role = Role::Dispatcher;
+        c.model_svc_url = Some(url);
+        c.chat_claim_ms = 500;
+    })
+    .await;
+    seen.extend(events_until_final(&mut alice, "m-k").await);
+    let (attempt, _) = assert_coherent(&seen);
+    assert_eq!(attempt, 2, "answered by a second attempt: {seen:?}");
+    assert!(seen.iter().any(|e| e["event"] == "restart" && e["attempt"] == 2), "a restart marker: {seen:?}");
+    assert_eq!(seen.iter().filter(|e| e["event"] == "final").count(), 1);
+}
+
+#[tokio::test]
+async fn with_the_model_down_the_user_gets_queued_then_an_apology_then_the_answer() {
+    let redis = RedisServer::start();
+    let port = testkit::free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let a = Node::start(Some(&redis), "a", |c| c.role = Role::Gateway).await;
+    let _d = Node::start(Some(&redis), "d", move |c| {
+        c.role = Role::Dispatcher;
+        c.model_svc_url = Some(url);
+        c.chat_deadline_ms = 1500;
+    })
+    .await;
+    let mut alice = Client::connect(&a, "alice").await;
+    alice.subscribe("user:alice").await;
+    let ok = chat(&mut alice, "m-q", "가족 영화 추천해 줘").await;
+    assert_eq!(ok["type"], "chat_accepted");
+    let queued = alice.recv_where_within(ANSWER_WAIT, |v| is_chat(v, "m-q", "queued")).await;
+    assert!(queued["data"]["position"].as_u64().unwrap() >= 1, "{queued}");
+    let sorry = alice.recv_where_within(ANSWER_WAIT, |v| is_chat(v, "m-q", "apology")).await;
+    assert!(sorry["data"]["text"].as_str().unwrap().contains("죄송"), "a Korean apology: {sorry}");
+    let (_, metrics) = _d.get("/metrics").await;
+    assert!(metrics.contains("marquee_chat_queue_depth 1"), "queue depth visible: {metrics}");
+
+    // The model service comes back on its address: the message is answered.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    let _model = ModelSvc::start_on(listener, 0).await;
+    let events = events_until_final(&mut alice, "m-q").await;
+    assert_coherent(&events);
+}
+
+#[tokio::test]
+async fn chat_works_on_a_single_node_without_redis() {
+    // The default `cargo run`: in-process queue, dispatcher and model service.
+    let node = Node::start(None, "solo", |_| {}).await;
+    let mut bob = Client::connect(&node, "bob").await;
+    bob.subscribe("user:bob").await;
+    let ok = chat(&mut bob, "m-s", "무서운 영화 추천해 줘").await;
+    assert_eq!(ok["type"], "chat_accepted", "{ok}");
+    let events = events_until_final(&mut bob, "m-s").await;
+    assert_coherent(&events);
+    let dup = chat(&mut bob, "m-s", "무서운 영화 추천해 줘").await;
+    assert_eq!(dup["duplicate"], true);
+}
+
+#[tokio::test]
+async fn voice_finals_are_acted_on_once_and_partials_never() {
+    let node = Node::start(None, "solo", |_| {}).await;
+    let mut bob = Client::connect(&node, "bob").await;
+    bob.subscribe("user:bob").await;
+    for (rev, text) in [(1, "가족"), (3, "가족 영화 뭐"), (2, "가족 영")] {
+        bob.send(
+            json!({"type": "voice_partial", "utterance_id": "u1", "revision": rev, "conversation": "c1", "text": text}),
+        )
+        .await;
+    }
+    let fin = json!({"type": "voice_final", "utterance_id": "u1", "conversation": "c1", "text": "가족 영화 뭐 있어?"});
+    let ok = bob.request(fin.clone()).await;
+    assert_eq!(ok["type"], "chat_accepted", "{ok}");
+    assert_eq!(ok["message_id"], "voice:u1");
+    let events = events_until_final(&mut bob, "voice:u1").await;
+    assert_eq!(events[0]["event"], "message");
+    assert_eq!(events[0]["voice"], true);
+    assert_eq!(events[0]["text"], "가족 영화 뭐 있어?", "only the final is acted on");
+    assert_coherent(&events);
+    let again = bob.request(fin).await;
+    assert_eq!(again["duplicate"], true, "a resent final is not answered twice: {again}");
+
+    // A cancelled utterance cannot be finalised.
+    bob.send(json!({"type": "voice_cancel", "utterance_id": "u2"})).await;
+    let late = bob
+        .request(json!({"type": "voice_final", "utterance_id": "u2", "conversation": "c1", "text": "취소한 말"}))
+        .await;
+    assert_eq!(late["type"], "error");
+    assert_eq!(late["code"], "bad_request");
+}
+
+#[tokio::test]
+async fn malformed_chat_frames_get_clear_errors() {
+    let node = Node::start(None, "solo", |c| c.chat_rate = 1).await;
+    let mut bob = Client::connect(&node, "bob").await;
+    let cases = [
+        json!({"type": "chat", "message_id": "", "conversation": "c", "text": "hi"}),
+        json!({"type": "chat", "message_id": "has space", "conversation": "c", "text": "hi"}),
+        json!({"type": "chat", "message_id": "m", "conversation": "c", "text": "   "}),
+        json!({"type": "chat", "message_id": "m", "conversation": "c", "text": "가".repeat(2001)}),
+        json!({"type": "chat", "message_id": "m", "conversation": "c"}),
+        json!({"type": "chat", "message_id": "m", "conversation": "c", "text": 5}),
+        json!({"type": "voice_final", "utterance_id": "x y", "conversation": "c", "text": "hi"}),
+    ];
+    for frame in cases {
+        let r = bob.request(frame.clone()).await;
+        assert_eq!(r["type"], "error", "{frame} → {r}");
+        assert_eq!(r["code"], "bad_request", "{frame} → {r}");
+    }
+    // Rate: bursts of three times CHAT_RATE, then `rate_limited`.
+    let mut limited = false;
+    for i in 0..10 {
+        let r = chat(&mut bob, &format!("r-{i}"), "hello").await;
+        if r["type"] == "error" {
+            assert_eq!(r["code"], "rate_limited", "{r}");
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited, "ten chats at once hit the limit");
+    // The connection is still usable.
+    assert_eq!(bob.request(json!({"type": "ping"})).await["type"], "pong");
+    let _ = token("unused");
+}
