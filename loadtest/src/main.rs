@@ -14,7 +14,17 @@
 //!   Phase 2: H holder connections hold and release their own seats as fast
 //!   as the gateway answers; reports single-seat holds per second.
 //!
+//! - `idle-cluster`: idle connections on several nodes (up to 19,000 each), opened
+//!   by several generator processes (a process may hold at most 20,000 files), with
+//!   each node's RSS per connection. `fanout --procs N` runs the subscribers in N
+//!   generator processes. The processes are copies of this binary (`cluster.rs`).
+//! - `chat`: users spread over the nodes send chats at a fixed total rate;
+//!   reports the time from each `chat` frame to its first `delta` event
+//!   (with `instant-model` as the model service: pipeline overhead).
+//!
 //! Every run is bounded in time and count and targets 127.0.0.0/8 only.
+
+mod cluster;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -31,6 +41,8 @@ use tokio::net::TcpSocket;
 use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+mod chat;
 
 type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -84,6 +96,53 @@ enum Scenario {
         /// Drive the Socket.IO peer (loadtest/peers/socketio) instead of Marquee.
         #[arg(long)]
         socketio: bool,
+        /// Generator processes for the subscribers (1: all in this process).
+        #[arg(long, default_value_t = 1)]
+        procs: usize,
+    },
+    /// Idle connections on several nodes from several generator processes.
+    IdleCluster {
+        /// Gateway addresses.
+        #[arg(long, value_delimiter = ',')]
+        nodes: Vec<SocketAddr>,
+        /// Gateway process ids, in the order of --nodes.
+        #[arg(long, value_delimiter = ',')]
+        pids: Vec<u32>,
+        /// Connections per node (at most 19,000: a process may hold 20,000 files).
+        #[arg(long, default_value_t = 1000)]
+        per_node: usize,
+        /// Generator processes (at least one per node).
+        #[arg(long, default_value_t = 4)]
+        procs: usize,
+        /// Connect to the Socket.IO peer instead of Marquee.
+        #[arg(long)]
+        socketio: bool,
+    },
+    /// Worker of idle-cluster (started by it): holds idle connections until stdin closes.
+    #[command(hide = true)]
+    IdleWorker {
+        #[arg(long)]
+        node: SocketAddr,
+        #[arg(long)]
+        first: usize,
+        #[arg(long)]
+        conns: usize,
+        #[arg(long)]
+        socketio: bool,
+    },
+    /// Worker of fanout --procs (started by it): subscribers that report their latencies.
+    #[command(hide = true)]
+    FanoutWorker {
+        #[arg(long, value_delimiter = ',')]
+        nodes: Vec<SocketAddr>,
+        #[arg(long)]
+        topic: String,
+        #[arg(long)]
+        first: usize,
+        #[arg(long)]
+        subs: usize,
+        #[arg(long)]
+        socketio: bool,
     },
     /// Seat changes: delta latency to viewers, then hold throughput.
     Seats {
@@ -103,6 +162,27 @@ enum Scenario {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// Chat pipeline overhead: chat frame in to first delta out.
+    Chat {
+        /// Gateway addresses; users are spread round-robin.
+        #[arg(long, value_delimiter = ',')]
+        nodes: Vec<SocketAddr>,
+        /// Users (one connection each).
+        #[arg(long, default_value_t = 1000)]
+        users: usize,
+        /// Chats per second in all.
+        #[arg(long, default_value_t = 1000)]
+        rate: u64,
+        /// Seconds of chatting (after a 1 s warm-up that is not measured).
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// A model service that answers every question instantly (for `chat`).
+    InstantModel {
+        /// Address to serve gRPC on (loopback).
+        #[arg(long)]
+        addr: SocketAddr,
+    },
 }
 
 #[tokio::main]
@@ -114,12 +194,31 @@ async fn main() -> anyhow::Result<()> {
             let proto = if socketio { Proto::SocketIo } else { Proto::Marquee };
             idle(&auth, args.sources, node, pid, conns, parallel, proto).await?
         }
-        Scenario::Fanout { ref nodes, subs, rate, seconds, socketio } => {
+        Scenario::Fanout { ref nodes, subs, rate, seconds, socketio, procs } => {
             let proto = if socketio { Proto::SocketIo } else { Proto::Marquee };
-            fanout(&auth, args.sources, nodes, subs, rate, seconds, proto).await?
+            fanout(&auth, &args.secret, args.sources, nodes, subs, rate, seconds, proto, procs).await?
+        }
+        Scenario::IdleCluster { ref nodes, ref pids, per_node, procs, socketio } => {
+            let proto = if socketio { Proto::SocketIo } else { Proto::Marquee };
+            cluster::idle_cluster(&args.secret, args.sources, nodes, pids, per_node, procs, proto).await?
+        }
+        Scenario::IdleWorker { node, first, conns, socketio } => {
+            let proto = if socketio { Proto::SocketIo } else { Proto::Marquee };
+            return cluster::idle_worker(&auth, args.sources, node, first, conns, proto).await;
+        }
+        Scenario::FanoutWorker { ref nodes, ref topic, first, subs, socketio } => {
+            let proto = if socketio { Proto::SocketIo } else { Proto::Marquee };
+            return cluster::fanout_worker(&auth, args.sources, nodes, topic, first, subs, proto).await;
         }
         Scenario::Seats { ref nodes, viewers, rate, holders, seconds } => {
             seats(&auth, args.sources, nodes, viewers, rate, holders, seconds).await?
+        }
+        Scenario::Chat { ref nodes, users, rate, seconds } => {
+            chat::chat(&auth, args.sources, nodes, users, rate, seconds).await?
+        }
+        Scenario::InstantModel { addr } => {
+            chat::instant_model(addr).await?;
+            return Ok(());
         }
     };
     let out = serde_json::to_string_pretty(&result)?;
@@ -189,27 +288,27 @@ async fn connect(node: SocketAddr, token: &str, i: usize, sources: u8) -> anyhow
     }
 }
 
-fn rss_bytes(pid: u32) -> anyhow::Result<u64> {
+pub(crate) fn rss_bytes(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).context("read /proc status")?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("no VmRSS")?;
     let kb: u64 = line.split_whitespace().nth(1).context("VmRSS value")?.parse()?;
     Ok(kb * 1024)
 }
 
-async fn idle(
+/// Opens `conns` idle connections to `node` (users `idle<first + k>`, source addresses
+/// by index), at most `parallel` connecting at once. Returns the open ones.
+async fn open_idle(
     auth: &Auth,
     sources: u8,
     node: SocketAddr,
-    pid: u32,
+    first: usize,
     conns: usize,
     parallel: usize,
     proto: Proto,
-) -> anyhow::Result<Value> {
-    let before = rss_bytes(pid)?;
-    let started = Instant::now();
+) -> anyhow::Result<Vec<Ws>> {
     let sem = Arc::new(tokio::sync::Semaphore::new(parallel));
     let mut tasks = Vec::with_capacity(conns);
-    for i in 0..conns {
+    for i in first..first + conns {
         let token = token(auth, &format!("idle{i}"))?;
         let sem = sem.clone();
         tasks.push(tokio::spawn(async move {
@@ -226,6 +325,21 @@ async fn idle(
             open.push(ws);
         }
     }
+    Ok(open)
+}
+
+async fn idle(
+    auth: &Auth,
+    sources: u8,
+    node: SocketAddr,
+    pid: u32,
+    conns: usize,
+    parallel: usize,
+    proto: Proto,
+) -> anyhow::Result<Value> {
+    let before = rss_bytes(pid)?;
+    let started = Instant::now();
+    let open = open_idle(auth, sources, node, 0, conns, parallel, proto).await?;
     let connect_secs = started.elapsed().as_secs_f64();
     // Let the server settle (allocator, lazily grown buffers) before reading RSS.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -235,7 +349,7 @@ async fn idle(
     drop(open);
     Ok(json!({
         "scenario": "idle",
-        "server": if proto == Proto::SocketIo { "socket.io" } else { "marquee" },
+        "server": server_name(proto),
         "connections": n,
         "failed": conns - n,
         "connect_seconds": connect_secs,
@@ -244,6 +358,13 @@ async fn idle(
         "gateway_rss_after_bytes": after,
         "rss_per_connection_bytes": per_conn.round(),
     }))
+}
+
+fn server_name(proto: Proto) -> &'static str {
+    match proto {
+        Proto::Marquee => "marquee",
+        Proto::SocketIo => "socket.io + redis-streams-adapter",
+    }
 }
 
 /// A publish request in the given protocol.
@@ -284,28 +405,76 @@ fn now_micros() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
 }
 
-async fn fanout(
+/// Subscribers of one topic running in this process: one task per connection.
+struct Subscribers {
+    /// One per subscriber: fires once it is subscribed (dropped if it failed).
+    ready: Vec<tokio::sync::oneshot::Receiver<()>>,
+    /// One per subscriber: its offset gaps, when it saw the end marker.
+    readers: Vec<tokio::task::JoinHandle<Option<u64>>>,
+    /// Publish-to-receipt latency of the measured publications, µs.
+    hist: Arc<Mutex<Histogram<u64>>>,
+    /// Measured publications received.
+    received: Arc<AtomicU64>,
+    /// Subscribes retried after `unavailable`.
+    retries: Arc<AtomicU64>,
+}
+
+impl Subscribers {
+    /// Waits until every subscriber is subscribed or failed; returns how many subscribed.
+    async fn wait_ready(&mut self) -> u64 {
+        let mut connected = 0;
+        for rx in self.ready.drain(..) {
+            if rx.await.is_ok() {
+                connected += 1;
+            }
+        }
+        connected
+    }
+
+    /// Waits for the readers until `stop` resolves; returns (offset gaps, readers finished).
+    async fn finish(&mut self, stop: impl std::future::Future<Output = ()>) -> (u64, u64) {
+        let (mut gaps, mut finished) = (0, 0);
+        tokio::pin!(stop);
+        for r in self.readers.drain(..) {
+            tokio::select! {
+                done = r => if let Ok(Some(g)) = done {
+                    gaps += g;
+                    finished += 1;
+                },
+                () = &mut stop => break,
+            }
+        }
+        (gaps, finished)
+    }
+}
+
+/// A new histogram for latencies in µs (1 µs to 60 s, 3 significant digits).
+pub(crate) fn latency_histogram() -> anyhow::Result<Histogram<u64>> {
+    Ok(Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?)
+}
+
+/// Starts subscribers `first..first + count` of `topic`: subscriber `i` connects to
+/// `nodes[i % nodes.len()]` from source address index `i`, at most 200 connecting at once.
+fn spawn_subscribers(
     auth: &Auth,
     sources: u8,
     nodes: &[SocketAddr],
-    subs: usize,
-    rate: u64,
-    seconds: u64,
+    topic: &str,
+    first: usize,
+    count: usize,
     proto: Proto,
-) -> anyhow::Result<Value> {
-    if nodes.is_empty() {
-        bail!("--nodes is empty");
-    }
-    let topic = format!("room:fanout{}", now_micros() % 1_000_000);
-    let hist = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?));
+) -> anyhow::Result<Subscribers> {
+    let hist = Arc::new(Mutex::new(latency_histogram()?));
     let received = Arc::new(AtomicU64::new(0));
+    let retries = Arc::new(AtomicU64::new(0));
     let sem = Arc::new(tokio::sync::Semaphore::new(200));
     let mut ready = Vec::new();
     let mut readers = Vec::new();
-    for i in 0..subs {
+    for i in first..first + count {
         let node = nodes[i % nodes.len()];
         let token = token(auth, &format!("sub{i}"))?;
-        let (topic, hist, received, sem) = (topic.clone(), hist.clone(), received.clone(), sem.clone());
+        let (topic, hist, received, sem) = (topic.to_owned(), hist.clone(), received.clone(), sem.clone());
+        let retries = retries.clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         ready.push(rx);
         readers.push(tokio::spawn(async move {
@@ -319,20 +488,12 @@ async fn fanout(
                     ws
                 } else {
                     let mut ws = connect(node, &token, i, sources).await.ok()?;
-                    let sub = json!({"type": "subscribe", "id": 1, "topic": topic});
-                    ws.send(Message::text(sub.to_string())).await.ok()?;
-                    loop {
-                        match ws.next().await {
-                            Some(Ok(Message::Text(t))) if t.as_str().contains("\"subscribed\"") => break,
-                            Some(Ok(_)) => continue,
-                            _ => return None,
-                        }
-                    }
+                    subscribe_with_retry(&mut ws, &topic, &retries).await.ok()?;
                     ws
                 }
             };
             let _ = tx.send(());
-            let mut local = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).ok()?;
+            let mut local = latency_histogram().ok()?;
             let (mut last, mut gaps, mut n) = (0u64, 0u64, 0u64);
             while let Some(Ok(msg)) = ws.next().await {
                 let Message::Text(t) = msg else { continue };
@@ -385,12 +546,62 @@ async fn fanout(
             Some(gaps)
         }));
     }
-    let mut connected = 0u64;
-    for rx in ready {
-        if rx.await.is_ok() {
-            connected += 1;
+    Ok(Subscribers { ready, readers, hist, received, retries })
+}
+
+/// How often a subscribe answered `unavailable` (the bus timed out) is retried.
+const SUBSCRIBE_ATTEMPTS: u32 = 5;
+
+/// Subscribes to `topic`, retrying as docs/protocol.md asks when the answer is
+/// `unavailable` (each retry is counted in `retries`); any other error fails.
+async fn subscribe_with_retry(ws: &mut Ws, topic: &str, retries: &AtomicU64) -> anyhow::Result<()> {
+    for attempt in 1..=SUBSCRIBE_ATTEMPTS {
+        let reply = call(ws, u64::from(attempt), json!({"type": "subscribe", "topic": topic})).await?;
+        match reply["type"].as_str() {
+            Some("subscribed") => return Ok(()),
+            Some("error") if reply["code"] == "unavailable" && attempt < SUBSCRIBE_ATTEMPTS => {
+                retries.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+            }
+            _ => bail!("subscribe refused: {reply}"),
         }
     }
+    bail!("subscribe: no answer")
+}
+
+/// Where the fan-out scenario's subscribers run.
+enum SubscriberSide {
+    /// In this process.
+    Local(Subscribers),
+    /// In generator processes (`fanout-worker`), started and collected by `cluster`.
+    Workers(cluster::Workers),
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn fanout(
+    auth: &Auth,
+    secret: &str,
+    sources: u8,
+    nodes: &[SocketAddr],
+    subs: usize,
+    rate: u64,
+    seconds: u64,
+    proto: Proto,
+    procs: usize,
+) -> anyhow::Result<Value> {
+    if nodes.is_empty() {
+        bail!("--nodes is empty");
+    }
+    let topic = format!("room:fanout{}", now_micros() % 1_000_000);
+    let (mut side, connected) = if procs > 1 {
+        let mut w = cluster::Workers::fanout(secret, sources, nodes, &topic, subs, procs, proto)?;
+        let connected = w.wait_ready().await?;
+        (SubscriberSide::Workers(w), connected)
+    } else {
+        let mut s = spawn_subscribers(auth, sources, nodes, &topic, 0, subs, proto)?;
+        let connected = s.wait_ready().await;
+        (SubscriberSide::Local(s), connected)
+    };
 
     // The publisher writes on one half of its socket; acks are drained on the other.
     let publisher = if proto == Proto::SocketIo {
@@ -431,24 +642,29 @@ async fn fanout(
     }
     let measure_secs = measure_start.elapsed().as_secs_f64();
     w.send(publish_frame(proto, id, &topic, json!({"end": true}))).await?;
-    let mut gaps = 0;
-    let mut finished = 0;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    for r in readers {
-        if let Ok(Ok(Some(g))) = tokio::time::timeout_at(deadline, r).await {
-            gaps += g;
-            finished += 1;
+    let (gaps, finished, got, h, retries) = match &mut side {
+        SubscriberSide::Local(s) => {
+            let (gaps, finished) = s.finish(tokio::time::sleep_until(deadline)).await;
+            let h = s.hist.lock().await.clone();
+            (gaps, finished, s.received.load(Ordering::Relaxed), h, s.retries.load(Ordering::Relaxed))
         }
-    }
+        SubscriberSide::Workers(w) => {
+            let t = w.finish(deadline).await?;
+            (t.gaps, t.finished, t.received, t.hist, t.retries)
+        }
+    };
     drain.abort();
-    let h = hist.lock().await;
-    let got = received.load(Ordering::Relaxed);
     let expected = measured * connected;
     Ok(json!({
         "scenario": "fanout",
-        "server": if proto == Proto::SocketIo { "socket.io + redis-streams-adapter" } else { "marquee" },
+        "server": server_name(proto),
         "nodes": nodes.len(),
+        "generator_processes": procs.max(1),
         "subscribers": connected,
+        // Subscribers that could not connect or subscribe: a failed run.
+        "failed": (subs as u64).saturating_sub(connected),
+        "subscribe_retries": retries,
         "subscribers_finished": finished,
         "publish_rate": rate,
         "measured_publications": measured,
