@@ -118,7 +118,8 @@ ensure_chromium() {
 # installed from web/tests/package-lock.json when node_modules is missing.
 ensure_web_test_deps() {
   command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || apt_install nodejs npm
-  if [ ! -d web/tests/node_modules ]; then
+  # npm ci again when the lock file changed since the last install.
+  if [ ! -f web/tests/node_modules/.package-lock.json ] || [ web/tests/package-lock.json -nt web/tests/node_modules/.package-lock.json ]; then
     step "npm ci in web/tests"
     (cd web/tests && npm ci --no-audit --no-fund --silent)
   fi

@@ -10,7 +10,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { ROOT, startRedis, startGateway, launchBrowser, openPage, eventually } from "./harness.js";
+import { ROOT, CHAT_WAIT_MS, startRedis, startGateway, launchBrowser, openPage, eventually } from "./harness.js";
 
 const MAX_TURNS = 10;
 let redis, node, browser;
@@ -58,7 +58,7 @@ test("a chat dialogue books seats by tapping the bot's suggestions", async (t) =
   const finals = page.locator('.msg.bot[data-state="final"]');
   await page.locator("#chat-input").fill("토요일 저녁에 가족이랑 볼 만한 영화 있어?");
   await page.locator("#chat-input").press("Enter");
-  await finals.first().waitFor();
+  await finals.first().waitFor({ timeout: CHAT_WAIT_MS });
   let booked = [];
   for (let turn = 0; turn < MAX_TURNS; turn++) {
     booked = await confirmedBookings(page);
@@ -75,7 +75,7 @@ test("a chat dialogue books seats by tapping the bot's suggestions", async (t) =
     if (pick < 0) pick = 0;
     console.log(`# turn ${turn}: tapping "${labels[pick]}"`);
     await buttons.nth(pick).click();
-    await eventually(`answer to "${labels[pick]}"`, async () => (await finals.count()) > count);
+    await eventually(`answer to "${labels[pick]}"`, async () => (await finals.count()) > count, CHAT_WAIT_MS);
   }
   assert.equal(booked.length, 1, "one booking made through the conversation");
   const b = booked[0];
@@ -106,13 +106,13 @@ test("a typed question gets the pipeline's streamed answer with citations (any d
   await page.locator("#chat-input").fill("가족이랑 볼 만한 따뜻한 영화 추천해 주세요");
   await page.locator("#chat-input").press("Enter");
   const answer = page.locator('.msg.bot[data-state="final"]').first();
-  await answer.waitFor();
+  await answer.waitFor({ timeout: CHAT_WAIT_MS });
   assert.ok((await answer.locator(".text").textContent()).length > 0, "the answer has text");
   assert.ok((await answer.locator(".citations li").count()) > 0, "the answer cites its sources");
   assert.match(await answer.locator(".citations li").first().textContent(), /출처: \S/);
   const id = await answer.getAttribute("data-message");
   await second.locator(`.msg.user[data-message="${id}"]`).waitFor();
-  await second.locator(`.msg.bot[data-message="${id}"][data-state="final"]`).waitFor();
+  await second.locator(`.msg.bot[data-message="${id}"][data-state="final"]`).waitFor({ timeout: CHAT_WAIT_MS });
   assert.equal(
     await second.locator(`.msg.bot[data-message="${id}"] .text`).textContent(),
     await answer.locator(".text").textContent(),

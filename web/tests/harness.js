@@ -18,6 +18,8 @@ const JWT_SECRET = "web-tests-secret";
 
 /** Generous waits: the machine is shared and small (2 cores). */
 export const WAIT_MS = 30_000;
+/** Waits for a bot answer: the model service shares the cores with everything else. */
+export const CHAT_WAIT_MS = 90_000;
 
 /** A port free on 127.0.0.1 right now. */
 export function freePort() {

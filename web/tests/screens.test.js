@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { AxeBuilder } from "@axe-core/playwright";
-import { ROOT, startGateway, launchBrowser, openPage, openSeats, firstShowtime, guest } from "./harness.js";
+import { ROOT, CHAT_WAIT_MS, startGateway, launchBrowser, openPage, openSeats, firstShowtime, guest } from "./harness.js";
 
 const SHOTS = path.join(ROOT, "docs/screenshots");
 const PHONE = { width: 390, height: 844 };
@@ -56,7 +56,7 @@ async function preparedPage(locale, viewport) {
     const q = locale.startsWith("ko") ? "가족이랑 볼 만한 따뜻한 영화 추천해 주세요" : "A warm movie to watch with my family?";
     await page.locator("#chat-input").fill(q);
     await page.locator("#chat-input").press("Enter");
-    await page.locator('.msg.bot[data-state="final"]').waitFor();
+    await page.locator('.msg.bot[data-state="final"]').waitFor({ timeout: CHAT_WAIT_MS });
   }
   return { context, page };
 }
