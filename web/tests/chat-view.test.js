@@ -7,7 +7,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startGateway, launchBrowser, openPage, firstShowtime, WAIT_MS } from "./harness.js";
+import { startGateway, launchBrowser, openPage, firstShowtime, eventually, WAIT_MS } from "./harness.js";
 
 let node, browser, showtime;
 
@@ -97,7 +97,7 @@ test("streamed answer: highest attempt wins, restart discards, citations and sug
   await context.close();
 });
 
-test("a hold the bot made shows in the hold panel and on the seat map; apology is shown kindly", async () => {
+test("a hold the bot made shows in the hold panel and on the seat map; apology and hold warning are shown", async () => {
   const { context, page } = await openPage(browser, node.url, { locale: "en-US" });
   // The bot acts for this user: make the hold as this user (REST, same token),
   // then deliver the action event the dispatcher would publish with its result.
@@ -123,6 +123,23 @@ test("a hold the bot made shows in the hold panel and on the seat map; apology i
   await page.locator('.tab[data-tab="chat"]').click();
   await publish(page, [{ type: "chat", message_id: "m-3", conversation: "c-1", event: "apology", text: "Sorry, the answer is taking long. It will come.", speech: "Sorry." }]);
   await page.locator('.msg.bot[data-message="m-3"][data-state="apology"]', { hasText: "Sorry, the answer is taking long" }).waitFor();
+  // The bot's hold is about to expire: its warning offers a one-tap extension.
+  await publish(page, [
+    {
+      type: "chat",
+      message_id: "m-2",
+      conversation: "c-1",
+      event: "warning",
+      hold_id: hold.hold_id,
+      showtime: showtime.id,
+      expires_at: hold.expires_at,
+      text: "Your seats B3, B4 are held for one more minute. Extend?",
+      speech: "Your seats are held for one more minute.",
+      suggestions: [{ label: "Extend", text: "extend" }],
+    },
+  ]);
+  const warning = page.locator(".msg.bot.warning", { hasText: "one more minute" });
+  await warning.locator(".suggestion", { hasText: "Extend" }).waitFor();
   await context.close();
 });
 
@@ -167,6 +184,43 @@ test("voice: partial transcripts stream as voice_partial with rising revisions, 
   assert.equal(final.text, "토요일 저녁 영화 알려 줘");
   assert.equal(final.utterance_id, partials[0].utterance_id);
   assert.equal(final.locale, "ko");
+  await context.close();
+});
+
+test("voice: cancel sends voice_cancel and no final", async () => {
+  const context = await browser.newContext({ locale: "en-US" });
+  context.setDefaultTimeout(WAIT_MS);
+  // A recognizer that hears a partial and then waits (the person stops to think).
+  await context.addInitScript(() => {
+    window.SpeechRecognition = class {
+      start() {
+        setTimeout(() => {
+          const result = [{ transcript: "two tickets for" }];
+          result.isFinal = false;
+          this.onresult?.({ results: [result] });
+        }, 50);
+      }
+      stop() {}
+      abort() {
+        this.onend?.();
+      }
+    };
+  });
+  const page = await context.newPage();
+  const sent = [];
+  page.on("websocket", (ws) => ws.on("framesent", (f) => sent.push(JSON.parse(f.payload))));
+  await page.goto(`${node.url}/`);
+  await page.locator('#conn[data-state="online"]').waitFor();
+  await page.locator("#mic").click();
+  await page.locator("#partial", { hasText: "two tickets for" }).waitFor();
+  assert.equal(await page.locator("#mic").getAttribute("aria-pressed"), "true");
+  await page.locator("#mic-cancel").click();
+  await page.locator('#mic[aria-pressed="false"]').waitFor();
+  const partial = sent.find((f) => f.type === "voice_partial");
+  const cancel = await eventually("voice_cancel sent", async () => sent.find((f) => f.type === "voice_cancel"));
+  assert.equal(cancel.utterance_id, partial.utterance_id);
+  assert.equal(sent.filter((f) => f.type === "voice_final").length, 0);
+  assert.equal(await page.locator("#partial").textContent(), "");
   await context.close();
 });
 
