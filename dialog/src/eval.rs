@@ -116,8 +116,11 @@ pub fn run(jsonl: &str, schedule_json: &str) -> Result<Report, EvalError> {
         let u = slots::extract(&row.text, &lex, &now, &prior);
         let predicted = labels(&u);
         let mut wrong = Vec::new();
-        let mut parts: [&mut Score; 2] =
-            if n >= held_from { [&mut report.all, &mut report.held_out] } else { [&mut report.all, &mut report.tuning] };
+        let mut parts: [&mut Score; 2] = if n >= held_from {
+            [&mut report.all, &mut report.held_out]
+        } else {
+            [&mut report.all, &mut report.tuning]
+        };
         for f in FIELDS {
             let e = row.expect.get(*f).map(render);
             let p = predicted.get(*f).cloned();

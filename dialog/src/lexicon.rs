@@ -193,12 +193,17 @@ fn movie_keys(name: &str, keys: &mut Vec<(Vec<char>, u32)>) {
             } else if j - i == 1 {
                 gram.len() >= 5 && !COMMON_WORDS.contains(&plain.as_str())
             } else {
-                gram.len() >= 6 && !words[i..j].iter().all(|w| COMMON_WORDS.contains(&w.iter().collect::<String>().as_str()))
+                gram.len() >= 6
+                    && !words[i..j].iter().all(|w| COMMON_WORDS.contains(&w.iter().collect::<String>().as_str()))
             };
             if ok {
                 push(gram.clone(), gram.len() as u32 * 2);
             }
-            if hangul && let Some(last) = gram.last() && PARTICLES.contains(last) && gram.len() >= 3 {
+            if hangul
+                && let Some(last) = gram.last()
+                && PARTICLES.contains(last)
+                && gram.len() >= 3
+            {
                 push(gram[..gram.len() - 1].to_vec(), gram.len() as u32 * 2 - 1);
             }
         }

@@ -271,17 +271,52 @@ const EN_NUM: &[(&str, u8)] = &[
 const KO_UNITS: &[&str] = &["명", "분", "장", "매", "자리", "사람", "석", "개"];
 const EN_UNITS: &[&str] =
     &["tickets", "ticket", "seats", "seat", "people", "persons", "person", "spots", "places", "of us"];
-const ADULT_ROLES: &[&str] = &[
-    "어른", "성인", "어르신", "엄마", "아빠", "어머니", "아버지", "adults", "adult", "grown-ups",
-];
+const ADULT_ROLES: &[&str] =
+    &["어른", "성인", "어르신", "엄마", "아빠", "어머니", "아버지", "adults", "adult", "grown-ups"];
 const CHILD_ROLES: &[&str] = &[
-    "초등학생", "중학생", "어린이", "아이들", "아이", "애들", "청소년", "학생", "손주", "손자", "손녀", "아들", "딸", "애",
-    "children", "child", "kids", "kid", "teens", "teen",
+    "초등학생",
+    "중학생",
+    "어린이",
+    "아이들",
+    "아이",
+    "애들",
+    "청소년",
+    "학생",
+    "손주",
+    "손자",
+    "손녀",
+    "아들",
+    "딸",
+    "애",
+    "children",
+    "child",
+    "kids",
+    "kid",
+    "teens",
+    "teen",
 ];
 /// People who come along (one adult each, unless counted).
 const COMPANIONS: &[&str] = &[
-    "엄마", "아빠", "어머니", "아버지", "할머니", "할아버지", "아내", "남편", "와이프", "친구", "wife", "husband", "mom",
-    "dad", "mother", "father", "friend", "partner", "girlfriend", "boyfriend",
+    "엄마",
+    "아빠",
+    "어머니",
+    "아버지",
+    "할머니",
+    "할아버지",
+    "아내",
+    "남편",
+    "와이프",
+    "친구",
+    "wife",
+    "husband",
+    "mom",
+    "dad",
+    "mother",
+    "father",
+    "friend",
+    "partner",
+    "girlfriend",
+    "boyfriend",
 ];
 
 /// Minutes after midnight.
@@ -328,14 +363,7 @@ impl Scan {
 
     /// `pat` at `i`, none of it consumed.
     fn at(&self, i: usize, pat: &str) -> bool {
-        let mut j = i;
-        for p in pat.chars() {
-            if j >= self.len() || self.c[j] != p || self.used[j] {
-                return false;
-            }
-            j += 1;
-        }
-        true
+        (i..).zip(pat.chars()).all(|(j, p)| j < self.len() && self.c[j] == p && !self.used[j])
     }
 
     fn mark(&mut self, from: usize, to: usize) {
@@ -529,7 +557,17 @@ impl Scan {
         }
         // English month names with a day.
         const MONTHS: &[&str] = &[
-            "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
             "december",
         ];
         for (mi, name) in MONTHS.iter().enumerate() {
@@ -763,7 +801,8 @@ impl Scan {
         // English "at 8", "8 o'clock", noon.
         for i in self.find("o'clock") {
             let b = self.back_ws(i);
-            if let Some((h, s)) = self.digits_ending(b).or_else(|| self.en_number_ending(b).map(|(n, s)| (n as u32, s))) {
+            if let Some((h, s)) = self.digits_ending(b).or_else(|| self.en_number_ending(b).map(|(n, s)| (n as u32, s)))
+            {
                 clocks.push((s, clock(h as u16, 0, None)));
                 self.mark(s, i + 7);
             }
@@ -842,8 +881,15 @@ impl Scan {
     /// A Korean period word right before `i`: (its start, is_pm).
     fn period_before(&self, i: usize) -> Option<(usize, bool)> {
         let b = self.back_ws(i);
-        for (p, pm) in [("오전", false), ("아침", false), ("새벽", false), ("오후", true), ("저녁", true), ("밤", true), ("낮", true)]
-        {
+        for (p, pm) in [
+            ("오전", false),
+            ("아침", false),
+            ("새벽", false),
+            ("오후", true),
+            ("저녁", true),
+            ("밤", true),
+            ("낮", true),
+        ] {
             let n = p.chars().count();
             if b >= n && self.at(b - n, p) {
                 return Some((b - n, pm));
@@ -1042,7 +1088,10 @@ impl Scan {
             for i in self.find_word(lead) {
                 let j = self.skip_ws(i + lead.len());
                 let n = self.digits(j).map(|(v, e)| (v as u8, e)).or_else(|| {
-                    EN_NUM.iter().take(10).find_map(|(w, n)| (self.at(j, w) && self.word_end(j + w.len())).then_some((*n, j + w.len())))
+                    EN_NUM
+                        .iter()
+                        .take(10)
+                        .find_map(|(w, n)| (self.at(j, w) && self.word_end(j + w.len())).then_some((*n, j + w.len())))
                 });
                 if let Some((n, e)) = n
                     && (1..=10).contains(&n)
@@ -1149,22 +1198,55 @@ impl Scan {
         };
         let tok = |w: &str| tokens.iter().any(|(i, t)| t == w && !self.used[*i]);
         let tok_prefix = |w: &str| tokens.iter().any(|(i, t)| t.starts_with(w) && !self.used[*i]);
-        if ["다시 말", "다시 한", "다시요", "뭐라고", "못 들었", "한 번 더 말", "한번 더 말", "다시 읽", "repeat", "say again", "say that again", "what did you say", "pardon", "come again"]
-            .iter()
-            .any(|w| has(w))
+        if [
+            "다시 말",
+            "다시 한",
+            "다시요",
+            "뭐라고",
+            "못 들었",
+            "한 번 더 말",
+            "한번 더 말",
+            "다시 읽",
+            "repeat",
+            "say again",
+            "say that again",
+            "what did you say",
+            "pardon",
+            "come again",
+        ]
+        .iter()
+        .any(|w| has(w))
         {
             return Some(Act::Repeat);
         }
-        if ["취소", "그만", "cancel", "never mind", "nevermind", "forget it"].iter().any(|w| has(w)) || tok("stop") {
+        if ["취소", "그만", "cancel", "never mind", "nevermind", "forget it"].iter().any(|w| has(w)) || tok("stop")
+        {
             return Some(Act::Cancel);
         }
         if ["연장", "시간 더", "시간을 더", "시간 좀", "extend", "more time"].iter().any(|w| has(w)) {
             return Some(Act::Extend);
         }
         let negation = tok_prefix("아니") || tok("아뇨") || tok("no") || tok("not") || tok("nope");
-        let marker = ["말고", "아니고", "바꿔", "바꿀", "변경", "추가", "한 명 더", "actually", "instead", "make it", "make that", "change", "i meant", "rather", "add one", "one more"]
-            .iter()
-            .any(|w| has(w));
+        let marker = [
+            "말고",
+            "아니고",
+            "바꿔",
+            "바꿀",
+            "변경",
+            "추가",
+            "한 명 더",
+            "actually",
+            "instead",
+            "make it",
+            "make that",
+            "change",
+            "i meant",
+            "rather",
+            "add one",
+            "one more",
+        ]
+        .iter()
+        .any(|w| has(w));
         if has_slots && (marker || negation) {
             return Some(Act::Correct);
         }
@@ -1174,13 +1256,16 @@ impl Scan {
         // Strong agreement words count anywhere ("네, 두 명이요"); weak ones
         // ("좋아요", "ok") only when nothing else is said ("맨 뒷줄이 좋아요" is a preference).
         let strong = tokens.iter().any(|(i, t)| {
-            !self.used[*i] && ["네", "예", "응", "넵", "네네", "예예", "확인", "맞아요", "맞아", "맞습니다"].contains(&t.as_str())
+            !self.used[*i]
+                && ["네", "예", "응", "넵", "네네", "예예", "확인", "맞아요", "맞아", "맞습니다"].contains(&t.as_str())
         }) || ["yes", "yeah", "yep", "confirm", "confirmed", "correct"].iter().any(|w| tok(w))
             || ["확인했", "that's right", "book it", "go ahead"].iter().any(|w| has(w));
         let weak = tokens.iter().any(|(i, t)| {
             !self.used[*i] && ["좋아요", "좋아", "좋습니다", "그래", "그래요", "알겠어요"].contains(&t.as_str())
         }) || ["sure", "ok", "okay", "right"].iter().any(|w| tok(w))
-            || ["그렇게 해", "그걸로", "좋아요", "예매해 주세요", "예매해주세요", "sounds good", "please do"].iter().any(|w| has(w));
+            || ["그렇게 해", "그걸로", "좋아요", "예매해 주세요", "예매해주세요", "sounds good", "please do"]
+                .iter()
+                .any(|w| has(w));
         let (yes_ko, yes_en) = (strong, weak && !has_slots);
         if yes_ko || yes_en {
             return Some(Act::Yes);

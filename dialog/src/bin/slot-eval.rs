@@ -30,13 +30,7 @@ fn main() -> ExitCode {
         ));
     }
     let line = |name: &str, g: fn(&Score) -> f64| {
-        format!(
-            "{:<10} {:>16.3} {:>16.3} {:>16.3}\n",
-            name,
-            g(&report.all),
-            g(&report.tuning),
-            g(&report.held_out)
-        )
+        format!("{:<10} {:>16.3} {:>16.3} {:>16.3}\n", name, g(&report.all), g(&report.tuning), g(&report.held_out))
     };
     out.push_str(&line("SLOTS", Score::slot_accuracy));
     out.push_str(&line("EXACT", Score::exact_match));
