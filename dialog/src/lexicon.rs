@@ -8,6 +8,11 @@ use serde::Deserialize;
 
 use crate::text;
 
+/// The seat store's demo schedule (`seats/data/demo.json`): the theaters and
+/// movies a default deployment books. Callers with another schedule pass its
+/// file to [`Lexicon::from_schedule_json`] instead.
+pub const DEMO_SCHEDULE_JSON: &str = include_str!("../../seats/data/demo.json");
+
 /// A named thing (movie or theater) and the keys that recognise it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -102,6 +107,22 @@ impl Lexicon {
         for n in names {
             movie_keys(n, &mut keys);
         }
+        upsert(&mut self.movies, id, title, title_ko, keys);
+    }
+
+    /// Adds a movie recognised only by its whole names (no partial titles):
+    /// for large catalogs, whose many short title fragments would otherwise
+    /// match ordinary words.
+    pub fn add_movie_whole(&mut self, id: &str, title: &str, title_ko: Option<&str>) {
+        let keys = std::iter::once(title)
+            .chain(title_ko)
+            .map(text::compact)
+            .filter(|k| k.len() >= 2)
+            .map(|k| {
+                let w = 100 + k.len() as u32;
+                (k, w)
+            })
+            .collect();
         upsert(&mut self.movies, id, title, title_ko, keys);
     }
 

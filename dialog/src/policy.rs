@@ -403,7 +403,13 @@ impl<'a> Round<'a> {
             new.party.is_some() && new.party != before.party || new.class.is_some() && new.class != before.class;
 
         // Discovery: find what is showing then, recommend, offer.
-        if input.discovery && !self.state.active() && (new.date.is_some() || new.time.is_some()) {
+        // (Naming a movie or a party size makes it a booking instead.)
+        if input.discovery
+            && !self.state.active()
+            && (new.date.is_some() || new.time.is_some())
+            && new.movie.is_none()
+            && new.party.is_none()
+        {
             self.state.discover = true;
             return self.search();
         }
@@ -986,6 +992,13 @@ impl<'a> Round<'a> {
                     self.suggest("Yes, hold again", "yes");
                     self.suggest("No", "no");
                 }
+            }
+            ("extend_hold", "extend_limit") => {
+                self.say(
+                    "좌석은 더 이상 연장할 수 없어요. 지금 예매를 확정하시겠어요?",
+                    "The hold cannot be extended any further. Would you like to confirm the booking now?",
+                );
+                self.yes_no();
             }
             ("hold_best_available", "seats_unavailable") if self.state.retries < HOLD_RETRIES => {
                 self.state.retries += 1;
