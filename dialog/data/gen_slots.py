@@ -5,7 +5,8 @@ The utterances and their labels are written by hand below; this script only
 resolves relative dates in the labels ("sat", "tomorrow", "11-28") against each
 line's `now` with Python's own calendar arithmetic, so the labels do not depend
 on the Rust code under test. Lines are shuffled with a fixed seed and the last
-20% form the held-out part.
+20% form the held-out part; a batch of fresh lines, written after the rules
+and scored once without changing them, is appended at the very end.
 
 Label keys: movie, date, time ("19:00" exact, "~7:30" a 12-hour clock time
 without am/pm, "17:00-22:00" a window), theater, party (total), detail
@@ -388,8 +389,55 @@ add("sat", "next Sunday", "date=next:sun")
 add("fri", "tonight at 9", "date=today time=21:00")
 add("fri", "tomorrow at 4:40", "date=tomorrow time=~4:40")
 
+# --- Fresh lines, written after the rules and scored once without tuning -----
+# (appended after the shuffle, so they sit in the held-out tail)
+FRESH_START = len(L)
+add("wed", "금요일 저녁 여섯 시쯤 아이 둘 데리고 가려는데요", "date=fri time=18:00 party=3 detail=1+2")
+add("wed", "모레 오후 늦게 레옹 한 장만요", "date=+2 time=12:00-17:00 movie=leon party=1")
+add("wed", "토요일 아침 첫 회 매트릭스", "date=sat time=06:00-12:00 movie=matrix")
+add("wed", "이번 주 일요일 밤 여덟 시 반 홍대", "date=sun time=20:30 theater=hongdae")
+add("wed", "세 얼간이 말고 살인의 추억이요", "movie=murder act=correct", "movie=idiots")
+add("wed", "좌석은 가운데로 두 장 부탁드립니다", "position=middle party=2")
+add("wed", "앞에서 세 번째 줄 정도면 좋겠어요", "position=front")
+add("wed", "할머니 모시고 저까지 둘이요", "party=2")
+add("wed", "강남 2관 20시 30분", "theater=gangnam time=20:30")
+add("wed", "그럼 그걸로 예매할게요", "act=yes")
+add("wed", "잠깐만요 다시 한 번 말씀해 주실래요", "act=repeat")
+add("wed", "아 아니에요 그만 할게요", "act=cancel")
+add("wed", "시간 연장 부탁해요", "act=extend")
+add("wed", "다섯 명 말고 네 명이요", "party=4 act=correct", "party=5")
+add("wed", "12월 첫째 주 토요일 레옹", "date=12-05 movie=leon")
+add("wed", "목요일 오후 한 시 이십 분", "date=thu time=13:20")
+add("wed", "오늘 밤 늦게 볼 수 있는 영화", "date=today time=20:00-24:00")
+add("wed", "내일 낮 열두 시 세 얼간이 두 명", "date=tomorrow time=12:00 movie=idiots party=2")
+add("wed", "어른 한 명 어린이 한 명 프리미엄으로", "party=2 detail=1+1 class=premium")
+add("wed", "휠체어 이용하시는 어머니랑 저", "class=wheelchair party=2")
+add("wed", "마키 강남 토요일 밤 8시 두 자리", "theater=gangnam date=sat time=20:00 party=2")
+add("wed", "예 좋아요 확정해 주세요", "act=yes")
+add("wed", "아니요 됐습니다", "act=no")
+add("wed", "빽투더퓨처 수요일 오전", "movie=bttf date=wed time=06:00-12:00")
+add("wed", "다음 주 금요일 저녁 일곱 시 살인의 추억 세 장", "date=next:fri time=19:00 movie=murder party=3")
+add("wed", "Can I get three seats for Leon tomorrow night?", "party=3 movie=leon date=tomorrow time=20:00-24:00")
+add("wed", "Spirited Away, Sunday at 2 in the afternoon", "movie=spirited date=sun time=14:00")
+add("wed", "just me and my son", "party=2")
+add("wed", "make that five", "party=5 act=correct", "party=3")
+add("wed", "no wait, Friday not Saturday", "date=fri act=correct", "date=sat")
+add("wed", "is there anything at 9 tonight?", "date=today time=21:00")
+add("wed", "premium, in the middle, for the two of us", "class=premium position=middle party=2")
+add("wed", "Marquee Gangnam, Dec 1st, evening", "theater=gangnam date=12-01 time=17:00-22:00")
+add("wed", "yes please go ahead and book", "act=yes")
+add("wed", "sorry what?", "act=repeat")
+add("wed", "can I have a few more minutes", "act=extend")
+add("wed", "please cancel everything", "act=cancel")
+add("wed", "Memories of Murder at 4:40 this Saturday", "movie=murder time=16:40 date=sat")
+add("wed", "one adult and two children for 3 Idiots", "party=3 detail=1+2 movie=idiots")
+add("wed", "the back row please", "position=back")
+
 rng = random.Random(20261122)
+fresh_lines = L[FRESH_START:]
+L = L[:FRESH_START]
 rng.shuffle(L)
+L += fresh_lines
 with open(__file__.rsplit("/", 1)[0] + "/slots.jsonl", "w") as f:
     for i, (now, text, spec, prior) in enumerate(L):
         row = {"id": f"s{i+1:03d}", "now": NOWS[now], "text": text, "expect": slots(spec, now)}

@@ -1,14 +1,25 @@
 //! Prints the slot-filling evaluation: per-slot, overall and exact-match
 //! accuracy over `dialog/data/slots.jsonl`, all lines and the held-out part.
-//! `--misses` also lists the wrong lines of the tuning part.
+//! `--misses` also lists the wrong lines of the tuning part; `--file PATH`
+//! scores another file of the same format instead.
 
 use std::process::ExitCode;
 
 use dialog::eval::{self, Score};
 
 fn main() -> ExitCode {
-    let show_misses = std::env::args().any(|a| a == "--misses");
-    let report = match eval::run(eval::SLOTS_JSONL, eval::DEMO_SCHEDULE_JSON) {
+    let args: Vec<String> = std::env::args().collect();
+    let show_misses = args.iter().any(|a| a == "--misses");
+    let file = args.iter().position(|a| a == "--file").and_then(|i| args.get(i + 1));
+    let set = match file.map(std::fs::read_to_string) {
+        None => eval::SLOTS_JSONL.to_owned(),
+        Some(Ok(text)) => text,
+        Some(Err(e)) => {
+            eprintln!("slot-eval: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let report = match eval::run(&set, eval::DEMO_SCHEDULE_JSON) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("slot-eval: {e}");
