@@ -599,7 +599,7 @@ impl Scan {
         // New Year's Day.
         for p in ["새해 첫날", "new year's day", "new year"] {
             for i in self.find(p) {
-                if let Ok(date) = Date::new(today.year() + 1, 1, 1) {
+                if let Some(date) = today.year().checked_add(1).and_then(|y| Date::new(y, 1, 1).ok()) {
                     found.push((i, date));
                 }
                 self.mark(i, i + p.chars().count());
@@ -1136,17 +1136,20 @@ impl Scan {
         let roles: Vec<&Count> = counts.iter().filter(|c| c.role.is_some()).collect();
         if let Some(more) = counts.iter().rev().find(|c| c.more) {
             let base = prior.party.map_or(1, |p| p.total);
-            return Some(Party { total: (base + more.n).min(10), adults: None, children: None });
+            return Some(Party { total: base.saturating_add(more.n).min(10), adults: None, children: None });
         }
         if !roles.is_empty() {
-            let mut adults: u8 = roles.iter().filter(|c| c.role == Some(true)).map(|c| c.n).sum();
-            let children: u8 = roles.iter().filter(|c| c.role == Some(false)).map(|c| c.n).sum();
+            let sum = |adult: bool| {
+                roles.iter().filter(|c| c.role == Some(adult)).fold(0u8, |a, c| a.saturating_add(c.n))
+            };
+            let (mut adults, children) = (sum(true), sum(false));
             if (self_ko || self_en) && adults == 0 {
-                adults += 1;
+                adults = 1;
             }
             // Companions named without a count ("아내와 아이 하나").
-            adults += COMPANIONS.iter().filter(|c| has(c) && !ADULT_ROLES.contains(c)).count() as u8;
-            let total = (adults + children).clamp(1, 10);
+            adults = adults
+                .saturating_add(COMPANIONS.iter().filter(|c| has(c) && !ADULT_ROLES.contains(c)).count() as u8);
+            let total = adults.saturating_add(children).clamp(1, 10);
             return Some(Party { total, adults: Some(adults), children: Some(children) });
         }
         if let Some(c) = counts.last() {
@@ -1168,7 +1171,7 @@ impl Scan {
             return Some(Party { total: 2, adults: None, children: None });
         }
         if companions > 0 && (self_ko || self_en) && !child_words {
-            return Some(Party { total: (companions + 1).min(10), adults: None, children: None });
+            return Some(Party { total: companions.saturating_add(1).min(10), adults: None, children: None });
         }
         None
     }
@@ -1290,7 +1293,7 @@ fn clock(h: u16, minute: u16, pm: Option<bool>) -> TimeSpec {
 fn month_day(today: Date, month: u32, day: u32) -> Option<Date> {
     let (mo, d) = (i8::try_from(month).ok()?, i8::try_from(day).ok()?);
     let this = Date::new(today.year(), mo, d).ok()?;
-    if this >= today { Some(this) } else { Date::new(today.year() + 1, mo, d).ok() }
+    if this >= today { Some(this) } else { Date::new(today.year().checked_add(1)?, mo, d).ok() }
 }
 
 /// `day` of this month, or of next month once it has passed.
@@ -1356,6 +1359,32 @@ mod tests {
         assert_eq!(u.slots.date, Some(jiff::civil::date(2026, 11, 24)));
         assert_eq!(u.act, Some(Act::Correct));
         assert_eq!(x("make it three").slots.party.map(|p| p.total), Some(3));
+    }
+
+    #[test]
+    fn odd_input_never_panics() {
+        let lex = lex();
+        let ends: [Zoned; 2] = [
+            "9999-12-30T23:00:00+09:00[Asia/Seoul]".parse().unwrap(),
+            "-009998-01-02T00:00:00+00:00[UTC]".parse().unwrap(),
+        ];
+        let pieces = [
+            "어른 열 명 ", "아이 열 명 ", "9999:99", "99시 99분", "12/31", "새해 첫날", "31일", "2월 30일", "next ",
+            "saturday", "at 23", "pm", "한 명 더", "네", "세 얼간이", "🎬", "\u{0}", "ː", "시", "열한", "the 31st", "1st",
+            "make it ten", "  ", "ㄱ", "a.m", "o'clock", "0:00",
+        ];
+        let mut seed: u64 = 7;
+        for _ in 0..3000 {
+            let mut text = String::new();
+            for _ in 0..6 {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                text.push_str(pieces[(seed >> 33) as usize % pieces.len()]);
+            }
+            for now in &ends {
+                let u = extract(&text, &lex, now, &Slots::default());
+                assert!(u.slots.party.is_none_or(|p| (1..=10).contains(&p.total)), "{text}");
+            }
+        }
     }
 
     #[test]
