@@ -1139,16 +1139,15 @@ impl Scan {
             return Some(Party { total: base.saturating_add(more.n).min(10), adults: None, children: None });
         }
         if !roles.is_empty() {
-            let sum = |adult: bool| {
-                roles.iter().filter(|c| c.role == Some(adult)).fold(0u8, |a, c| a.saturating_add(c.n))
-            };
+            let sum =
+                |adult: bool| roles.iter().filter(|c| c.role == Some(adult)).fold(0u8, |a, c| a.saturating_add(c.n));
             let (mut adults, children) = (sum(true), sum(false));
             if (self_ko || self_en) && adults == 0 {
                 adults = 1;
             }
             // Companions named without a count ("아내와 아이 하나").
-            adults = adults
-                .saturating_add(COMPANIONS.iter().filter(|c| has(c) && !ADULT_ROLES.contains(c)).count() as u8);
+            adults =
+                adults.saturating_add(COMPANIONS.iter().filter(|c| has(c) && !ADULT_ROLES.contains(c)).count() as u8);
             let total = adults.saturating_add(children).clamp(1, 10);
             return Some(Party { total, adults: Some(adults), children: Some(children) });
         }
@@ -1369,9 +1368,34 @@ mod tests {
             "-009998-01-02T00:00:00+00:00[UTC]".parse().unwrap(),
         ];
         let pieces = [
-            "어른 열 명 ", "아이 열 명 ", "9999:99", "99시 99분", "12/31", "새해 첫날", "31일", "2월 30일", "next ",
-            "saturday", "at 23", "pm", "한 명 더", "네", "세 얼간이", "🎬", "\u{0}", "ː", "시", "열한", "the 31st", "1st",
-            "make it ten", "  ", "ㄱ", "a.m", "o'clock", "0:00",
+            "어른 열 명 ",
+            "아이 열 명 ",
+            "9999:99",
+            "99시 99분",
+            "12/31",
+            "새해 첫날",
+            "31일",
+            "2월 30일",
+            "next ",
+            "saturday",
+            "at 23",
+            "pm",
+            "한 명 더",
+            "네",
+            "세 얼간이",
+            "🎬",
+            "\u{0}",
+            "ː",
+            "시",
+            "열한",
+            "the 31st",
+            "1st",
+            "make it ten",
+            "  ",
+            "ㄱ",
+            "a.m",
+            "o'clock",
+            "0:00",
         ];
         let mut seed: u64 = 7;
         for _ in 0..3000 {
