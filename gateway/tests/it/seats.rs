@@ -206,6 +206,26 @@ async fn an_expired_hold_is_released_by_the_sweeper_pushed_and_cannot_be_confirm
     assert_eq!(p["data"]["changes"], json!([{"seat": "C4", "state": "free"}]), "{p}");
     let r = alice.request(json!({"type": "confirm", "showtime": st, "hold_id": hold})).await;
     assert_eq!((r["type"].as_str(), r["code"].as_str()), (Some("error"), Some("hold_expired")), "{r}");
+    // The REST equivalents say the same, with 410 Gone.
+    let t = token("alice");
+    for path in
+        [format!("/api/showtimes/{st}/holds/{hold}/confirm"), format!("/api/showtimes/{st}/holds/{hold}/extend")]
+    {
+        let (s, e) = api(b.addr, "POST", &path, Some(&t), None).await;
+        assert_eq!((s, e["code"].as_str()), (410, Some("hold_expired")), "{path}: {e}");
+    }
+    let (s, e) = api(
+        b.addr,
+        "POST",
+        &format!("/api/showtimes/{st}/holds"),
+        Some(&t),
+        Some(json!({"seats": ["C4", "Z99"], "idempotency_key": "r1"})),
+    )
+    .await;
+    assert_eq!((s, e["code"].as_str(), &e["seats"]), (400, Some("unknown_seat"), &json!(["Z99"])), "{e}");
+    let (s, e) =
+        api(b.addr, "POST", &format!("/api/showtimes/{st}/holds/h0000000000000000/confirm"), Some(&t), None).await;
+    assert_eq!((s, e["code"].as_str()), (404, Some("hold_not_found")), "{e}");
     let m = alice.request(json!({"type": "my_bookings"})).await;
     assert_eq!(m["bookings"], json!([]));
 }
