@@ -16,9 +16,10 @@
 //!
 //! Common ARGV: now (ms), history maxlen, history TTL (s), epoch candidate,
 //! showtime id, keep-until (ms: when the showtime's seat state expires), then
-//! the operation's own arguments. Every script that writes sets keys 1 to 7 to
-//! expire at keep-until (`PEXPIREAT`), so a showtime's state goes away by
-//! itself some days after it ended; the idempotency key has its own `PX`. Every script returns one
+//! the operation's own arguments. Every script sets the keys among 1 to 7
+//! that it wrote (so may have created) to expire at keep-until (`PEXPIREAT`),
+//! so a showtime's state goes away by itself some days after it ended; the
+//! idempotency key has its own `PX`. Every script returns one
 //! JSON text: `{"ok":true,...,"version":N}` or `{"ok":false,"err":"<code>",...}`.
 
 /// Shared prelude: state, expiry of due holds, and the commit that bumps the
@@ -31,15 +32,21 @@ local MAXLEN, HTTL, EPOCH, SHOWTIME = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local KEEP_UNTIL = ARGV[6]
 local ENDED_MEMORY = 3600000
 local changes = {}
-local dirty = false
+-- Indexes (into KEYS) of the seat keys this script wrote, so possibly created.
+local touched = {}
+
+local function touch(i)
+  touched[i] = true
+end
 
 local function change(seat, state)
   changes[#changes + 1] = '{"seat":"' .. seat .. '","state":"' .. state .. '"}'
-  dirty = true
+  touch(1)
 end
 
 local function end_hold(id, rec, status)
-  dirty = true
+  touch(3)
+  touch(5)
   rec.st = status
   rec.x = NOW
   redis.call('hset', K_HOLDS, id, cjson.encode(rec))
@@ -82,6 +89,7 @@ local function commit()
     return version()
   end
   local v = redis.call('incr', K_VER)
+  touch(2)
   local payload = '{"type":"seats","showtime":"' .. SHOWTIME .. '","version":' .. v .. ',"changes":[' .. table.concat(changes, ',') .. ']}'
   marquee_publish(K_STREAM, K_META, K_CHAN, payload, MAXLEN, HTTL, EPOCH)
   changes = {}
@@ -99,10 +107,8 @@ local function run(op)
   expire_due()
   local r = op()
   r.version = commit()
-  if dirty then
-    for i = 1, 7 do
-      redis.call('pexpireat', KEYS[i], KEEP_UNTIL)
-    end
+  for i in pairs(touched) do
+    redis.call('pexpireat', KEYS[i], KEEP_UNTIL)
   end
   return cjson.encode(r)
 end
@@ -145,6 +151,8 @@ local out = run(function()
   end
   redis.call('hset', K_HOLDS, id, cjson.encode({u = user, s = seats, e = exp, f = NOW, t = ttl, n = 0, st = 'h'}))
   redis.call('zadd', K_HZ, exp, id)
+  touch(3)
+  touch(4)
   return {ok = true, hold = id, seats = seats, e = exp, n = 0, req = seats, first = earliest}
 end)
 redis.call('set', KEYS[11], out, 'PX', ARGV[10])
@@ -176,6 +184,8 @@ return run(function()
   rec.n = rec.n + 1
   redis.call('hset', K_HOLDS, id, cjson.encode(rec))
   redis.call('zadd', K_HZ, new, id)
+  touch(3)
+  touch(4)
   return {ok = true, hold = id, seats = rec.s, e = new, n = rec.n}
 end)
 "#;
@@ -261,6 +271,8 @@ return run(function()
   local booking = cjson.encode({booking_id = bid, showtime = SHOWTIME, user = user, seats = rec.s, created_at = NOW, status = 'confirmed', amount = 0, version = v})
   redis.call('hset', K_BOOK, bid, booking)
   redis.call('rpush', K_OUTBOX, booking)
+  touch(6)
+  touch(7)
   return {ok = true, booking = booking}
 end)
 "#;
@@ -285,6 +297,8 @@ return run(function()
   local booking = cjson.encode(b)
   redis.call('hset', K_BOOK, bid, booking)
   redis.call('rpush', K_OUTBOX, booking)
+  touch(6)
+  touch(7)
   return {ok = true, booking = booking}
 end)
 "#;
