@@ -238,10 +238,11 @@ pub async fn run(
     let parts = retrieved.parts;
     let mut generator = "composer".to_owned();
     if let Some(model) = opts.llm.clone() {
-        let outcome = match model.stream(korean, &req.text, &req.recent_turns, &retrieved.passages).await {
-            Ok(stream) => stream_llm(stream, &parts, &req.conversation_id, &tx, &shutdown, started).await,
-            Err(e) => Err(LlmStop::BeforeText(e)),
-        };
+        let outcome =
+            match model.stream(korean, &req.text, &req.recent_turns, &retrieved.passages, &req.tool_results).await {
+                Ok(stream) => stream_llm(stream, &parts, &req.conversation_id, &tx, &shutdown, started).await,
+                Err(e) => Err(LlmStop::BeforeText(e)),
+            };
         match outcome {
             Ok((first_token_us, text)) => {
                 let timings = Timings { retrieval_us, first_token_us, total_us: micros(started.elapsed()) };

@@ -20,7 +20,7 @@ use futures_util::{Stream, StreamExt};
 use serde_json::json;
 
 use crate::answer::Turn;
-use crate::compose::Tool;
+use crate::compose::{Tool, ToolOutcome};
 use crate::index::{Hit, Sentiment};
 
 /// Settings of the LLM endpoint.
@@ -121,8 +121,9 @@ impl Llm {
         question: &str,
         turns: &[Turn],
         passages: &str,
+        tool_results: &[ToolOutcome],
     ) -> Result<LlmStream, LlmError> {
-        let request = request(&self.config.model, korean, question, turns, passages)?;
+        let request = request(&self.config.model, korean, question, turns, passages, tool_results)?;
         let timeout = self.config.first_token_timeout;
         let inner = tokio::time::timeout(timeout, self.client.chat().create_stream(request))
             .await
@@ -138,6 +139,7 @@ fn request(
     question: &str,
     turns: &[Turn],
     passages: &str,
+    tool_results: &[ToolOutcome],
 ) -> Result<CreateChatCompletionRequest, LlmError> {
     let language = if korean { "Korean (polite 해요체)" } else { "English" };
     let system = format!(
@@ -153,6 +155,18 @@ fn request(
         messages.push(json!({"role": role, "content": t.text}));
     }
     messages.push(json!({"role": "user", "content": question}));
+    // A continued turn: the calls the model made last round and what the
+    // gateway's tools answered, in the chat-completions tool-message shape.
+    if !tool_results.is_empty() {
+        let calls: Vec<serde_json::Value> = tool_results
+            .iter()
+            .map(|r| json!({"id": r.call_id, "type": "function", "function": {"name": r.name, "arguments": "{}"}}))
+            .collect();
+        messages.push(json!({"role": "assistant", "tool_calls": calls}));
+        for r in tool_results {
+            messages.push(json!({"role": "tool", "tool_call_id": r.call_id, "content": r.result.to_string()}));
+        }
+    }
     let body = json!({
         "model": model,
         "messages": messages,

@@ -416,3 +416,93 @@ async fn an_english_dialogue_books_the_named_showing() {
     assert_eq!(bookings["bookings"].as_array().unwrap().len(), 1, "{bookings}");
     assert_eq!(bookings["bookings"][0]["showtime"], hold["showtime"]);
 }
+
+/// A local server speaking the streaming chat-completions protocol (SSE):
+/// the first round proposes `find_showtimes` for The Matrix; a round that
+/// carries tool results answers with the number of showings it was given.
+async fn fake_llm() -> (std::net::SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    use axum::body::{Body, Bytes};
+    use axum::extract::State;
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    type Seen = std::sync::Arc<std::sync::Mutex<Vec<Value>>>;
+    fn chunk(delta: Value, finish: Option<&str>) -> String {
+        let c = json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "fake",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
+        format!("data: {c}\n\n")
+    }
+    async fn completions(State(seen): State<Seen>, body: String) -> axum::response::Response {
+        let req: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        seen.lock().unwrap().push(req.clone());
+        let tool_msg = req["messages"].as_array().and_then(|m| m.iter().find(|m| m["role"] == "tool")).cloned();
+        let chunks = match tool_msg {
+            None => vec![
+                chunk(json!({"role": "assistant", "content": "Let me look. "}), None),
+                chunk(
+                    json!({"tool_calls": [{"index": 0, "id": "call_a", "type": "function",
+                        "function": {"name": "find_showtimes", "arguments": "{\"movie_id\":\"nsyn-11\"}"}}]}),
+                    None,
+                ),
+                chunk(json!({}), Some("tool_calls")),
+            ],
+            Some(m) => {
+                let result: Value =
+                    serde_json::from_str(m["content"].as_str().unwrap_or("null")).unwrap_or(Value::Null);
+                let n = result["showtimes"].as_array().map_or(0, Vec::len);
+                vec![
+                    chunk(json!({"role": "assistant", "content": format!("There are {n} showings")}), None),
+                    chunk(json!({"content": " of The Matrix."}), None),
+                    chunk(json!({}), Some("stop")),
+                ]
+            }
+        };
+        let mut all = chunks;
+        all.push("data: [DONE]\n\n".to_owned());
+        let body = Body::from_stream(futures_util::stream::iter(
+            all.into_iter().map(|c| Ok::<_, std::io::Error>(Bytes::from(c))),
+        ));
+        ([(header::CONTENT_TYPE, "text/event-stream")], body).into_response()
+    }
+    let seen: Seen = Default::default();
+    let app =
+        axum::Router::new().route("/v1/chat/completions", axum::routing::post(completions)).with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (addr, seen)
+}
+
+#[tokio::test]
+async fn with_an_llm_endpoint_the_gateway_runs_the_tools_it_calls_and_returns_the_results() {
+    let (llm, seen) = fake_llm().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{llm}/v1");
+    let model =
+        ModelSvc::start_with(listener, 0, &["--llm-base-url", &base, "--llm-model", "fake", "--llm-api-key", "k"])
+            .await;
+    let url = model.url.clone();
+    let node = Node::start(None, "solo", move |c| c.model_svc_url = Some(url)).await;
+    let mut bob = Client::connect(&node, "bob").await;
+    bob.subscribe("user:bob").await;
+    let ok = chat(&mut bob, "m-llm", "When is The Matrix on?").await;
+    assert_eq!(ok["type"], "chat_accepted");
+    let events = events_until_final(&mut bob, "m-llm").await;
+    assert_coherent(&events);
+    let action = events.iter().find(|e| e["event"] == "action").expect("the gateway ran the tool");
+    assert_eq!(action["tool"], "find_showtimes");
+    assert_eq!(action["ok"], true);
+    let n = action["result"]["showtimes"].as_array().unwrap().len();
+    assert!(n > 0, "The Matrix is on this week");
+    assert!(action["result"]["showtimes"].as_array().unwrap().iter().all(|s| s["movie"] == "nsyn-11"));
+    let fin = events.last().unwrap();
+    assert!(fin["text"].as_str().unwrap().contains(&format!("There are {n} showings")), "{fin}");
+    // The second completion request carried the gateway's result as a tool message.
+    let requests = seen.lock().unwrap().clone();
+    assert_eq!(requests.len(), 2, "one round with the tool call, one with its result");
+    let messages = requests[1]["messages"].as_array().unwrap();
+    let tool = messages.iter().find(|m| m["role"] == "tool").unwrap();
+    let call = messages.iter().find(|m| m["role"] == "assistant" && m["tool_calls"].is_array()).unwrap();
+    assert_eq!(tool["tool_call_id"], call["tool_calls"][0]["id"]);
+    assert_eq!(call["tool_calls"][0]["function"]["name"], "find_showtimes");
+    assert!(tool["content"].as_str().unwrap().contains("\"showtimes\""));
+}

@@ -272,16 +272,22 @@ impl ModelSvc {
     }
 
     pub async fn start_on(listener: tokio::net::TcpListener, delta_ms: u64) -> ModelSvc {
+        ModelSvc::start_with(listener, delta_ms, &[]).await
+    }
+
+    /// Starts model-svc with extra command-line arguments.
+    pub async fn start_with(listener: tokio::net::TcpListener, delta_ms: u64, extra: &[&str]) -> ModelSvc {
         use clap::Parser as _;
         let addr = listener.local_addr().unwrap();
-        let config = model_svc::Config::try_parse_from([
+        let mut args = vec![
             "model-svc".to_owned(),
             "--addr".to_owned(),
             addr.to_string(),
             "--delta-interval-ms".to_owned(),
             delta_ms.to_string(),
-        ])
-        .unwrap();
+        ];
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        let config = model_svc::Config::try_parse_from(args).unwrap();
         let stop = CancellationToken::new();
         tokio::spawn(model_svc::run(listener, config, stop.clone().cancelled_owned()));
         ModelSvc { url: format!("http://{addr}"), stop }
