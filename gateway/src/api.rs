@@ -245,7 +245,8 @@ struct ScheduleLoaded {
     showtimes: usize,
 }
 
-/// Replaces this node's schedule. Guarded by the configured admin secret
+/// Replaces the schedule of every node (through Redis; in process, of this
+/// single node). Guarded by the configured admin secret
 /// (`ADMIN_TOKEN`), compared in constant time; without one, always 403.
 async fn load_schedule(State(node): State<Arc<Node>>, headers: HeaderMap, body: String) -> ApiResult<ScheduleLoaded> {
     let given = bearer(&headers).unwrap_or_default();
@@ -255,7 +256,7 @@ async fn load_schedule(State(node): State<Arc<Node>>, headers: HeaderMap, body: 
     }
     let schedule = seats::Schedule::from_json(&body)?;
     let showtimes = schedule.showtimes().len();
-    node.seats.replace_schedule(schedule);
+    node.seats.publish_schedule(schedule).await?;
     tracing::info!(showtimes, "schedule replaced by admin request");
     Ok(Json(ScheduleLoaded { showtimes }))
 }

@@ -45,6 +45,9 @@ pub enum RunError {
     /// The schedule file or the demo schedule could not be loaded.
     #[error("schedule: {0}")]
     Schedule(#[from] seats::ScheduleError),
+    /// The cluster's schedule could not be read or seeded.
+    #[error("seat store: {0}")]
+    Seats(#[from] seats::SeatError),
     /// Serving failed.
     #[error("serve: {0}")]
     Io(#[from] std::io::Error),
@@ -88,6 +91,9 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
             (Bus::Memory(memory), store)
         }
     };
+    // With Redis, the cluster's schedule (seeded by the first node, replaced
+    // by admin loads) wins over this node's own.
+    store.share_schedule().await?;
     tracing::info!(node = %node_id, showtimes = store.schedule().showtimes().len(), "schedule loaded");
     let tracker = TaskTracker::new();
     let sweep_every = config.sweep_interval();
@@ -108,15 +114,28 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     }
     tracker.spawn(node.clone().resync_loop());
     tracker.spawn(node.clone().presence_refresh_loop(presence_ttl / 3));
-    tracker.spawn(store.run_sweeper(sweep_every, shutdown.clone()));
-    if let (Some(cfg), Bus::Redis(redis)) = (notifier, &node.bus) {
-        let client = redis.client().clone();
+    tracker.spawn(store.clone().run_sweeper(sweep_every, shutdown.clone()));
+    if let Some(cfg) = notifier {
         let stop = shutdown.clone();
-        tracker.spawn(async move {
-            if let Err(e) = seats::notifier::run_notifier(client, cfg, stop).await {
-                tracing::error!(error = %e, "booking notifier stopped");
+        match &node.bus {
+            Bus::Redis(redis) => {
+                let client = redis.client().clone();
+                tracker.spawn(async move {
+                    if let Err(e) = seats::notifier::run_notifier(client, cfg, stop).await {
+                        tracing::error!(error = %e, "booking notifier stopped");
+                    }
+                });
             }
-        });
+            Bus::Memory(_) => {
+                if let Some(queue) = store.local_notifications(seats::notifier::LOCAL_QUEUE_CAPACITY) {
+                    tracker.spawn(async move {
+                        if let Err(e) = seats::notifier::run_local_notifier(queue, cfg, stop).await {
+                            tracing::error!(error = %e, "booking notifier stopped");
+                        }
+                    });
+                }
+            }
+        }
     }
 
     let addr = listener.local_addr()?;

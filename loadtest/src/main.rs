@@ -11,8 +11,11 @@
 //! - `seats`: V viewers of one showtime spread over the nodes. Phase 1: one
 //!   driver makes single-seat changes (hold, release) at a fixed rate, and
 //!   the viewers measure how long each versioned delta took to reach them.
-//!   Phase 2: H holder connections hold and release their own seats as fast
-//!   as the gateway answers; reports single-seat holds per second.
+//!   Phase 2: H holder connections, spread over the nodes, hold single seats
+//!   as fast as the gateway answers; reports holds per second. By default
+//!   each hold is followed by its release (a steady hold/release cycle on
+//!   one showtime); with `--fill`, holders take every free seat of every
+//!   showtime, one hold per seat and no releases (a sale opening).
 //!
 //! - `idle-cluster`: idle connections on several nodes (up to 19,000 each), opened
 //!   by several generator processes (a process may hold at most 20,000 files), with
@@ -161,6 +164,9 @@ enum Scenario {
         /// Seconds of each phase.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// Throughput phase: hold free seats of all showtimes without releasing.
+        #[arg(long)]
+        fill: bool,
     },
     /// Chat pipeline overhead: chat frame in to first delta out.
     Chat {
@@ -210,8 +216,8 @@ async fn main() -> anyhow::Result<()> {
             let proto = if socketio { Proto::SocketIo } else { Proto::Marquee };
             return cluster::fanout_worker(&auth, args.sources, nodes, topic, first, subs, proto).await;
         }
-        Scenario::Seats { ref nodes, viewers, rate, holders, seconds } => {
-            seats(&auth, args.sources, nodes, viewers, rate, holders, seconds).await?
+        Scenario::Seats { ref nodes, viewers, rate, holders, seconds, fill } => {
+            seats(&auth, args.sources, nodes, viewers, rate, holders, seconds, fill).await?
         }
         Scenario::Chat { ref nodes, users, rate, seconds } => {
             chat::chat(&auth, args.sources, nodes, users, rate, seconds).await?
@@ -701,6 +707,43 @@ async fn call(ws: &mut Ws, id: u64, mut req: Value) -> anyhow::Result<Value> {
     }
 }
 
+/// The fields of a hold or release reply a holder needs (borrowed, so the
+/// load generator spends little CPU of the machine it shares with the nodes).
+#[derive(serde::Deserialize)]
+struct Reply<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: &'a str,
+    #[serde(default)]
+    id: Option<u64>,
+    #[serde(default, borrow)]
+    hold: Option<HoldId<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct HoldId<'a> {
+    #[serde(borrow)]
+    hold_id: &'a str,
+}
+
+/// Sends a prepared request text and returns (type, hold id) of the reply
+/// with the same id; other frames are skipped.
+async fn call_fast(ws: &mut Ws, id: u64, req: String) -> anyhow::Result<(bool, String)> {
+    ws.send(Message::text(req)).await?;
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => {
+                let r: Reply<'_> = serde_json::from_str(t.as_str())?;
+                if r.id == Some(id) {
+                    let held = matches!(r.kind, "held" | "released");
+                    return Ok((held, r.hold.map(|h| h.hold_id.to_owned()).unwrap_or_default()));
+                }
+            }
+            Some(Ok(_)) => continue,
+            other => bail!("connection ended: {other:?}"),
+        }
+    }
+}
+
 /// The fields of a seat delta the viewers need.
 #[derive(serde::Deserialize)]
 struct SeatFrame<'a> {
@@ -715,6 +758,7 @@ struct SeatDelta {
     version: u64,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn seats(
     auth: &Auth,
     sources: u8,
@@ -723,6 +767,7 @@ async fn seats(
     rate: u64,
     holders: usize,
     seconds: u64,
+    fill: bool,
 ) -> anyhow::Result<Value> {
     if nodes.is_empty() {
         bail!("--nodes is empty");
@@ -846,40 +891,57 @@ async fn seats(
     }
     let expected = latency_changes as u64 * connected;
 
-    // Phase 2: holders hold and release their own seats as fast as answered.
+    // Phase 2: holders hold single seats as fast as answered, spread over the
+    // nodes. Cycle: each on its own seats of this showtime, releasing each
+    // hold. Fill: every free seat of every showtime once, no releases.
+    let targets: Vec<(String, String)> = if fill {
+        let mut all = Vec::new();
+        for (i, st) in list["showtimes"].as_array().context("no showtimes")?.iter().enumerate() {
+            let id = st["id"].as_str().context("showtime id")?.to_owned();
+            let map = call(&mut driver, 100 + i as u64, json!({"type": "seat_map", "showtime": id})).await?;
+            for s in map["map"]["seats"].as_array().context("seat map")?.iter().filter(|s| s["state"] == "free") {
+                if let Some(seat) = s["seat"].as_str() {
+                    all.push((id.clone(), seat.to_owned()));
+                }
+            }
+        }
+        all
+    } else {
+        free.iter().skip(1).map(|s| (showtime.clone(), s.clone())).collect()
+    };
+    let available = targets.len();
     let holds = Arc::new(AtomicU64::new(0));
     let refused = Arc::new(AtomicU64::new(0));
     let stop_at = Instant::now() + Duration::from_secs(seconds);
-    let mine: Vec<Vec<String>> =
-        (0..holders).map(|h| free.iter().skip(1).skip(h).step_by(holders).cloned().collect()).collect();
+    let mine: Vec<Vec<(String, String)>> =
+        (0..holders).map(|h| targets.iter().skip(h).step_by(holders).cloned().collect()).collect();
     let mut workers = Vec::new();
     for (h, seats) in mine.into_iter().enumerate().filter(|(_, s)| !s.is_empty()) {
-        let (node, token, showtime, holds, refused) =
-            (nodes[0], token(auth, &format!("holder{h}"))?, showtime.clone(), holds.clone(), refused.clone());
+        let (node, token, holds, refused) =
+            (nodes[h % nodes.len()], token(auth, &format!("holder{h}"))?, holds.clone(), refused.clone());
         workers.push(tokio::spawn(async move {
             let mut ws = connect(node, &token, h, sources).await.ok()?;
             let mut id = 1u64;
             let mut n = 0usize;
-            while Instant::now() < stop_at {
-                let seat = &seats[n % seats.len()];
+            while Instant::now() < stop_at && (!fill || n < seats.len()) {
+                let (showtime, seat) = &seats[n % seats.len()];
                 n += 1;
                 id += 1;
-                let key = format!("t{h}-{n}");
-                let r = call(
-                    &mut ws,
-                    id,
-                    json!({"type": "hold", "showtime": showtime, "seats": [seat], "idempotency_key": key}),
-                )
-                .await
-                .ok()?;
-                if r["type"] != "held" {
+                // Ids are plain `[A-Za-z0-9_.-]`, so no JSON escaping is needed.
+                let req = format!(
+                    r#"{{"type":"hold","id":{id},"showtime":"{showtime}","seats":["{seat}"],"idempotency_key":"t{h}-{n}"}}"#
+                );
+                let (held, hold_id) = call_fast(&mut ws, id, req).await.ok()?;
+                if !held {
                     refused.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
                 holds.fetch_add(1, Ordering::Relaxed);
-                id += 1;
-                let hid = r["hold"]["hold_id"].clone();
-                call(&mut ws, id, json!({"type": "release", "showtime": showtime, "hold_id": hid})).await.ok()?;
+                if !fill {
+                    id += 1;
+                    let req = format!(r#"{{"type":"release","id":{id},"showtime":"{showtime}","hold_id":"{hold_id}"}}"#);
+                    call_fast(&mut ws, id, req).await.ok()?;
+                }
             }
             Some(())
         }));
@@ -908,6 +970,8 @@ async fn seats(
             "max": hist.max(),
         },
         "holders": holders,
+        "mode": if fill { "fill (holds only)" } else { "cycle (hold + release)" },
+        "seats_available": available,
         "throughput_seconds": throughput_secs,
         "holds": holds.load(Ordering::Relaxed),
         "holds_per_second": holds.load(Ordering::Relaxed) as f64 / throughput_secs.max(0.001),

@@ -1,5 +1,12 @@
 //! One Answer: retrieve, compose, and stream the result as small events.
 //!
+//! Without an LLM, booking turns (and booking continuations: an active
+//! dialogue state or tool results) go to the `dialog` crate's policy, which
+//! returns the reply, the tool calls and the next dialogue state; discovery
+//! and opinion questions keep the retrieval answer with citations. A
+//! discovery question naming a date or time first asks for that day's
+//! showtimes and then recommends among the movies actually showing.
+//!
 //! The generation task owns the sending half of a bounded channel. When the
 //! client goes away tonic drops the receiving half, the next send (or the
 //! `closed()` check between deltas) fails, and the task stops: a cancelled
@@ -13,15 +20,21 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::catalog::Movie;
-use crate::compose::{self, Citation, Focus, Input, Part, Tool, ToolOutcome};
+use dialog::Lexicon;
+use dialog::policy;
+
+use crate::compose::{self, Citation, Focus, Input, Part, ProposedCall, Tool, ToolOutcome};
 use crate::error::ModelError;
 use crate::index::{Filters, Hit, Mode, Store};
+use crate::intent::{self, Intent};
 use crate::llm::{self, Llm, LlmError, LlmEvent, LlmStream};
 use crate::query;
 use crate::text;
 
 /// Movies retrieved for an answer.
 const RETRIEVED: usize = 5;
+/// Movies searched when recommending among those showing at a time.
+const SHOWING_POOL: usize = 100;
 /// Reviews quoted for the movie in focus.
 const FOCUS_REVIEWS: usize = 3;
 /// Earlier turns read for context.
@@ -41,7 +54,7 @@ pub struct Turn {
 }
 
 /// An Answer request in domain terms.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AnswerRequest {
     /// Conversation id (used in tool call ids and logs).
     pub conversation_id: String,
@@ -57,6 +70,28 @@ pub struct AnswerRequest {
     pub movie_id: Option<String>,
     /// Results of tools the gateway ran.
     pub tool_results: Vec<ToolOutcome>,
+    /// The cinema's local time (relative dates resolve against it).
+    pub now: jiff::Zoned,
+    /// The dialogue state from the conversation's last Final (empty at the start).
+    pub dialog_state: String,
+}
+
+impl Default for AnswerRequest {
+    /// An empty request at the current time in Asia/Seoul.
+    fn default() -> Self {
+        let now = jiff::Zoned::now();
+        AnswerRequest {
+            conversation_id: String::new(),
+            korean: None,
+            recent_turns: Vec::new(),
+            text: String::new(),
+            showtime_id: None,
+            movie_id: None,
+            tool_results: Vec::new(),
+            now: now.in_tz("Asia/Seoul").unwrap_or(now),
+            dialog_state: String::new(),
+        }
+    }
 }
 
 /// Timings of one answer, in microseconds.
@@ -81,6 +116,10 @@ pub struct Final {
     pub korean: bool,
     /// `composer` (or `llm:<model>`).
     pub generator: String,
+    /// The dialogue state for the next request of this conversation.
+    pub dialog_state: String,
+    /// Quick replies.
+    pub suggestions: Vec<policy::Suggestion>,
 }
 
 /// One streamed event.
@@ -115,12 +154,20 @@ pub struct Stats {
 }
 
 /// Streaming options.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct StreamOptions {
     /// Pause between text deltas (zero sends as fast as the client reads).
     pub delta_interval: Duration,
     /// The LLM endpoint, when configured; the composer otherwise (and as fallback).
     pub llm: Option<Arc<Llm>>,
+    /// Theater and movie names of the schedule (the dialogue's base lexicon).
+    pub names: Arc<Lexicon>,
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        StreamOptions { delta_interval: Duration::ZERO, llm: None, names: Arc::new(Lexicon::new()) }
+    }
 }
 
 /// Retrieval results: the composed answer (used directly, or as the LLM's
@@ -128,6 +175,15 @@ pub struct StreamOptions {
 struct Retrieved {
     parts: Vec<Part>,
     passages: String,
+    /// Set when the booking dialogue answered this round.
+    dialog: Option<DialogOut>,
+}
+
+/// What the dialogue adds to the Final event.
+struct DialogOut {
+    state: String,
+    suggestions: Vec<policy::Suggestion>,
+    speech: String,
 }
 
 /// How an LLM stream ended early.
@@ -164,7 +220,8 @@ pub async fn run(
     let retrieval = {
         let store = store.clone();
         let req = req.clone();
-        tokio::task::spawn_blocking(move || retrieve(&store, &req, korean)).await
+        let names = opts.names.clone();
+        tokio::task::spawn_blocking(move || retrieve(&store, &req, korean, &names)).await
     };
     let retrieved = match retrieval {
         Ok(Ok(r)) => r,
@@ -189,7 +246,15 @@ pub async fn run(
             Ok((first_token_us, text)) => {
                 let timings = Timings { retrieval_us, first_token_us, total_us: micros(started.elapsed()) };
                 let speech = compose::speech(&[Part::Text(text)]);
-                let fin = Final { timings, speech, korean, generator: model.name() };
+                // The LLM path does not interpret the dialogue state: it passes it on.
+                let fin = Final {
+                    timings,
+                    speech,
+                    korean,
+                    generator: model.name(),
+                    dialog_state: req.dialog_state.clone(),
+                    suggestions: Vec::new(),
+                };
                 finish(&tx, &stats, fin).await;
                 return;
             }
@@ -207,11 +272,14 @@ pub async fn run(
             }
         }
     }
-    let speech = compose::speech(&parts);
+    let (speech, dialog_state, suggestions) = match retrieved.dialog {
+        Some(d) => (d.speech, d.state, d.suggestions),
+        None => (compose::speech(&parts), req.dialog_state.clone(), Vec::new()),
+    };
     match stream_parts(&parts, &req.conversation_id, &tx, &opts, &shutdown, started).await {
         Ok(first_token_us) => {
             let timings = Timings { retrieval_us, first_token_us, total_us: micros(started.elapsed()) };
-            let fin = Final { timings, speech, korean, generator };
+            let fin = Final { timings, speech, korean, generator, dialog_state, suggestions };
             finish(&tx, &stats, fin).await;
         }
         Err(stop) => stopped(&tx, &stats, stop),
@@ -291,7 +359,7 @@ fn micros(d: Duration) -> u64 {
 }
 
 /// Retrieval and composition (blocking: runs on the blocking pool).
-fn retrieve(store: &Store, req: &AnswerRequest, korean: bool) -> Result<Retrieved, ModelError> {
+fn retrieve(store: &Store, req: &AnswerRequest, korean: bool, names: &Lexicon) -> Result<Retrieved, ModelError> {
     if !store.is_ready() {
         return Err(ModelError::NotReady);
     }
@@ -330,6 +398,9 @@ fn retrieve(store: &Store, req: &AnswerRequest, korean: bool) -> Result<Retrieve
             Focus { movie, reviews, sentiment }
         });
         let passages = llm::passages(&hits, focus.as_ref().map(|f| (f.movie.id.as_str(), f.sentiment)));
+        if let Some(out) = converse(ix, req, korean, names, &hits) {
+            return Ok(Retrieved { parts: out.0, passages, dialog: Some(out.1) });
+        }
         let input = Input {
             korean,
             text: &req.text,
@@ -338,10 +409,116 @@ fn retrieve(store: &Store, req: &AnswerRequest, korean: bool) -> Result<Retrieve
             focus,
             showtime_id: req.showtime_id.as_deref(),
             screen_movie,
-            tool_results: &req.tool_results,
+            showing_intro: None,
         };
-        Ok(Retrieved { parts: compose::compose(&input), passages })
+        Ok(Retrieved { parts: compose::compose(&input), passages, dialog: None })
     })
+}
+
+/// The booking dialogue's round, when this turn is one: booking words or acts,
+/// an open booking, tool results, or a discovery question naming a date/time.
+fn converse(
+    ix: &crate::index::Index,
+    req: &AnswerRequest,
+    korean: bool,
+    names: &Lexicon,
+    hits: &[Hit],
+) -> Option<(Vec<Part>, DialogOut)> {
+    let state = policy::State::from_json(&req.dialog_state);
+    let results: Vec<policy::ToolResult> = req
+        .tool_results
+        .iter()
+        .map(|t| policy::ToolResult { name: t.name.clone(), result: t.result.clone(), is_error: t.is_error })
+        .collect();
+    // Names: the schedule's, the movies retrieved for this text (the catalog's
+    // whole titles only), and the showtimes seen in this conversation.
+    let mut lex = names.clone();
+    for h in hits {
+        lex.add_movie_whole(&h.movie.id, &h.movie.title, h.movie.title_ko.as_deref());
+    }
+    let seen = results.iter().flat_map(|r| policy::parse_showtimes(&r.result));
+    for o in state.offers.iter().chain(state.chosen.iter()).cloned().chain(seen) {
+        if !o.title.is_empty() {
+            lex.add_movie(&o.movie, &o.title, o.title_ko.as_deref(), &[]);
+        }
+    }
+    let discovery = intent::classify(&req.text) == Intent::Discover;
+    let u = dialog::extract(&req.text, &lex, &req.now, &state.slots);
+    if results.is_empty() && !policy::wants(&state, &u, discovery) && discovery {
+        return None;
+    }
+    let mut parts = Vec::new();
+    let mut speech = String::new();
+    let mut recommended = None;
+    if state.discover && !results.is_empty() {
+        let showing = policy::showing(&state, &results, &req.now);
+        let ids: Vec<&str> = showing.iter().map(|m| m.0.as_str()).collect();
+        let mut shown: Vec<Hit> = ix
+            .search(&req.text, &Filters::default(), SHOWING_POOL, Mode::Hybrid)
+            .into_iter()
+            .filter(|h| ids.contains(&h.movie.id.as_str()))
+            .take(compose::LISTED)
+            .collect();
+        if shown.is_empty() {
+            shown = ids
+                .iter()
+                .filter_map(|id| ix.movie(id))
+                .take(compose::LISTED)
+                .map(|movie| Hit { movie, score: 0.0, reviews: Vec::new() })
+                .collect();
+        }
+        if !shown.is_empty() {
+            let input = Input {
+                korean,
+                text: &req.text,
+                aspect: None,
+                hits: &shown,
+                focus: None,
+                showtime_id: None,
+                screen_movie: None,
+                showing_intro: Some((
+                    "말씀하신 때에 상영하는 영화 중에서 골라 봤어요.",
+                    "Of the movies showing then, these fit best.",
+                )),
+            };
+            let mut p = vec![Part::Text("\n\n".into())];
+            p.extend(compose::compose(&input));
+            speech = compose::speech(&p);
+            parts = p;
+            recommended = Some(shown.iter().map(|h| h.movie.id.clone()).collect());
+        } else if !ids.is_empty() {
+            recommended = Some(ids.iter().map(|s| (*s).to_owned()).collect());
+        }
+    }
+    let out = policy::step(policy::Input {
+        text: &req.text,
+        korean,
+        now: &req.now,
+        lexicon: &lex,
+        state,
+        tool_results: &results,
+        discovery,
+        recommended,
+        screen_showtime: req.showtime_id.as_deref(),
+    });
+    if !out.text.is_empty() {
+        // Rounds of one turn are concatenated by the gateway.
+        let sep = if !parts.is_empty() {
+            "\n\n"
+        } else if results.is_empty() {
+            ""
+        } else {
+            " "
+        };
+        parts.push(Part::Text(format!("{sep}{}", out.text)));
+    }
+    for c in out.calls {
+        if let Some(tool) = Tool::from_name(c.name) {
+            parts.push(Part::Call(ProposedCall { tool, arguments: c.arguments }));
+        }
+    }
+    let speech = [speech, out.speech].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" ");
+    Some((parts, DialogOut { state: out.state.to_json(), suggestions: out.suggestions, speech }))
 }
 
 /// Splits text into deltas of whole words of about [`DELTA_CHARS`].

@@ -1,59 +1,73 @@
 //! The deterministic composer: writes an answer from retrieved records in
 //! Korean or English (top movies with a one-line reason, what reviewers say,
-//! the next step) and decides which booking tool call to propose.
+//! the next step). Booking turns are not written here: the `dialog` crate's
+//! policy decides their words and tool calls (see `answer.rs`).
 //!
 //! It is pure: no I/O, no clock, no index access. The same inputs always
 //! give the same text, which the tests rely on.
 
 use std::sync::Arc;
 
-use serde_json::json;
-
 use crate::catalog::Movie;
 use crate::index::{Hit, ReviewHit, Sentiment};
-use crate::intent::{self, Intent};
 use crate::query::Aspect;
 use crate::text;
 
 /// How many movies a recommendation lists.
-const LISTED: usize = 3;
+pub const LISTED: usize = 3;
 /// Longest quoted review or synopsis sentence, in characters.
 const QUOTE_CHARS: usize = 90;
 /// Longest synopsis sentence used as a reason, in characters.
 const REASON_CHARS: usize = 150;
 
-/// The booking tools the gateway executes (names are part of the contract).
+/// The booking tools the gateway executes (names and argument shapes are
+/// part of the contract: proto/marquee/v1/model.proto, `ToolCall`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tool {
-    /// `find_showtimes {movie_id, date?, party_size?}`
+    /// `find_showtimes {movie_id?, date?, theater_id?}`
     FindShowtimes,
-    /// `hold_best_available {showtime_id, party_size}`
+    /// `hold_best_available {showtime_id, party_size, class?}`
     HoldBestAvailable,
-    /// `extend_hold {hold_id}`
+    /// `extend_hold {showtime_id, hold_id}`
     ExtendHold,
-    /// `confirm_booking {hold_id}`
+    /// `release_hold {showtime_id, hold_id}`
+    ReleaseHold,
+    /// `confirm_booking {showtime_id, hold_id}`
     ConfirmBooking,
     /// `cancel_booking {booking_id}`
     CancelBooking,
+    /// `list_bookings {}`
+    ListBookings,
 }
 
 impl Tool {
+    /// Every tool.
+    pub const ALL: [Tool; 7] = [
+        Self::FindShowtimes,
+        Self::HoldBestAvailable,
+        Self::ExtendHold,
+        Self::ReleaseHold,
+        Self::ConfirmBooking,
+        Self::CancelBooking,
+        Self::ListBookings,
+    ];
+
     /// The wire name.
     pub fn name(self) -> &'static str {
         match self {
             Self::FindShowtimes => "find_showtimes",
             Self::HoldBestAvailable => "hold_best_available",
             Self::ExtendHold => "extend_hold",
+            Self::ReleaseHold => "release_hold",
             Self::ConfirmBooking => "confirm_booking",
             Self::CancelBooking => "cancel_booking",
+            Self::ListBookings => "list_bookings",
         }
     }
 
     /// Parses a wire name.
     pub fn from_name(name: &str) -> Option<Self> {
-        [Self::FindShowtimes, Self::HoldBestAvailable, Self::ExtendHold, Self::ConfirmBooking, Self::CancelBooking]
-            .into_iter()
-            .find(|t| t.name() == name)
+        Self::ALL.into_iter().find(|t| t.name() == name)
     }
 }
 
@@ -84,6 +98,8 @@ pub struct ProposedCall {
 pub struct ToolOutcome {
     /// The call id it answers.
     pub call_id: String,
+    /// The tool's wire name, as the gateway sent it.
+    pub name: String,
     /// The tool (None for a name we do not know).
     pub tool: Option<Tool>,
     /// The result document.
@@ -131,32 +147,20 @@ pub struct Input<'a> {
     pub showtime_id: Option<&'a str>,
     /// The movie on screen.
     pub screen_movie: Option<Arc<Movie>>,
-    /// Results of tools the gateway ran.
-    pub tool_results: &'a [ToolOutcome],
+    /// Set when recommending among the movies showing at a requested time:
+    /// the opening line (Korean, English); the closing "shall I book" line is
+    /// left to the booking dialogue, which offers the showtimes.
+    pub showing_intro: Option<(&'a str, &'a str)>,
 }
 
-/// Composes the answer. The parts' text concatenated is the whole answer.
+/// Composes a discovery or opinion answer. The parts' text concatenated is
+/// the whole answer. Booking turns are the dialogue's (`dialog::policy`).
 pub fn compose(input: &Input<'_>) -> Vec<Part> {
     let mut w = Writer { ko: input.korean, parts: Vec::new() };
-    if let Some(last) = input.tool_results.last() {
-        acknowledge(&mut w, last);
-        if input.text.trim().is_empty() {
-            return w.parts;
-        }
-        w.text("\n\n");
-    }
-    match intent::classify(input.text) {
-        Intent::Discover => {
-            if let (Some(aspect), Some(focus)) = (input.aspect, &input.focus) {
-                opinions(&mut w, focus, aspect);
-            } else {
-                recommend(&mut w, input);
-            }
-        }
-        Intent::Book => book(&mut w, input),
-        Intent::Confirm => with_id(&mut w, input.tool_results, "hold_id", Tool::ConfirmBooking),
-        Intent::Extend => with_id(&mut w, input.tool_results, "hold_id", Tool::ExtendHold),
-        Intent::Cancel => with_id(&mut w, input.tool_results, "booking_id", Tool::CancelBooking),
+    if let (Some(aspect), Some(focus), None) = (input.aspect, &input.focus, input.showing_intro) {
+        opinions(&mut w, focus, aspect);
+    } else {
+        recommend(&mut w, input);
     }
     w.parts
 }
@@ -204,10 +208,6 @@ impl Writer {
         self.parts.push(Part::Cite(c));
     }
 
-    fn call(&mut self, tool: Tool, arguments: serde_json::Value) {
-        self.parts.push(Part::Call(ProposedCall { tool, arguments }));
-    }
-
     fn title(&self, m: &Movie) -> String {
         if self.ko { format!("《{}》", m.display_title(true)) } else { m.title.clone() }
     }
@@ -234,47 +234,6 @@ fn percent(x: f32) -> u32 {
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let p = (x * 100.0).round() as u32;
     p
-}
-
-fn acknowledge(w: &mut Writer, r: &ToolOutcome) {
-    if r.is_error {
-        let why = r.result.get("error").and_then(|e| e.as_str()).unwrap_or("unknown error");
-        if w.ko {
-            w.text(&format!("요청하신 작업을 처리하지 못했어요 ({why}). 다른 시간이나 인원으로 다시 시도해 볼까요?"));
-        } else {
-            w.text(&format!("That did not go through ({why}). Shall we try another time or party size?"));
-        }
-        return;
-    }
-    match r.tool {
-        Some(Tool::FindShowtimes) => {
-            let n = r
-                .result
-                .as_array()
-                .or_else(|| r.result.get("showtimes").and_then(|s| s.as_array()))
-                .map_or(0, Vec::len);
-            if n == 0 {
-                w.say(
-                    "아쉽지만 예매 가능한 상영 시간이 없어요. 다른 날짜나 영화를 찾아볼까요?",
-                    "There are no bookable showtimes, sorry. Shall I look at another date or movie?",
-                );
-            } else if w.ko {
-                w.text(&format!("상영 시간 {n}개를 찾았어요. 화면에서 원하는 시간을 고르시면 좌석을 잡아 드릴게요."));
-            } else {
-                w.text(&format!("I found {n} showtimes. Pick one on screen and I will hold seats for you."));
-            }
-        }
-        Some(Tool::HoldBestAvailable) => w.say(
-            "좌석을 잡아 두었어요. 잠시 동안만 유지되니, 이대로 예매를 확정할까요?",
-            "Your seats are on hold for a short while. Shall I confirm the booking?",
-        ),
-        Some(Tool::ExtendHold) => w.say("좌석 홀드 시간을 연장했어요.", "I extended your hold."),
-        Some(Tool::ConfirmBooking) => {
-            w.say("예매가 확정되었어요. 즐거운 관람 되세요!", "Your booking is confirmed. Enjoy the movie!");
-        }
-        Some(Tool::CancelBooking) => w.say("예매를 취소했어요.", "Your booking is cancelled."),
-        None => w.say("요청하신 작업을 마쳤어요.", "Done."),
-    }
 }
 
 /// The one-line reason for recommending `hit`, and the citation backing it.
@@ -351,7 +310,10 @@ fn recommend(w: &mut Writer, input: &Input<'_>) {
         return;
     }
     let listed: Vec<&Hit> = input.hits.iter().take(LISTED).collect();
-    if listed.len() == 1 {
+    if let Some((ko, en)) = input.showing_intro {
+        w.say(ko, en);
+        w.text("\n");
+    } else if listed.len() == 1 {
         w.say("말씀하신 내용에 가장 잘 맞는 영화는 이거예요.\n", "Here is the movie that fits best.\n");
     } else if w.ko {
         w.text(&format!("말씀하신 내용에 잘 맞는 영화 {}편을 골라 봤어요.\n", listed.len()));
@@ -377,6 +339,9 @@ fn recommend(w: &mut Writer, input: &Input<'_>) {
     {
         w.text("\n\n");
         summary(w, focus);
+    }
+    if input.showing_intro.is_some() {
+        return;
     }
     w.say(
         "\n\n마음에 드는 영화가 있으면 말씀해 주세요. 상영 시간을 찾아 예매까지 도와 드릴게요.",
@@ -501,76 +466,6 @@ fn opinions(w: &mut Writer, focus: &Focus, aspect: Aspect) {
     w.say("\n\n보고 싶으시면 상영 시간을 찾아 드릴까요?", "\n\nWould you like me to find showtimes?");
 }
 
-fn book(w: &mut Writer, input: &Input<'_>) {
-    let party = intent::party_size(input.text);
-    if let Some(showtime_id) = input.showtime_id {
-        match party {
-            Some(n) => {
-                if w.ko {
-                    w.text(&format!("좋아요. 이 상영에서 {n}명이 나란히 앉을 수 있는 가장 좋은 자리를 잡아 볼게요."));
-                } else {
-                    w.text(&format!("Great. I will hold the best {n} seats together for this showtime."));
-                }
-                w.call(Tool::HoldBestAvailable, json!({"showtime_id": showtime_id, "party_size": n}));
-            }
-            None => w.say(
-                "몇 분이 보실 건가요? 인원을 알려 주시면 가장 좋은 자리를 잡아 드릴게요.",
-                "How many people are going? Tell me and I will hold the best seats.",
-            ),
-        }
-        return;
-    }
-    let movie = input.screen_movie.clone().or_else(|| input.hits.first().map(|h| h.movie.clone()));
-    let Some(movie) = movie else {
-        w.say("어떤 영화를 예매할까요? 제목을 알려 주세요.", "Which movie would you like to book? Tell me the title.");
-        return;
-    };
-    let title = w.title(&movie);
-    if w.ko {
-        w.text(&format!("{}의 상영 시간을 찾아볼게요. 원하는 시간을 고르시면 좌석을 잡아 드릴게요.", title));
-    } else {
-        w.text(&format!("Let me find showtimes for {title}. Pick a time and I will hold seats for you."));
-    }
-    let mut args = json!({"movie_id": movie.id});
-    if let Some(n) = party {
-        args["party_size"] = json!(n);
-    }
-    if let Some(d) = intent::date(input.text) {
-        args["date"] = json!(d);
-    }
-    w.call(Tool::FindShowtimes, args);
-}
-
-/// Proposes `tool` with the latest `key` (e.g. `hold_id`) found in tool results.
-fn with_id(w: &mut Writer, results: &[ToolOutcome], key: &str, tool: Tool) {
-    let id = results
-        .iter()
-        .rev()
-        .filter(|r| !r.is_error)
-        .find_map(|r| r.result.get(key).and_then(|v| v.as_str()).map(str::to_owned));
-    let Some(id) = id else {
-        match tool {
-            Tool::CancelBooking => w.say(
-                "취소할 예매 번호를 알려 주세요.",
-                "Which booking should I cancel? Please give me the booking number.",
-            ),
-            _ => w.say(
-                "아직 잡아 둔 좌석이 없어요. 먼저 상영 시간을 골라 주세요.",
-                "There is no seat hold yet. Please pick a showtime first.",
-            ),
-        }
-        return;
-    };
-    match tool {
-        Tool::ConfirmBooking => {
-            w.say("잡아 둔 좌석으로 예매를 확정할게요.", "I will confirm the booking for your held seats.")
-        }
-        Tool::ExtendHold => w.say("좌석 홀드 시간을 연장할게요.", "I will extend your hold."),
-        _ => w.say("예매를 취소할게요.", "I will cancel that booking."),
-    }
-    w.call(tool, json!({ key: id }));
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -587,29 +482,5 @@ mod tests {
         let parts = vec![Part::Text("골라 봤어요.\n\n1. 《A》 (2001) — 좋아요.\n- “x” (9점)".into())];
         let s = speech(&parts);
         assert!(!s.contains('《') && !s.contains('\n') && !s.contains("1. "), "{s}");
-    }
-
-    #[test]
-    fn confirm_uses_the_hold_from_tool_results() {
-        let results = vec![ToolOutcome {
-            call_id: "c1".into(),
-            tool: Some(Tool::HoldBestAvailable),
-            result: json!({"hold_id": "h-9"}),
-            is_error: false,
-        }];
-        let input = Input {
-            korean: true,
-            text: "확정해줘",
-            aspect: None,
-            hits: &[],
-            focus: None,
-            showtime_id: None,
-            screen_movie: None,
-            tool_results: &results,
-        };
-        let parts = compose(&input);
-        assert!(parts.iter().any(
-            |p| matches!(p, Part::Call(c) if c.tool == Tool::ConfirmBooking && c.arguments == json!({"hold_id": "h-9"}))
-        ));
     }
 }

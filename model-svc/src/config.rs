@@ -30,6 +30,11 @@ pub struct Config {
     /// tokenizer.json) run with candle; the weight-free n-gram hashing embedder when absent.
     #[arg(long, env = "MODEL_SVC_EMBED_MODEL_DIR")]
     pub embed_model_dir: Option<PathBuf>,
+    /// Schedule file (the seat store's format, e.g. `seats/data/demo.json`) whose
+    /// theater and movie names the booking dialogue recognises; default: the
+    /// built-in demo schedule.
+    #[arg(long, env = "MODEL_SVC_SCHEDULE_FILE")]
+    pub schedule_file: Option<PathBuf>,
     /// Pause between streamed text deltas, in milliseconds.
     #[arg(long, env = "MODEL_SVC_DELTA_INTERVAL_MS", default_value_t = DEFAULT_DELTA_INTERVAL_MS)]
     pub delta_interval_ms: u64,
@@ -63,6 +68,7 @@ impl std::fmt::Debug for Config {
             .field("addr", &self.addr)
             .field("data_dir", &self.data_dir)
             .field("embed_model_dir", &self.embed_model_dir)
+            .field("schedule_file", &self.schedule_file)
             .field("delta_interval_ms", &self.delta_interval_ms)
             .field("shutdown_grace_ms", &self.shutdown_grace_ms)
             .field("llm_base_url", &self.llm_base_url)
@@ -78,6 +84,7 @@ impl Config {
             addr: ([127, 0, 0, 1], 0).into(),
             data_dir: None,
             embed_model_dir: None,
+            schedule_file: None,
             delta_interval_ms: 0,
             shutdown_grace_ms: DEFAULT_SHUTDOWN_GRACE_MS,
             llm_base_url: None,
@@ -100,6 +107,21 @@ impl Config {
         })
     }
 
+    /// The theater and movie names of the configured schedule (the built-in
+    /// demo schedule when none is configured).
+    ///
+    /// # Errors
+    /// When the schedule file cannot be read or is not a schedule.
+    pub fn names(&self) -> Result<dialog::Lexicon, String> {
+        match &self.schedule_file {
+            Some(f) => {
+                let text = std::fs::read_to_string(f).map_err(|e| e.to_string())?;
+                dialog::Lexicon::from_schedule_json(&text).map_err(|e| e.to_string())
+            }
+            None => dialog::Lexicon::from_schedule_json(dialog::DEMO_SCHEDULE_JSON).map_err(|e| e.to_string()),
+        }
+    }
+
     /// Checks settings that clap cannot.
     ///
     /// # Errors
@@ -109,6 +131,9 @@ impl Config {
             && !dir.join("movies.jsonl").is_file()
         {
             return Err(format!("{} has no movies.jsonl", dir.display()));
+        }
+        if let Some(f) = &self.schedule_file {
+            self.names().map_err(|e| format!("{}: {e}", f.display()))?;
         }
         Ok(())
     }

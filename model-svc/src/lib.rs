@@ -165,7 +165,12 @@ pub async fn run_with(
         tracing::info!(llm = ?c, "answers come from the LLM endpoint (composer as fallback)");
         Arc::new(llm::Llm::new(c))
     });
-    let opts = answer::StreamOptions { delta_interval: config.delta_interval(), llm };
+    // Validated before binding in main; a bad file here (tests) means no names, not a crash.
+    let names = config.names().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "schedule names unreadable; the dialogue knows no theaters");
+        dialog::Lexicon::new()
+    });
+    let opts = answer::StreamOptions { delta_interval: config.delta_interval(), llm, names: Arc::new(names) };
     let api = service::ModelApi::new(store, stats, opts, token.clone(), tasks.clone());
     let local = listener.local_addr().ok();
     tracing::info!(addr = ?local, "model-svc listening");

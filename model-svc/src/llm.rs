@@ -171,22 +171,35 @@ pub fn tool_definitions() -> serde_json::Value {
             "parameters": {"type": "object", "properties": properties, "required": required}
         }})
     };
+    let hold_ref = json!({"showtime_id": string, "hold_id": string});
     json!([
         f(
             "find_showtimes",
-            "List upcoming showtimes of a movie.",
-            json!({"movie_id": string, "date": {"type": "string", "description": "YYYY-MM-DD"}, "party_size": {"type": "integer", "minimum": 1}}),
-            &["movie_id"]
+            "Upcoming showtimes, optionally of one movie, on one local date, at one theater. Each result has id, movie, theater, screen, starts_at, prices, title, title_ko and free seats.",
+            json!({"movie_id": string, "date": {"type": "string", "description": "YYYY-MM-DD, the cinema's local date"}, "theater_id": string}),
+            &[]
         ),
         f(
             "hold_best_available",
-            "Hold the best adjacent seats for a showtime.",
-            json!({"showtime_id": string, "party_size": {"type": "integer", "minimum": 1}}),
+            "Hold the best available adjacent seats of a showtime for 10 minutes. The result has hold_id, seats and amount (total in won).",
+            json!({"showtime_id": string, "party_size": {"type": "integer", "minimum": 1, "maximum": 10}, "class": {"type": "string", "enum": ["standard", "premium", "wheelchair"]}}),
             &["showtime_id", "party_size"]
         ),
-        f("extend_hold", "Extend a seat hold before it expires.", json!({"hold_id": string}), &["hold_id"]),
-        f("confirm_booking", "Turn a seat hold into a booking.", json!({"hold_id": string}), &["hold_id"]),
+        f("extend_hold", "Extend a seat hold before it expires.", hold_ref.clone(), &["showtime_id", "hold_id"]),
+        f(
+            "release_hold",
+            "Give held seats back (the user said no or cancelled).",
+            hold_ref.clone(),
+            &["showtime_id", "hold_id"]
+        ),
+        f(
+            "confirm_booking",
+            "Turn a seat hold into a booking. Only after the user explicitly said yes to the read-back.",
+            hold_ref,
+            &["showtime_id", "hold_id"]
+        ),
         f("cancel_booking", "Cancel a confirmed booking.", json!({"booking_id": string}), &["booking_id"]),
+        f("list_bookings", "The user's bookings.", json!({}), &[]),
     ])
 }
 

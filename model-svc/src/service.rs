@@ -30,6 +30,10 @@ const MAX_LIMIT: u32 = 100;
 const MAX_EMBED_TEXTS: usize = 256;
 /// Longest accepted user text, in bytes (longer is a client bug, not a question).
 const MAX_TEXT_BYTES: usize = 4096;
+/// Longest accepted dialogue state, in bytes (ours stay under 4 KiB).
+const MAX_DIALOG_STATE_BYTES: usize = 32 * 1024;
+/// The cinema's time zone, for requests without `now`.
+const TIME_ZONE: &str = "Asia/Seoul";
 
 /// The ModelService implementation.
 #[derive(Debug, Clone)]
@@ -183,10 +187,24 @@ fn answer_request(r: pb::AnswerRequest) -> Result<AnswerRequest, ModelError> {
                 serde_json::from_str(&t.result_json)
                     .map_err(|e| ModelError::InvalidArgument(format!("tool result {} is not JSON: {e}", t.call_id)))?
             };
-            Ok(ToolOutcome { call_id: t.call_id, tool: Tool::from_name(&t.name), result, is_error: t.is_error })
+            Ok(ToolOutcome {
+                call_id: t.call_id,
+                tool: Tool::from_name(&t.name),
+                name: t.name,
+                result,
+                is_error: t.is_error,
+            })
         })
         .collect::<Result<Vec<_>, ModelError>>()?;
     let context = r.context.unwrap_or_default();
+    if r.dialog_state.len() > MAX_DIALOG_STATE_BYTES {
+        return Err(ModelError::InvalidArgument("dialog_state is too long".into()));
+    }
+    let now = if r.now.trim().is_empty() {
+        jiff::Zoned::now().in_tz(TIME_ZONE).map_err(|e| ModelError::Internal(format!("time zone: {e}")))?
+    } else {
+        r.now.parse::<jiff::Zoned>().map_err(|e| ModelError::InvalidArgument(format!("now: {e}")))?
+    };
     Ok(AnswerRequest {
         conversation_id: r.conversation_id,
         korean,
@@ -199,6 +217,8 @@ fn answer_request(r: pb::AnswerRequest) -> Result<AnswerRequest, ModelError> {
         showtime_id: context.showtime_id.filter(|s| !s.is_empty()),
         movie_id: context.movie_id.filter(|s| !s.is_empty()),
         tool_results,
+        now,
+        dialog_state: r.dialog_state,
     })
 }
 
@@ -224,7 +244,12 @@ fn answer_event(ev: Event) -> pb::AnswerEvent {
             speech: f.speech,
             locale: if f.korean { pb::Locale::Ko } else { pb::Locale::En }.into(),
             generator: f.generator,
-            ..pb::Final::default()
+            dialog_state: f.dialog_state,
+            suggestions: f
+                .suggestions
+                .into_iter()
+                .map(|s| pb::Suggestion { label: s.label, text: s.text, showtime_id: s.showtime_id })
+                .collect(),
         }),
     };
     pb::AnswerEvent { event: Some(event) }

@@ -20,6 +20,7 @@ pub mod notifier;
 mod redis;
 mod types;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -27,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use crate::domain::{Layout, Movie, Prices, Schedule, ScheduleError, Screen, SeatClass, SeatId, Showtime, Theater};
 pub use crate::error::SeatError;
-pub use crate::redis::{HOLD_INDEX_KEY, NOTIFY_STREAM_KEY, OUTBOX_INDEX_KEY, user_bookings_key};
+pub use crate::redis::{HOLD_INDEX_KEY, NOTIFY_STREAM_KEY, OUTBOX_INDEX_KEY, SCHEDULE_KEY, user_bookings_key};
 pub use crate::types::*;
 
 use crate::engine::{HoldCmd, Target};
@@ -37,21 +38,56 @@ use crate::redis::RedisEngine;
 /// How often [`SeatStore::run_sweeper`] looks for expired holds by default.
 pub const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_millis(250);
 
-/// The schedule, replaceable at run time, shared by the store and its engine.
+/// The schedule, replaceable at run time, shared by the store and its engine,
+/// with the version of the cluster's schedule document it came from (0: not
+/// from Redis).
 #[derive(Clone)]
-pub(crate) struct SharedSchedule(Arc<RwLock<Arc<Schedule>>>);
+pub(crate) struct SharedSchedule {
+    current: Arc<RwLock<Arc<Schedule>>>,
+    version: Arc<AtomicU64>,
+}
 
 impl SharedSchedule {
     fn new(s: Schedule) -> SharedSchedule {
-        SharedSchedule(Arc::new(RwLock::new(Arc::new(s))))
+        SharedSchedule { current: Arc::new(RwLock::new(Arc::new(s))), version: Arc::default() }
     }
 
     pub(crate) fn get(&self) -> Arc<Schedule> {
-        self.0.read().unwrap_or_else(PoisonError::into_inner).clone()
+        self.current.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     fn set(&self, s: Schedule) {
-        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(s);
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(s);
+    }
+
+    fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    /// Installs `s` as version `v` unless a newer version is installed already.
+    fn set_versioned(&self, s: Option<Schedule>, v: u64) -> bool {
+        let mut cur = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        if v <= self.version.load(Ordering::Acquire) {
+            return false;
+        }
+        self.version.store(v, Ordering::Release);
+        if let Some(s) = s {
+            *cur = Arc::new(s);
+        }
+        true
+    }
+
+    /// Until when the seat state of `showtime` is kept (ms since the epoch):
+    /// [`SHOWTIME_STATE_KEEP`] after the showtime ends, and never less than
+    /// that from `now` (a change to a long-past showtime still lives a while).
+    pub(crate) fn keep_until(&self, showtime: &str, now: Millis) -> Millis {
+        let keep = SHOWTIME_STATE_KEEP.as_millis() as i64;
+        let schedule = self.get();
+        let end = schedule.showtime(showtime).map(|st| {
+            let runtime = schedule.movie(&st.movie).map_or(0, |m| i64::from(m.runtime_min) * 60_000);
+            st.starts_at.timestamp().as_millisecond() + runtime
+        });
+        end.unwrap_or(now).max(now) + keep
     }
 
     /// The price of `seats` at `showtime` (0 for anything not scheduled).
@@ -106,10 +142,86 @@ impl SeatStore {
         self.schedule.get()
     }
 
-    /// Replaces the schedule of this node (seat state of showtimes kept in
-    /// both is untouched). Every node must be given the same schedule.
+    /// Replaces the schedule of this node only (seat state of showtimes kept
+    /// in both is untouched). Use [`SeatStore::publish_schedule`] to reach
+    /// every node.
     pub fn replace_schedule(&self, schedule: Schedule) {
         self.schedule.set(schedule);
+    }
+
+    /// Makes the cluster's schedule this node's: with Redis, stores this
+    /// node's schedule as the cluster's unless one is stored already (the
+    /// first node seeds it), then adopts the stored one. A node started later
+    /// thus gets the schedule an admin loaded, not its own seed. In process,
+    /// nothing to do.
+    pub async fn share_schedule(&self) -> Result<(), SeatError> {
+        let Engine::Redis(e) = &self.engine else { return Ok(()) };
+        let (version, doc) = e.seed_schedule(&self.schedule.get().to_json()).await?;
+        self.adopt_schedule(version, doc.as_deref());
+        Ok(())
+    }
+
+    /// Replaces the schedule of every node: with Redis, stores it as the
+    /// cluster's schedule under a new version; this node switches at once,
+    /// the others within one sweep interval ([`SeatStore::run_sweeper`] calls
+    /// [`SeatStore::refresh_schedule`]). Seat state of showtimes in both the
+    /// old and the new schedule is untouched.
+    pub async fn publish_schedule(&self, schedule: Schedule) -> Result<(), SeatError> {
+        match &self.engine {
+            Engine::Memory(_) => self.schedule.set(schedule),
+            Engine::Redis(e) => {
+                let version = e.store_schedule(&schedule.to_json()).await?;
+                self.schedule.set_versioned(Some(schedule), version);
+            }
+        }
+        Ok(())
+    }
+
+    /// Adopts the cluster's schedule if it changed since this node last
+    /// looked (one `HGET` when it did not); returns whether it changed.
+    pub async fn refresh_schedule(&self) -> Result<bool, SeatError> {
+        let Engine::Redis(e) = &self.engine else { return Ok(false) };
+        if e.schedule_version().await? == self.schedule.version() {
+            return Ok(false);
+        }
+        let (version, doc) = e.load_schedule().await?;
+        Ok(self.adopt_schedule(version, doc.as_deref()))
+    }
+
+    /// Installs a schedule document read from Redis. A document this build
+    /// cannot read is logged and skipped (its version is remembered so it is
+    /// not parsed again), keeping the schedule the node has.
+    fn adopt_schedule(&self, version: u64, doc: Option<&str>) -> bool {
+        if version == 0 || version <= self.schedule.version() {
+            return false;
+        }
+        let parsed = match doc.map(Schedule::from_json) {
+            Some(Ok(s)) => Some(s),
+            Some(Err(e)) => {
+                tracing::error!(version, error = %e, "stored schedule is invalid; keeping the current one");
+                None
+            }
+            None => None,
+        };
+        let showtimes = parsed.as_ref().map(|s| s.showtimes().len());
+        let changed = self.schedule.set_versioned(parsed, version);
+        if changed && let Some(showtimes) = showtimes {
+            tracing::info!(version, showtimes, "schedule loaded from the cluster");
+        }
+        changed
+    }
+
+    /// In process: connects a bounded queue of booking events (confirmed and
+    /// cancelled, as JSON [`BookingEvent`]s) for [`notifier::run_local_notifier`]
+    /// and returns its receiving end. While it is full, confirm and cancel
+    /// fail with `unavailable` and change nothing, so no event is dropped.
+    /// `None` with Redis (the notifier reads the stream there) or when a
+    /// queue is connected already.
+    pub fn local_notifications(&self, capacity: usize) -> Option<tokio::sync::mpsc::Receiver<String>> {
+        match &self.engine {
+            Engine::Memory(e) => e.notifications(capacity),
+            Engine::Redis(_) => None,
+        }
     }
 
     /// The store's clock.
@@ -264,7 +376,8 @@ impl SeatStore {
         dispatch!(self, e => e.sweep(now).await)
     }
 
-    /// Runs [`SeatStore::sweep_expired`] every `every` until `shutdown`.
+    /// Runs [`SeatStore::refresh_schedule`] and [`SeatStore::sweep_expired`]
+    /// every `every` until `shutdown`.
     /// Errors are logged here (and retried next tick), not returned.
     pub async fn run_sweeper(self, every: Duration, shutdown: CancellationToken) {
         let mut tick = tokio::time::interval(every);
@@ -272,11 +385,16 @@ impl SeatStore {
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                _ = tick.tick() => match self.sweep_expired().await {
-                    Ok(0) => {}
-                    Ok(freed) => tracing::debug!(freed, "expired holds released"),
-                    Err(e) => tracing::warn!(error = %e, "sweep failed; retrying next tick"),
-                },
+                _ = tick.tick() => {
+                    if let Err(e) = self.refresh_schedule().await {
+                        tracing::warn!(error = %e, "schedule check failed; retrying next tick");
+                    }
+                    match self.sweep_expired().await {
+                        Ok(0) => {}
+                        Ok(freed) => tracing::debug!(freed, "expired holds released"),
+                        Err(e) => tracing::warn!(error = %e, "sweep failed; retrying next tick"),
+                    }
+                }
             }
         }
     }

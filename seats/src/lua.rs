@@ -15,7 +15,11 @@
 //! 11. (hold only) the idempotency key `:idem:<user>:<key>`
 //!
 //! Common ARGV: now (ms), history maxlen, history TTL (s), epoch candidate,
-//! showtime id, then the operation's own arguments. Every script returns one
+//! showtime id, keep-until (ms: when the showtime's seat state expires), then
+//! the operation's own arguments. Every script sets the keys among 1 to 7
+//! that it wrote (so may have created) to expire at keep-until (`PEXPIREAT`),
+//! so a showtime's state goes away by itself some days after it ended; the
+//! idempotency key has its own `PX`. Every script returns one
 //! JSON text: `{"ok":true,...,"version":N}` or `{"ok":false,"err":"<code>",...}`.
 
 /// Shared prelude: state, expiry of due holds, and the commit that bumps the
@@ -25,14 +29,24 @@ local K_SEATS, K_VER, K_HOLDS, K_HZ, K_HEND, K_BOOK, K_OUTBOX = KEYS[1], KEYS[2]
 local K_STREAM, K_META, K_CHAN = KEYS[8], KEYS[9], KEYS[10]
 local NOW = tonumber(ARGV[1])
 local MAXLEN, HTTL, EPOCH, SHOWTIME = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local KEEP_UNTIL = ARGV[6]
 local ENDED_MEMORY = 3600000
 local changes = {}
+-- Indexes (into KEYS) of the seat keys this script wrote, so possibly created.
+local touched = {}
+
+local function touch(i)
+  touched[i] = true
+end
 
 local function change(seat, state)
   changes[#changes + 1] = '{"seat":"' .. seat .. '","state":"' .. state .. '"}'
+  touch(1)
 end
 
 local function end_hold(id, rec, status)
+  touch(3)
+  touch(5)
   rec.st = status
   rec.x = NOW
   redis.call('hset', K_HOLDS, id, cjson.encode(rec))
@@ -75,6 +89,7 @@ local function commit()
     return version()
   end
   local v = redis.call('incr', K_VER)
+  touch(2)
   local payload = '{"type":"seats","showtime":"' .. SHOWTIME .. '","version":' .. v .. ',"changes":[' .. table.concat(changes, ',') .. ']}'
   marquee_publish(K_STREAM, K_META, K_CHAN, payload, MAXLEN, HTTL, EPOCH)
   changes = {}
@@ -87,26 +102,32 @@ end
 
 -- Runs an operation after expiring due holds and commits whatever changed,
 -- also when the operation failed (expiries must still be published).
+-- Keys written by this script (possibly created) expire at KEEP_UNTIL.
 local function run(op)
   expire_due()
   local r = op()
   r.version = commit()
+  for i in pairs(touched) do
+    redis.call('pexpireat', KEYS[i], KEEP_UNTIL)
+  end
   return cjson.encode(r)
 end
 "#;
 
-/// Hold. ARGV 6: user, 7: new hold id, 8: TTL (ms), 9: idempotency TTL (ms),
-/// 10..: seats (sorted). KEYS 11: the idempotency key. A retry with the same
+/// Hold. ARGV 7: user, 8: new hold id, 9: TTL (ms), 10: idempotency TTL (ms),
+/// 11..: seats (sorted). KEYS 11: the idempotency key. A retry with the same
 /// key returns the stored result verbatim (its `req` lets the caller detect a
-/// key reused for other seats).
+/// key reused for other seats). `first` says the new hold expires before
+/// every other live hold of the showtime, so the caller must lower the
+/// global index entry to it.
 const HOLD: &str = r#"
 local prior = redis.call('get', KEYS[11])
 if prior then
   return prior
 end
-local user, id, ttl = ARGV[6], ARGV[7], tonumber(ARGV[8])
+local user, id, ttl = ARGV[7], ARGV[8], tonumber(ARGV[9])
 local seats = {}
-for i = 10, #ARGV do
+for i = 11, #ARGV do
   seats[#seats + 1] = ARGV[i]
 end
 local out = run(function()
@@ -120,15 +141,21 @@ local out = run(function()
     return {ok = false, err = 'seats_unavailable', seats = taken, req = seats}
   end
   local exp = NOW + ttl
+  -- Only a hold that expires first needs the global index lowered: an
+  -- earlier live hold keeps the showtime's index entry at or before it.
+  local first = redis.call('zrange', K_HZ, 0, 0, 'WITHSCORES')
+  local earliest = #first == 0 or tonumber(first[2]) > exp
   for _, s in ipairs(seats) do
     redis.call('hset', K_SEATS, s, 'h|' .. id)
     change(s, 'held')
   end
   redis.call('hset', K_HOLDS, id, cjson.encode({u = user, s = seats, e = exp, f = NOW, t = ttl, n = 0, st = 'h'}))
   redis.call('zadd', K_HZ, exp, id)
-  return {ok = true, hold = id, seats = seats, e = exp, n = 0, req = seats}
+  touch(3)
+  touch(4)
+  return {ok = true, hold = id, seats = seats, e = exp, n = 0, req = seats, first = earliest}
 end)
-redis.call('set', KEYS[11], out, 'PX', ARGV[9])
+redis.call('set', KEYS[11], out, 'PX', ARGV[10])
 return out
 "#;
 
@@ -145,9 +172,9 @@ local function live_hold(id, user)
 end
 "#;
 
-/// Extend. ARGV 6: user, 7: hold id, 8: max total life (ms), 9: max extends.
+/// Extend. ARGV 7: user, 8: hold id, 9: max total life (ms), 10: max extends.
 const EXTEND: &str = r#"
-local user, id, max_total, max_n = ARGV[6], ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9])
+local user, id, max_total, max_n = ARGV[7], ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10])
 return run(function()
   local rec, err = live_hold(id, user)
   if not rec then return fail(err) end
@@ -157,17 +184,19 @@ return run(function()
   rec.n = rec.n + 1
   redis.call('hset', K_HOLDS, id, cjson.encode(rec))
   redis.call('zadd', K_HZ, new, id)
+  touch(3)
+  touch(4)
   return {ok = true, hold = id, seats = rec.s, e = new, n = rec.n}
 end)
 "#;
 
-/// Release. ARGV 6: user, 7: `hold` or `seats`, 8..: the hold id or the seats.
+/// Release. ARGV 7: user, 8: `hold` or `seats`, 9..: the hold id or the seats.
 const RELEASE: &str = r#"
-local user, mode = ARGV[6], ARGV[7]
+local user, mode = ARGV[7], ARGV[8]
 return run(function()
   local freed = {}
   if mode == 'hold' then
-    local id = ARGV[8]
+    local id = ARGV[9]
     local rec, err = live_hold(id, user)
     if not rec then return fail(err) end
     for _, s in ipairs(rec.s) do
@@ -180,7 +209,7 @@ return run(function()
     end_hold(id, rec, 'r')
   else
     local recs = {}
-    for i = 8, #ARGV do
+    for i = 9, #ARGV do
       local s = ARGV[i]
       local cur = redis.call('hget', K_SEATS, s)
       if cur and string.sub(cur, 1, 2) == 'h|' then
@@ -214,12 +243,12 @@ return run(function()
 end)
 "#;
 
-/// Confirm. ARGV 6: user, 7: hold id, 8: new booking id. A retried confirm of
+/// Confirm. ARGV 7: user, 8: hold id, 9: new booking id. A retried confirm of
 /// an already confirmed hold returns its booking. The booking event goes to
 /// the outbox in the same step; the caller moves it to the notifications
 /// stream and the user's topic (other slots) right after.
 const CONFIRM: &str = r#"
-local user, id, bid = ARGV[6], ARGV[7], ARGV[8]
+local user, id, bid = ARGV[7], ARGV[8], ARGV[9]
 return run(function()
   local raw = redis.call('hget', K_HOLDS, id)
   if not raw then return fail('hold_not_found') end
@@ -242,13 +271,15 @@ return run(function()
   local booking = cjson.encode({booking_id = bid, showtime = SHOWTIME, user = user, seats = rec.s, created_at = NOW, status = 'confirmed', amount = 0, version = v})
   redis.call('hset', K_BOOK, bid, booking)
   redis.call('rpush', K_OUTBOX, booking)
+  touch(6)
+  touch(7)
   return {ok = true, booking = booking}
 end)
 "#;
 
-/// Cancel a booking. ARGV 6: user, 7: booking id.
+/// Cancel a booking. ARGV 7: user, 8: booking id.
 const CANCEL: &str = r#"
-local user, bid = ARGV[6], ARGV[7]
+local user, bid = ARGV[7], ARGV[8]
 return run(function()
   local raw = redis.call('hget', K_BOOK, bid)
   if not raw then return fail('booking_not_found') end
@@ -266,15 +297,17 @@ return run(function()
   local booking = cjson.encode(b)
   redis.call('hset', K_BOOK, bid, booking)
   redis.call('rpush', K_OUTBOX, booking)
+  touch(6)
+  touch(7)
   return {ok = true, booking = booking}
 end)
 "#;
 
-/// Snapshot for a viewer. ARGV 6: viewer (may be empty). Read-only: does not
+/// Snapshot for a viewer. ARGV 7: viewer (may be empty). Read-only: does not
 /// expire anything, so the map is exactly the state at its version. Returns
 /// `{"version":N,"seats":[[seat,"h"|"s",mine(0/1),until,hold id],...]}`.
 const SNAPSHOT: &str = r#"
-local viewer = ARGV[6]
+local viewer = ARGV[7]
 local all = redis.call('hgetall', K_SEATS)
 local recs = {}
 local seats = {}
@@ -348,4 +381,33 @@ pub(crate) fn sweep() -> String {
 /// earlier (`ZADD LT`). KEYS: index. ARGV: expiry (ms), showtime.
 pub(crate) const INDEX_LOWER: &str = r#"
 return redis.call('zadd', KEYS[1], 'LT', ARGV[1], ARGV[2])
+"#;
+
+/// Seeds the cluster's schedule unless one is stored. KEYS: the schedule
+/// hash. ARGV: the schedule JSON. Returns `{version, doc}` as stored.
+pub(crate) const SCHEDULE_SEED: &str = r#"
+if redis.call('hexists', KEYS[1], 'doc') == 0 then
+  redis.call('hset', KEYS[1], 'doc', ARGV[1], 'v', 1)
+end
+return redis.call('hmget', KEYS[1], 'v', 'doc')
+"#;
+
+/// Stores a new cluster schedule under the next version. KEYS: the schedule
+/// hash. ARGV: the schedule JSON. Returns the new version.
+pub(crate) const SCHEDULE_STORE: &str = r#"
+local v = redis.call('hincrby', KEYS[1], 'v', 1)
+redis.call('hset', KEYS[1], 'doc', ARGV[1])
+return v
+"#;
+
+/// Adds a booking to a user's bookings index and makes the index live at
+/// least until the booking's showtime state expires. KEYS: the index.
+/// ARGV: booking id, showtime id, keep-until (ms), now (ms).
+pub(crate) const USER_INDEX_ADD: &str = r#"
+redis.call('hset', KEYS[1], ARGV[1], ARGV[2])
+local left = redis.call('pttl', KEYS[1])
+if left < 0 or tonumber(ARGV[4]) + left < tonumber(ARGV[3]) then
+  redis.call('pexpireat', KEYS[1], ARGV[3])
+end
+return 1
 "#;

@@ -4,10 +4,11 @@
 //! scripts; it must never await while holding a showtime's lock.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use bytes::Bytes;
 use dashmap::DashMap;
+use tokio::sync::mpsc;
 
 use crate::SharedSchedule;
 use crate::domain::SeatId;
@@ -74,11 +75,38 @@ pub(crate) struct MemoryEngine {
     schedule: SharedSchedule,
     shows: Arc<DashMap<String, Arc<Mutex<Show>>>>,
     user_bookings: Arc<DashMap<String, Vec<(String, String)>>>,
+    /// The bounded queue to the in-process webhook notifier, once one runs.
+    outbox: Arc<OnceLock<mpsc::Sender<String>>>,
 }
+
+/// A reserved place in the notification queue (or none when no notifier runs).
+type Slot<'a> = Option<mpsc::Permit<'a, String>>;
 
 impl MemoryEngine {
     pub(crate) fn new(bus: bus::MemoryBus, schedule: SharedSchedule) -> MemoryEngine {
-        MemoryEngine { bus, schedule, shows: Arc::default(), user_bookings: Arc::default() }
+        MemoryEngine { bus, schedule, shows: Arc::default(), user_bookings: Arc::default(), outbox: Arc::default() }
+    }
+
+    /// Connects the notification queue (bounded at `capacity` events) and
+    /// returns its receiving end; `None` if one is connected already.
+    pub(crate) fn notifications(&self, capacity: usize) -> Option<mpsc::Receiver<String>> {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        self.outbox.set(tx).ok().map(|()| rx)
+    }
+
+    /// Reserves a place for one booking event before a sale or cancellation,
+    /// so that the change is refused (`unavailable`, nothing changed) rather
+    /// than its notification dropped when the notifier has fallen behind.
+    fn reserve(&self) -> Result<Slot<'_>, SeatError> {
+        let Some(tx) = self.outbox.get() else { return Ok(None) };
+        match tx.try_reserve() {
+            Ok(permit) => Ok(Some(permit)),
+            Err(mpsc::error::TrySendError::Full(())) => {
+                Err(SeatError::Storage("booking notification queue is full; try again".into()))
+            }
+            // The notifier stopped (shutdown): the event still reaches `user:<id>`.
+            Err(mpsc::error::TrySendError::Closed(())) => Ok(None),
+        }
     }
 
     fn show(&self, id: &str) -> Arc<Mutex<Show>> {
@@ -108,17 +136,21 @@ impl MemoryEngine {
         }
     }
 
-    fn notify(&self, booking: &Booking) {
-        // In process, "the notifications stream" is the user's topic only;
-        // the webhook notifier needs the Redis engine.
+    /// Publishes a booking event on `user:<id>` and hands it to the
+    /// in-process notifier through its reserved `slot`.
+    fn notify(&self, booking: &Booking, slot: Slot<'_>) {
         let mut booking = booking.clone();
         booking.amount = self.schedule.amount(&booking.showtime, &booking.seats);
         let event = BookingEvent::new(booking.clone());
-        match (bus::Topic::new(bus::TopicKind::User, &booking.user), serde_json::to_vec(&event)) {
-            (Ok(topic), Ok(json)) => {
-                self.bus.publish_now(&topic, Bytes::from(json));
-            }
-            _ => tracing::warn!(user = %booking.user, "booking notification not publishable"),
+        let Ok(json) = serde_json::to_string(&event) else {
+            tracing::error!(booking = %booking.booking_id, "booking event not serializable");
+            return;
+        };
+        if let Ok(topic) = bus::Topic::new(bus::TopicKind::User, &booking.user) {
+            self.bus.publish_now(&topic, Bytes::from(json.clone()));
+        }
+        if let Some(permit) = slot {
+            permit.send(json);
         }
     }
 
@@ -280,6 +312,7 @@ impl MemoryEngine {
         booking_id: String,
         now: Millis,
     ) -> Result<Booking, SeatError> {
+        let slot = self.reserve()?;
         let booking = self.with_show(showtime, now, |st| {
             let version = st.version;
             let rec = st.holds.get_mut(hold_id).ok_or(SeatError::HoldNotFound)?;
@@ -323,7 +356,7 @@ impl MemoryEngine {
                 .entry(user.to_owned())
                 .or_default()
                 .push((booking.booking_id.clone(), showtime.to_owned()));
-            self.notify(&booking);
+            self.notify(&booking, slot);
         }
         Ok(booking)
     }
@@ -335,6 +368,7 @@ impl MemoryEngine {
         booking_id: &str,
         now: Millis,
     ) -> Result<Booking, SeatError> {
+        let slot = self.reserve()?;
         let booking = self.with_show(showtime, now, |st| {
             let version = st.version;
             let b = st.bookings.get_mut(booking_id).ok_or(SeatError::BookingNotFound)?;
@@ -353,7 +387,7 @@ impl MemoryEngine {
             }
             Ok(b)
         })?;
-        self.notify(&booking);
+        self.notify(&booking, slot);
         Ok(booking)
     }
 

@@ -5,6 +5,11 @@
 //! consumer are claimed by another after [`NotifierConfig::claim_idle`], so
 //! the webhook must dedupe by the `Idempotency-Key` header.
 //!
+//! Without Redis, [`run_local_notifier`] does the same from the in-process
+//! store's bounded queue ([`crate::SeatStore::local_notifications`]): one
+//! event at a time, in order, retried until 2xx. At least once as far as one
+//! process can: events still queued when the process stops are lost.
+//!
 //! The HTTP client is a deliberately tiny HTTP/1.1 POST over plain TCP
 //! (`http://` only, no TLS, no redirects) to keep the dependency tree lean;
 //! it must not grow into a general client.
@@ -102,6 +107,30 @@ impl Webhook {
             return Err(bad());
         }
         Ok(Webhook { host: host.to_owned(), port, path: path.to_owned() })
+    }
+}
+
+/// Default bound of the in-process notification queue (events).
+pub const LOCAL_QUEUE_CAPACITY: usize = 4096;
+
+/// Delivers booking events from the in-process queue to the webhook until
+/// `shutdown` or until the store is gone. Errors are logged and retried;
+/// only a bad URL is returned, before anything runs.
+pub async fn run_local_notifier(
+    mut queue: tokio::sync::mpsc::Receiver<String>,
+    config: NotifierConfig,
+    shutdown: CancellationToken,
+) -> Result<(), NotifierError> {
+    let hook = Webhook::parse(&config.webhook_url)?;
+    loop {
+        let event = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            e = queue.recv() => e,
+        };
+        let Some(data) = event else { return Ok(()) };
+        if !deliver_with_retry(&hook, &config, &data, &shutdown).await {
+            return Ok(());
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use bytes::Bytes;
 use fred::clients::Client;
@@ -38,8 +39,16 @@ pub const OUTBOX_INDEX_KEY: &str = "mq:{seats}:outboxidx";
 pub const NOTIFY_STREAM_KEY: &str = "mq:{notify}:bookings";
 /// Approximate length the notifications stream is trimmed to.
 pub const NOTIFY_STREAM_MAXLEN: i64 = 100_000;
+/// Hash holding the cluster's schedule: `v` (version, bumped by every admin
+/// load) and `doc` (the schedule JSON). Nodes compare `v` with theirs every
+/// sweep interval and reload on a change.
+pub const SCHEDULE_KEY: &str = "mq:{seats}:schedule";
 /// Most showtimes one sweep pass handles.
 const SWEEP_BATCH: i64 = 256;
+/// How often a node re-checks every scheduled showtime's earliest hold
+/// against the global index (repairs the entry of a hold whose node died
+/// between its script and its index update).
+const REINDEX_EVERY: Millis = 30_000;
 /// Most outbox events moved per showtime per drain.
 const DRAIN_BATCH: usize = 256;
 
@@ -57,6 +66,9 @@ struct Scripts {
     snapshot: LuaScript,
     sweep: LuaScript,
     index_lower: LuaScript,
+    schedule_seed: LuaScript,
+    schedule_store: LuaScript,
+    user_index_add: LuaScript,
 }
 
 /// The Redis engine. Cheap to clone.
@@ -71,6 +83,8 @@ struct Inner {
     config: BusConfig,
     scripts: Scripts,
     schedule: SharedSchedule,
+    /// When this node last ran [`RedisEngine::reindex`] (ms).
+    reindexed_at: AtomicI64,
 }
 
 /// What every script returns (fields depend on the script).
@@ -93,6 +107,8 @@ struct Reply {
     booking: Option<String>,
     #[serde(default)]
     again: bool,
+    #[serde(default)]
+    first: bool,
     #[serde(default)]
     next: Option<Millis>,
     #[serde(default)]
@@ -137,6 +153,7 @@ impl RedisEngine {
                 bus: bus::Bus::Redis(bus),
                 config,
                 schedule,
+                reindexed_at: AtomicI64::new(0),
                 scripts: Scripts {
                     hold: s(lua::hold()),
                     extend: s(lua::extend()),
@@ -146,6 +163,9 @@ impl RedisEngine {
                     snapshot: s(lua::snapshot()),
                     sweep: s(lua::sweep()),
                     index_lower: s(lua::INDEX_LOWER.to_owned()),
+                    schedule_seed: s(lua::SCHEDULE_SEED.to_owned()),
+                    schedule_store: s(lua::SCHEDULE_STORE.to_owned()),
+                    user_index_add: s(lua::USER_INDEX_ADD.to_owned()),
                 },
             }),
         }
@@ -190,6 +210,7 @@ impl RedisEngine {
             (c.history_ttl.as_secs() as i64).into(),
             format!("{:08x}", rand::random::<u32>()).into(),
             showtime.into(),
+            self.inner.schedule.keep_until(showtime, now).into(),
         ];
         all.extend(args);
         let reply: Value = script.run(&self.inner.client, keys, all).await?;
@@ -211,13 +232,48 @@ impl RedisEngine {
         Ok(())
     }
 
+    /// Stores `doc` as the cluster's schedule unless one is stored; returns
+    /// the stored version and document.
+    pub(crate) async fn seed_schedule(&self, doc: &str) -> Result<(u64, Option<String>), SeatError> {
+        let reply: Value = self
+            .inner
+            .scripts
+            .schedule_seed
+            .run(&self.inner.client, vec![SCHEDULE_KEY.into()], vec![doc.into()])
+            .await?;
+        Ok(version_and_doc(reply))
+    }
+
+    /// Stores `doc` as the cluster's schedule; returns its new version.
+    pub(crate) async fn store_schedule(&self, doc: &str) -> Result<u64, SeatError> {
+        let v: Value = self
+            .inner
+            .scripts
+            .schedule_store
+            .run(&self.inner.client, vec![SCHEDULE_KEY.into()], vec![doc.into()])
+            .await?;
+        Ok(v.as_u64().unwrap_or(0))
+    }
+
+    /// The version of the cluster's schedule (0: none stored).
+    pub(crate) async fn schedule_version(&self) -> Result<u64, SeatError> {
+        let v = self.cmd("HGET", vec![SCHEDULE_KEY.into(), "v".into()]).await?;
+        Ok(v.as_u64().unwrap_or(0))
+    }
+
+    /// The cluster's schedule: version and document, read together.
+    pub(crate) async fn load_schedule(&self) -> Result<(u64, Option<String>), SeatError> {
+        let reply = self.cmd("HMGET", vec![SCHEDULE_KEY.into(), "v".into(), "doc".into()]).await?;
+        Ok(version_and_doc(reply))
+    }
+
     pub(crate) async fn snapshot(&self, showtime: &str, viewer: Option<&str>) -> Result<Taken, SeatError> {
         let reply: Value = self
             .inner
             .scripts
             .snapshot
             .run(&self.inner.client, Self::keys(showtime)?, {
-                let mut a: Vec<Value> = vec![0.into(), 0.into(), 0.into(), "".into(), showtime.into()];
+                let mut a: Vec<Value> = vec![0.into(), 0.into(), 0.into(), "".into(), showtime.into(), 0.into()];
                 a.push(viewer.unwrap_or("").into());
                 a
             })
@@ -245,23 +301,20 @@ impl RedisEngine {
             (IDEMPOTENCY_TTL.as_millis() as i64).into(),
         ];
         args.extend(cmd.seats.iter().map(|s| Value::from(s.as_str())));
-        // The index entry is also written before the script (pipelined on the
-        // same connection, so no extra round trip), so a crash right after
-        // the script cannot leave a hold the sweeper never looks at.
-        let (indexed, r) = tokio::join!(
-            self.index_lower(cmd.showtime, expires),
-            self.run(&self.inner.scripts.hold, cmd.showtime, cmd.now, Some(idem_key), args)
-        );
-        indexed?;
-        let r = r?;
+        let r = self.run(&self.inner.scripts.hold, cmd.showtime, cmd.now, Some(idem_key), args).await?;
         if r.req != cmd.seats {
             return Err(SeatError::IdempotencyConflict);
         }
         let r = r.check()?;
         let expires_at = r.e.unwrap_or(expires);
-        // After the script as well: see `sweep` for why this closes the race
-        // with a sweeper that is lowering or dropping the entry.
-        self.index_lower(cmd.showtime, expires_at).await?;
+        // Only when no live hold of the showtime expires earlier (otherwise
+        // the index entry is at or before that one already); after the script,
+        // which, with the sweeper's re-read, closes the race with a sweeper
+        // that is moving the entry (see `sweep`). A node that dies between
+        // the script and this step leaves the hold for `reindex` to find.
+        if r.first {
+            self.index_lower(cmd.showtime, expires_at).await?;
+        }
         Ok(Hold {
             hold_id: r.hold.unwrap_or_default(),
             showtime: cmd.showtime.to_owned(),
@@ -370,8 +423,12 @@ impl RedisEngine {
         for pair in pairs.chunks(2) {
             let [id, showtime] = pair else { continue };
             let (Some(id), Some(showtime)) = (id.as_str(), showtime.as_str()) else { continue };
-            if let Some(b) = self.booking(&showtime, &id).await? {
-                out.push(b);
+            match self.booking(&showtime, &id).await? {
+                Some(b) => out.push(b),
+                // The showtime's state expired: forget the entry.
+                None => {
+                    let _ = self.cmd("HDEL", vec![user_bookings_key(user).into(), id.into_owned().into()]).await?;
+                }
             }
         }
         Ok(out)
@@ -386,6 +443,11 @@ impl RedisEngine {
     /// comes after the sweeper's write. Concurrent sweepers on several nodes
     /// are harmless: the script is idempotent and publishes only real changes.
     pub(crate) async fn sweep(&self, now: Millis) -> Result<usize, SeatError> {
+        let last = self.inner.reindexed_at.load(Ordering::Relaxed);
+        if now - last >= REINDEX_EVERY || now < last {
+            self.inner.reindexed_at.store(now, Ordering::Relaxed);
+            self.reindex().await?;
+        }
         let due = self
             .cmd(
                 "ZRANGEBYSCORE",
@@ -424,6 +486,22 @@ impl RedisEngine {
             }
         }
         Ok(freed)
+    }
+
+    /// Lowers the index entry of every scheduled showtime to its earliest
+    /// live hold. Only needed after a node died between a hold's script and
+    /// its index update; runs every [`REINDEX_EVERY`] on every node.
+    pub(crate) async fn reindex(&self) -> Result<(), SeatError> {
+        let schedule = self.inner.schedule.get();
+        for st in schedule.showtimes() {
+            let hz = Self::keys(&st.id)?.swap_remove(3);
+            let first =
+                self.cmd("ZRANGE", vec![hz.into(), 0.into(), 0.into(), "WITHSCORES".into()]).await?.into_array();
+            if let Some(score) = first.get(1).and_then(|v| v.as_f64()) {
+                self.index_lower(&st.id, score as i64).await?;
+            }
+        }
+        Ok(())
     }
 
     async fn mark_outbox(&self, showtime: &str) -> Result<(), SeatError> {
@@ -484,9 +562,16 @@ impl RedisEngine {
             )
             .await?;
         if booking.status == BookingStatus::Confirmed {
-            let key = user_bookings_key(&booking.user);
-            let _ = self
-                .cmd("HSET", vec![key.into(), booking.booking_id.as_str().into(), booking.showtime.as_str().into()])
+            // The index lives as long as the newest showtime state it points to.
+            let now = booking.created_at;
+            let keep = self.inner.schedule.keep_until(&booking.showtime, now);
+            let args: Vec<Value> =
+                vec![booking.booking_id.as_str().into(), booking.showtime.as_str().into(), keep.into(), now.into()];
+            let _: Value = self
+                .inner
+                .scripts
+                .user_index_add
+                .run(&self.inner.client, vec![user_bookings_key(&booking.user)], args)
                 .await?;
         }
         if let Ok(topic) = Topic::new(TopicKind::User, &booking.user) {
@@ -494,6 +579,14 @@ impl RedisEngine {
         }
         Ok(())
     }
+}
+
+/// Reads a `[version, doc]` reply.
+fn version_and_doc(reply: Value) -> (u64, Option<String>) {
+    let mut parts = reply.into_array().into_iter();
+    let version = parts.next().and_then(|v| v.as_u64()).unwrap_or(0);
+    let doc = parts.next().and_then(|d| d.as_string());
+    (version, doc)
 }
 
 fn parse_booking(text: Option<&str>) -> Result<Booking, SeatError> {

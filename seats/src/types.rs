@@ -30,6 +30,10 @@ pub const IDEMPOTENCY_TTL: Duration = Duration::from_secs(3 * 3600);
 pub const ENDED_HOLD_MEMORY: Duration = Duration::from_secs(3600);
 /// Longest idempotency key, in bytes.
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 64;
+/// How long the seat state of a showtime (seats, holds, bookings, version) is
+/// kept after the showtime ends: long enough to answer "my bookings" and
+/// cancellations about it for a few days, then Redis drops it by itself.
+pub const SHOWTIME_STATE_KEEP: Duration = Duration::from_secs(3 * 24 * 3600);
 
 /// Milliseconds since the Unix epoch.
 pub type Millis = i64;

@@ -273,3 +273,146 @@ async fn malformed_chat_frames_get_clear_errors() {
     assert_eq!(bob.request(json!({"type": "ping"})).await["type"], "pong");
     let _ = token("unused");
 }
+
+/// One turn of a booking dialogue: sent from `desk`, read on `phone` (the
+/// same user on the other node). Returns the final event and the actions.
+async fn say(desk: &mut Client, phone: &mut Client, n: &mut u32, text: &str) -> (Value, Vec<Value>) {
+    *n += 1;
+    let mid = format!("b-{n}");
+    let ok = chat(desk, &mid, text).await;
+    assert_eq!(ok["type"], "chat_accepted", "{ok}");
+    let events = events_until_final(phone, &mid).await;
+    let (attempt, _) = assert_coherent(&events);
+    let actions = events.iter().filter(|e| e["event"] == "action" && e["attempt"] == attempt).cloned().collect();
+    (events.last().unwrap().clone(), actions)
+}
+
+fn tools(actions: &[Value]) -> Vec<&str> {
+    actions.iter().map(|a| a["tool"].as_str().unwrap()).collect()
+}
+
+/// Two gateway nodes, a dispatcher and a model service on one Redis, all on
+/// a manual clock at 10:00 Seoul time today (the demo week starts today).
+async fn booking_cluster(redis: &RedisServer, model: &ModelSvc) -> (Node, Node, Node, seats::Clock) {
+    let today = jiff::Zoned::now().in_tz("Asia/Seoul").unwrap().date();
+    let ten = today.at(10, 0, 0, 0).in_tz("Asia/Seoul").unwrap();
+    let clock = seats::Clock::manual(ten.timestamp().as_millisecond());
+    let (c1, c2, c3) = (clock.clone(), clock.clone(), clock.clone());
+    let a = Node::start(Some(redis), "a", move |c| {
+        c.role = Role::Gateway;
+        c.clock = c1;
+    })
+    .await;
+    let b = Node::start(Some(redis), "b", move |c| {
+        c.role = Role::Gateway;
+        c.clock = c2;
+    })
+    .await;
+    let url = model.url.clone();
+    let d = Node::start(Some(redis), "d", move |c| {
+        c.role = Role::Dispatcher;
+        c.model_svc_url = Some(url);
+        c.clock = c3;
+    })
+    .await;
+    (a, b, d, clock)
+}
+
+#[tokio::test]
+async fn a_korean_dialogue_books_seats_from_a_family_question_to_a_confirmation() {
+    let redis = RedisServer::start();
+    let model = ModelSvc::start(0).await;
+    let (a, b, _d, clock) = booking_cluster(&redis, &model).await;
+    let mut desk = Client::connect(&a, "halmeoni").await;
+    let mut phone = Client::connect(&b, "halmeoni").await;
+    phone.subscribe("user:halmeoni").await;
+    let mut n = 0;
+
+    let (fin, actions) = say(&mut desk, &mut phone, &mut n, "내일 저녁에 가족이랑 볼 만한 영화 있어?").await;
+    assert_eq!(tools(&actions), ["find_showtimes"], "{fin}");
+    let suggestions = fin["suggestions"].as_array().unwrap();
+    let pick = suggestions.iter().find(|s| s["showtime"].is_string()).expect("showtimes offered as buttons").clone();
+    let showtime = pick["showtime"].as_str().unwrap().to_owned();
+
+    // Tapping the button sends its text.
+    let (fin, actions) = say(&mut desk, &mut phone, &mut n, pick["text"].as_str().unwrap()).await;
+    assert!(actions.is_empty(), "asks how many first: {fin}");
+
+    let (fin, actions) = say(&mut desk, &mut phone, &mut n, "어른 둘 아이 하나").await;
+    assert_eq!(tools(&actions), ["hold_best_available"], "{fin}");
+    assert_eq!(actions[0]["ok"], true, "{actions:?}");
+    let hold = &actions[0]["result"];
+    assert_eq!(hold["showtime"], showtime.as_str());
+    assert_eq!(hold["seats"].as_array().unwrap().len(), 3);
+    assert!(hold["amount"].as_u64().unwrap() > 0);
+    assert!(fin["text"].as_str().unwrap().contains("원"), "the total is read back: {fin}");
+    // The hold is real: the seat map shows it as mine, on any node.
+    let map = desk.request(json!({"type": "seat_map", "showtime": showtime})).await;
+    let mine = map["map"]["seats"].as_array().unwrap().iter().filter(|s| s["mine"] == true).count();
+    assert_eq!(mine, 3, "{map}");
+    let none = desk.request(json!({"type": "my_bookings"})).await;
+    assert!(none["bookings"].as_array().unwrap().is_empty(), "nothing is sold before yes");
+
+    // A minute before expiry the bot warns, with an extend button.
+    let expires = hold["expires_at"].as_i64().unwrap();
+    if let seats::Clock::Manual(t) = &clock {
+        t.store(expires - 50_000, std::sync::atomic::Ordering::SeqCst);
+    }
+    let warning = phone.recv_where_within(ANSWER_WAIT, |v| v["type"] == "pub" && v["data"]["event"] == "warning").await;
+    assert_eq!(warning["data"]["hold_id"], hold["hold_id"]);
+    assert!(!warning["data"]["suggestions"].as_array().unwrap().is_empty());
+
+    let (fin, actions) = say(&mut desk, &mut phone, &mut n, "네").await;
+    assert_eq!(tools(&actions), ["confirm_booking"], "{fin}");
+    assert_eq!(actions[0]["ok"], true, "{actions:?}");
+    let booking_id = actions[0]["result"]["booking_id"].as_str().unwrap().to_owned();
+    let bookings = phone.request(json!({"type": "my_bookings"})).await;
+    let list = bookings["bookings"].as_array().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["booking_id"], booking_id.as_str());
+    assert_eq!(list[0]["seats"].as_array().unwrap().len(), 3);
+    // The confirmation notification went to the user's topic (read from its history).
+    let h = phone.request(json!({"type": "history", "topic": "user:halmeoni", "after": 0})).await;
+    let notes: Vec<&Value> = h["pubs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["data"]["type"] == "booking" && p["data"]["event"] == "confirmed")
+        .collect();
+    assert_eq!(notes.len(), 1, "{h}");
+    assert_eq!(notes[0]["data"]["booking"]["booking_id"], booking_id.as_str());
+}
+
+#[tokio::test]
+async fn an_english_dialogue_books_the_named_showing() {
+    let redis = RedisServer::start();
+    let model = ModelSvc::start(0).await;
+    let (a, b, _d, _clock) = booking_cluster(&redis, &model).await;
+    let mut desk = Client::connect(&a, "grandpa").await;
+    let mut phone = Client::connect(&b, "grandpa").await;
+    phone.subscribe("user:grandpa").await;
+    let mut n = 0;
+    // A showing of The Matrix tomorrow, named by its clock time as a person would.
+    let tomorrow = jiff::Zoned::now().in_tz("Asia/Seoul").unwrap().date().tomorrow().unwrap();
+    let list = desk.request(json!({"type": "showtimes", "date": tomorrow.to_string(), "movie": "nsyn-11"})).await;
+    let starts = list["showtimes"][0]["starts_at"].as_str().expect("The Matrix shows tomorrow").to_owned();
+    let at: jiff::Zoned = starts.parse().unwrap();
+    let (h, m) = (at.hour(), at.minute());
+    let h12 = if h > 12 { h - 12 } else { h };
+    let half = if h >= 12 { "pm" } else { "am" };
+    let clock = if m == 0 { format!("{h12}{half}") } else { format!("{h12}:{m:02} {half}") };
+    let (fin, actions) =
+        say(&mut desk, &mut phone, &mut n, &format!("I'd like two tickets for The Matrix tomorrow at {clock}")).await;
+    assert_eq!(tools(&actions), ["find_showtimes", "hold_best_available"], "{fin}");
+    let hold = &actions[1]["result"];
+    assert_eq!(hold["seats"].as_array().unwrap().len(), 2, "{hold}");
+    assert_eq!(hold["showtime"], list["showtimes"][0]["id"], "the showing at {clock}");
+    assert!(fin["text"].as_str().unwrap().contains("won"), "{fin}");
+    assert!(fin["suggestions"].as_array().unwrap().iter().any(|s| s["text"] == "yes"), "{fin}");
+
+    let (fin, actions) = say(&mut desk, &mut phone, &mut n, "yes").await;
+    assert_eq!(tools(&actions), ["confirm_booking"], "{fin}");
+    let bookings = desk.request(json!({"type": "my_bookings"})).await;
+    assert_eq!(bookings["bookings"].as_array().unwrap().len(), 1, "{bookings}");
+    assert_eq!(bookings["bookings"][0]["showtime"], hold["showtime"]);
+}

@@ -206,6 +206,26 @@ async fn an_expired_hold_is_released_by_the_sweeper_pushed_and_cannot_be_confirm
     assert_eq!(p["data"]["changes"], json!([{"seat": "C4", "state": "free"}]), "{p}");
     let r = alice.request(json!({"type": "confirm", "showtime": st, "hold_id": hold})).await;
     assert_eq!((r["type"].as_str(), r["code"].as_str()), (Some("error"), Some("hold_expired")), "{r}");
+    // The REST equivalents say the same, with 410 Gone.
+    let t = token("alice");
+    for path in
+        [format!("/api/showtimes/{st}/holds/{hold}/confirm"), format!("/api/showtimes/{st}/holds/{hold}/extend")]
+    {
+        let (s, e) = api(b.addr, "POST", &path, Some(&t), None).await;
+        assert_eq!((s, e["code"].as_str()), (410, Some("hold_expired")), "{path}: {e}");
+    }
+    let (s, e) = api(
+        b.addr,
+        "POST",
+        &format!("/api/showtimes/{st}/holds"),
+        Some(&t),
+        Some(json!({"seats": ["C4", "Z99"], "idempotency_key": "r1"})),
+    )
+    .await;
+    assert_eq!((s, e["code"].as_str(), &e["seats"]), (400, Some("unknown_seat"), &json!(["Z99"])), "{e}");
+    let (s, e) =
+        api(b.addr, "POST", &format!("/api/showtimes/{st}/holds/h0000000000000000/confirm"), Some(&t), None).await;
+    assert_eq!((s, e["code"].as_str()), (404, Some("hold_not_found")), "{e}");
     let m = alice.request(json!({"type": "my_bookings"})).await;
     assert_eq!(m["bookings"], json!([]));
 }
@@ -764,4 +784,65 @@ async fn a_node_with_a_booking_webhook_delivers_confirmations_to_it() {
     let event: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(event["event"], "confirmed", "{event}");
     assert_eq!(event["booking"], c["booking"]);
+}
+
+#[tokio::test]
+async fn a_single_node_without_redis_notifies_the_owner_live_and_the_webhook() {
+    let (url, mut hook) = webhook().await;
+    let node = Node::start(None, "solo", |c| c.booking_webhook = Some(url)).await;
+    let mut alice = Client::connect(&node, "alice").await;
+    let mut phone = Client::connect(&node, "alice").await;
+    phone.subscribe("user:alice").await;
+    let st = some_showtime(&mut alice).await;
+    let h = alice.request(json!({"type": "hold", "showtime": st, "seats": ["G6"], "idempotency_key": "w1"})).await;
+    let c = alice.request(json!({"type": "confirm", "showtime": st, "hold_id": h["hold"]["hold_id"]})).await;
+    assert_eq!(c["type"], "confirmed", "{c}");
+    let p = phone.next_pub("user:alice").await;
+    assert_eq!((p["data"]["event"].as_str(), &p["data"]["booking"]), (Some("confirmed"), &c["booking"]), "{p}");
+    let body = tokio::time::timeout(Duration::from_secs(10), hook.recv()).await.expect("webhook called").unwrap();
+    let event: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((event["event"].as_str(), &event["booking"]), (Some("confirmed"), &c["booking"]), "{event}");
+    let x = alice.request(json!({"type": "cancel_booking", "booking_id": c["booking"]["booking_id"]})).await;
+    assert_eq!(x["type"], "booking_cancelled", "{x}");
+    assert_eq!(phone.next_pub("user:alice").await["data"]["event"], "cancelled");
+    let body = tokio::time::timeout(Duration::from_secs(10), hook.recv()).await.expect("webhook called").unwrap();
+    let event: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((event["event"].as_str(), &event["booking"]), (Some("cancelled"), &x["booking"]), "{event}");
+}
+
+#[tokio::test]
+async fn an_admin_schedule_load_reaches_every_node_and_nodes_started_later() {
+    let redis = RedisServer::start();
+    let clock = manual_clock();
+    let (a, b) = pair(&redis, &clock).await;
+    let t = token("rita");
+    let tok = Some(t.as_str());
+    let (_, before) = api(b.addr, "GET", "/api/showtimes", tok, None).await;
+    assert!(before["showtimes"].as_array().unwrap().len() > 1, "the demo week first");
+    let schedule = json!({
+        "theaters": [{"id": "t9", "name": "T", "screens": [{"id": "1", "name": "S1", "rows": [{"row": "A", "seats": "SSS"}]}]}],
+        "movies": [{"id": "m9", "title": "M", "runtime_min": 90}],
+        "showtimes": [{"id": "t9-1-y", "movie": "m9", "theater": "t9", "screen": "1",
+            "starts_at": "2026-11-23T20:00:00+09:00[Asia/Seoul]",
+            "prices": {"standard": 1, "premium": 2, "wheelchair": 1}}]
+    });
+    let (s, r) = api(a.addr, "POST", "/api/admin/schedule", Some("admin-secret"), Some(schedule)).await;
+    assert_eq!((s, r["showtimes"].as_u64()), (200, Some(1)), "{r}");
+    // The node that received it switched at once; the other within a sweep interval.
+    let (_, on_a) = api(a.addr, "GET", "/api/showtimes", tok, None).await;
+    assert_eq!(on_a["showtimes"][0]["id"], "t9-1-y", "{on_a}");
+    let on_b = eventually(Duration::from_secs(10), "node b reloads the schedule", || async {
+        let (_, list) = api(b.addr, "GET", "/api/showtimes", tok, None).await;
+        (list["showtimes"].as_array().map(Vec::len) == Some(1)).then_some(list)
+    })
+    .await;
+    assert_eq!(on_b["showtimes"], on_a["showtimes"]);
+    // Seats of the new showtime work on the other node too.
+    let mut ws = Client::connect(&b, "rita").await;
+    let h = ws.request(json!({"type": "hold", "showtime": "t9-1-y", "seats": ["A2"], "idempotency_key": "s1"})).await;
+    assert_eq!(h["type"], "held", "{h}");
+    // A node started later takes the cluster's schedule, not its own demo week.
+    let c = Node::start(Some(&redis), "c", |_| {}).await;
+    let (_, on_c) = api(c.addr, "GET", "/api/showtimes", tok, None).await;
+    assert_eq!(on_c["showtimes"], on_a["showtimes"]);
 }

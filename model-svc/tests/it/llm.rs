@@ -147,7 +147,20 @@ async fn llm_text_is_streamed_with_passages_in_the_prompt_and_tools_declared() {
     assert_eq!(req["messages"][3]["content"], "달달한 로맨스 영화 추천해줘");
     let tools: Vec<&str> =
         req["tools"].as_array().unwrap().iter().map(|t| t["function"]["name"].as_str().unwrap()).collect();
-    assert_eq!(tools, ["find_showtimes", "hold_best_available", "extend_hold", "confirm_booking", "cancel_booking"]);
+    assert_eq!(
+        tools,
+        [
+            "find_showtimes",
+            "hold_best_available",
+            "extend_hold",
+            "release_hold",
+            "confirm_booking",
+            "cancel_booking",
+            "list_bookings"
+        ]
+    );
+    let confirm = &req["tools"][4]["function"]["parameters"]["required"];
+    assert_eq!(confirm, &serde_json::json!(["showtime_id", "hold_id"]));
     server.stop().await;
 }
 
@@ -156,8 +169,12 @@ async fn llm_tool_calls_are_assembled_from_chunks() {
     let (llm, _) = fake_openai().await;
     let server = server_with_llm(llm, "tools").await;
     let mut client = server.client().await;
-    let out = ask(&mut client, question("달빛 베이커리 2명 예매")).await;
+    let mut q = question("달빛 베이커리 2명 예매");
+    q.dialog_state = r#"{"stage":"offered"}"#.into();
+    let out = ask(&mut client, q).await;
     assert_eq!(out.text, "Let me find showtimes.");
+    // The LLM path does not interpret the dialogue state; it passes it on.
+    assert_eq!(out.fin.as_ref().unwrap().dialog_state, r#"{"stage":"offered"}"#);
     assert_eq!(out.tool_calls.len(), 1);
     assert_eq!(out.tool_calls[0].name, "find_showtimes");
     let args: Value = serde_json::from_str(&out.tool_calls[0].arguments_json).unwrap();

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod answer;
+mod booking;
 mod embedding;
 mod health;
 mod llm;

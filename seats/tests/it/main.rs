@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod lifecycle;
 mod notify;
 mod race;
 mod store;

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use seats::BookingEvent;
-use seats::notifier::{NotifierConfig, run_notifier};
+use seats::notifier::{NotifierConfig, run_local_notifier, run_notifier};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -147,4 +147,58 @@ async fn an_undelivered_booking_event_is_delivered_by_the_next_sweep() {
     let pending = crate::store::redis_cmd(&env, "SCARD", vec![seats::OUTBOX_INDEX_KEY.into()]).await;
     assert_eq!(pending.as_u64(), Some(0));
     assert_eq!(env.store.my_bookings("alice").await.unwrap(), vec![b]);
+}
+
+#[tokio::test]
+async fn in_process_confirmations_and_cancellations_reach_the_webhook_with_retries() {
+    let env = Env::new(Kind::Memory).await;
+    let (url, received, attempts) = webhook(2).await;
+    let queue = env.store.local_notifications(16).expect("the in-process store takes a queue");
+    assert!(env.store.local_notifications(16).is_none(), "only one notifier");
+    let mut config = NotifierConfig::new(url, "solo");
+    config.min_backoff = Duration::from_millis(10);
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(run_local_notifier(queue, config, stop.clone()));
+    let h = env.store.hold(req("alice", &["A1"], "k1")).await.unwrap();
+    let b = env.store.confirm("st-1", "alice", &h.hold_id).await.unwrap();
+    let again = env.store.confirm("st-1", "alice", &h.hold_id).await.unwrap();
+    assert_eq!(again, b, "a retried confirm is not a second event");
+    let cancelled = env.store.cancel_booking("alice", &b.booking_id).await.unwrap();
+
+    let got = testkit::eventually(WAIT, "both events delivered", || async {
+        let r = received.lock().unwrap().clone();
+        (r.len() >= 2).then_some(r)
+    })
+    .await;
+    assert_eq!(got.len(), 2);
+    assert!(*attempts.lock().unwrap() >= 4, "the first two attempts failed and were retried");
+    assert_eq!(got[0].0, format!("{}:confirmed", b.booking_id));
+    assert_eq!(got[1].0, format!("{}:cancelled", b.booking_id));
+    let first: BookingEvent = serde_json::from_str(&got[0].1).unwrap();
+    let second: BookingEvent = serde_json::from_str(&got[1].1).unwrap();
+    assert_eq!((first.booking, second.booking), (b, cancelled));
+    // The owner got both live on `user:alice` as well.
+    let live = env.sink.publications("user:alice");
+    assert_eq!(live.len(), 2);
+    stop.cancel();
+    tokio::time::timeout(WAIT, task).await.unwrap().unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_full_in_process_queue_refuses_the_sale_and_changes_nothing() {
+    let env = Env::new(Kind::Memory).await;
+    let mut queue = env.store.local_notifications(1).unwrap();
+    let h1 = env.store.hold(req("alice", &["A1"], "k1")).await.unwrap();
+    let h2 = env.store.hold(req("bob", &["A2"], "k2")).await.unwrap();
+    env.store.confirm("st-1", "alice", &h1.hold_id).await.unwrap();
+    let before = env.store.snapshot("st-1", None).await.unwrap();
+    // The notifier is behind: the next sale would have nowhere to put its event.
+    let err = env.store.confirm("st-1", "bob", &h2.hold_id).await.unwrap_err();
+    assert_eq!(err.code(), "unavailable", "{err}");
+    assert_eq!(env.store.snapshot("st-1", None).await.unwrap(), before, "nothing changed");
+    assert!(queue.recv().await.unwrap().contains(&h1.seats[0].to_string()));
+    // Once the notifier caught up, the same confirm goes through.
+    let b2 = env.store.confirm("st-1", "bob", &h2.hold_id).await.unwrap();
+    let ev: BookingEvent = serde_json::from_str(&queue.recv().await.unwrap()).unwrap();
+    assert_eq!(ev.booking, b2);
 }

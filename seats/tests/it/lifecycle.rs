@@ -1,0 +1,172 @@
+//! How long seat state lives in Redis (key expiry), the cluster-wide
+//! schedule, and the repair of the hold-expiry index, against a real
+//! redis-server.
+
+use std::time::Duration;
+
+use fred::types::Value;
+use seats::{SHOWTIME_STATE_KEEP, Schedule};
+
+use crate::store::redis_cmd;
+use crate::{Env, Kind, T0, req, schedule};
+
+/// When `showtime`'s state must expire: its end plus the keep period.
+fn expected_expiry(showtime: &str) -> i64 {
+    let s = schedule();
+    let st = s.showtime(showtime).unwrap();
+    let runtime = i64::from(s.movie(&st.movie).unwrap().runtime_min) * 60_000;
+    st.starts_at.timestamp().as_millisecond() + runtime + SHOWTIME_STATE_KEEP.as_millis() as i64
+}
+
+async fn expire_time(env: &Env, key: &str) -> i64 {
+    redis_cmd(env, "PEXPIRETIME", vec![key.into()]).await.as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn every_showtime_key_expires_some_days_after_the_show_and_idempotency_keys_sooner() {
+    let env = Env::new(Kind::Redis).await;
+    let h = env.store.hold(req("alice", &["A1", "A2"], "k1")).await.unwrap();
+    env.store.hold(req("bob", &["A3"], "k2")).await.unwrap();
+    env.store.release("st-1", "alice", seats::ReleaseTarget::Seats(vec!["A2".into()])).await.unwrap();
+    let b = env.store.confirm("st-1", "alice", &h.hold_id).await.unwrap();
+    let at = expected_expiry("st-1");
+    assert!(at > T0 + SHOWTIME_STATE_KEEP.as_millis() as i64, "after the show, not from now");
+    let tag = "mq:{showtime:st-1}";
+    for key in ["seats", "ver", "holds", "hz", "hend", "bookings"] {
+        let key = format!("{tag}:{key}");
+        assert_eq!(redis_cmd(&env, "EXISTS", vec![key.as_str().into()]).await.as_u64(), Some(1), "{key}");
+        assert_eq!(expire_time(&env, &key).await, at, "{key} expires with the showtime");
+    }
+    // The idempotency key lives its own, shorter life.
+    let idem = expire_time(&env, &format!("{tag}:idem:alice:k1")).await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let idem_ttl = seats::IDEMPOTENCY_TTL.as_millis() as i64;
+    assert!(idem > now && idem <= now + idem_ttl + 1_000, "idempotency key expires within 3 h: {idem}");
+    // The user's bookings index lives as long as the showtime state it points to.
+    let index = seats::user_bookings_key("alice");
+    assert_eq!(expire_time(&env, &index).await, at);
+    // A key that empties and comes back gets its expiry again: free every
+    // seat (the seats hash disappears), then hold again.
+    env.store.cancel_booking("alice", &b.booking_id).await.unwrap();
+    env.store.release("st-1", "bob", seats::ReleaseTarget::Seats(vec!["A3".into()])).await.unwrap();
+    assert_eq!(redis_cmd(&env, "EXISTS", vec![format!("{tag}:seats").into()]).await.as_u64(), Some(0));
+    env.store.hold(req("bob", &["C1"], "k3")).await.unwrap();
+    assert_eq!(expire_time(&env, &format!("{tag}:seats")).await, at);
+    assert_eq!(expire_time(&env, &format!("{tag}:outbox")).await, -2, "drained outbox is gone, not immortal");
+}
+
+#[tokio::test]
+async fn bookings_of_an_expired_showtime_drop_out_of_my_bookings() {
+    let env = Env::new(Kind::Redis).await;
+    let h = env.store.hold(req("alice", &["A1"], "k1")).await.unwrap();
+    let b = env.store.confirm("st-1", "alice", &h.hold_id).await.unwrap();
+    let h2 = env.store.hold(HoldOn::st2("alice", "A1", "k2")).await.unwrap();
+    let b2 = env.store.confirm("st-2", "alice", &h2.hold_id).await.unwrap();
+    let mine = env.store.my_bookings("alice").await.unwrap();
+    assert!(mine.len() == 2 && mine.contains(&b) && mine.contains(&b2), "{mine:?}");
+    // What Redis does when st-1's keys reach their expiry.
+    redis_cmd(&env, "DEL", vec!["mq:{showtime:st-1}:bookings".into()]).await;
+    assert_eq!(env.store.my_bookings("alice").await.unwrap(), vec![b2]);
+    let left = redis_cmd(&env, "HLEN", vec![seats::user_bookings_key("alice").into()]).await;
+    assert_eq!(left.as_u64(), Some(1), "the stale index entry is forgotten");
+}
+
+/// Hold requests on other showtimes of the test schedule.
+struct HoldOn;
+
+impl HoldOn {
+    fn st2(user: &str, seat: &str, key: &str) -> seats::HoldRequest {
+        let mut r = req(user, &[seat], key);
+        r.showtime = "st-2".into();
+        r
+    }
+}
+
+fn one_showtime_schedule(id: &str) -> Schedule {
+    let text = crate::SCHEDULE.replace("\"st-1\"", &format!("\"{id}\""));
+    Schedule::from_json(&text).unwrap()
+}
+
+#[tokio::test]
+async fn a_schedule_published_on_one_node_reaches_the_others_and_later_nodes() {
+    let env = Env::new(Kind::Redis).await;
+    let (other, _) = env.second_node().await;
+    env.store.share_schedule().await.unwrap();
+    other.share_schedule().await.unwrap();
+    assert!(!other.refresh_schedule().await.unwrap(), "nothing new yet");
+
+    let next = one_showtime_schedule("st-new");
+    env.store.publish_schedule(next.clone()).await.unwrap();
+    assert!(env.store.schedule().showtime("st-new").is_some(), "the publishing node switches at once");
+    assert!(other.schedule().showtime("st-new").is_none());
+    assert!(other.refresh_schedule().await.unwrap(), "the other node sees the new version");
+    assert_eq!(other.schedule().showtimes(), next.showtimes());
+    assert!(!other.refresh_schedule().await.unwrap(), "and loads it once");
+
+    // A node that starts later with its own seed (say, the demo week) takes
+    // the cluster's schedule instead.
+    let (late, _) = env.second_node().await;
+    late.replace_schedule(Schedule::empty());
+    late.share_schedule().await.unwrap();
+    assert_eq!(late.schedule().showtimes(), next.showtimes());
+
+    // A document this build cannot read is skipped, keeping the schedule.
+    redis_cmd(&env, "HSET", vec![seats::SCHEDULE_KEY.into(), "doc".into(), "{not json".into()]).await;
+    redis_cmd(&env, "HINCRBY", vec![seats::SCHEDULE_KEY.into(), "v".into(), 1.into()]).await;
+    assert!(other.refresh_schedule().await.unwrap());
+    assert_eq!(other.schedule().showtimes(), next.showtimes());
+}
+
+#[tokio::test]
+async fn in_process_the_schedule_is_replaced_by_publish() {
+    let env = Env::new(Kind::Memory).await;
+    env.store.share_schedule().await.unwrap();
+    env.store.publish_schedule(one_showtime_schedule("st-new")).await.unwrap();
+    assert!(env.store.schedule().showtime("st-new").is_some());
+    assert!(!env.store.refresh_schedule().await.unwrap());
+}
+
+#[tokio::test]
+async fn a_hold_whose_index_update_was_lost_is_still_swept() {
+    let env = Env::new(Kind::Redis).await;
+    let mut r = req("alice", &["A1"], "k1");
+    r.ttl = Some(Duration::from_secs(10));
+    env.store.hold(r).await.unwrap();
+    // As if the node died between the hold's script and its index update.
+    redis_cmd(&env, "DEL", vec![seats::HOLD_INDEX_KEY.into()]).await;
+    env.clock.advance(Duration::from_secs(11));
+    // The sweeper's periodic re-index finds the hold and frees the seat.
+    let freed = env.store.sweep_expired().await.unwrap();
+    assert_eq!(freed, 1);
+    let map = env.store.snapshot("st-1", None).await.unwrap();
+    assert!(map.seats.iter().all(|s| s.state == seats::SeatState::Free));
+    crate::assert_replay_matches(&env.store, &env.bus, "st-1").await;
+}
+
+#[tokio::test]
+async fn only_the_earliest_hold_touches_the_global_index() {
+    let env = Env::new(Kind::Redis).await;
+    let mut short = req("alice", &["A1"], "k1");
+    short.ttl = Some(Duration::from_secs(20));
+    env.store.hold(short).await.unwrap();
+    let score = |v: Value| v.as_f64().map(|f| f as i64);
+    let first = score(redis_cmd(&env, "ZSCORE", vec![seats::HOLD_INDEX_KEY.into(), "st-1".into()]).await);
+    assert_eq!(first, Some(T0 + 20_000));
+    // A later-expiring hold leaves the entry alone; an earlier one lowers it.
+    env.store.hold(req("bob", &["A2"], "k2")).await.unwrap();
+    let same = score(redis_cmd(&env, "ZSCORE", vec![seats::HOLD_INDEX_KEY.into(), "st-1".into()]).await);
+    assert_eq!(same, first);
+    let mut shorter = req("carol", &["A3"], "k3");
+    shorter.ttl = Some(Duration::from_secs(10));
+    env.store.hold(shorter).await.unwrap();
+    let lowered = score(redis_cmd(&env, "ZSCORE", vec![seats::HOLD_INDEX_KEY.into(), "st-1".into()]).await);
+    assert_eq!(lowered, Some(T0 + 10_000));
+    // Every hold is swept in time all the same.
+    for (advance, left) in [(11, 2), (10, 1), (580, 0)] {
+        env.clock.advance(Duration::from_secs(advance));
+        env.store.sweep_expired().await.unwrap();
+        let map = env.store.snapshot("st-1", None).await.unwrap();
+        let held = map.seats.iter().filter(|s| s.state == seats::SeatState::Held).count();
+        assert_eq!(held, left, "{} s after the first hold", (env.clock.now_ms() - T0) / 1000);
+    }
+}

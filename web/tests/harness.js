@@ -1,0 +1,193 @@
+// Test harness for the browser tests: starts real processes on free loopback
+// ports (redis-server, gateway nodes built by `cargo build -p gateway`) and
+// Debian's headless Chromium through playwright-core. Every process started
+// here is stopped by the returned handle; nothing listens beyond 127.0.0.1.
+
+import { spawn } from "node:child_process";
+import net from "node:net";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const GATEWAY_BIN = process.env.MARQUEE_GATEWAY_BIN || path.join(ROOT, "target/debug/gateway");
+export const CHROMIUM = process.env.CHROMIUM_BIN || "/usr/bin/chromium";
+const JWT_SECRET = "web-tests-secret";
+
+/** Generous waits: the machine is shared and small (2 cores). */
+export const WAIT_MS = 30_000;
+/** Waits for a bot answer: the model service shares the cores with everything else. */
+export const CHAT_WAIT_MS = 90_000;
+
+/** A port free on 127.0.0.1 right now. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls `check` (async, returns a truthy value when done) until it does or `ms` pass. */
+export async function eventually(what, check, ms = WAIT_MS) {
+  const deadline = Date.now() + ms;
+  let last;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}${last ? ` (${last.message})` : ""}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Sends one Redis command over RESP and returns the raw reply text. */
+export function redisCommand(port, ...args) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, "127.0.0.1");
+    let buf = "";
+    sock.setTimeout(5000, () => sock.destroy(new Error("redis timeout")));
+    sock.on("data", (d) => {
+      buf += d.toString();
+      if (buf.endsWith("\r\n")) {
+        sock.end();
+        resolve(buf);
+      }
+    });
+    sock.on("error", reject);
+    sock.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(String(a))}\r\n${a}\r\n`).join("")}`);
+  });
+}
+
+function waitExit(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once("exit", () => resolve());
+  });
+}
+
+/** A real redis-server on a free port (identified by its pid, ports race). */
+export async function startRedis() {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const port = await freePort();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "marquee-web-redis-"));
+    const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir], { stdio: "ignore" });
+    const ok = await eventually("redis-server", async () => {
+      if (child.exitCode !== null) return "exited";
+      const info = await redisCommand(port, "INFO", "server").catch(() => "");
+      const m = /process_id:(\d+)/.exec(info);
+      if (!m) return false;
+      return Number(m[1]) === child.pid ? "ours" : "other";
+    }, 10_000).catch(() => "timeout");
+    if (ok === "ours") {
+      return {
+        port,
+        url: `redis://127.0.0.1:${port}`,
+        async stop() {
+          child.kill("SIGKILL");
+          await waitExit(child);
+          fs.rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    }
+    child.kill("SIGKILL");
+    await waitExit(child);
+  }
+  throw new Error("could not start redis-server on a free port");
+}
+
+/**
+ * A gateway node (the debug build) on `port` (default: a free one), with Redis
+ * when `redis` is given. Resolves when /readyz answers 200.
+ */
+export async function startGateway({ redis, port, nodeId = "a", env = {} } = {}) {
+  if (!fs.existsSync(GATEWAY_BIN)) throw new Error(`${GATEWAY_BIN} is missing: run cargo build -p gateway`);
+  port ??= await freePort();
+  const args = ["--addr", `127.0.0.1:${port}`];
+  if (redis) args.push("--redis-url", redis.url);
+  const log = fs.openSync(path.join(os.tmpdir(), `marquee-web-gateway-${nodeId}-${port}.log`), "a");
+  const child = spawn(GATEWAY_BIN, args, {
+    cwd: ROOT,
+    env: { ...process.env, JWT_SECRET, NODE_ID: nodeId, WEB_DIR: path.join(ROOT, "web"), RUST_LOG: "warn", ...env },
+    stdio: ["ignore", log, log],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await eventually(`gateway ${nodeId} ready on ${port}`, async () => {
+    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}`);
+    const r = await fetch(`${url}/readyz`).catch(() => null);
+    return r?.ok;
+  });
+  return {
+    port,
+    url,
+    /** Kills the process at once (a crash: no drain, sockets reset). */
+    async kill() {
+      child.kill("SIGKILL");
+      await waitExit(child);
+    },
+    async stop() {
+      child.kill("SIGTERM");
+      const t = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await waitExit(child);
+      clearTimeout(t);
+    },
+  };
+}
+
+/** Debian's Chromium, headless. */
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ["--no-sandbox", "--disable-dev-shm-usage", "--lang=ko-KR"],
+  });
+}
+
+/** A new page in a fresh context (its own storage, so its own guest user). */
+export async function openPage(browser, baseUrl, { locale = "ko-KR", viewport = { width: 1280, height: 800 }, query = "" } = {}) {
+  const context = await browser.newContext({ locale, viewport });
+  context.setDefaultTimeout(WAIT_MS);
+  const page = await context.newPage();
+  page.on("pageerror", (e) => console.error(`[page error] ${e.message}`));
+  await page.goto(`${baseUrl}/${query}`);
+  await page.locator('#conn[data-state="online"]').waitFor();
+  return { context, page };
+}
+
+/** A REST call as a fresh guest user (another person on another device). */
+export async function guest(baseUrl) {
+  const r = await fetch(`${baseUrl}/auth/guest`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+  const g = await r.json();
+  const api = async (method, p, body) => {
+    const res = await fetch(`${baseUrl}${p}`, {
+      method,
+      headers: { authorization: `Bearer ${g.token}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: res.status, body: await res.json().catch(() => null) };
+  };
+  return { ...g, api };
+}
+
+/** The first showtime the gateway lists. */
+export async function firstShowtime(baseUrl) {
+  const g = await guest(baseUrl);
+  const r = await g.api("GET", "/api/showtimes");
+  return r.body.showtimes[0];
+}
+
+/** Opens the seat screen of a showtime and waits for its snapshot. */
+export async function openSeats(page, showtimeId) {
+  await page.locator('.tab[data-tab="seats"]').click();
+  await page.locator(`.showtime[data-showtime="${showtimeId}"]`).click();
+  await page.locator(`#seatmap[data-showtime="${showtimeId}"] [data-seat]`).first().waitFor();
+}

@@ -1,0 +1,118 @@
+// Live seat map in real Chromium against two real gateway nodes on one real
+// redis-server: what one person holds, another sees taken; keyboard-only use.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { eventually, startRedis, startGateway, launchBrowser, openPage, openSeats, firstShowtime } from "./harness.js";
+
+let redis, nodeA, nodeB, browser, showtime;
+
+before(async () => {
+  redis = await startRedis();
+  nodeA = await startGateway({ redis, nodeId: "a" });
+  nodeB = await startGateway({ redis, nodeId: "b" });
+  browser = await launchBrowser();
+  showtime = (await firstShowtime(nodeA.url)).id;
+});
+
+after(async () => {
+  await browser?.close();
+  await nodeA?.stop();
+  await nodeB?.stop();
+  await redis?.stop();
+});
+
+test("a hold made in one browser shows as taken in another (on another node)", async () => {
+  const alice = await openPage(browser, nodeA.url);
+  const bob = await openPage(browser, nodeB.url);
+  await openSeats(alice.page, showtime);
+  await openSeats(bob.page, showtime);
+  const seats = ["C5", "C6"];
+  for (const s of seats) {
+    assert.equal(await bob.page.locator(`[data-seat="${s}"]`).getAttribute("data-state"), "free");
+    await alice.page.locator(`[data-seat="${s}"]`).click();
+    await alice.page.locator(`[data-seat="${s}"][data-state="selected"]`).waitFor();
+  }
+  await alice.page.locator("#hold").click();
+  const heldAt = Date.now();
+  await Promise.all(seats.map((s) => bob.page.locator(`[data-seat="${s}"][data-state="held"]`).waitFor()));
+  const seenAfter = Date.now() - heldAt;
+  console.log(`# bob saw the hold ${seenAfter} ms after alice clicked hold (target: within a second)`);
+  for (const s of seats) {
+    assert.equal(await alice.page.locator(`[data-seat="${s}"]`).getAttribute("data-state"), "mine");
+    assert.equal(await bob.page.locator(`[data-seat="${s}"]`).getAttribute("aria-disabled"), "true");
+  }
+  // Alice's hold panel shows the seats with a countdown and the one-tap actions.
+  const card = alice.page.locator(".hold-card");
+  await card.locator(".hold-seats", { hasText: "C5, C6" }).waitFor();
+  await card.locator(".hold-left", { hasText: /\d/ }).waitFor();
+  // Bob tapping a taken seat (aria-disabled, so forced) selects nothing.
+  await bob.page.locator('[data-seat="C5"]').click({ force: true });
+  assert.equal(await bob.page.locator("#hold").isDisabled(), true);
+  // Alice releases: Bob sees the seats free again.
+  await card.locator('[data-action="release"]').click();
+  await Promise.all(seats.map((s) => bob.page.locator(`[data-seat="${s}"][data-state="free"]`).waitFor()));
+  await alice.context.close();
+  await bob.context.close();
+});
+
+test("keyboard only: tab to the seat map, move, select, hold, extend, confirm", async () => {
+  // A short hold (100 s) so the expiry warning (2 minutes ahead) is on from the start.
+  const { context, page } = await openPage(browser, nodeA.url, { query: "?hold_ttl=100" });
+  const viewer = await openPage(browser, nodeB.url);
+  await openSeats(viewer.page, showtime);
+  // Reach the seat tab and a showtime by keyboard.
+  await page.locator('.tab[data-tab="seats"]').focus();
+  await page.keyboard.press("Enter");
+  await page.locator("#view-seats:not([hidden])").waitFor();
+  await page.locator(`.showtime[data-showtime="${showtime}"]`).focus();
+  await page.keyboard.press("Enter");
+  await page.locator(`#seatmap[data-showtime="${showtime}"] [data-seat]`).first().waitFor();
+  // Tab from the last showtime button into the grid: exactly one seat is a tab stop.
+  await page.locator(".showtime").last().focus();
+  await page.keyboard.press("Tab");
+  const first = await page.evaluate(() => document.activeElement?.dataset.seat);
+  assert.ok(first, "Tab lands on a seat");
+  assert.equal(await page.locator('#seatmap [data-seat][tabindex="0"]').count(), 1);
+  // Move to row E (arrow keys), then right along it, selecting two seats.
+  for (let i = 0; i < 4; i++) await page.keyboard.press("ArrowDown");
+  await page.keyboard.press("Home");
+  for (let i = 0; i < 7; i++) await page.keyboard.press("ArrowRight");
+  const a = await page.evaluate(() => document.activeElement?.dataset.seat);
+  assert.equal(a, "E8");
+  await page.keyboard.press("Space");
+  await page.keyboard.press("ArrowRight");
+  await page.keyboard.press("Enter");
+  await page.locator('[data-seat="E8"][data-state="selected"]').waitFor();
+  await page.locator('[data-seat="E9"][data-state="selected"]').waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.dataset.seat), "E9");
+  // Tab out of the grid to the hold button and press it.
+  await page.keyboard.press("Tab");
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "hold");
+  await page.keyboard.press("Enter");
+  await page.locator('[data-seat="E8"][data-state="mine"]').waitFor();
+  await viewer.page.locator('[data-seat="E9"][data-state="held"]').waitFor();
+  // The warning is shown (under two minutes left) with one-tap extension.
+  const card = page.locator(".hold-card");
+  await card.locator(".hold-warning:not([hidden])").waitFor();
+  const before = await page.evaluate(() => [...window.marquee.holds.holds.values()][0].expires_at);
+  await card.locator('[data-action="extend"]').focus();
+  await page.keyboard.press("Enter");
+  await eventually("the hold's expiry moves later", async () => (await page.evaluate(() => [...window.marquee.holds.holds.values()][0]?.expires_at)) > before);
+  await card.locator('[data-action="confirm"]').focus();
+  await page.keyboard.press("Enter");
+  await page.locator('[data-seat="E8"][data-state="mine"]').waitFor();
+  await page.locator(".hold-card").waitFor({ state: "detached" });
+  await viewer.page.locator('[data-seat="E8"][data-state="sold"]').waitFor();
+  // My bookings lists it, and cancelling frees the seats for everyone.
+  await page.locator('.tab[data-tab="bookings"]').click();
+  const booking = page.locator('.booking[data-status="confirmed"]', { hasText: "E8, E9" });
+  await booking.waitFor();
+  await booking.locator("button").focus();
+  await page.keyboard.press("Enter");
+  await page.locator('.booking[data-status="cancelled"]', { hasText: "E8, E9" }).waitFor();
+  await viewer.page.locator('[data-seat="E8"][data-state="free"]').waitFor();
+  await context.close();
+  await viewer.context.close();
+});
+
