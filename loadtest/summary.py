@@ -31,6 +31,10 @@ def headline(r):
         lat = r["change_to_viewer_latency_us"]
         return (f"{r['viewers']} viewers: p50 / p99 / p99.9 **{ms(lat['p50'])} / {ms(lat['p99'])} / {ms(lat['p999'])} ms**, "
                 f"lost {r['lost']}; **{r['holds_per_second']:.0f} holds/s** ({r['holders']} holders)")
+    if s == "chat":
+        lat = r["chat_to_first_delta_us"]
+        return (f"{r['users']} users, {r['rate_per_s']} chats/s: chat → first delta p50 / p99 / p99.9 "
+                f"**{ms(lat['p50'])} / {ms(lat['p99'])} / {ms(lat['p999'])} ms**, lost {r['lost']}")
     if "metrics" in r:  # k6 summary
         m = r["metrics"]
         parts = []

@@ -1,7 +1,8 @@
 // Chat round trips to the bot: send `chat`, wait for its `final` event on `user:<id>`
 // (docs/protocol.md, "Chat with the bot").
 //
-// Set-up (loadtest/run k6 chat [USERS] [ROUNDS]): redis-server, model-svc and two gateway
+// Set-up (loadtest/run k6 chat [USERS] [ROUNDS]): redis-server, a model service (loadgen's
+// instant model by default, K6_CHAT_MODEL=model-svc for the real one) and two gateway
 // nodes on loopback, started by the runner; NODES names the gateways. USERS virtual
 // users (alternating nodes) each connect once, subscribe to their own `user:<id>` topic
 // (`user` from `welcome`), then send ROUNDS questions one after another (the next after
