@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
 use super::events::{self, Event, Suggestion};
-use super::queue::{Begin, ChatError, ChatQueue, Entry, Fence, FinalSave, HoldWarning, Request, Turn};
+use super::queue::{Begin, ChatError, ChatQueue, Conversation, Entry, Fence, FinalSave, HoldWarning, Request, Turn};
 use super::tools;
 use crate::metrics::Metrics;
 use crate::wire::Locale;
@@ -194,9 +194,9 @@ impl Dispatcher {
         let mut backoff = BACKOFF_MIN;
         let mut last_queued: Option<tokio::time::Instant> = None;
         loop {
-            let attempt = match self.queue.begin(&req.user, &req.message_id).await {
-                Ok(Begin::Done) => break,
-                Ok(Begin::Attempt(a)) => a,
+            let (attempt, conv) = match self.queue.begin(req).await {
+                Ok((Begin::Done, _)) => break,
+                Ok((Begin::Attempt(a), conv)) => (a, conv),
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot start an answer; retrying");
                     if self.pause(&entry, BACKOFF_MAX).await.is_err() {
@@ -209,7 +209,7 @@ impl Dispatcher {
                 self.metrics.chat_restarts.fetch_add(1, Relaxed);
             }
             let outcome = tokio::select! {
-                r = self.attempt(&entry, attempt) => r,
+                r = self.attempt(&entry, attempt, conv) => r,
                 () = self.keep_claimed(&entry) => Err(Stop::Shutdown),
             };
             match outcome {
@@ -283,7 +283,7 @@ impl Dispatcher {
     }
 
     /// One attempt at the whole answer: model rounds, tools, final.
-    async fn attempt(&self, entry: &Entry, attempt: u32) -> Result<(), Stop> {
+    async fn attempt(&self, entry: &Entry, attempt: u32, conv: Conversation) -> Result<(), Stop> {
         let req = &entry.req;
         let publish = |event: Event<'_>| events::encode(&req.message_id, &req.conversation, event);
         // Wait for a model slot; the apology goes out if that takes too long.
@@ -295,7 +295,6 @@ impl Dispatcher {
                 _ = self.shutdown.cancelled() => return Err(Stop::Shutdown),
             }
         };
-        let conv = self.queue.conversation(&req.user, &req.conversation).await?;
         let fence = Fence::Attempt(attempt);
         let first = if attempt > 1 { Event::Restart { attempt } } else { Event::Start { attempt } };
         if !self.queue.publish(req, fence.clone(), publish(first)).await? {

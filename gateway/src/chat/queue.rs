@@ -221,9 +221,10 @@ impl ChatQueue {
         dispatch!(self, q => q.depth().await)
     }
 
-    /// Starts a new attempt at answering a message.
-    pub async fn begin(&self, user: &str, message_id: &str) -> Result<Begin, ChatError> {
-        dispatch!(self, q => q.begin(user, message_id).await)
+    /// Starts a new attempt at answering `req`, and reads its conversation
+    /// (one round trip with Redis).
+    pub async fn begin(&self, req: &Request) -> Result<(Begin, Conversation), ChatError> {
+        dispatch!(self, q => q.begin(req).await)
     }
 
     /// Publishes `payload` on `user:<user>` if `fence` holds; false when it
@@ -276,19 +277,24 @@ fn turn_json(t: &Turn) -> String {
 
 // ---------------------------------------------------------------- Redis --
 
-/// Creates a message's state unless it exists. KEYS: message. ARGV: ttl.
-const ACCEPT: &str = r#"
-if redis.call('hsetnx', KEYS[1], 'a', 0) == 0 then return 0 end
-redis.call('expire', KEYS[1], ARGV[1])
-return 1
-"#;
-
-/// Next attempt, or -1 when answered. KEYS: message. ARGV: ttl.
+/// Next attempt (or -1 when answered), the conversation's state and turns.
+/// KEYS: message, conversation turns, conversation state. ARGV: ttl.
 const BEGIN: &str = r#"
-if redis.call('hget', KEYS[1], 'd') == '1' then return -1 end
+if redis.call('hget', KEYS[1], 'd') == '1' then return {-1, '', {}} end
 local a = redis.call('hincrby', KEYS[1], 'a', 1)
 redis.call('expire', KEYS[1], ARGV[1])
-return a
+local state = redis.call('get', KEYS[3]) or ''
+return {a, state, redis.call('lrange', KEYS[2], 0, -1)}
+"#;
+
+/// Claims a message id and publishes its echo, or answers 0 if the id was
+/// claimed before. KEYS: stream, meta, channel of user:<u>, message.
+/// ARGV: echo payload, maxlen, ttl, epoch candidate, state ttl.
+const ACCEPT_AND_ECHO: &str = r#"
+if redis.call('hsetnx', KEYS[4], 'a', 0) == 0 then return 0 end
+redis.call('expire', KEYS[4], ARGV[5])
+marquee_publish(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+return 1
 "#;
 
 /// Fenced publish. KEYS: stream, meta, channel of user:<u>, message,
@@ -341,7 +347,7 @@ impl RedisQueue {
             config,
             max,
             reader: tokio::sync::OnceCell::new(),
-            accept: LuaScript::new(ACCEPT.to_owned()),
+            accept: LuaScript::new(bus::lua::with_publish_fn(ACCEPT_AND_ECHO)),
             begin: LuaScript::new(BEGIN.to_owned()),
             fenced: LuaScript::new(bus::lua::with_publish_fn(FENCED_PUBLISH)),
             due: LuaScript::new(DUE.to_owned()),
@@ -361,15 +367,19 @@ impl RedisQueue {
         if depth >= self.max as u64 {
             return Err(ChatError::Overloaded);
         }
+        let topic = user_topic(&req.user)?;
+        let k = TopicKeys::new(&topic);
         let key = message_key(&req.user, &req.message_id);
-        let fresh: i64 =
-            self.accept.run(self.client(), vec![key.clone()], vec![(STATE_TTL.as_secs() as i64).into()]).await?;
+        let args: Vec<Value> = vec![
+            echo.into(),
+            (self.config.history_size as i64).into(),
+            (self.config.history_ttl.as_secs() as i64).into(),
+            format!("{:08x}", rand::random::<u32>()).into(),
+            (STATE_TTL.as_secs() as i64).into(),
+        ];
+        let fresh: i64 = self.accept.run(self.client(), vec![k.stream, k.meta, k.channel, key.clone()], args).await?;
         if fresh == 0 {
             return Ok(Accepted::Duplicate);
-        }
-        if let Err(e) = self.publish(req, Fence::Status, echo).await {
-            let _ = self.cmd(self.client(), "DEL", vec![key.into()]).await;
-            return Err(e);
         }
         let body = serde_json::to_string(req).unwrap_or_default();
         let added = self.cmd(self.client(), "XADD", vec![STREAM_KEY.into(), "*".into(), "r".into(), body.into()]).await;
@@ -378,7 +388,8 @@ impl RedisQueue {
             let _ = self.cmd(self.client(), "DEL", vec![key.into()]).await;
             return Err(e);
         }
-        Ok(Accepted::Queued(self.depth().await?))
+        // Everything ahead of it when it was checked, and itself.
+        Ok(Accepted::Queued(depth + 1))
     }
 
     async fn reader(&self) -> Result<&Client, ChatError> {
@@ -486,12 +497,28 @@ impl RedisQueue {
         Ok(v.as_u64().unwrap_or(0))
     }
 
-    async fn begin(&self, user: &str, message_id: &str) -> Result<Begin, ChatError> {
-        let a: i64 = self
-            .begin
-            .run(self.client(), vec![message_key(user, message_id)], vec![(STATE_TTL.as_secs() as i64).into()])
-            .await?;
-        Ok(if a < 0 { Begin::Done } else { Begin::Attempt(a as u32) })
+    async fn begin(&self, req: &Request) -> Result<(Begin, Conversation), ChatError> {
+        let (turns_key, state_key) = conversation_keys(&req.user, &req.conversation);
+        let keys = vec![message_key(&req.user, &req.message_id), turns_key, state_key];
+        let reply: Value = self.begin.run(self.client(), keys, vec![(STATE_TTL.as_secs() as i64).into()]).await?;
+        let Value::Array(mut parts) = reply else {
+            return Err(ChatError::Bus(BusError::Protocol("begin reply is not an array".into())));
+        };
+        if parts.len() != 3 {
+            return Err(ChatError::Bus(BusError::Protocol("begin reply has not three parts".into())));
+        }
+        let turns = match parts.pop() {
+            Some(Value::Array(items)) => items
+                .into_iter()
+                .filter_map(|v| v.as_string())
+                .filter_map(|s| serde_json::from_str::<Turn>(&s).ok())
+                .collect(),
+            _ => Vec::new(),
+        };
+        let state = parts.pop().and_then(|v| v.as_string()).unwrap_or_default();
+        let a = parts.pop().and_then(|v| v.as_i64()).unwrap_or(-1);
+        let begin = if a < 0 { Begin::Done } else { Begin::Attempt(a as u32) };
+        Ok((begin, Conversation { turns, state }))
     }
 
     async fn publish(&self, req: &Request, fence: Fence, payload: String) -> Result<bool, ChatError> {
@@ -724,14 +751,15 @@ impl MemoryQueue {
         Ok((s.waiting.len() + s.pending.len()) as u64)
     }
 
-    async fn begin(&self, user: &str, message_id: &str) -> Result<Begin, ChatError> {
+    async fn begin(&self, req: &Request) -> Result<(Begin, Conversation), ChatError> {
+        let conv = self.conversation(&req.user, &req.conversation).await?;
         let mut s = self.lock();
-        let m = s.messages.entry((user.to_owned(), message_id.to_owned())).or_default();
+        let m = s.messages.entry((req.user.clone(), req.message_id.clone())).or_default();
         if m.done {
-            return Ok(Begin::Done);
+            return Ok((Begin::Done, conv));
         }
         m.attempt += 1;
-        Ok(Begin::Attempt(m.attempt))
+        Ok((Begin::Attempt(m.attempt), conv))
     }
 
     async fn publish(&self, req: &Request, fence: Fence, payload: String) -> Result<bool, ChatError> {
