@@ -36,6 +36,8 @@ pub const WARN_BEFORE_MS: i64 = 60_000;
 /// Waits between tries while the model service is down.
 const BACKOFF_MIN: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
+/// Pause after a failed queue read (Redis down or overloaded).
+const READ_RETRY: Duration = Duration::from_millis(500);
 /// A `queued` event is repeated at most this often while waiting.
 const QUEUED_EVERY: Duration = Duration::from_secs(5);
 
@@ -139,7 +141,7 @@ impl Dispatcher {
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "chat queue read failed; retrying");
-                    tokio::time::sleep(BACKOFF_MAX).await;
+                    tokio::time::sleep(READ_RETRY).await;
                 }
             }
         }

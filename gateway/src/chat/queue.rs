@@ -34,7 +34,7 @@ pub const STATE_TTL: Duration = Duration::from_secs(24 * 3600);
 /// Turns kept per conversation (user and assistant turns count one each).
 pub const MAX_TURNS: usize = 16;
 /// Longest a blocking read waits (below the Redis command timeout).
-const BLOCK: Duration = Duration::from_millis(1000);
+const BLOCK: Duration = Duration::from_millis(500);
 
 /// Why a queue operation failed.
 #[derive(Debug, thiserror::Error)]
