@@ -299,9 +299,9 @@ impl Dispatcher {
         };
         let fence = Fence::Attempt(attempt);
         let first = if attempt > 1 { Event::Restart { attempt } } else { Event::Start { attempt } };
-        if !self.queue.publish(req, fence.clone(), publish(first)).await? {
-            return Err(Stop::Fenced);
-        }
+        // Published while the first model call starts (one round trip saved);
+        // checked before any later event of the attempt goes out.
+        let mut start = Some(publish(first));
         let mut state = conv.state.clone();
         let mut results: Vec<pb::ToolResult> = Vec::new();
         let mut text = String::new();
@@ -337,7 +337,19 @@ impl Dispatcher {
                 now: self.now_text(),
                 dialog_state: state.clone(),
             };
-            let mut stream = self.model.clone().answer(request).await.map_err(Stop::Model)?.into_inner();
+            let mut client = self.model.clone();
+            let call = client.answer(request);
+            let response = match start.take() {
+                Some(payload) => {
+                    let (published, response) = tokio::join!(self.queue.publish(req, fence.clone(), payload), call);
+                    if !published? {
+                        return Err(Stop::Fenced);
+                    }
+                    response
+                }
+                None => call.await,
+            };
+            let mut stream = response.map_err(Stop::Model)?.into_inner();
             let mut calls: Vec<pb::ToolCall> = Vec::new();
             let mut finished = false;
             while let Some(ev) = stream.message().await.map_err(Stop::Model)? {
