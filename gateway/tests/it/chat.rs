@@ -379,8 +379,9 @@ async fn a_korean_dialogue_books_seats_from_a_family_question_to_a_confirmation(
         .iter()
         .filter(|p| p["data"]["type"] == "booking" && p["data"]["event"] == "confirmed")
         .collect();
-    assert_eq!(notes.len(), 1, "{h}");
-    assert_eq!(notes[0]["data"]["booking"]["booking_id"], booking_id.as_str());
+    // At least once (docs/protocol.md: consumers dedupe by booking id and event).
+    assert!(!notes.is_empty(), "{h}");
+    assert!(notes.iter().all(|n| n["data"]["booking"]["booking_id"] == booking_id.as_str()), "{h}");
 }
 
 #[tokio::test]
