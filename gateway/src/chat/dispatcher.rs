@@ -478,28 +478,23 @@ impl Dispatcher {
 
     /// Publishes a hold warning if the hold still stands with that expiry.
     async fn warn(&self, w: &HoldWarning) {
-        let live = match self.seats.snapshot(&w.showtime, Some(&w.user)).await {
-            Ok(map) => map
-                .seats
-                .iter()
-                .any(|s| s.hold_id.as_deref() == Some(w.hold_id.as_str()) && s.until == Some(w.expires_at)),
-            Err(e) => {
-                tracing::debug!(error = %e, "cannot check a hold for its warning");
-                false
-            }
-        };
-        if !live {
-            return;
-        }
+        // The seats of this hold, only if it still stands with this expiry
+        // (extended or gone: a newer warning, or none, applies).
         let seats: Vec<String> = match self.seats.snapshot(&w.showtime, Some(&w.user)).await {
             Ok(map) => map
                 .seats
                 .iter()
-                .filter(|s| s.hold_id.as_deref() == Some(w.hold_id.as_str()))
+                .filter(|s| s.hold_id.as_deref() == Some(w.hold_id.as_str()) && s.until == Some(w.expires_at))
                 .map(|s| s.seat.as_str().to_owned())
                 .collect(),
-            Err(_) => Vec::new(),
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot check a hold for its warning");
+                Vec::new()
+            }
         };
+        if seats.is_empty() {
+            return;
+        }
         let (text, speech, label, say) = match w.locale {
             Some(Locale::En) => (
                 format!(
