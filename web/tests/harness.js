@@ -191,3 +191,24 @@ export async function openSeats(page, showtimeId) {
   await page.locator(`.showtime[data-showtime="${showtimeId}"]`).click();
   await page.locator(`#seatmap[data-showtime="${showtimeId}"] [data-seat]`).first().waitFor();
 }
+
+/**
+ * Two gateway nodes ("a", "b") on one redis-server and a browser, as the
+ * cross-node tests need them; `showtime` is the first listed showtime.
+ * `stop()` stops whatever `a` and `b` are by then (a test may restart a node).
+ */
+export async function startTwoNodes() {
+  const redis = await startRedis();
+  const c = { redis, a: null, b: null, browser: null, showtime: null };
+  c.a = await startGateway({ redis, nodeId: "a" });
+  c.b = await startGateway({ redis, nodeId: "b" });
+  c.browser = await launchBrowser();
+  c.showtime = (await firstShowtime(c.a.url)).id;
+  c.stop = async () => {
+    await c.browser?.close();
+    await c.a?.stop();
+    await c.b?.stop();
+    await redis.stop();
+  };
+  return c;
+}

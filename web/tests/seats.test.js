@@ -3,30 +3,23 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { eventually, startRedis, startGateway, launchBrowser, openPage, openSeats, firstShowtime } from "./harness.js";
+import { eventually, openPage, openSeats, startTwoNodes } from "./harness.js";
 
-let redis, nodeA, nodeB, browser, showtime;
+let c;
 
 before(async () => {
-  redis = await startRedis();
-  nodeA = await startGateway({ redis, nodeId: "a" });
-  nodeB = await startGateway({ redis, nodeId: "b" });
-  browser = await launchBrowser();
-  showtime = (await firstShowtime(nodeA.url)).id;
+  c = await startTwoNodes();
 });
 
 after(async () => {
-  await browser?.close();
-  await nodeA?.stop();
-  await nodeB?.stop();
-  await redis?.stop();
+  await c?.stop();
 });
 
 test("a hold made in one browser shows as taken in another (on another node)", async () => {
-  const alice = await openPage(browser, nodeA.url);
-  const bob = await openPage(browser, nodeB.url);
-  await openSeats(alice.page, showtime);
-  await openSeats(bob.page, showtime);
+  const alice = await openPage(c.browser, c.a.url);
+  const bob = await openPage(c.browser, c.b.url);
+  await openSeats(alice.page, c.showtime);
+  await openSeats(bob.page, c.showtime);
   const seats = ["C5", "C6"];
   for (const s of seats) {
     assert.equal(await bob.page.locator(`[data-seat="${s}"]`).getAttribute("data-state"), "free");
@@ -58,16 +51,16 @@ test("a hold made in one browser shows as taken in another (on another node)", a
 
 test("keyboard only: tab to the seat map, move, select, hold, extend, confirm", async () => {
   // A short hold (100 s) so the expiry warning (2 minutes ahead) is on from the start.
-  const { context, page } = await openPage(browser, nodeA.url, { query: "?hold_ttl=100" });
-  const viewer = await openPage(browser, nodeB.url);
-  await openSeats(viewer.page, showtime);
+  const { context, page } = await openPage(c.browser, c.a.url, { query: "?hold_ttl=100" });
+  const viewer = await openPage(c.browser, c.b.url);
+  await openSeats(viewer.page, c.showtime);
   // Reach the seat tab and a showtime by keyboard.
   await page.locator('.tab[data-tab="seats"]').focus();
   await page.keyboard.press("Enter");
   await page.locator("#view-seats:not([hidden])").waitFor();
-  await page.locator(`.showtime[data-showtime="${showtime}"]`).focus();
+  await page.locator(`.showtime[data-showtime="${c.showtime}"]`).focus();
   await page.keyboard.press("Enter");
-  await page.locator(`#seatmap[data-showtime="${showtime}"] [data-seat]`).first().waitFor();
+  await page.locator(`#seatmap[data-showtime="${c.showtime}"] [data-seat]`).first().waitFor();
   // Tab from the last showtime button into the grid: exactly one seat is a tab stop.
   await page.locator(".showtime").last().focus();
   await page.keyboard.press("Tab");
