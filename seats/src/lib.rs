@@ -14,6 +14,7 @@ pub mod demo;
 pub mod domain;
 mod engine;
 mod error;
+mod lanes;
 mod lua;
 mod memory;
 pub mod notifier;

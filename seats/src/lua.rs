@@ -12,15 +12,16 @@
 //! 6. `:bookings` hash booking id → booking JSON
 //! 7. `:outbox` list of booking events not yet handed to the notifications stream
 //! 8. to 10. the bus's stream, meta and channel of topic `showtime:<id>`
-//! 11. (hold only) the idempotency key `:idem:<user>:<key>`
+//! 11. and on (operations only) the holds' idempotency keys `:idem:<user>:<key>`
 //!
 //! Common ARGV: now (ms), history maxlen, history TTL (s), epoch candidate,
 //! showtime id, keep-until (ms: when the showtime's seat state expires), then
 //! the operation's own arguments. Every script sets the keys among 1 to 7
 //! that it wrote (so may have created) to expire at keep-until (`PEXPIREAT`),
 //! so a showtime's state goes away by itself some days after it ended; the
-//! idempotency key has its own `PX`. Every script returns one
-//! JSON text: `{"ok":true,...,"version":N}` or `{"ok":false,"err":"<code>",...}`.
+//! idempotency key has its own `PX`. Every script returns JSON text:
+//! `{"ok":true,...,"version":N}` or `{"ok":false,"err":"<code>",...}`, or,
+//! for the batch of hold, extend and release operations ([`ops`]), an array of those.
 
 /// Shared prelude: state, expiry of due holds, and the commit that bumps the
 /// version and publishes the delta (only when something changed).
@@ -32,6 +33,8 @@ local MAXLEN, HTTL, EPOCH, SHOWTIME = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local KEEP_UNTIL = ARGV[6]
 local ENDED_MEMORY = 3600000
 local changes = {}
+-- Idempotency keys (KEYS index) seen in this run → result, and new results to store.
+local idem_seen, idem_new = {}, {}
 -- Indexes (into KEYS) of the seat keys this script wrote, so possibly created.
 local touched = {}
 
@@ -114,51 +117,6 @@ local function run(op)
 end
 "#;
 
-/// Hold. ARGV 7: user, 8: new hold id, 9: TTL (ms), 10: idempotency TTL (ms),
-/// 11..: seats (sorted). KEYS 11: the idempotency key. A retry with the same
-/// key returns the stored result verbatim (its `req` lets the caller detect a
-/// key reused for other seats). `first` says the new hold expires before
-/// every other live hold of the showtime, so the caller must lower the
-/// global index entry to it.
-const HOLD: &str = r#"
-local prior = redis.call('get', KEYS[11])
-if prior then
-  return prior
-end
-local user, id, ttl = ARGV[7], ARGV[8], tonumber(ARGV[9])
-local seats = {}
-for i = 11, #ARGV do
-  seats[#seats + 1] = ARGV[i]
-end
-local out = run(function()
-  local taken = {}
-  for _, s in ipairs(seats) do
-    if redis.call('hexists', K_SEATS, s) == 1 then
-      taken[#taken + 1] = s
-    end
-  end
-  if #taken > 0 then
-    return {ok = false, err = 'seats_unavailable', seats = taken, req = seats}
-  end
-  local exp = NOW + ttl
-  -- Only a hold that expires first needs the global index lowered: an
-  -- earlier live hold keeps the showtime's index entry at or before it.
-  local first = redis.call('zrange', K_HZ, 0, 0, 'WITHSCORES')
-  local earliest = #first == 0 or tonumber(first[2]) > exp
-  for _, s in ipairs(seats) do
-    redis.call('hset', K_SEATS, s, 'h|' .. id)
-    change(s, 'held')
-  end
-  redis.call('hset', K_HOLDS, id, cjson.encode({u = user, s = seats, e = exp, f = NOW, t = ttl, n = 0, st = 'h'}))
-  redis.call('zadd', K_HZ, exp, id)
-  touch(3)
-  touch(4)
-  return {ok = true, hold = id, seats = seats, e = exp, n = 0, req = seats, first = earliest}
-end)
-redis.call('set', KEYS[11], out, 'PX', ARGV[10])
-return out
-"#;
-
 /// Looks up a live hold of the caller; returns `rec` or nil and an error code.
 const LIVE_HOLD: &str = r#"
 local function live_hold(id, user)
@@ -172,10 +130,103 @@ local function live_hold(id, user)
 end
 "#;
 
-/// Extend. ARGV 7: user, 8: hold id, 9: max total life (ms), 10: max extends.
-const EXTEND: &str = r#"
-local user, id, max_total, max_n = ARGV[7], ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10])
-return run(function()
+/// Hold, extend and release, several at once: the group commit of
+/// [`crate::lanes`]. The operations run in order, each on the state the ones
+/// before it left, after one expiry pass; then one commit bumps the version
+/// once and publishes one delta with every change. ARGV 7: the number of
+/// operations; then per operation its kind (`h`, `e` or `r`), user, count of
+/// its own arguments, and those:
+/// - `h` hold: new hold id, TTL (ms), expiry (ms: now + TTL), idempotency
+///   TTL (ms), index into KEYS of its idempotency key, seats (sorted). A retry with the same key (also
+///   within the batch) returns the stored result verbatim; its `req` lets the
+///   caller detect a key reused for other seats. `first` says the new hold
+///   expires before every other live hold of the showtime, so the caller must
+///   lower the global index entry to it.
+/// - `e` extend: hold id, max total life (ms), max extends.
+/// - `r` release: `hold` and the hold id, or `seats` and the seats.
+///
+/// Returns a JSON array with one result per operation, in order.
+const OPS: &str = r#"
+-- The earliest expiry among live holds (false: none), read once per run.
+local earliest_live
+local function earliest()
+  if earliest_live == nil then
+    local first = redis.call('zrange', K_HZ, 0, 0, 'WITHSCORES')
+    earliest_live = #first > 0 and tonumber(first[2]) or false
+  end
+  return earliest_live
+end
+
+-- Holds build their JSON by concatenation from the string arguments (ids
+-- and seats are validated to [A-Za-z0-9_.-]): formatting Lua numbers is
+-- the costliest part of a hold otherwise. Result `raw` is that JSON without
+-- its version and closing brace.
+local function op_hold(user, a)
+  local key = tonumber(a[5])
+  if idem_seen[key] then
+    return idem_seen[key]
+  end
+  local prior = redis.call('get', KEYS[key])
+  if prior then
+    idem_seen[key] = prior
+    return prior
+  end
+  local id, ttl, exp = a[1], a[2], a[3]
+  local seats = {}
+  for i = 6, #a do
+    seats[#seats + 1] = a[i]
+  end
+  local taken = {}
+  local value = 'h|' .. id
+  if #seats == 1 then
+    if redis.call('hsetnx', K_SEATS, seats[1], value) == 0 then
+      taken[1] = seats[1]
+    end
+  else
+    local cur = redis.call('hmget', K_SEATS, unpack(seats))
+    for i, s in ipairs(seats) do
+      if cur[i] then
+        taken[#taken + 1] = s
+      end
+    end
+    if #taken == 0 then
+      local fv = {}
+      for _, s in ipairs(seats) do
+        fv[#fv + 1] = s
+        fv[#fv + 1] = value
+      end
+      redis.call('hset', K_SEATS, unpack(fv))
+    end
+  end
+  local list = '["' .. table.concat(seats, '","') .. '"]'
+  local r
+  if #taken > 0 then
+    r = {raw = '{"ok":false,"err":"seats_unavailable","seats":["' .. table.concat(taken, '","') .. '"],"req":' .. list}
+  else
+    -- Only a hold that expires first needs the global index lowered: an
+    -- earlier live hold keeps the showtime's index entry at or before it.
+    local e = tonumber(exp)
+    local before = earliest()
+    local first = before == false or before > e
+    if first then
+      earliest_live = e
+    end
+    for _, s in ipairs(seats) do
+      change(s, 'held')
+    end
+    redis.call('hset', K_HOLDS, id, '{"u":"' .. user .. '","s":' .. list .. ',"e":' .. exp .. ',"f":' .. ARGV[1] .. ',"t":' .. ttl .. ',"n":0,"st":"h"}')
+    redis.call('zadd', K_HZ, exp, id)
+    touch(3)
+    touch(4)
+    r = {raw = '{"ok":true,"hold":"' .. id .. '","seats":' .. list .. ',"e":' .. exp .. ',"n":0,"req":' .. list .. ',"first":' .. tostring(first)}
+  end
+  idem_seen[key] = r
+  idem_new[#idem_new + 1] = {key, r, a[4]}
+  return r
+end
+
+local function op_extend(user, a)
+  local id, max_total, max_n = a[1], tonumber(a[2]), tonumber(a[3])
   local rec, err = live_hold(id, user)
   if not rec then return fail(err) end
   local new = math.min(NOW + rec.t, rec.f + max_total)
@@ -187,16 +238,12 @@ return run(function()
   touch(3)
   touch(4)
   return {ok = true, hold = id, seats = rec.s, e = new, n = rec.n}
-end)
-"#;
+end
 
-/// Release. ARGV 7: user, 8: `hold` or `seats`, 9..: the hold id or the seats.
-const RELEASE: &str = r#"
-local user, mode = ARGV[7], ARGV[8]
-return run(function()
+local function op_release(user, a)
   local freed = {}
-  if mode == 'hold' then
-    local id = ARGV[9]
+  if a[1] == 'hold' then
+    local id = a[2]
     local rec, err = live_hold(id, user)
     if not rec then return fail(err) end
     for _, s in ipairs(rec.s) do
@@ -209,8 +256,8 @@ return run(function()
     end_hold(id, rec, 'r')
   else
     local recs = {}
-    for i = 9, #ARGV do
-      local s = ARGV[i]
+    for i = 2, #a do
+      local s = a[i]
       local cur = redis.call('hget', K_SEATS, s)
       if cur and string.sub(cur, 1, 2) == 'h|' then
         local id = string.sub(cur, 3)
@@ -240,7 +287,55 @@ return run(function()
     end
   end
   return {ok = true, seats = freed}
-end)
+end
+
+local results = {}
+local pos = 8
+expire_due()
+for i = 1, tonumber(ARGV[7]) do
+  local kind, user, nargs = ARGV[pos], ARGV[pos + 1], tonumber(ARGV[pos + 2])
+  local a = {}
+  for j = 1, nargs do
+    a[j] = ARGV[pos + 2 + j]
+  end
+  pos = pos + 3 + nargs
+  if kind == 'h' then
+    results[i] = op_hold(user, a)
+  elseif kind == 'e' then
+    results[i] = op_extend(user, a)
+  elseif kind == 'r' then
+    results[i] = op_release(user, a)
+  else
+    results[i] = fail('bad_op')
+  end
+end
+local v = commit()
+for i in pairs(touched) do
+  redis.call('pexpireat', KEYS[i], KEEP_UNTIL)
+end
+-- A result table shared by two operations (a retry within the batch) is
+-- encoded once, so both get the same text.
+local text = {}
+local out = {}
+for i, r in ipairs(results) do
+  if type(r) == 'string' then
+    out[i] = r
+  else
+    if not text[r] then
+      if r.raw then
+        text[r] = r.raw .. ',"version":' .. v .. '}'
+      else
+        r.version = v
+        text[r] = cjson.encode(r)
+      end
+    end
+    out[i] = text[r]
+  end
+end
+for _, n in ipairs(idem_new) do
+  redis.call('set', KEYS[n[1]], text[n[2]], 'PX', n[3])
+end
+return '[' .. table.concat(out, ',') .. ']'
 "#;
 
 /// Confirm. ARGV 7: user, 8: hold id, 9: new booking id. A retried confirm of
@@ -349,16 +444,8 @@ end)
 "#;
 
 /// Full sources, each with `marquee_publish` and the prelude prepended.
-pub(crate) fn hold() -> String {
-    bus::lua::with_publish_fn(&format!("{PRELUDE}{HOLD}"))
-}
-/// See [`EXTEND`].
-pub(crate) fn extend() -> String {
-    bus::lua::with_publish_fn(&format!("{PRELUDE}{LIVE_HOLD}{EXTEND}"))
-}
-/// See [`RELEASE`].
-pub(crate) fn release() -> String {
-    bus::lua::with_publish_fn(&format!("{PRELUDE}{LIVE_HOLD}{RELEASE}"))
+pub(crate) fn ops() -> String {
+    bus::lua::with_publish_fn(&format!("{PRELUDE}{LIVE_HOLD}{OPS}"))
 }
 /// See [`CONFIRM`].
 pub(crate) fn confirm() -> String {

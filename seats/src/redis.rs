@@ -24,6 +24,7 @@ use crate::SharedSchedule;
 use crate::domain::SeatId;
 use crate::engine::{HoldCmd, Taken, TakenSeat, Target};
 use crate::error::SeatError;
+use crate::lanes::{Committer, Lanes, Op, Pending};
 use crate::lua;
 use crate::types::{
     Booking, BookingEvent, BookingStatus, Hold, IDEMPOTENCY_TTL, MAX_EXTENDS, MAX_HOLD_TOTAL, Millis, Released,
@@ -58,9 +59,7 @@ pub fn user_bookings_key(user: &str) -> String {
 }
 
 struct Scripts {
-    hold: LuaScript,
-    extend: LuaScript,
-    release: LuaScript,
+    ops: LuaScript,
     confirm: LuaScript,
     cancel: LuaScript,
     snapshot: LuaScript,
@@ -85,6 +84,8 @@ struct Inner {
     schedule: SharedSchedule,
     /// When this node last ran [`RedisEngine::reindex`] (ms).
     reindexed_at: AtomicI64,
+    /// Hold, extend and release wait here for their showtime's next batch.
+    lanes: Arc<Lanes<Reply>>,
 }
 
 /// What every script returns (fields depend on the script).
@@ -128,6 +129,64 @@ impl Reply {
     }
 }
 
+impl Committer<Reply> for RedisEngine {
+    /// Encodes the batch for the `ops` script (see [`crate::lua`]): one
+    /// instant for all (the latest of the operations'), and each distinct
+    /// idempotency key once among the KEYS.
+    async fn commit(&self, showtime: &str, ops: &[Pending<Reply>]) -> Result<Vec<Result<Reply, SeatError>>, SeatError> {
+        let now = ops.iter().map(|p| p.now).max().unwrap_or_default();
+        let mut keys = Self::keys(showtime)?;
+        let mut args = self.common_args(showtime, now);
+        args.push((ops.len() as i64).into());
+        for p in ops {
+            let at = args.len();
+            let (kind, user) = match &p.op {
+                Op::Hold { user, .. } => ("h", user),
+                Op::Extend { user, .. } => ("e", user),
+                Op::Release { user, .. } => ("r", user),
+            };
+            args.extend([Value::from(kind), Value::from(user.as_str()), Value::Null]);
+            match &p.op {
+                Op::Hold { hold_id, ttl_ms, idem_key, seats, .. } => {
+                    let index = match keys.iter().position(|k| k == idem_key) {
+                        Some(i) => i + 1,
+                        None => {
+                            keys.push(idem_key.clone());
+                            keys.len()
+                        }
+                    };
+                    args.extend([
+                        Value::from(hold_id.as_str()),
+                        (*ttl_ms).into(),
+                        (now + *ttl_ms).into(),
+                        (IDEMPOTENCY_TTL.as_millis() as i64).into(),
+                        (index as i64).into(),
+                    ]);
+                    args.extend(seats.iter().map(|s| Value::from(s.as_str())));
+                }
+                Op::Extend { hold_id, .. } => args.extend([
+                    Value::from(hold_id.as_str()),
+                    (MAX_HOLD_TOTAL.as_millis() as i64).into(),
+                    i64::from(MAX_EXTENDS).into(),
+                ]),
+                Op::Release { target: Target::Hold(id), .. } => {
+                    args.extend([Value::from("hold"), Value::from(id.as_str())])
+                }
+                Op::Release { target: Target::Seats(seats), .. } => {
+                    args.push("seats".into());
+                    args.extend(seats.iter().map(|s| Value::from(s.as_str())));
+                }
+            }
+            args[at + 2] = ((args.len() - at - 3) as i64).into();
+        }
+        let reply: Value = self.inner.scripts.ops.run(&self.inner.client, keys, args).await?;
+        let text = reply.as_str().ok_or_else(|| SeatError::Storage("script reply is not text".into()))?;
+        let replies: Vec<Reply> =
+            serde_json::from_str(&text).map_err(|e| SeatError::Storage(format!("script reply: {e}")))?;
+        Ok(replies.into_iter().map(Ok).collect())
+    }
+}
+
 /// Lua's cjson encodes an empty list as `{}`: accept that as empty.
 fn seat_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SeatId>, D::Error> {
     match serde_json::Value::deserialize(d)? {
@@ -154,10 +213,9 @@ impl RedisEngine {
                 config,
                 schedule,
                 reindexed_at: AtomicI64::new(0),
+                lanes: Lanes::new(),
                 scripts: Scripts {
-                    hold: s(lua::hold()),
-                    extend: s(lua::extend()),
-                    release: s(lua::release()),
+                    ops: s(lua::ops()),
                     confirm: s(lua::confirm()),
                     cancel: s(lua::cancel()),
                     snapshot: s(lua::snapshot()),
@@ -193,29 +251,31 @@ impl RedisEngine {
         ])
     }
 
-    async fn run(
-        &self,
-        script: &LuaScript,
-        showtime: &str,
-        now: Millis,
-        extra_key: Option<String>,
-        args: Vec<Value>,
-    ) -> Result<Reply, SeatError> {
-        let mut keys = Self::keys(showtime)?;
-        keys.extend(extra_key);
+    /// ARGV 1 to 6, which every seat script takes.
+    fn common_args(&self, showtime: &str, now: Millis) -> Vec<Value> {
         let c = &self.inner.config;
-        let mut all: Vec<Value> = vec![
+        vec![
             now.into(),
             (c.history_size as i64).into(),
             (c.history_ttl.as_secs() as i64).into(),
             format!("{:08x}", rand::random::<u32>()).into(),
             showtime.into(),
             self.inner.schedule.keep_until(showtime, now).into(),
-        ];
+        ]
+    }
+
+    async fn run(&self, script: &LuaScript, showtime: &str, now: Millis, args: Vec<Value>) -> Result<Reply, SeatError> {
+        let keys = Self::keys(showtime)?;
+        let mut all = self.common_args(showtime, now);
         all.extend(args);
         let reply: Value = script.run(&self.inner.client, keys, all).await?;
         let text = reply.as_str().ok_or_else(|| SeatError::Storage("script reply is not text".into()))?;
         serde_json::from_str(&text).map_err(|e| SeatError::Storage(format!("script reply: {e}")))
+    }
+
+    /// Queues `op` for the showtime's next batch (see [`crate::lanes`]).
+    async fn submit(&self, showtime: &str, op: Op, now: Millis) -> Result<Reply, SeatError> {
+        self.inner.lanes.clone().submit(self, showtime, op, now).await
     }
 
     async fn cmd(&self, name: &'static str, args: Vec<Value>) -> Result<Value, SeatError> {
@@ -293,15 +353,14 @@ impl RedisEngine {
     pub(crate) async fn hold(&self, cmd: HoldCmd<'_>) -> Result<Hold, SeatError> {
         let expires = cmd.now + cmd.ttl_ms;
         let topic = Self::topic(cmd.showtime)?;
-        let idem_key = format!("{}:idem:{}:{}", TopicKeys::tag(&topic), cmd.user, cmd.key);
-        let mut args: Vec<Value> = vec![
-            cmd.user.into(),
-            cmd.hold_id.as_str().into(),
-            cmd.ttl_ms.into(),
-            (IDEMPOTENCY_TTL.as_millis() as i64).into(),
-        ];
-        args.extend(cmd.seats.iter().map(|s| Value::from(s.as_str())));
-        let r = self.run(&self.inner.scripts.hold, cmd.showtime, cmd.now, Some(idem_key), args).await?;
+        let op = Op::Hold {
+            user: cmd.user.to_owned(),
+            hold_id: cmd.hold_id,
+            ttl_ms: cmd.ttl_ms,
+            idem_key: format!("{}:idem:{}:{}", TopicKeys::tag(&topic), cmd.user, cmd.key),
+            seats: cmd.seats.to_vec(),
+        };
+        let r = self.submit(cmd.showtime, op, cmd.now).await?;
         if r.req != cmd.seats {
             return Err(SeatError::IdempotencyConflict);
         }
@@ -332,13 +391,8 @@ impl RedisEngine {
         hold_id: &str,
         now: Millis,
     ) -> Result<Hold, SeatError> {
-        let args: Vec<Value> = vec![
-            user.into(),
-            hold_id.into(),
-            (MAX_HOLD_TOTAL.as_millis() as i64).into(),
-            i64::from(MAX_EXTENDS).into(),
-        ];
-        let r = self.run(&self.inner.scripts.extend, showtime, now, None, args).await?.check()?;
+        let op = Op::Extend { user: user.to_owned(), hold_id: hold_id.to_owned() };
+        let r = self.submit(showtime, op, now).await?.check()?;
         // The index entry is at or before the old expiry, which is enough: the
         // sweeper then finds nothing due and re-indexes the new expiry.
         Ok(Hold {
@@ -358,15 +412,8 @@ impl RedisEngine {
         target: &Target,
         now: Millis,
     ) -> Result<Released, SeatError> {
-        let mut args: Vec<Value> = vec![user.into()];
-        match target {
-            Target::Hold(id) => args.extend([Value::from("hold"), Value::from(id.as_str())]),
-            Target::Seats(seats) => {
-                args.push("seats".into());
-                args.extend(seats.iter().map(|s| Value::from(s.as_str())));
-            }
-        }
-        let r = self.run(&self.inner.scripts.release, showtime, now, None, args).await?.check()?;
+        let op = Op::Release { user: user.to_owned(), target: target.clone() };
+        let r = self.submit(showtime, op, now).await?.check()?;
         Ok(Released { seats: r.seats, version: r.version })
     }
 
@@ -382,7 +429,7 @@ impl RedisEngine {
         // Marking the outbox is pipelined with the script: if the process dies
         // after the sale, the sweepers find and deliver the booking event.
         let (marked, r) =
-            tokio::join!(self.mark_outbox(showtime), self.run(&self.inner.scripts.confirm, showtime, now, None, args));
+            tokio::join!(self.mark_outbox(showtime), self.run(&self.inner.scripts.confirm, showtime, now, args));
         marked?;
         let r = r?.check()?;
         let booking = parse_booking(r.booking.as_deref())?;
@@ -401,7 +448,7 @@ impl RedisEngine {
     ) -> Result<Booking, SeatError> {
         self.mark_outbox(showtime).await?;
         let args: Vec<Value> = vec![user.into(), booking_id.into()];
-        let r = self.run(&self.inner.scripts.cancel, showtime, now, None, args).await?.check()?;
+        let r = self.run(&self.inner.scripts.cancel, showtime, now, args).await?.check()?;
         let booking = parse_booking(r.booking.as_deref())?;
         self.drain_logged(showtime).await;
         Ok(booking)
@@ -461,7 +508,7 @@ impl RedisEngine {
                 let _ = self.cmd("ZREM", vec![HOLD_INDEX_KEY.into(), showtime.into()]).await?;
                 continue;
             }
-            let r = self.run(&self.inner.scripts.sweep, &showtime, now, None, vec![]).await?.check()?;
+            let r = self.run(&self.inner.scripts.sweep, &showtime, now, vec![]).await?.check()?;
             freed += r.freed;
             match r.next {
                 Some(next) if next >= 0 => {

@@ -213,6 +213,39 @@ engines!(extend_allows_ten_and_more_but_caps_count_and_two_hours, |env: Env| asy
     assert_eq!(a2.until, Some(start + 7_200_000));
 });
 
+engines!(concurrent_operations_of_one_showtime_each_keep_their_own_result, |env: Env| async move {
+    // Erin's hold exists before; then six operations arrive at once. The
+    // Redis engine sends them as one batch (see `lanes`): each must still be
+    // all or nothing, see the ones before it, and get its own answer.
+    let erin = env.store.hold(req("erin", &["B1"], "ke")).await.unwrap();
+    env.clock.advance(Duration::from_secs(30));
+    let s = &env.store;
+    let (a, a_again, bob, carol, extended, released) = tokio::join!(
+        s.hold(req("alice", &["A1", "A2"], "ka")),
+        s.hold(req("alice", &["A2", "A1"], "ka")),
+        s.hold(req("bob", &["A2", "A3"], "kb")),
+        s.hold(req("carol", &["A4"], "kc")),
+        s.extend("st-1", "erin", &erin.hold_id),
+        s.release("st-1", "erin", ReleaseTarget::Hold(erin.hold_id.clone())),
+    );
+    let a = a.unwrap();
+    assert_eq!(a_again.unwrap(), a, "a retry arriving with the original gets the same hold");
+    assert_eq!(bob.unwrap_err(), SeatError::Unavailable(ids(&["A2"])), "bob sees alice's seats taken");
+    assert_eq!(carol.unwrap().seats, ids(&["A4"]));
+    assert_eq!(extended.unwrap().extends_left, MAX_EXTENDS - 1);
+    assert_eq!(released.unwrap().seats, ids(&["B1"]));
+    let map = env.store.snapshot("st-1", Some("alice")).await.unwrap();
+    assert_eq!(state_of(&map, "A1"), (SeatState::Held, true));
+    assert_eq!(state_of(&map, "A2"), (SeatState::Held, true));
+    assert_eq!(state_of(&map, "A3").0, SeatState::Free, "bob's failed hold took nothing");
+    assert_eq!(state_of(&map, "A4"), (SeatState::Held, false));
+    assert_eq!(state_of(&map, "B1").0, SeatState::Free);
+    if env.kind == Kind::Redis {
+        assert_eq!(map.version, erin.version + 1, "one batch: one commit, one delta");
+    }
+    assert_replay_matches(&env.store, &env.bus, "st-1").await;
+});
+
 engines!(release_by_hold_and_by_seat, |env: Env| async move {
     let h = env.store.hold(req("alice", &["A1", "A2", "A3"], "k")).await.unwrap();
     let r = env.store.release("st-1", "alice", ReleaseTarget::Seats(vec!["A2".into(), "A8".into()])).await.unwrap();
