@@ -498,3 +498,12 @@ if left < 0 or tonumber(ARGV[4]) + left < tonumber(ARGV[3]) then
 end
 return 1
 "#;
+
+/// Lets go of a lease only if it is still ours. KEYS: the lease key. ARGV:
+/// our token.
+pub(crate) const UNLOCK: &str = r#"
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('del', KEYS[1])
+end
+return 0
+"#;

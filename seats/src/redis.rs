@@ -52,6 +52,9 @@ const SWEEP_BATCH: i64 = 256;
 const REINDEX_EVERY: Millis = 30_000;
 /// Most outbox events moved per showtime per drain.
 const DRAIN_BATCH: usize = 256;
+/// How long a node may drain a showtime's outbox alone before another may
+/// take over (the drain of a node that died mid-way).
+const DRAIN_LEASE_MS: i64 = 10_000;
 
 /// The bookings index of a user: hash booking id → showtime id.
 pub fn user_bookings_key(user: &str) -> String {
@@ -68,6 +71,7 @@ struct Scripts {
     schedule_seed: LuaScript,
     schedule_store: LuaScript,
     user_index_add: LuaScript,
+    unlock: LuaScript,
 }
 
 /// The Redis engine. Cheap to clone.
@@ -224,6 +228,7 @@ impl RedisEngine {
                     schedule_seed: s(lua::SCHEDULE_SEED.to_owned()),
                     schedule_store: s(lua::SCHEDULE_STORE.to_owned()),
                     user_index_add: s(lua::USER_INDEX_ADD.to_owned()),
+                    unlock: s(lua::UNLOCK.to_owned()),
                 },
             }),
         }
@@ -564,15 +569,49 @@ impl RedisEngine {
     }
 
     /// Moves a showtime's booking events to the notifications stream, the
-    /// user's bookings index and topic `user:<id>`, oldest first. At least
-    /// once: an event is removed from the outbox only after it was delivered,
-    /// so a crash in between delivers it again (consumers dedupe by
-    /// booking id and status). Concurrent drainers remove by value, so
-    /// neither can drop an event the other has not delivered.
+    /// user's bookings index and topic `user:<id>`, oldest first.
+    ///
+    /// One node drains a showtime at a time: it takes the showtime's drain
+    /// lease (`SET NX PX`), so concurrent drains do not deliver the same event
+    /// twice. A node that finds the lease taken leaves the showtime marked for
+    /// the sweepers; the lease holder checks the outbox again after letting
+    /// go, so an event pushed meanwhile is never stranded. At least once: an
+    /// event leaves the outbox only after it was delivered, so a node that
+    /// dies in between, or stalls past the lease, has it delivered again
+    /// (consumers dedupe by booking id and status).
     async fn drain(&self, showtime: &str) -> Result<(), SeatError> {
-        let outbox = Self::keys(showtime)?.swap_remove(6);
+        let mut keys = Self::keys(showtime)?;
+        let outbox = keys.swap_remove(6);
+        let lock = format!("{outbox}:lock");
+        let token = format!("{:016x}", rand::random::<u64>());
+        // An event pushed while this node drained gets another round here (its
+        // own node found the lease taken); past a few rounds the sweepers do it.
+        for _ in 0..4 {
+            let lease: Vec<Value> =
+                vec![lock.as_str().into(), token.as_str().into(), "NX".into(), "PX".into(), DRAIN_LEASE_MS.into()];
+            if self.cmd("SET", lease).await?.is_null() {
+                return self.mark_outbox(showtime).await;
+            }
+            let drained = self.drain_locked(showtime, &outbox).await;
+            let _: Value = self
+                .inner
+                .scripts
+                .unlock
+                .run(&self.inner.client, vec![lock.as_str().into()], vec![token.as_str().into()])
+                .await?;
+            drained?;
+            let left = self.cmd("LLEN", vec![outbox.as_str().into()]).await?;
+            if left.as_u64().unwrap_or(0) == 0 {
+                return Ok(());
+            }
+        }
+        self.mark_outbox(showtime).await
+    }
+
+    /// The drain itself, under the showtime's drain lease.
+    async fn drain_locked(&self, showtime: &str, outbox: &str) -> Result<(), SeatError> {
         for _ in 0..DRAIN_BATCH {
-            let head = self.cmd("LINDEX", vec![outbox.as_str().into(), 0.into()]).await?;
+            let head = self.cmd("LINDEX", vec![outbox.into(), 0.into()]).await?;
             let Some(raw) = head.as_str().map(|s| s.into_owned()) else { break };
             match parse_booking(Some(&raw)) {
                 Ok(mut booking) => {
@@ -581,13 +620,10 @@ impl RedisEngine {
                 }
                 Err(e) => tracing::error!(%showtime, error = %e, "dropping unreadable outbox entry"),
             }
-            let _ = self.cmd("LREM", vec![outbox.as_str().into(), 1.into(), raw.into()]).await?;
+            // By value: after a lease takeover the head may have moved.
+            let _ = self.cmd("LREM", vec![outbox.into(), 1.into(), raw.into()]).await?;
         }
         let _ = self.cmd("SREM", vec![OUTBOX_INDEX_KEY.into(), showtime.into()]).await?;
-        let left = self.cmd("LLEN", vec![outbox.into()]).await?;
-        if left.as_u64().unwrap_or(0) > 0 {
-            self.mark_outbox(showtime).await?;
-        }
         Ok(())
     }
 

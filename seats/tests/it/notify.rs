@@ -149,6 +149,41 @@ async fn an_undelivered_booking_event_is_delivered_by_the_next_sweep() {
     assert_eq!(env.store.my_bookings("alice").await.unwrap(), vec![b]);
 }
 
+/// The booking events in the notifications stream, oldest first.
+async fn notified(env: &Env) -> Vec<BookingEvent> {
+    let v = crate::store::redis_cmd(env, "XRANGE", vec![seats::NOTIFY_STREAM_KEY.into(), "-".into(), "+".into()]).await;
+    v.into_array()
+        .into_iter()
+        .map(|e| serde_json::from_str(&e.into_array()[1].clone().into_array()[1].as_str().unwrap()).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_drain_lease_held_by_a_dead_node_delays_delivery_but_loses_nothing() {
+    let env = Env::new(Kind::Redis).await;
+    // Another node took the showtime's drain lease and died: its lease is
+    // left, for 300 ms.
+    let lock = "mq:{showtime:st-1}:outbox:lock";
+    crate::store::redis_cmd(&env, "SET", vec![lock.into(), "dead-node".into(), "PX".into(), 300.into()]).await;
+    let h = env.store.hold(req("alice", &["A1"], "k1")).await.unwrap();
+    let b = env.store.confirm("st-1", "alice", &h.hold_id).await.unwrap();
+    // The sale stands; its event waits in the outbox, the showtime marked.
+    assert!(notified(&env).await.is_empty(), "nobody drains under another node's lease");
+    let pending = crate::store::redis_cmd(&env, "SISMEMBER", vec![seats::OUTBOX_INDEX_KEY.into(), "st-1".into()]).await;
+    assert_eq!(pending.as_u64(), Some(1));
+    // Once the lease runs out, the next sweep delivers it, once.
+    let events = testkit::eventually(WAIT, "the event delivered after the lease", || async {
+        env.store.sweep_expired().await.unwrap();
+        let events = notified(&env).await;
+        (!events.is_empty()).then_some(events)
+    })
+    .await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].booking, b);
+    let left = crate::store::redis_cmd(&env, "LLEN", vec!["mq:{showtime:st-1}:outbox".into()]).await;
+    assert_eq!(left.as_u64(), Some(0));
+}
+
 #[tokio::test]
 async fn in_process_confirmations_and_cancellations_reach_the_webhook_with_retries() {
     let env = Env::new(Kind::Memory).await;
