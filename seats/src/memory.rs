@@ -66,6 +66,10 @@ struct Show {
     idem_order: VecDeque<(Millis, (String, String))>,
     /// Changes of the operation in progress, published by [`Show::commit`].
     changes: Vec<(SeatId, SeatState)>,
+    /// Until when this state is kept (ms; 0: never written): like the Redis
+    /// keys' expiry, [`crate::SHOWTIME_STATE_KEEP`] after the show ends. The
+    /// sweeper forgets the showtime after that.
+    keep_until: Millis,
 }
 
 /// The in-process engine. Cheap to clone.
@@ -121,6 +125,7 @@ impl MemoryEngine {
         st.expire_due(now);
         let r = f(&mut st);
         self.commit(showtime, &mut st);
+        st.keep_until = self.schedule.keep_until(showtime, now);
         r
     }
 
@@ -155,7 +160,10 @@ impl MemoryEngine {
     }
 
     pub(crate) async fn snapshot(&self, showtime: &str, viewer: Option<&str>) -> Result<Taken, SeatError> {
-        let show = self.show(showtime);
+        // Reads do not create state: an untouched showtime is all free.
+        let Some(show) = self.shows.get(showtime).map(|e| e.value().clone()) else {
+            return Ok(Taken::default());
+        };
         let st = lock(&show);
         let mut taken = Taken { version: st.version, seats: HashMap::with_capacity(st.seats.len()) };
         for (seat, cell) in &st.seats {
@@ -392,7 +400,9 @@ impl MemoryEngine {
     }
 
     pub(crate) async fn booking(&self, showtime: &str, booking_id: &str) -> Result<Option<Booking>, SeatError> {
-        let show = self.show(showtime);
+        let Some(show) = self.shows.get(showtime).map(|e| e.value().clone()) else {
+            return Ok(None);
+        };
         let st = lock(&show);
         Ok(st.bookings.get(booking_id).cloned())
     }
@@ -412,12 +422,36 @@ impl MemoryEngine {
         let shows: Vec<(String, Arc<Mutex<Show>>)> =
             self.shows.iter().map(|e| (e.key().clone(), e.value().clone())).collect();
         let mut freed = 0;
+        let mut past = Vec::new();
         for (id, show) in shows {
             let mut st = lock(&show);
             freed += st.expire_due(now);
             self.commit(&id, &mut st);
+            if st.keep_until != 0 && st.keep_until <= now {
+                past.push(id);
+            }
         }
+        self.forget(&past, now);
         Ok(freed)
+    }
+
+    /// Drops the state of showtimes kept long enough (and the users' index
+    /// entries of their bookings), as Redis expires their keys.
+    fn forget(&self, showtimes: &[String], now: Millis) {
+        if showtimes.is_empty() {
+            return;
+        }
+        for id in showtimes {
+            // Re-checked under the lock: an operation may have written since.
+            self.shows.remove_if(id, |_, show| {
+                let st = lock(show);
+                st.keep_until != 0 && st.keep_until <= now
+            });
+        }
+        self.user_bookings.retain(|_, entries| {
+            entries.retain(|(_, showtime)| self.shows.contains_key(showtime));
+            !entries.is_empty()
+        });
     }
 }
 

@@ -71,6 +71,33 @@ async fn bookings_of_an_expired_showtime_drop_out_of_my_bookings() {
     assert_eq!(left.as_u64(), Some(1), "the stale index entry is forgotten");
 }
 
+#[tokio::test]
+async fn the_in_process_engine_forgets_a_showtime_some_days_after_it_ended() {
+    let env = Env::new(Kind::Memory).await;
+    let h = env.store.hold(req("alice", &["A1"], "k1")).await.unwrap();
+    let b = env.store.confirm("st-1", "alice", &h.hold_id).await.unwrap();
+    let h2 = env.store.hold(HoldOn::st2("alice", "A1", "k2")).await.unwrap();
+    let b2 = env.store.confirm("st-2", "alice", &h2.hold_id).await.unwrap();
+    let forget_at = expected_expiry("st-1");
+    assert!(expected_expiry("st-2") > forget_at, "the test needs st-2 to end later");
+
+    // Just before: nothing is forgotten.
+    env.clock.advance(Duration::from_millis((forget_at - T0 - 1) as u64));
+    env.store.sweep_expired().await.unwrap();
+    let mine = env.store.my_bookings("alice").await.unwrap();
+    assert!(mine.len() == 2 && mine.contains(&b) && mine.contains(&b2), "{mine:?}");
+    assert_eq!(env.store.snapshot("st-1", None).await.unwrap().version, 2);
+
+    // At the keep time, the sweeper drops st-1's state and its bookings from
+    // the user's list, as Redis expires the keys; st-2 is untouched.
+    env.clock.advance(Duration::from_millis(1));
+    env.store.sweep_expired().await.unwrap();
+    assert_eq!(env.store.my_bookings("alice").await.unwrap(), vec![b2]);
+    let map = env.store.snapshot("st-1", None).await.unwrap();
+    assert_eq!(map.version, 0, "the showtime's state is gone");
+    assert!(map.seats.iter().all(|s| s.state == seats::SeatState::Free));
+}
+
 /// Hold requests on other showtimes of the test schedule.
 struct HoldOn;
 
