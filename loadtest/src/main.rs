@@ -191,7 +191,7 @@ enum Scenario {
     },
 }
 
-/// mimalloc: less CPU per request than glibc malloc under load (BENCHMARKS.md).
+/// mimalloc: the generator shares the CPU with what it measures, so it should take little.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
