@@ -167,6 +167,10 @@ enum Scenario {
         /// Throughput phase: hold free seats of all showtimes without releasing.
         #[arg(long)]
         fill: bool,
+        /// Processes (`name=pid`, e.g. the nodes and redis-server) whose CPU time
+        /// during the throughput phase is reported per hold, with this one's own.
+        #[arg(long, value_delimiter = ',')]
+        cpu_of: Vec<String>,
     },
     /// Chat pipeline overhead: chat frame in to first delta out.
     Chat {
@@ -220,8 +224,13 @@ async fn main() -> anyhow::Result<()> {
             let proto = if socketio { Proto::SocketIo } else { Proto::Marquee };
             return cluster::fanout_worker(&auth, args.sources, nodes, topic, first, subs, proto).await;
         }
-        Scenario::Seats { ref nodes, viewers, rate, holders, seconds, fill } => {
-            seats(&auth, args.sources, nodes, viewers, rate, holders, seconds, fill).await?
+        Scenario::Seats { ref nodes, viewers, rate, holders, seconds, fill, ref cpu_of } => {
+            let mut watched: Vec<(String, String)> = vec![("loadgen".into(), "self".into())];
+            for w in cpu_of {
+                let (name, pid) = w.split_once('=').context("--cpu-of takes name=pid")?;
+                watched.push((name.to_owned(), pid.to_owned()));
+            }
+            seats(&auth, args.sources, nodes, viewers, rate, holders, seconds, fill, &watched).await?
         }
         Scenario::Chat { ref nodes, users, rate, seconds } => {
             chat::chat(&auth, args.sources, nodes, users, rate, seconds).await?
@@ -772,6 +781,7 @@ async fn seats(
     holders: usize,
     seconds: u64,
     fill: bool,
+    watched: &[(String, String)],
 ) -> anyhow::Result<Value> {
     if nodes.is_empty() {
         bail!("--nodes is empty");
@@ -951,10 +961,21 @@ async fn seats(
         }));
     }
     let started = Instant::now();
+    let cpu_before: Vec<Option<u64>> = watched.iter().map(|(_, pid)| cpu_ticks(pid)).collect();
     for w in workers {
         let _ = w.await;
     }
     let throughput_secs = started.elapsed().as_secs_f64();
+    let held = holds.load(Ordering::Relaxed).max(1) as f64;
+    // CPU time per hold of each watched process during this phase (µs).
+    let cpu_per_hold: serde_json::Map<String, Value> = watched
+        .iter()
+        .zip(cpu_before)
+        .filter_map(|((name, pid), before)| {
+            let used = cpu_ticks(pid)?.checked_sub(before?)?;
+            Some((name.clone(), json!((used as f64 / CLOCK_TICKS_PER_SEC * 1e6 / held * 10.0).round() / 10.0)))
+        })
+        .collect();
 
     Ok(json!({
         "scenario": "seats",
@@ -980,5 +1001,19 @@ async fn seats(
         "holds": holds.load(Ordering::Relaxed),
         "holds_per_second": holds.load(Ordering::Relaxed) as f64 / throughput_secs.max(0.001),
         "refused": refused.load(Ordering::Relaxed),
+        "cpu_us_per_hold": cpu_per_hold,
     }))
+}
+
+/// `sysconf(_SC_CLK_TCK)` on Linux (fixed at 100 for user space).
+const CLOCK_TICKS_PER_SEC: f64 = 100.0;
+
+/// User + system CPU time of process `pid` (or `self`) so far, in clock ticks.
+fn cpu_ticks(pid: &str) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may contain spaces) close with ')'.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after ')'.
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
 }
