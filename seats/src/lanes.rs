@@ -45,18 +45,13 @@ pub(crate) struct Pending<R> {
     pub reply: oneshot::Sender<Result<R, SeatError>>,
 }
 
-/// Runs one batch of a showtime: returns one result per operation, in order,
-/// or one error for all of them.
+/// Runs one batch of a showtime: returns one answer per operation, in order
+/// (an operation's own failure is part of its answer), or one error for all.
 pub(crate) trait Committer<R>: Clone + Send + Sync + 'static {
     /// Runs `ops` as one atomic step on `showtime`.
-    fn commit(
-        &self,
-        showtime: &str,
-        ops: &[Pending<R>],
-    ) -> impl Future<Output = Result<Vec<Result<R, SeatError>>, SeatError>> + Send;
+    fn commit(&self, showtime: &str, ops: &[Pending<R>]) -> impl Future<Output = Result<Vec<R>, SeatError>> + Send;
 }
 
-#[derive(Default)]
 struct Lane<R> {
     queue: VecDeque<Pending<R>>,
 }
@@ -120,7 +115,7 @@ impl<R: Send + 'static> Lanes<R> {
             match committer.commit(&showtime, &batch).await {
                 Ok(results) if results.len() == batch.len() => {
                     for (p, r) in batch.into_iter().zip(results) {
-                        let _ = p.reply.send(r);
+                        let _ = p.reply.send(Ok(r));
                     }
                 }
                 Ok(results) => {
@@ -164,14 +159,10 @@ mod tests {
     }
 
     impl Committer<usize> for Sizes {
-        async fn commit(
-            &self,
-            _showtime: &str,
-            ops: &[Pending<usize>],
-        ) -> Result<Vec<Result<usize, SeatError>>, SeatError> {
+        async fn commit(&self, _showtime: &str, ops: &[Pending<usize>]) -> Result<Vec<usize>, SeatError> {
             self.batches.fetch_add(1, Ordering::SeqCst);
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            Ok(ops.iter().map(|_| Ok(ops.len())).collect())
+            Ok(ops.iter().map(|_| ops.len()).collect())
         }
     }
 

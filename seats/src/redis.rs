@@ -137,7 +137,7 @@ impl Committer<Reply> for RedisEngine {
     /// Encodes the batch for the `ops` script (see [`crate::lua`]): one
     /// instant for all (the latest of the operations'), and each distinct
     /// idempotency key once among the KEYS.
-    async fn commit(&self, showtime: &str, ops: &[Pending<Reply>]) -> Result<Vec<Result<Reply, SeatError>>, SeatError> {
+    async fn commit(&self, showtime: &str, ops: &[Pending<Reply>]) -> Result<Vec<Reply>, SeatError> {
         let now = ops.iter().map(|p| p.now).max().unwrap_or_default();
         let mut keys = Self::keys(showtime)?;
         let mut args = self.common_args(showtime, now);
@@ -185,9 +185,7 @@ impl Committer<Reply> for RedisEngine {
         }
         let reply: Value = self.inner.scripts.ops.run(&self.inner.client, keys, args).await?;
         let text = reply.as_str().ok_or_else(|| SeatError::Storage("script reply is not text".into()))?;
-        let replies: Vec<Reply> =
-            serde_json::from_str(&text).map_err(|e| SeatError::Storage(format!("script reply: {e}")))?;
-        Ok(replies.into_iter().map(Ok).collect())
+        serde_json::from_str(&text).map_err(|e| SeatError::Storage(format!("script reply: {e}")))
     }
 }
 
