@@ -278,8 +278,16 @@ impl Config {
 
     /// The configuration with every default and no Redis (used by tests,
     /// which then set what they need).
+    ///
+    /// Hermetic: the environment variables the binary reads (`REDIS_URL`,
+    /// `JWT_SECRET`, ...) are switched off before parsing, so a developer's
+    /// shell cannot change what a test runs against.
     pub fn for_tests() -> Config {
-        Config::parse_from(["gateway"])
+        use clap::{CommandFactory, FromArgMatches};
+        let command = Config::command().mut_args(|a| a.env(None));
+        let matches = command.get_matches_from(["gateway"]);
+        // The defaults are constants of this file; if they did not parse, no test could run.
+        Config::from_arg_matches(&matches).unwrap_or_else(|e| panic!("the default configuration does not parse: {e}"))
     }
 
     /// Server heartbeat interval.
@@ -296,6 +304,44 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn for_tests_ignores_the_environment() {
+        // A child process gets the variables, so this test's process (and
+        // the other tests in it) keeps a clean environment: `set_var` is not
+        // safe while other threads read the environment.
+        const CHILD: &str = "MARQUEE_CONFIG_TEST_CHILD";
+        if std::env::var_os(CHILD).is_some() {
+            let c = Config::for_tests();
+            assert_eq!(c.redis_url, None, "REDIS_URL leaked into for_tests");
+            assert_eq!(c.addr.to_string(), DEFAULT_ADDR, "MARQUEE_ADDR leaked into for_tests");
+            assert_eq!(c.max_subscriptions, DEFAULT_MAX_SUBSCRIPTIONS, "MAX_SUBSCRIPTIONS leaked into for_tests");
+            assert_eq!(c.jwt_secret, DEV_JWT_SECRET, "JWT_SECRET leaked into for_tests");
+            assert_eq!(c.role, Role::All, "MARQUEE_ROLE leaked into for_tests");
+            // The binary's parser does read them (so the variables really were set).
+            let from_env = Config::parse_from(["gateway"]);
+            assert_eq!(from_env.redis_url.as_deref(), Some("redis://127.0.0.1:1"));
+            assert_eq!(from_env.max_subscriptions, 3);
+            return;
+        }
+        let exe = std::env::current_exe().expect("the test binary's path");
+        let out = std::process::Command::new(exe)
+            .args(["--exact", "config::tests::for_tests_ignores_the_environment", "--nocapture"])
+            .env(CHILD, "1")
+            .env("REDIS_URL", "redis://127.0.0.1:1")
+            .env("MARQUEE_ADDR", "127.0.0.1:1")
+            .env("MAX_SUBSCRIPTIONS", "3")
+            .env("JWT_SECRET", "from-the-environment")
+            .env("MARQUEE_ROLE", "dispatcher")
+            .output()
+            .expect("run the test binary");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "child run failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 
     #[test]
     fn the_booking_webhook_needs_an_http_url() {

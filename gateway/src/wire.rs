@@ -244,6 +244,12 @@ pub enum ClientMsg {
         /// The utterance.
         utterance_id: String,
     },
+    /// A `type` this protocol does not define. Recognised by serde from the
+    /// tag itself, so an unknown type is told apart from a known one with bad
+    /// fields without reading error messages. [`decode`] never returns it: it
+    /// answers [`DecodeError::UnknownType`] instead.
+    #[serde(other)]
+    Unknown,
 }
 
 /// The language of a chat message.
@@ -267,16 +273,64 @@ pub struct ChatContext {
     pub movie: Option<String>,
 }
 
+/// Why a client frame could not be decoded; each case has its own error code.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// The frame has no `type`, or one the protocol does not define (`unknown_type`).
+    #[error("{0}")]
+    UnknownType(String),
+    /// Not JSON, or a known type whose fields are missing or malformed (`bad_request`).
+    #[error(transparent)]
+    BadRequest(#[from] serde_json::Error),
+}
+
+impl DecodeError {
+    /// The error code the client gets.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            DecodeError::UnknownType(_) => ErrorCode::UnknownType,
+            DecodeError::BadRequest(_) => ErrorCode::BadRequest,
+        }
+    }
+}
+
+/// The `type` of a frame alone (read again only when a frame failed).
+#[derive(Deserialize)]
+struct TypeOnly {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
 /// Decodes a client frame. `publish` frames are read twice: once for the
 /// tag and fields, once for `data` as raw JSON so it is kept byte for byte.
-pub fn decode(text: &str) -> Result<ClientMsg, serde_json::Error> {
+///
+/// # Errors
+/// [`DecodeError::UnknownType`] when `type` is missing (or null) or names no
+/// frame ([`ClientMsg::Unknown`]); [`DecodeError::BadRequest`] for anything
+/// else, including an unknown value of another enum field (a seat `class`).
+pub fn decode(text: &str) -> Result<ClientMsg, DecodeError> {
     #[derive(Deserialize)]
     struct DataOnly {
         data: Box<RawValue>,
     }
-    let mut msg: ClientMsg = serde_json::from_str(text)?;
-    if let ClientMsg::Publish { data, .. } = &mut msg {
-        *data = Some(serde_json::from_str::<DataOnly>(text)?.data);
+    let mut msg: ClientMsg = match serde_json::from_str(text) {
+        Ok(msg) => msg,
+        // Unknown tags decode to `Unknown`, so a failure with a `type` is
+        // about the fields; without one (absent or null) it is the tag.
+        Err(e) => match serde_json::from_str::<TypeOnly>(text) {
+            Ok(TypeOnly { kind: None }) => return Err(DecodeError::UnknownType("missing field `type`".into())),
+            _ => return Err(DecodeError::BadRequest(e)),
+        },
+    };
+    match &mut msg {
+        ClientMsg::Publish { data, .. } => *data = Some(serde_json::from_str::<DataOnly>(text)?.data),
+        ClientMsg::Unknown => {
+            let kind = serde_json::from_str::<TypeOnly>(text).ok().and_then(|t| t.kind).unwrap_or_default();
+            return Err(DecodeError::UnknownType(format!(
+                "unknown frame type `{kind}` (docs/protocol.md lists the client frames)"
+            )));
+        }
+        _ => {}
     }
     Ok(msg)
 }
@@ -646,26 +700,6 @@ pub fn salvage_id(text: &str) -> Option<ReqId> {
     serde_json::from_str::<IdOnly>(text).ok().and_then(|v| v.id)
 }
 
-/// Whether a decode error of `text` is about the `type` tag (missing or
-/// unknown type) rather than malformed JSON or fields. An unknown value of
-/// another enum field (a seat `class`) is a bad request, not an unknown type.
-pub fn is_unknown_type(err: &serde_json::Error, text: &str) -> bool {
-    #[derive(Deserialize)]
-    struct TypeOnly {
-        #[serde(rename = "type")]
-        kind: Option<String>,
-    }
-    let msg = err.to_string();
-    if msg.contains("missing field `type`") {
-        return true;
-    }
-    match serde_json::from_str::<TypeOnly>(text) {
-        Ok(TypeOnly { kind: Some(kind) }) => msg.starts_with(&format!("unknown variant `{kind}`")),
-        Ok(TypeOnly { kind: None }) => true,
-        Err(_) => false,
-    }
-}
-
 /// WebSocket close codes the server uses (see docs/protocol.md).
 pub mod close {
     /// The server is going away for maintenance; reconnect (after the
@@ -708,14 +742,22 @@ mod tests {
 
     #[test]
     fn classifies_bad_frames() {
-        let text = r#"{"type":"dance","id":3}"#;
-        assert!(is_unknown_type(&decode(text).expect_err("unknown"), text));
-        let text = r#"{"id":3}"#;
-        assert!(is_unknown_type(&decode(text).expect_err("no type"), text));
-        let text = r#"{"type":"subscribe","id":3}"#;
-        assert!(!is_unknown_type(&decode(text).expect_err("no topic"), text));
+        let code = |text: &str| decode(text).expect_err(text).code();
+        assert_eq!(code(r#"{"type":"dance","id":3}"#), ErrorCode::UnknownType);
+        assert_eq!(
+            code(r#"{"type":"dance","id":3,"topic":"room:a","data":[1]}"#),
+            ErrorCode::UnknownType,
+            "any fields"
+        );
+        assert_eq!(code(r#"{"id":3}"#), ErrorCode::UnknownType, "no type");
+        assert_eq!(code(r#"{"type":null,"id":3}"#), ErrorCode::UnknownType, "null type");
+        assert_eq!(code(r#"{"type":"subscribe","id":3}"#), ErrorCode::BadRequest, "no topic");
+        assert_eq!(code(r#"{"type":5,"id":3}"#), ErrorCode::BadRequest, "a type that is not a string");
+        assert_eq!(code("{not json"), ErrorCode::BadRequest);
         let text = r#"{"type":"best_available","id":3,"showtime":"s","count":2,"class":"vip"}"#;
-        assert!(!is_unknown_type(&decode(text).expect_err("bad class"), text), "a bad value is a bad request");
+        assert_eq!(code(text), ErrorCode::BadRequest, "a bad value is a bad request");
+        let e = decode(r#"{"type":"dance"}"#).expect_err("unknown");
+        assert!(e.to_string().contains("`dance`"), "the message names the type: {e}");
         assert_eq!(salvage_id(r#"{"type":"subscribe","id":3}"#), Some(3));
         assert_eq!(salvage_id("not json"), None);
     }
@@ -752,7 +794,7 @@ mod tests {
             decode(r#"{"type":"best_available","id":5,"showtime":"s1","count":2,"class":"premium"}"#).expect("valid");
         assert!(matches!(m, ClientMsg::BestAvailable { class: Some(SeatClass::Premium), .. }), "{m:?}");
         let text = r#"{"type":"hold","id":6,"showtime":"s1","seats":"A1"}"#;
-        assert!(!is_unknown_type(&decode(text).expect_err("seats must be a list"), text));
+        assert_eq!(decode(text).expect_err("seats must be a list").code(), ErrorCode::BadRequest);
     }
 
     #[test]

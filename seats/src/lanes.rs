@@ -150,18 +150,33 @@ impl<R> Drop for RemoveOnDrop<'_, R> {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::sync::Semaphore;
 
-    /// Answers each operation with the size of the batch it went out in,
-    /// after a short wait so that later operations queue up.
-    #[derive(Clone, Default)]
-    struct Sizes {
+    /// Answers each operation with the size of the batch it went out in.
+    /// Each batch waits at a gate for one permit the test hands out, so the
+    /// test decides when a batch is in flight and when it ends: no wall-clock
+    /// waits, and the result does not depend on how fast the machine is.
+    #[derive(Clone)]
+    struct Gated {
         batches: Arc<AtomicUsize>,
+        gate: Arc<Semaphore>,
     }
 
-    impl Committer<usize> for Sizes {
+    impl Gated {
+        fn closed() -> Gated {
+            Gated { batches: Arc::default(), gate: Arc::new(Semaphore::new(0)) }
+        }
+
+        /// Lets `n` more batches finish.
+        fn open(&self, n: usize) {
+            self.gate.add_permits(n);
+        }
+    }
+
+    impl Committer<usize> for Gated {
         async fn commit(&self, _showtime: &str, ops: &[Pending<usize>]) -> Result<Vec<usize>, SeatError> {
             self.batches.fetch_add(1, Ordering::SeqCst);
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            self.gate.acquire().await.map_err(|e| SeatError::Storage(e.to_string()))?.forget();
             Ok(ops.iter().map(|_| ops.len()).collect())
         }
     }
@@ -170,21 +185,39 @@ mod tests {
         Op::Release { user: user.into(), target: Target::Hold("h1".into()) }
     }
 
+    /// Lets the other tasks run until `done` holds (panics after a bound, so
+    /// a broken lane fails the test instead of hanging it).
+    async fn until(what: &str, mut done: impl FnMut() -> bool) {
+        for _ in 0..1_000_000 {
+            if done() {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+        panic!("never happened: {what}");
+    }
+
+    fn queued(lanes: &Lanes<usize>, showtime: &str) -> usize {
+        lanes.lanes.lock().unwrap_or_else(PoisonError::into_inner).get(showtime).map_or(0, |l| l.queue.len())
+    }
+
     #[tokio::test]
     async fn operations_arriving_during_a_batch_go_out_together() -> Result<(), SeatError> {
         let lanes = Lanes::<usize>::new();
-        let c = Sizes::default();
+        let c = Gated::closed();
         let first = tokio::spawn({
             let (lanes, c) = (lanes.clone(), c.clone());
             async move { lanes.submit(&c, "s1", release("a"), 0).await }
         });
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        until("the first batch is in flight", || c.batches.load(Ordering::SeqCst) == 1).await;
         let rest: Vec<_> = (0..10)
             .map(|i| {
                 let (lanes, c) = (lanes.clone(), c.clone());
                 tokio::spawn(async move { lanes.submit(&c, "s1", release(&format!("u{i}")), 0).await })
             })
             .collect();
+        until("ten operations wait behind it", || queued(&lanes, "s1") == 10).await;
+        c.open(2);
         let sizes = [first].into_iter().chain(rest);
         let mut got = Vec::new();
         for t in sizes {
@@ -200,12 +233,16 @@ mod tests {
     #[tokio::test]
     async fn a_full_lane_refuses_at_once() {
         let lanes = Lanes::<usize>::new();
-        let c = Sizes::default();
+        let c = Gated::closed();
         let mut tasks = Vec::new();
         for i in 0..MAX_QUEUED + 2 {
             let (lanes, c) = (lanes.clone(), c.clone());
             tasks.push(tokio::spawn(async move { lanes.submit(&c, "s1", release(&format!("u{i}")), 0).await }));
         }
+        // While the gate is closed only a refused operation can finish, and
+        // it does so without any batch completing ("at once").
+        until("an operation is refused", || tasks.iter().any(|t| t.is_finished())).await;
+        c.open(MAX_QUEUED + 2);
         let (mut ok, mut refused) = (0, 0);
         for t in tasks {
             match t.await {

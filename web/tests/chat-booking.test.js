@@ -1,10 +1,10 @@
 // A whole booking by conversation in real Chromium against a real gateway
 // running the chat pipeline (dispatcher and model service in process, the
 // gateway's default role): ask in Korean, then only tap the bot's suggestions
-// until seats are booked. Skipped, with the reason, on a gateway build that
-// does not have the chat frames yet, or while the dialogue engine (the
-// `dialog` crate, which gives answers their quick replies) is not yet a
-// dependency of model-svc; once it is, this test must pass.
+// until seats are booked. A gateway build without the chat frames (they
+// answer unknown_type) or a model service without the dialogue engine (the
+// `dialog` crate, which gives answers their quick replies) fails the test:
+// both are part of the product now, so their absence is a regression.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -27,12 +27,16 @@ after(async () => {
   await redis?.stop();
 });
 
-/** True when the gateway knows the chat frames (a malformed voice_final is bad_request, not unknown_type). */
-async function hasChat(page) {
+/** Fails unless the gateway knows the chat frames (a malformed voice_final is bad_request, not unknown_type). */
+async function assertHasChat(page) {
   const r = await page.evaluate(() =>
     window.marquee.conn.request({ type: "voice_final", utterance_id: "!", conversation: "probe", text: "probe" }),
   );
-  return r.code !== "unknown_type";
+  assert.notEqual(
+    r.code,
+    "unknown_type",
+    "this gateway build has no chat pipeline (docs/protocol.md, 'Chat with the bot'): chat frames answer unknown_type",
+  );
 }
 
 async function confirmedBookings(page) {
@@ -42,19 +46,14 @@ async function confirmedBookings(page) {
   });
 }
 
-test("a chat dialogue books seats by tapping the bot's suggestions", async (t) => {
+test("a chat dialogue books seats by tapping the bot's suggestions", async () => {
   const { context, page } = await openPage(browser, node.url);
-  if (!(await hasChat(page))) {
-    t.skip("this gateway build has no chat pipeline yet (docs/protocol.md, 'Chat with the bot'): chat frames answer unknown_type");
-    await context.close();
-    return;
-  }
+  await assertHasChat(page);
   const modelSvc = fs.readFileSync(path.join(ROOT, "model-svc/Cargo.toml"), "utf8");
-  if (!fs.existsSync(path.join(ROOT, "dialog/Cargo.toml")) || !/^dialog\b/m.test(modelSvc)) {
-    t.skip("the dialogue engine (dialog/, issue 4) is not in model-svc yet: the bot's answers have no quick replies to tap");
-    await context.close();
-    return;
-  }
+  assert.ok(
+    fs.existsSync(path.join(ROOT, "dialog/Cargo.toml")) && /^dialog\b/m.test(modelSvc),
+    "the dialogue engine (dialog/) is not a dependency of model-svc: the bot's answers have no quick replies to tap",
+  );
   const finals = page.locator('.msg.bot[data-state="final"]');
   await page.locator("#chat-input").fill("토요일 저녁에 가족이랑 볼 만한 영화 있어?");
   await page.locator("#chat-input").press("Enter");
@@ -88,13 +87,9 @@ test("a chat dialogue books seats by tapping the bot's suggestions", async (t) =
   await context.close();
 });
 
-test("a typed question gets the pipeline's streamed answer with citations (any device sees it)", async (t) => {
+test("a typed question gets the pipeline's streamed answer with citations (any device sees it)", async () => {
   const { context, page } = await openPage(browser, node.url);
-  if (!(await hasChat(page))) {
-    t.skip("this gateway build has no chat pipeline yet (docs/protocol.md, 'Chat with the bot'): chat frames answer unknown_type");
-    await context.close();
-    return;
-  }
+  await assertHasChat(page);
   // A second device of the same person (same stored guest token): it shows the question and the answer too.
   const guestState = await page.evaluate(() => localStorage.getItem("marquee.guest"));
   const other = await browser.newContext({ locale: "ko-KR" });

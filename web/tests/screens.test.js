@@ -46,18 +46,18 @@ async function preparedPage(locale, viewport) {
   await page.locator("#hold").click();
   await page.locator(".hold-card").waitFor();
   await page.locator('[data-seat="C4"]').click();
-  // A question to the bot, so the chat screen shows an answer with its sources
-  // (when this gateway build has the chat pipeline).
+  // A question to the bot, so the chat screen shows an answer with its sources.
+  // A gateway without the chat pipeline (chat frames answer unknown_type) fails here
+  // rather than checking a chat screen that has nothing on it.
   const probe = await page.evaluate(() =>
     window.marquee.conn.request({ type: "voice_final", utterance_id: "!", conversation: "probe", text: "probe" }),
   );
-  if (probe.code !== "unknown_type") {
-    await page.locator('.tab[data-tab="chat"]').click();
-    const q = locale.startsWith("ko") ? "가족이랑 볼 만한 따뜻한 영화 추천해 주세요" : "A warm movie to watch with my family?";
-    await page.locator("#chat-input").fill(q);
-    await page.locator("#chat-input").press("Enter");
-    await page.locator('.msg.bot[data-state="final"]').waitFor({ timeout: CHAT_WAIT_MS });
-  }
+  assert.notEqual(probe.code, "unknown_type", "this gateway build has no chat pipeline: chat frames answer unknown_type");
+  await page.locator('.tab[data-tab="chat"]').click();
+  const q = locale.startsWith("ko") ? "가족이랑 볼 만한 따뜻한 영화 추천해 주세요" : "A warm movie to watch with my family?";
+  await page.locator("#chat-input").fill(q);
+  await page.locator("#chat-input").press("Enter");
+  await page.locator('.msg.bot[data-state="final"]').waitFor({ timeout: CHAT_WAIT_MS });
   return { context, page };
 }
 

@@ -1,5 +1,6 @@
-//! The pretrained embedding model (candle) from the cache that
-//! `scripts/lib.sh ensure_embedding_model` fills; skipped with a note when absent.
+//! The pretrained embedding models (candle) from the cache that
+//! `scripts/lib.sh` (`ensure_embedding_model`, `ensure_multilingual_model`)
+//! fills; a missing model fails the test with the step that installs it.
 
 use std::path::PathBuf;
 
@@ -11,24 +12,31 @@ use proto::v1::{EmbedRequest, SearchMode, SearchRequest};
 
 use crate::support::TestServer;
 
-fn model_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("MARQUEE_EMBED_MODEL_DIR").map(PathBuf::from).or_else(|| {
-        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/marquee/models/all-minilm-l6-v2"))
-    })?;
-    if dir.join("model.safetensors").is_file() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "note: no embedding model at {}; run scripts/test (ensure_embedding_model) to fetch it",
-            dir.display()
-        );
-        None
-    }
+/// The model directory named by `var`, else `~/.cache/marquee/models/<name>`.
+///
+/// # Panics
+/// When the model is not there: the test command installs it first, so a
+/// missing model is a broken set-up, not a reason to pass.
+fn installed_model(var: &str, name: &str, install: &str) -> PathBuf {
+    let dir = std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| {
+        let home = std::env::var_os("HOME").expect("HOME is set (the model cache is ~/.cache/marquee/models)");
+        PathBuf::from(home).join(".cache/marquee/models").join(name)
+    });
+    assert!(
+        dir.join("model.safetensors").is_file(),
+        "no embedding model at {} (set {var} or install it: `source scripts/lib.sh && {install}`, which scripts/test runs first)",
+        dir.display()
+    );
+    dir
+}
+
+fn model_dir() -> PathBuf {
+    installed_model("MARQUEE_EMBED_MODEL_DIR", "all-minilm-l6-v2", "ensure_embedding_model")
 }
 
 #[test]
 fn pretrained_model_embeds_by_meaning() {
-    let Some(dir) = model_dir() else { return };
+    let dir = model_dir();
     let m = CandleEmbedder::load(&dir).unwrap();
     assert_eq!(m.dim(), 384);
     let v = m.embed_batch(&[
@@ -56,7 +64,7 @@ fn a_broken_model_dir_is_a_typed_error() {
 
 #[tokio::test]
 async fn server_uses_the_configured_model_for_embed_and_dense_search() {
-    let Some(dir) = model_dir() else { return };
+    let dir = model_dir();
     let config = Config { embed_model_dir: Some(dir), ..Config::for_tests() };
     let server = TestServer::start_ready(config, Box::pin(async { Catalog::builtin() })).await;
     let mut client = server.client().await;
@@ -74,21 +82,13 @@ async fn server_uses_the_configured_model_for_embed_and_dense_search() {
     server.stop().await;
 }
 
-fn multilingual_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("MARQUEE_EMBED_MODEL_DIR_MULTILINGUAL").map(PathBuf::from).or_else(|| {
-        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/marquee/models/multilingual-e5-small-q4"))
-    })?;
-    if dir.join("model.safetensors").is_file() {
-        Some(dir)
-    } else {
-        eprintln!("note: no multilingual model at {}; run scripts/test (ensure_multilingual_model)", dir.display());
-        None
-    }
+fn multilingual_dir() -> PathBuf {
+    installed_model("MARQUEE_EMBED_MODEL_DIR_MULTILINGUAL", "multilingual-e5-small-q4", "ensure_multilingual_model")
 }
 
 #[test]
 fn converted_multilingual_model_understands_korean() {
-    let Some(dir) = multilingual_dir() else { return };
+    let dir = multilingual_dir();
     let m = CandleEmbedder::load(&dir).unwrap();
     assert_eq!((m.name(), m.dim()), ("multilingual-e5-small-q4", 384));
     let q = m.embed_query("감옥에서 탈출하는 영화");
@@ -101,7 +101,7 @@ fn converted_multilingual_model_understands_korean() {
 
 #[tokio::test]
 async fn dense_search_with_the_multilingual_model_matches_korean_paraphrases() {
-    let Some(dir) = multilingual_dir() else { return };
+    let dir = multilingual_dir();
     let config = Config { embed_model_dir: Some(dir), ..Config::for_tests() };
     let server = TestServer::start_ready(config, Box::pin(async { Catalog::builtin() })).await;
     let mut client = server.client().await;

@@ -1,7 +1,7 @@
 //! Starting a real server on a free port and talking to it.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -88,15 +88,28 @@ impl Drop for TestServer {
     }
 }
 
-/// The shared corpus (`<repo>/../shared/data/movies`), if present.
-pub fn shared_data_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/movies");
-    if dir.join("movies.jsonl").is_file() {
-        Some(dir)
-    } else {
-        eprintln!("note: {} not found; skipping the shared-corpus part of this test", dir.display());
-        None
+/// The shared corpus: `MARQUEE_MOVIES_DIR` when set, else the first
+/// `shared/data/movies` beside the repository or one of its parents
+/// (`<repo>/../shared/data/movies` for the main checkout; a git worktree
+/// nested deeper finds the same directory further up).
+///
+/// # Panics
+/// When there is no corpus: a test that needs it must fail, not pass unseen.
+pub fn shared_data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("MARQUEE_MOVIES_DIR").map(PathBuf::from) {
+        assert!(dir.join("movies.jsonl").is_file(), "MARQUEE_MOVIES_DIR={} has no movies.jsonl", dir.display());
+        return dir;
     }
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let repo = manifest.parent().expect("model-svc sits inside the repository");
+    let found =
+        repo.ancestors().skip(1).map(|a| a.join("shared/data/movies")).find(|d| d.join("movies.jsonl").is_file());
+    found.unwrap_or_else(|| {
+        panic!(
+            "the shared movie corpus is missing: expected {}/../shared/data/movies/movies.jsonl (or set MARQUEE_MOVIES_DIR)",
+            repo.display()
+        )
+    })
 }
 
 /// A loader for the shared corpus.

@@ -1,0 +1,116 @@
+//! The session's seat-store requests: showtimes, seat maps, holds and their
+//! extension and release, confirmation, bookings and best-available seats,
+//! with store failures answered by their stable error codes.
+
+use std::sync::atomic::Ordering;
+
+use ::seats::{SeatClass, SeatError};
+
+use super::{End, Session};
+use crate::seating;
+use crate::wire::{self, ErrorCode, ReqId, ServerMsg};
+
+impl Session {
+    pub(super) async fn showtimes(
+        &mut self,
+        id: ReqId,
+        date: Option<String>,
+        movie: Option<String>,
+    ) -> Result<(), End> {
+        let schedule = self.node.seats.schedule();
+        let showtimes = seating::list_showtimes(&schedule, date.as_deref(), movie.as_deref());
+        self.reply(ServerMsg::Showtimes { id, showtimes }).await
+    }
+
+    pub(super) async fn seat_map(&mut self, id: ReqId, showtime: String) -> Result<(), End> {
+        match self.node.seats.snapshot(&showtime, Some(&self.claims.sub)).await {
+            Ok(map) => self.reply(ServerMsg::SeatMap { id, map: &map }).await,
+            Err(e) => self.seat_error(id, &e).await,
+        }
+    }
+
+    pub(super) async fn hold(
+        &mut self,
+        id: ReqId,
+        showtime: String,
+        seats: Vec<String>,
+        ttl_secs: Option<u64>,
+        idempotency_key: String,
+    ) -> Result<(), End> {
+        let req = seating::hold_request(showtime, &self.claims.sub, seats, ttl_secs, idempotency_key);
+        match self.node.seats.hold(req).await {
+            Ok(hold) => self.reply(ServerMsg::Held { id, hold: &hold }).await,
+            Err(e) => self.seat_error(id, &e).await,
+        }
+    }
+
+    pub(super) async fn extend_hold(&mut self, id: ReqId, showtime: String, hold_id: String) -> Result<(), End> {
+        match self.node.seats.extend(&showtime, &self.claims.sub, &hold_id).await {
+            Ok(hold) => self.reply(ServerMsg::Extended { id, hold: &hold }).await,
+            Err(e) => self.seat_error(id, &e).await,
+        }
+    }
+
+    pub(super) async fn release(
+        &mut self,
+        id: ReqId,
+        showtime: String,
+        hold_id: Option<String>,
+        seats: Option<Vec<String>>,
+    ) -> Result<(), End> {
+        let r = match seating::release_target(hold_id, seats) {
+            Ok(target) => self.node.seats.release(&showtime, &self.claims.sub, target).await,
+            Err(e) => Err(e),
+        };
+        match r {
+            Ok(released) => self.reply(ServerMsg::Released { id, showtime: &showtime, released: &released }).await,
+            Err(e) => self.seat_error(id, &e).await,
+        }
+    }
+
+    pub(super) async fn confirm(&mut self, id: ReqId, showtime: String, hold_id: String) -> Result<(), End> {
+        match self.node.seats.confirm(&showtime, &self.claims.sub, &hold_id).await {
+            Ok(booking) => self.reply(ServerMsg::Confirmed { id, booking: &booking }).await,
+            Err(e) => self.seat_error(id, &e).await,
+        }
+    }
+
+    pub(super) async fn cancel_booking(&mut self, id: ReqId, booking_id: String) -> Result<(), End> {
+        match self.node.seats.cancel_booking(&self.claims.sub, &booking_id).await {
+            Ok(booking) => self.reply(ServerMsg::BookingCancelled { id, booking: &booking }).await,
+            Err(e) => self.seat_error(id, &e).await,
+        }
+    }
+
+    pub(super) async fn my_bookings(&mut self, id: ReqId) -> Result<(), End> {
+        match self.node.seats.my_bookings(&self.claims.sub).await {
+            Ok(bookings) => self.reply(ServerMsg::Bookings { id, bookings: &bookings }).await,
+            Err(e) => self.seat_error(id, &e).await,
+        }
+    }
+
+    pub(super) async fn best_available(
+        &mut self,
+        id: ReqId,
+        showtime: String,
+        count: usize,
+        class: Option<SeatClass>,
+    ) -> Result<(), End> {
+        match self.node.seats.best_available(&showtime, count, class).await {
+            Ok(seats) => self.reply(ServerMsg::BestAvailable { id, showtime: &showtime, seats: &seats }).await,
+            Err(e) => self.seat_error(id, &e).await,
+        }
+    }
+
+    /// Answers a failed seat operation with its stable code and, for a hold,
+    /// the seats that were not free. Storage failures are logged here, once.
+    async fn seat_error(&mut self, id: ReqId, e: &SeatError) -> Result<(), End> {
+        if e.is_retryable() {
+            tracing::warn!(error = %e, "seat store request failed");
+        }
+        self.node.metrics.errors.fetch_add(1, Ordering::Relaxed);
+        let message = e.to_string();
+        let seats = wire::error_seats(e);
+        self.reply(ServerMsg::Error { id: Some(id), code: ErrorCode::from(e), message: &message, seats }).await
+    }
+}
