@@ -35,9 +35,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
+use auth::{Auth, Claims, now_secs};
 use clap::{Parser, Subcommand};
 use futures_util::{SinkExt, StreamExt};
-use gateway::auth::{Auth, Claims, now_secs};
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 use tokio::net::TcpSocket;
@@ -53,7 +53,7 @@ type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 #[command(about = "Marquee load generator (loopback only)")]
 struct Args {
     /// JWT secret shared with the gateway nodes.
-    #[arg(long, env = "JWT_SECRET", default_value = gateway::config::DEV_JWT_SECRET)]
+    #[arg(long, env = "JWT_SECRET", default_value = auth::DEV_JWT_SECRET)]
     secret: String,
     /// Number of loopback source addresses (127.0.0.2 ...) to spread connections over.
     #[arg(long, default_value_t = 4)]
