@@ -1,17 +1,13 @@
 //! The names the extractor can recognise: bookable movies (titles, Korean
 //! titles, aliases) and theaters. Built by the caller from what it knows (the
 //! schedule file's `movies`/`theaters`, `find_showtimes` results, a movie
-//! catalog); nothing here is hard-coded. Matching is on a compact, phonetic
+//! catalog); nothing here is hard-coded, and no schedule file is read here
+//! (the seat store owns the schedule). Matching is on a compact, phonetic
 //! form so spacing and spelling variants ("센과치히로", "백 투 더 퓨처") match.
 
 use serde::Deserialize;
 
 use crate::text;
-
-/// The seat store's demo schedule (`seats/data/demo.json`): the theaters and
-/// movies a default deployment books. Callers with another schedule pass its
-/// file to [`Lexicon::from_schedule_json`] instead.
-pub const DEMO_SCHEDULE_JSON: &str = include_str!("../../seats/data/demo.json");
 
 /// A named thing (movie or theater) and the keys that recognise it.
 #[derive(Debug, Clone, PartialEq, Eq)]

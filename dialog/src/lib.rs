@@ -19,5 +19,5 @@ pub mod policy;
 pub mod slots;
 pub mod text;
 
-pub use crate::lexicon::{DEMO_SCHEDULE_JSON, Lexicon};
+pub use crate::lexicon::Lexicon;
 pub use crate::slots::{Act, Party, Position, SeatClass, Slots, TimeSpec, Utterance, extract};

@@ -4,7 +4,7 @@ use dialog::eval;
 
 #[test]
 fn slot_accuracy_is_at_least_95_percent() {
-    let report = eval::run(eval::SLOTS_JSONL, eval::DEMO_SCHEDULE_JSON).expect("the set loads");
+    let report = eval::run(eval::SLOTS_JSONL, seats::demo::DEMO_JSON).expect("the set loads");
     assert!(report.all.lines >= 300, "at least 300 labelled utterances, got {}", report.all.lines);
     assert!(report.held_out.lines >= 60, "a held-out fifth, got {}", report.held_out.lines);
     let acc = report.all.slot_accuracy();

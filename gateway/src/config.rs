@@ -10,8 +10,9 @@ use clap::Parser;
 
 /// Default listen address.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
-/// Default secret for HS256 tokens. Fine for a laptop demo, refused with Redis.
-pub const DEV_JWT_SECRET: &str = "marquee-dev-secret-change-me";
+/// Default secret for HS256 tokens (the `auth` crate's). Fine for a laptop
+/// demo, refused with Redis.
+pub use ::auth::DEV_JWT_SECRET;
 /// Largest accepted WebSocket message (and frame), in bytes.
 pub const DEFAULT_MAX_FRAME_BYTES: usize = 64 * 1024;
 /// Per-connection outbound queue, in messages.
@@ -173,7 +174,8 @@ pub struct Config {
     pub role: Role,
 
     /// The model service (`http://host:port`, gRPC). Absent: dispatchers run
-    /// one in process on a loopback port, with its built-in catalog.
+    /// the binary's in-process one on a loopback port (the `marquee` binary
+    /// has one; the plain `gateway` binary then refuses to start).
     #[arg(long, env = "MODEL_SVC_URL")]
     pub model_svc_url: Option<String>,
 
@@ -209,6 +211,13 @@ pub struct Config {
     /// put a manual clock here to expire holds without sleeping.
     #[arg(skip)]
     pub clock: seats::Clock,
+
+    /// The model service a dispatcher starts in process when MODEL_SVC_URL
+    /// is absent, injected by the binary (the `marquee` binary links
+    /// model-svc in); `None` in the plain `gateway` binary and in
+    /// [`Config::for_tests`].
+    #[arg(skip)]
+    pub in_process_model: Option<crate::chat::model::InProcessModel>,
 }
 
 /// A configuration that cannot run.

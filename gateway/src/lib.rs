@@ -4,7 +4,9 @@
 //!
 //! [`run`] is the whole server; `main.rs` only reads the configuration,
 //! starts logging, binds and calls it. Tests call the same `run` on
-//! `127.0.0.1:0`. See ARCHITECTURE.md for the map.
+//! `127.0.0.1:0`. The model service is reached over gRPC; a binary may link
+//! one in ([`Config::in_process_model`], the `marquee` binary does), this
+//! crate never does. See ARCHITECTURE.md for the map.
 
 pub mod api;
 pub mod auth;
@@ -15,6 +17,7 @@ pub mod hub;
 pub mod metrics;
 pub mod node;
 pub mod permissions;
+pub mod process;
 pub mod seating;
 pub mod session;
 pub mod wire;
@@ -165,13 +168,14 @@ fn bus_config_for_chat(config: &Config) -> BusConfig {
     BusConfig { history_size: config.history_size, ..BusConfig::default() }
 }
 
-/// Starts this node's chat dispatcher (and, without MODEL_SVC_URL, a model
-/// service in process).
+/// Starts this node's chat dispatcher (and, without MODEL_SVC_URL, the
+/// binary's in-process model service; without either, refuses to run).
 async fn start_dispatcher(node: &Arc<node::Node>, tracker: &TaskTracker) -> Result<(), RunError> {
     let c = &node.config;
-    let url = match &c.model_svc_url {
-        Some(url) => url.clone(),
-        None => chat::model::start_in_process(node.shutdown.child_token()).await?,
+    let url = match (&c.model_svc_url, &c.in_process_model) {
+        (Some(url), _) => url.clone(),
+        (None, Some(model)) => chat::model::start_in_process(model, node.shutdown.child_token()).await?,
+        (None, None) => return Err(chat::model::ModelError::Missing.into()),
     };
     let model = chat::model::connect(&url)?;
     let config = chat::dispatcher::DispatchConfig {

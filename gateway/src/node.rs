@@ -63,7 +63,7 @@ impl Node {
         shutdown: CancellationToken,
         tracker: TaskTracker,
     ) -> Node {
-        let auth = Auth::new(&config.jwt_secret);
+        let auth = crate::auth::for_gateway(&config.jwt_secret);
         Node {
             id,
             config,

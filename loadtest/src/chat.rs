@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
+use auth::Auth;
 use futures_util::{SinkExt, Stream, StreamExt};
-use gateway::auth::Auth;
 use hdrhistogram::Histogram;
 use proto::v1 as pb;
 use serde_json::{Value, json};

@@ -109,7 +109,7 @@ fn share(total: usize, parts: usize, k: usize) -> usize {
 
 /// `idle-worker`: opens its idle connections, reports, holds them until stdin closes.
 pub(crate) async fn idle_worker(
-    auth: &gateway::auth::Auth,
+    auth: &auth::Auth,
     sources: u8,
     node: SocketAddr,
     first: usize,
@@ -212,7 +212,7 @@ pub(crate) async fn idle_cluster(
 /// `{"received", "gaps", "finished", "hist": [[µs, count], …]}`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn fanout_worker(
-    auth: &gateway::auth::Auth,
+    auth: &auth::Auth,
     sources: u8,
     nodes: &[SocketAddr],
     topic: &str,

@@ -43,9 +43,9 @@ mod stats;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use anyhow::{Context, bail};
+use auth::{Auth, Claims, now_secs};
 use clap::{Parser, Subcommand};
 use futures_util::{SinkExt, StreamExt};
-use gateway::auth::{Auth, Claims, now_secs};
 use hdrhistogram::Histogram;
 use tokio::net::TcpSocket;
 use tokio_tungstenite::tungstenite::Message;
@@ -64,7 +64,7 @@ type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 #[command(about = "Marquee load generator (loopback only)")]
 struct Args {
     /// JWT secret shared with the gateway nodes.
-    #[arg(long, env = "JWT_SECRET", default_value = gateway::config::DEV_JWT_SECRET)]
+    #[arg(long, env = "JWT_SECRET", default_value = auth::DEV_JWT_SECRET)]
     secret: String,
     /// Number of loopback source addresses (127.0.0.2 ...) to spread connections over.
     #[arg(long, default_value_t = 4)]

@@ -28,6 +28,7 @@ use crate::error::ModelError;
 use crate::index::{Filters, Hit, Mode, Store};
 use crate::intent::{self, Intent};
 use crate::llm::{self, Llm, LlmError, LlmEvent, LlmStream};
+use crate::names::{Names, ScheduleNames};
 use crate::query;
 use crate::text;
 
@@ -74,6 +75,8 @@ pub struct AnswerRequest {
     pub now: jiff::Zoned,
     /// The dialogue state from the conversation's last Final (empty at the start).
     pub dialog_state: String,
+    /// The seat store's current schedule names; `None`: the service's own.
+    pub schedule: Option<ScheduleNames>,
 }
 
 impl Default for AnswerRequest {
@@ -90,6 +93,7 @@ impl Default for AnswerRequest {
             tool_results: Vec::new(),
             now: now.in_tz("Asia/Seoul").unwrap_or(now),
             dialog_state: String::new(),
+            schedule: None,
         }
     }
 }
@@ -160,13 +164,13 @@ pub struct StreamOptions {
     pub delta_interval: Duration,
     /// The LLM endpoint, when configured; the composer otherwise (and as fallback).
     pub llm: Option<Arc<Llm>>,
-    /// Theater and movie names of the schedule (the dialogue's base lexicon).
-    pub names: Arc<Lexicon>,
+    /// Theater and movie names of the request's schedule (the dialogue's base lexicon).
+    pub names: Arc<Names>,
 }
 
 impl Default for StreamOptions {
     fn default() -> Self {
-        StreamOptions { delta_interval: Duration::ZERO, llm: None, names: Arc::new(Lexicon::new()) }
+        StreamOptions { delta_interval: Duration::ZERO, llm: None, names: Arc::new(Names::default()) }
     }
 }
 
@@ -220,7 +224,7 @@ pub async fn run(
     let retrieval = {
         let store = store.clone();
         let req = req.clone();
-        let names = opts.names.clone();
+        let names = opts.names.for_request(req.schedule.as_ref());
         tokio::task::spawn_blocking(move || retrieve(&store, &req, korean, &names)).await
     };
     let retrieved = match retrieval {

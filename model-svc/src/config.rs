@@ -31,8 +31,9 @@ pub struct Config {
     #[arg(long, env = "MODEL_SVC_EMBED_MODEL_DIR")]
     pub embed_model_dir: Option<PathBuf>,
     /// Schedule file (the seat store's format, e.g. `seats/data/demo.json`) whose
-    /// theater and movie names the booking dialogue recognises; default: the
-    /// built-in demo schedule.
+    /// theater and movie names the booking dialogue recognises in requests that
+    /// carry no schedule (the gateway always sends its seat store's); default:
+    /// none, so such requests know only catalog titles.
     #[arg(long, env = "MODEL_SVC_SCHEDULE_FILE")]
     pub schedule_file: Option<PathBuf>,
     /// Pause between streamed text deltas, in milliseconds.
@@ -107,8 +108,8 @@ impl Config {
         })
     }
 
-    /// The theater and movie names of the configured schedule (the built-in
-    /// demo schedule when none is configured).
+    /// The theater and movie names of the configured schedule file (none
+    /// when no file is configured), for requests without a schedule.
     ///
     /// # Errors
     /// When the schedule file cannot be read or is not a schedule.
@@ -118,7 +119,7 @@ impl Config {
                 let text = std::fs::read_to_string(f).map_err(|e| e.to_string())?;
                 dialog::Lexicon::from_schedule_json(&text).map_err(|e| e.to_string())
             }
-            None => dialog::Lexicon::from_schedule_json(dialog::DEMO_SCHEDULE_JSON).map_err(|e| e.to_string()),
+            None => Ok(dialog::Lexicon::new()),
         }
     }
 

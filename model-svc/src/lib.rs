@@ -17,6 +17,7 @@ pub mod index;
 pub mod intent;
 pub mod lexical;
 pub mod llm;
+pub mod names;
 pub mod query;
 pub mod service;
 pub mod text;
@@ -166,11 +167,13 @@ pub async fn run_with(
         Arc::new(llm::Llm::new(c))
     });
     // Validated before binding in main; a bad file here (tests) means no names, not a crash.
-    let names = config.names().unwrap_or_else(|e| {
-        tracing::error!(error = %e, "schedule names unreadable; the dialogue knows no theaters");
+    // Only requests without a schedule of their own use these.
+    let fallback = config.names().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "schedule names unreadable; requests without a schedule know no theaters");
         dialog::Lexicon::new()
     });
-    let opts = answer::StreamOptions { delta_interval: config.delta_interval(), llm, names: Arc::new(names) };
+    let names = Arc::new(names::Names::new(fallback));
+    let opts = answer::StreamOptions { delta_interval: config.delta_interval(), llm, names };
     let api = service::ModelApi::new(store, stats, opts, token.clone(), tasks.clone());
     let local = listener.local_addr().ok();
     tracing::info!(addr = ?local, "model-svc listening");

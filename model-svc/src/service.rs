@@ -22,6 +22,7 @@ use crate::catalog::{Movie, Review};
 use crate::compose::{Tool, ToolOutcome};
 use crate::error::ModelError;
 use crate::index::{Filters, Mode, Store};
+use crate::names::{Name, ScheduleNames};
 
 /// Default and maximum number of search hits.
 const DEFAULT_LIMIT: u32 = 10;
@@ -32,6 +33,9 @@ const MAX_EMBED_TEXTS: usize = 256;
 const MAX_TEXT_BYTES: usize = 4096;
 /// Longest accepted dialogue state, in bytes (ours stay under 4 KiB).
 const MAX_DIALOG_STATE_BYTES: usize = 32 * 1024;
+/// Most movies plus theaters a request's schedule may name (a week of a
+/// large chain has a few hundred).
+const MAX_SCHEDULE_NAMES: usize = 10_000;
 /// The cinema's time zone, for requests without `now`.
 const TIME_ZONE: &str = "Asia/Seoul";
 
@@ -200,6 +204,9 @@ fn answer_request(r: pb::AnswerRequest) -> Result<AnswerRequest, ModelError> {
     if r.dialog_state.len() > MAX_DIALOG_STATE_BYTES {
         return Err(ModelError::InvalidArgument("dialog_state is too long".into()));
     }
+    if r.schedule.as_ref().is_some_and(|s| s.movies.len() + s.theaters.len() > MAX_SCHEDULE_NAMES) {
+        return Err(ModelError::InvalidArgument(format!("schedule names more than {MAX_SCHEDULE_NAMES} things")));
+    }
     let now = if r.now.trim().is_empty() {
         jiff::Zoned::now().in_tz(TIME_ZONE).map_err(|e| ModelError::Internal(format!("time zone: {e}")))?
     } else {
@@ -219,7 +226,17 @@ fn answer_request(r: pb::AnswerRequest) -> Result<AnswerRequest, ModelError> {
         tool_results,
         now,
         dialog_state: r.dialog_state,
+        schedule: r.schedule.map(schedule_names),
     })
+}
+
+fn schedule_names(s: pb::ScheduleNames) -> ScheduleNames {
+    let name = |n: pb::ScheduleName| Name { id: n.id, name: n.name, name_ko: n.name_ko.filter(|k| !k.is_empty()) };
+    ScheduleNames {
+        version: s.version,
+        movies: s.movies.into_iter().map(name).collect(),
+        theaters: s.theaters.into_iter().map(name).collect(),
+    }
 }
 
 fn answer_event(ev: Event) -> pb::AnswerEvent {

@@ -1,5 +1,6 @@
 // Test harness for the browser tests: starts real processes on free loopback
-// ports (redis-server, gateway nodes built by `cargo build -p gateway`) and
+// ports (redis-server, gateway nodes: the `marquee` binary, the gateway with
+// the model service in process, built by `cargo build -p marquee`) and
 // Debian's headless Chromium through playwright-core. Every process started
 // here is stopped by the returned handle; nothing listens beyond 127.0.0.1.
 
@@ -12,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-export const GATEWAY_BIN = process.env.MARQUEE_GATEWAY_BIN || path.join(ROOT, "target/debug/gateway");
+export const GATEWAY_BIN = process.env.MARQUEE_GATEWAY_BIN || path.join(ROOT, "target/debug/marquee");
 export const CHROMIUM = process.env.CHROMIUM_BIN || "/usr/bin/chromium";
 const JWT_SECRET = "web-tests-secret";
 
@@ -110,7 +111,7 @@ export async function startRedis() {
  * when `redis` is given. Resolves when /readyz answers 200.
  */
 export async function startGateway({ redis, port, nodeId = "a", env = {} } = {}) {
-  if (!fs.existsSync(GATEWAY_BIN)) throw new Error(`${GATEWAY_BIN} is missing: run cargo build -p gateway`);
+  if (!fs.existsSync(GATEWAY_BIN)) throw new Error(`${GATEWAY_BIN} is missing: run cargo build -p marquee`);
   port ??= await freePort();
   const args = ["--addr", `127.0.0.1:${port}`];
   if (redis) args.push("--redis-url", redis.url);

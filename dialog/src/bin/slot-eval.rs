@@ -1,7 +1,9 @@
 //! Prints the slot-filling evaluation: per-slot, overall and exact-match
 //! accuracy over `dialog/data/slots.jsonl`, all lines and the held-out part.
 //! `--misses` also lists the wrong lines of the tuning part; `--file PATH`
-//! scores another file of the same format instead.
+//! scores another file of the same format instead; `--schedule PATH` names
+//! another schedule's movies and theaters (default: the seat store's
+//! `seats/data/demo.json`, read at run time).
 
 use std::process::ExitCode;
 
@@ -19,7 +21,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let report = match eval::run(&set, eval::DEMO_SCHEDULE_JSON) {
+    let schedule_path = args.iter().position(|a| a == "--schedule").and_then(|i| args.get(i + 1));
+    let schedule = match std::fs::read_to_string(schedule_path.map_or(eval::DEMO_SCHEDULE_PATH, String::as_str)) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("slot-eval: schedule: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let report = match eval::run(&set, &schedule) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("slot-eval: {e}");

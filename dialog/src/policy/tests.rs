@@ -2,7 +2,7 @@
 use super::*;
 
 fn lex() -> Lexicon {
-    Lexicon::from_schedule_json(crate::eval::DEMO_SCHEDULE_JSON).unwrap()
+    Lexicon::from_schedule_json(seats::demo::DEMO_JSON).unwrap()
 }
 
 fn now() -> Zoned {

@@ -66,6 +66,7 @@ pub struct Dispatcher {
     config: DispatchConfig,
     metrics: Arc<Metrics>,
     model_slots: Semaphore,
+    schedule_names: super::schedule::NamesCache,
     shutdown: CancellationToken,
 }
 
@@ -98,6 +99,7 @@ impl Dispatcher {
     ) -> Arc<Dispatcher> {
         Arc::new(Dispatcher {
             model_slots: Semaphore::new(config.concurrency.max(1)),
+            schedule_names: super::schedule::NamesCache::default(),
             queue,
             seats,
             model,
@@ -318,6 +320,13 @@ impl Dispatcher {
                 text: t.text.clone(),
             })
             .collect();
+        // The dialogue names what the seat store books: its current schedule,
+        // refreshed now so an admin's change made on another node counts from
+        // the next chat (one HGET when nothing changed).
+        if let Err(e) = self.seats.refresh_schedule().await {
+            tracing::warn!(error = %e, "cannot refresh the schedule; answering with the one this node has");
+        }
+        let schedule = self.schedule_names.names(self.seats.schedule());
         for round in 0..MAX_ROUNDS {
             let request = pb::AnswerRequest {
                 conversation_id: format!("{}:{}", req.user, req.conversation),
@@ -336,6 +345,7 @@ impl Dispatcher {
                 tool_results: std::mem::take(&mut results),
                 now: self.now_text(),
                 dialog_state: state.clone(),
+                schedule: Some(schedule.clone()),
             };
             let mut client = self.model.clone();
             let call = client.answer(request);

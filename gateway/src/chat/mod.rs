@@ -7,7 +7,8 @@
 //!   over gRPC and runs the booking tools it proposes ([`tools`]).
 //! - [`events`]: the events published on `user:<id>`.
 //! - [`model`]: how a dispatcher reaches the model service (a URL, or one
-//!   started in process).
+//!   the binary links in, started in process).
+//! - [`schedule`]: the seat store's schedule names sent with each request.
 //!
 //! The session side (validating `chat`/`voice_*` frames and accepting them)
 //! lives in `session.rs`; see ARCHITECTURE.md for the whole path.
@@ -16,6 +17,7 @@ pub mod dispatcher;
 pub mod events;
 pub mod model;
 pub mod queue;
+pub mod schedule;
 pub mod tools;
 
 pub use queue::ChatQueue;

@@ -8,7 +8,7 @@ use gateway::config::Role;
 use serde_json::{Value, json};
 use testkit::RedisServer;
 
-use crate::support::{Client, ModelSvc, Node, SECRET, token};
+use crate::support::{Client, ModelSvc, Node, SECRET, api, token};
 
 /// Chat answers come through a queue, a model and back: give them time on a
 /// loaded machine.
@@ -506,4 +506,113 @@ async fn with_an_llm_endpoint_the_gateway_runs_the_tools_it_calls_and_returns_th
     assert_eq!(tool["tool_call_id"], call["tool_calls"][0]["id"]);
     assert_eq!(call["tool_calls"][0]["function"]["name"], "find_showtimes");
     assert!(tool["content"].as_str().unwrap().contains("\"showtimes\""));
+}
+
+/// A schedule (the SCHEDULE_FILE and admin upload format) with a movie and
+/// a theater the demo week does not have, Zephyr Road (제퍼 로드) at Marquee
+/// Jamsil (마키 잠실), beside one of each it does, all on `date` at 19:00: a
+/// booking lands on Zephyr Road at Jamsil only if the dialogue knows both
+/// names (either alone leaves two showings).
+fn schedule_with_new_names(date: jiff::civil::Date) -> Value {
+    let at = format!("{date}T19:00:00+09:00[Asia/Seoul]");
+    let screen = json!([{"id": "1", "name": "Screen 1", "rows": [{"row": "A", "seats": "SSSSSSSS"}]}]);
+    let prices = json!({"standard": 12000, "premium": 15000, "wheelchair": 12000});
+    json!({
+        "theaters": [
+            {"id": "jamsil", "name": "Marquee Jamsil", "name_ko": "마키 잠실", "screens": screen},
+            {"id": "gangnam", "name": "Marquee Gangnam", "name_ko": "마키 강남", "screens": screen},
+        ],
+        "movies": [
+            {"id": "zr-01", "title": "Zephyr Road", "title_ko": "제퍼 로드", "runtime_min": 100},
+            {"id": "nsyn-11", "title": "The Matrix", "title_ko": "매트릭스", "runtime_min": 136},
+        ],
+        "showtimes": [
+            {"id": "jamsil-zr", "movie": "zr-01", "theater": "jamsil", "screen": "1", "starts_at": at, "prices": prices},
+            {"id": "gangnam-zr", "movie": "zr-01", "theater": "gangnam", "screen": "1", "starts_at": at, "prices": prices},
+            {"id": "jamsil-mx", "movie": "nsyn-11", "theater": "jamsil", "screen": "1", "starts_at": at, "prices": prices},
+        ],
+    })
+}
+
+/// 10:00 Seoul time today on a manual clock, and tomorrow's date.
+fn ten_today() -> (seats::Clock, jiff::civil::Date) {
+    let today = jiff::Zoned::now().in_tz("Asia/Seoul").unwrap().date();
+    let ten = today.at(10, 0, 0, 0).in_tz("Asia/Seoul").unwrap();
+    (seats::Clock::manual(ten.timestamp().as_millisecond()), today.tomorrow().unwrap())
+}
+
+const ZEPHYR_AT_JAMSIL: &str = "I'd like two tickets for Zephyr Road at Jamsil tomorrow at 7pm";
+
+#[tokio::test]
+async fn an_admin_schedule_change_is_understood_by_the_dialogue_on_the_next_chat() {
+    let redis = RedisServer::start();
+    // A standalone model service with no schedule file of its own: every name
+    // it knows comes with the request, from the dispatcher's seat store.
+    let model = ModelSvc::start(0).await;
+    let (clock, tomorrow) = ten_today();
+    let c1 = clock.clone();
+    let a = Node::start(Some(&redis), "a", move |c| {
+        c.role = Role::Gateway;
+        c.clock = c1;
+        c.admin_token = Some("admin-secret".into());
+    })
+    .await;
+    // The dispatcher is another node: the change reaches it through Redis.
+    let url = model.url.clone();
+    let _d = Node::start(Some(&redis), "d", move |c| {
+        c.role = Role::Dispatcher;
+        c.model_svc_url = Some(url);
+        c.clock = clock;
+    })
+    .await;
+    let mut desk = Client::connect(&a, "jin").await;
+    let mut phone = Client::connect(&a, "jin").await;
+    phone.subscribe("user:jin").await;
+    let mut n = 0;
+
+    // The demo week has no Zephyr Road and no Jamsil: nothing to hold.
+    let (fin, actions) = say(&mut desk, &mut phone, &mut n, ZEPHYR_AT_JAMSIL).await;
+    assert!(!tools(&actions).contains(&"hold_best_available"), "nothing to hold yet: {fin} {actions:?}");
+
+    let schedule = schedule_with_new_names(tomorrow);
+    let (s, r) = api(a.addr, "POST", "/api/admin/schedule", Some("admin-secret"), Some(schedule)).await;
+    assert_eq!((s, r["showtimes"].as_u64()), (200, Some(3)), "{r}");
+
+    // The next chat: a new conversation names the new movie and theater.
+    let ok = desk
+        .request(json!({"type": "chat", "message_id": "z-1", "conversation": "c2", "text": ZEPHYR_AT_JAMSIL}))
+        .await;
+    assert_eq!(ok["type"], "chat_accepted", "{ok}");
+    let events = events_until_final(&mut phone, "z-1").await;
+    let (attempt, _) = assert_coherent(&events);
+    let actions: Vec<Value> =
+        events.iter().filter(|e| e["event"] == "action" && e["attempt"] == attempt).cloned().collect();
+    assert_eq!(tools(&actions), ["find_showtimes", "hold_best_available"], "{events:?}");
+    assert_eq!(actions[1]["ok"], true, "{actions:?}");
+    assert_eq!(actions[1]["result"]["showtime"], "jamsil-zr", "Zephyr Road at Jamsil: {actions:?}");
+    assert_eq!(actions[1]["result"]["seats"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn the_gateways_schedule_file_reaches_the_in_process_model_service() {
+    let (clock, tomorrow) = ten_today();
+    let file =
+        std::env::temp_dir().join(format!("marquee-schedule-{}-{}.json", std::process::id(), testkit::free_port()));
+    std::fs::write(&file, schedule_with_new_names(tomorrow).to_string()).unwrap();
+    // One node as `cargo run` starts it: in-process queue, dispatcher and
+    // model service (which has no schedule file of its own).
+    let path = file.clone();
+    let node = Node::start(None, "solo", move |c| {
+        c.schedule_file = Some(path);
+        c.clock = clock;
+    })
+    .await;
+    let mut desk = Client::connect(&node, "mina").await;
+    let mut phone = Client::connect(&node, "mina").await;
+    phone.subscribe("user:mina").await;
+    let mut n = 0;
+    let (fin, actions) = say(&mut desk, &mut phone, &mut n, ZEPHYR_AT_JAMSIL).await;
+    assert_eq!(tools(&actions), ["find_showtimes", "hold_best_available"], "{fin}");
+    assert_eq!(actions[1]["result"]["showtime"], "jamsil-zr", "Zephyr Road at Jamsil: {actions:?}");
+    let _ = std::fs::remove_file(&file);
 }

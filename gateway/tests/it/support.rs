@@ -35,6 +35,9 @@ impl Node {
         config.node_id = Some(id.to_owned());
         config.jwt_secret = SECRET.to_owned();
         config.drain_grace_ms = 300;
+        // As in the `marquee` binary: without MODEL_SVC_URL, dispatchers answer
+        // with the real model service in process.
+        config.in_process_model = Some(in_process_model());
         tweak(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -256,6 +259,17 @@ impl Client {
             }
         }
     }
+}
+
+/// model-svc with its built-in catalog, started in process by dispatchers
+/// without MODEL_SVC_URL (the `marquee` binary's wiring).
+pub fn in_process_model() -> gateway::chat::model::InProcessModel {
+    gateway::chat::model::InProcessModel::new(|listener, shutdown| {
+        use clap::Parser as _;
+        let addr = listener.local_addr()?.to_string();
+        let config = model_svc::Config::try_parse_from(["model-svc", "--addr", &addr])?;
+        Ok(Box::pin(async move { Ok(model_svc::run(listener, config, shutdown.cancelled_owned()).await?) }))
+    })
 }
 
 /// A model service (the real gRPC server) on a free loopback port.

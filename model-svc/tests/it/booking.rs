@@ -1,6 +1,7 @@
 //! Booking by conversation: the test plays the gateway's round loop against a
 //! real model-svc and executes the proposed tool calls against the real
-//! `seats` store (in memory, demo schedule), then checks the store.
+//! `seats` store (in memory, demo schedule), then checks the store. Like the
+//! gateway, it sends the store's schedule names with every request.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +10,9 @@ use bus::{BusConfig, BusEvent, Deliver, MemoryBus, Topic};
 use model_svc::Config;
 use model_svc::catalog::Catalog;
 use proto::v1::model_service_client::ModelServiceClient;
-use proto::v1::{AnswerRequest, IngestRequest, Locale, Movie, Suggestion, ToolCall, ToolResult};
+use proto::v1::{
+    AnswerRequest, IngestRequest, Locale, Movie, ScheduleName, ScheduleNames, Suggestion, ToolCall, ToolResult,
+};
 use seats::{BookingStatus, Clock, HoldRequest, ReleaseTarget, SeatClass, SeatError, SeatState, SeatStore};
 use serde_json::{Value, json};
 use tonic::transport::Channel;
@@ -26,6 +29,21 @@ struct Discard;
 impl Deliver for Discard {
     fn deliver(&self, _topic: &Topic, _event: BusEvent) {}
     fn resync(&self) {}
+}
+
+/// The store's schedule names, as the gateway sends them (any stable version
+/// will do here: the schedule never changes in these tests).
+fn schedule_names(schedule: &seats::Schedule) -> ScheduleNames {
+    let name = |id: &str, name: &str, ko: Option<&str>| ScheduleName {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        name_ko: ko.map(str::to_owned),
+    };
+    ScheduleNames {
+        version: "demo".to_owned(),
+        movies: schedule.movies().iter().map(|m| name(&m.id, &m.title, m.title_ko.as_deref())).collect(),
+        theaters: schedule.theaters().iter().map(|t| name(&t.id, &t.name, t.name_ko.as_deref())).collect(),
+    }
 }
 
 /// The gateway's side of a conversation.
@@ -74,6 +92,7 @@ impl Gateway {
                 now: NOW.into(),
                 dialog_state: self.state.clone(),
                 tool_results: std::mem::take(&mut results),
+                schedule: Some(schedule_names(&self.store.schedule())),
                 ..Default::default()
             };
             let out = ask(&mut self.client, req).await;
