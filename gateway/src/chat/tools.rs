@@ -4,11 +4,11 @@
 //! never acts by itself: every call is checked here, and the seat store
 //! checks ownership with the conversation's user, never one the model names.
 
-use std::hash::{Hash, Hasher};
-
+use booking_tools::{
+    Booking, Bookings, CallError, FindShowtimes, Hold, HoldBestAvailable, HoldRef, Prices, Released, Showtime,
+    Showtimes, ToolCall, ToolError, ToolOutput, ToolResult,
+};
 use seats::{HoldRequest, ReleaseTarget, SeatClass, SeatError, SeatStore};
-use serde::Deserialize;
-use serde_json::json;
 
 use crate::seating;
 
@@ -29,95 +29,66 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn ok(v: serde_json::Value) -> Outcome {
-        Outcome { json: v.to_string(), is_error: false }
+    fn of(result: &ToolResult) -> Outcome {
+        Outcome { json: result.to_json(), is_error: result.is_error() }
     }
 
-    fn error(code: &str, message: &str) -> Outcome {
-        Outcome { json: json!({"error": code, "message": message}).to_string(), is_error: true }
-    }
-
-    fn seat_error(e: &SeatError) -> Outcome {
-        let mut v = json!({"error": e.code(), "message": e.to_string()});
-        if let Some(seats) = crate::wire::error_seats(e) {
-            v["seats"] = json!(seats);
-        }
-        Outcome { json: v.to_string(), is_error: true }
+    fn refused(e: &CallError) -> Outcome {
+        Outcome { json: ToolError::new(e.code(), &e.to_string()).to_json(), is_error: true }
     }
 }
 
-#[derive(Deserialize)]
-struct FindArgs {
-    movie_id: Option<String>,
-    date: Option<String>,
-    theater_id: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct HoldArgs {
-    showtime_id: String,
-    party_size: usize,
-    class: Option<SeatClass>,
-}
-
-#[derive(Deserialize)]
-struct HoldRef {
-    showtime_id: String,
-    hold_id: String,
-}
-
-#[derive(Deserialize)]
-struct BookingRef {
-    booking_id: String,
+/// A seat store error as a tool error (with the seats it is about).
+fn tool_error(e: &SeatError) -> ToolError {
+    ToolError {
+        error: e.code().to_owned(),
+        message: e.to_string(),
+        seats: crate::wire::error_seats(e).map(|s| s.into_iter().map(str::to_owned).collect()),
+    }
 }
 
 /// Runs tool `name` with `args` (a JSON object) for `user`. `call_key`
 /// names this call uniquely and stably (message id + call id): it becomes
 /// the hold's idempotency key, so running the same call twice holds once.
+/// The call is parsed once here into the typed contract (`booking_tools`).
 pub async fn run(store: &SeatStore, user: &str, call_key: &str, name: &str, args: &str) -> Outcome {
-    fn parse<'a, T: Deserialize<'a>>(args: &'a str) -> Result<T, Outcome> {
-        serde_json::from_str(if args.trim().is_empty() { "{}" } else { args })
-            .map_err(|e| Outcome::error("bad_arguments", &e.to_string()))
-    }
-    let result = match name {
-        "find_showtimes" => match parse::<FindArgs>(args) {
-            Ok(a) => Ok(find_showtimes(store, a).await),
-            Err(o) => Err(o),
-        },
-        "hold_best_available" => match parse::<HoldArgs>(args) {
-            Ok(a) => Ok(hold_best_available(store, user, call_key, a).await),
-            Err(o) => Err(o),
-        },
-        "extend_hold" => match parse::<HoldRef>(args) {
-            Ok(a) => Ok(store.extend(&a.showtime_id, user, &a.hold_id).await.map(|h| hold_json(store, &h))),
-            Err(o) => Err(o),
-        },
-        "release_hold" => match parse::<HoldRef>(args) {
-            Ok(a) => Ok(store
-                .release(&a.showtime_id, user, ReleaseTarget::Hold(a.hold_id))
-                .await
-                .map(|r| json!({"seats": r.seats, "version": r.version}))),
-            Err(o) => Err(o),
-        },
-        "confirm_booking" => match parse::<HoldRef>(args) {
-            Ok(a) => Ok(store.confirm(&a.showtime_id, user, &a.hold_id).await.map(|b| json!(b))),
-            Err(o) => Err(o),
-        },
-        "cancel_booking" => match parse::<BookingRef>(args) {
-            Ok(a) => Ok(store.cancel_booking(user, &a.booking_id).await.map(|b| json!(b))),
-            Err(o) => Err(o),
-        },
-        "list_bookings" => Ok(store.my_bookings(user).await.map(|b| json!({"bookings": b}))),
-        other => Err(Outcome::error("unknown_tool", &format!("no tool named {other:?}"))),
-    };
-    match result {
-        Ok(Ok(v)) => Outcome::ok(v),
-        Ok(Err(e)) => Outcome::seat_error(&e),
-        Err(o) => o,
+    match ToolCall::parse(name, args) {
+        Ok(call) => Outcome::of(&execute(store, user, call_key, call).await),
+        Err(e) => Outcome::refused(&e),
     }
 }
 
-async fn find_showtimes(store: &SeatStore, a: FindArgs) -> Result<serde_json::Value, SeatError> {
+/// Runs a parsed call.
+pub async fn execute(store: &SeatStore, user: &str, call_key: &str, call: ToolCall) -> ToolResult {
+    let tool = call.tool();
+    let result = match call {
+        ToolCall::FindShowtimes(a) => find_showtimes(store, a).await.map(ToolOutput::Showtimes),
+        ToolCall::HoldBestAvailable(a) => hold_best_available(store, user, call_key, a).await.map(ToolOutput::Hold),
+        ToolCall::ExtendHold(HoldRef { showtime_id, hold_id }) => {
+            store.extend(&showtime_id, user, &hold_id).await.map(|h| ToolOutput::Hold(priced_hold(store, h)))
+        }
+        ToolCall::ReleaseHold(HoldRef { showtime_id, hold_id }) => store
+            .release(&showtime_id, user, ReleaseTarget::Hold(hold_id))
+            .await
+            .map(|r| ToolOutput::Released(released(r))),
+        ToolCall::ConfirmBooking(HoldRef { showtime_id, hold_id }) => {
+            store.confirm(&showtime_id, user, &hold_id).await.map(|b| ToolOutput::Booking(booking(b)))
+        }
+        ToolCall::CancelBooking(a) => {
+            store.cancel_booking(user, &a.booking_id).await.map(|b| ToolOutput::Booking(booking(b)))
+        }
+        ToolCall::ListBookings => store
+            .my_bookings(user)
+            .await
+            .map(|b| ToolOutput::Bookings(Bookings { bookings: b.into_iter().map(booking).collect() })),
+    };
+    match result {
+        Ok(output) => ToolResult::ok(tool, output),
+        Err(e) => ToolResult::error(tool, tool_error(&e)),
+    }
+}
+
+async fn find_showtimes(store: &SeatStore, a: FindShowtimes) -> Result<Showtimes, SeatError> {
     let schedule = store.schedule();
     let now = store.clock().now_ms();
     let list: Vec<_> = seating::list_showtimes(&schedule, a.date.as_deref(), a.movie_id.as_deref())
@@ -129,25 +100,48 @@ async fn find_showtimes(store: &SeatStore, a: FindArgs) -> Result<serde_json::Va
     let maps = futures_util::future::join_all(list.iter().map(|v| store.snapshot(&v.showtime.id, None))).await;
     let mut out = Vec::with_capacity(list.len());
     for (view, map) in list.iter().zip(maps) {
-        let mut v = json!(view);
-        let theater = schedule.theaters().iter().find(|t| t.id == view.showtime.theater);
-        v["theater_name"] = json!(theater.map(|t| t.name.as_str()));
-        v["theater_name_ko"] = json!(theater.and_then(|t| t.name_ko.as_deref()));
-        v["free"] = json!(map?.seats.iter().filter(|s| s.state == seats::SeatState::Free).count());
-        out.push(v);
+        let free = map?.seats.iter().filter(|s| s.state == seats::SeatState::Free).count();
+        out.push(showtime(&schedule, view, free));
     }
-    Ok(json!({ "showtimes": out }))
+    Ok(Showtimes { showtimes: out })
+}
+
+/// One listed showtime: the `showtimes` frame's entry, the theater's names
+/// and the free seats.
+fn showtime(schedule: &seats::Schedule, view: &seating::ShowtimeView<'_>, free: usize) -> Showtime {
+    let st = view.showtime;
+    let theater = schedule.theaters().iter().find(|t| t.id == st.theater);
+    Showtime {
+        id: st.id.clone(),
+        movie: st.movie.clone(),
+        theater: st.theater.clone(),
+        screen: st.screen.clone(),
+        starts_at: st.starts_at.to_string(),
+        prices: Prices { standard: st.prices.standard, premium: st.prices.premium, wheelchair: st.prices.wheelchair },
+        title: view.title.to_owned(),
+        title_ko: view.title_ko.map(str::to_owned),
+        capacity: u32::try_from(view.capacity).unwrap_or(u32::MAX),
+        theater_name: theater.map(|t| t.name.clone()),
+        theater_name_ko: theater.and_then(|t| t.name_ko.clone()),
+        free: Some(u32::try_from(free).unwrap_or(u32::MAX)),
+    }
 }
 
 async fn hold_best_available(
     store: &SeatStore,
     user: &str,
     call_key: &str,
-    a: HoldArgs,
-) -> Result<serde_json::Value, SeatError> {
-    let mut last = SeatError::NoFit(a.party_size);
+    a: HoldBestAvailable,
+) -> Result<Hold, SeatError> {
+    let party = a.party_size as usize;
+    let class = a.class.map(|c| match c {
+        booking_tools::SeatClass::Standard => SeatClass::Standard,
+        booking_tools::SeatClass::Premium => SeatClass::Premium,
+        booking_tools::SeatClass::Wheelchair => SeatClass::Wheelchair,
+    });
+    let mut last = SeatError::NoFit(party);
     for attempt in 0..HOLD_ATTEMPTS {
-        let seats = store.best_available(&a.showtime_id, a.party_size, a.class).await?;
+        let seats = store.best_available(&a.showtime_id, party, class).await?;
         let req = HoldRequest {
             showtime: a.showtime_id.clone(),
             user: user.to_owned(),
@@ -156,7 +150,7 @@ async fn hold_best_available(
             idempotency_key: idempotency_key(call_key, attempt),
         };
         match store.hold(req).await {
-            Ok(hold) => return Ok(hold_json(store, &hold)),
+            Ok(hold) => return Ok(priced_hold(store, hold)),
             // Someone took a proposed seat between the proposal and the hold.
             Err(e @ SeatError::Unavailable(_)) => last = e,
             // This call already held other seats (a retried message after the
@@ -168,7 +162,7 @@ async fn hold_best_available(
 }
 
 /// A hold as the tools return it: the hold plus `amount`, its total price.
-fn hold_json(store: &SeatStore, hold: &seats::Hold) -> serde_json::Value {
+fn priced_hold(store: &SeatStore, hold: seats::Hold) -> Hold {
     let schedule = store.schedule();
     let amount: u32 = match (schedule.showtime(&hold.showtime), schedule.layout_of(&hold.showtime)) {
         (Some(st), Some(layout)) => {
@@ -176,14 +170,129 @@ fn hold_json(store: &SeatStore, hold: &seats::Hold) -> serde_json::Value {
         }
         _ => 0,
     };
-    let mut v = json!(hold);
-    v["amount"] = json!(amount);
-    v
+    Hold {
+        hold_id: hold.hold_id,
+        showtime: hold.showtime,
+        seats: hold.seats.iter().map(|s| s.as_str().to_owned()).collect(),
+        expires_at: hold.expires_at,
+        extends_left: hold.extends_left,
+        version: hold.version,
+        amount,
+    }
 }
 
-/// A hold idempotency key (1–64 of the allowed characters) for a call.
+fn released(r: seats::Released) -> Released {
+    Released { seats: r.seats.iter().map(|s| s.as_str().to_owned()).collect(), version: r.version }
+}
+
+fn booking(b: seats::Booking) -> Booking {
+    Booking {
+        booking_id: b.booking_id,
+        showtime: b.showtime,
+        user: b.user,
+        seats: b.seats.iter().map(|s| s.as_str().to_owned()).collect(),
+        created_at: b.created_at,
+        status: Some(match b.status {
+            seats::BookingStatus::Confirmed => booking_tools::BookingStatus::Confirmed,
+            seats::BookingStatus::Cancelled => booking_tools::BookingStatus::Cancelled,
+        }),
+        amount: b.amount,
+        version: b.version,
+    }
+}
+
+/// A hold idempotency key (1–64 of the allowed characters) for a call: the
+/// first 8 bytes of the call key's SHA-256, in hex. The digest is fixed by its
+/// standard, so a message retried after a gateway upgrade (a new Rust release
+/// or build) still maps to the same key and holds once.
 fn idempotency_key(call_key: &str, attempt: usize) -> String {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    call_key.hash(&mut h);
-    format!("chat.{:016x}.{attempt}", h.finish())
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(call_key.as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("chat.{hex}.{attempt}")
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// The typed results serialise to the bytes the untyped gateway wrote
+    /// (`json!` of the seat store's types, keys sorted).
+    #[test]
+    fn typed_results_are_the_seat_store_json() {
+        let schedule = seats::demo::schedule("2026-11-28".parse().unwrap()).unwrap();
+        let st = &schedule.showtimes()[0];
+        for view in seating::list_showtimes(&schedule, None, None) {
+            let mut old = json!(view);
+            let theater = schedule.theaters().iter().find(|t| t.id == view.showtime.theater);
+            old["theater_name"] = json!(theater.map(|t| t.name.as_str()));
+            old["theater_name_ko"] = json!(theater.and_then(|t| t.name_ko.as_deref()));
+            old["free"] = json!(7);
+            let typed = Showtimes { showtimes: vec![showtime(&schedule, &view, 7)] };
+            let typed = ToolResult::ok(booking_tools::Tool::FindShowtimes, ToolOutput::Showtimes(typed));
+            assert_eq!(typed.to_json(), json!({"showtimes": [old]}).to_string());
+        }
+        let seat = |s: &str| seats::SeatId::parse(s).unwrap();
+        let hold = seats::Hold {
+            hold_id: "h1".into(),
+            showtime: st.id.clone(),
+            seats: vec![seat("F7"), seat("F8")],
+            expires_at: 1_700_000_000_000,
+            extends_left: 2,
+            version: 9,
+        };
+        let mut old = json!(hold);
+        old["amount"] = json!(0);
+        let mut typed = Hold {
+            hold_id: "h1".into(),
+            showtime: st.id.clone(),
+            seats: vec!["F7".into(), "F8".into()],
+            expires_at: 1_700_000_000_000,
+            extends_left: 2,
+            version: 9,
+            amount: 0,
+        };
+        assert_eq!(
+            ToolResult::ok(booking_tools::Tool::ExtendHold, ToolOutput::Hold(typed.clone())).to_json(),
+            old.to_string()
+        );
+        typed.amount = 30000;
+        assert_eq!(serde_json::to_value(&typed).unwrap()["amount"], json!(30000));
+        let b = seats::Booking {
+            booking_id: "bk1".into(),
+            showtime: st.id.clone(),
+            user: "alice".into(),
+            seats: vec![seat("F7")],
+            created_at: 5,
+            status: seats::BookingStatus::Cancelled,
+            amount: 15000,
+            version: 10,
+        };
+        let list = ToolResult::ok(
+            booking_tools::Tool::ListBookings,
+            ToolOutput::Bookings(Bookings { bookings: vec![booking(b.clone())] }),
+        );
+        assert_eq!(list.to_json(), json!({"bookings": [b]}).to_string());
+        let r = seats::Released { seats: vec![seat("F7")], version: 11 };
+        let typed = ToolResult::ok(booking_tools::Tool::ReleaseHold, ToolOutput::Released(released(r.clone())));
+        assert_eq!(typed.to_json(), json!({"seats": r.seats, "version": r.version}).to_string());
+        let e = SeatError::Unavailable(vec![seat("F7")]);
+        let mut old = json!({"error": e.code(), "message": e.to_string()});
+        old["seats"] = json!(["F7"]);
+        assert_eq!(tool_error(&e).to_json(), old.to_string());
+        let e = SeatError::NoFit(3);
+        assert_eq!(tool_error(&e).to_json(), json!({"error": e.code(), "message": e.to_string()}).to_string());
+    }
+
+    #[test]
+    fn idempotency_key_is_pinned() {
+        // SHA-256("m-1:call-c-1-0") starts f00d4040505efd9f; pinned so that a change of
+        // hash (or of its formatting) is a visible, deliberate decision.
+        assert_eq!(idempotency_key("m-1:call-c-1-0", 0), "chat.f00d4040505efd9f.0");
+        assert_eq!(idempotency_key("m-1:call-c-1-0", 2), "chat.f00d4040505efd9f.2");
+        let key = idempotency_key("x", 9);
+        assert!(key.len() <= 64 && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '.'));
+    }
 }
