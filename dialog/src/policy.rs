@@ -14,7 +14,11 @@
 use jiff::Zoned;
 use jiff::civil::{Date, DateTime};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+
+use booking_tools::{
+    BookingRef, BookingStatus, FindShowtimes, HoldBestAvailable, HoldRef, Showtimes, Tool, ToolOutput,
+};
+pub use booking_tools::{ToolCall, ToolResult};
 
 use crate::lexicon::Lexicon;
 use crate::slots::{self, Act, Party, Slots, TimeSpec, Utterance};
@@ -176,26 +180,6 @@ impl State {
     }
 }
 
-/// The result of a tool the caller ran.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ToolResult {
-    /// Tool name.
-    pub name: String,
-    /// Result document (`{"error","message"}` when `is_error`).
-    pub result: Value,
-    /// The tool failed or was refused.
-    pub is_error: bool,
-}
-
-/// A tool the caller should run.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ToolCall {
-    /// Tool name (the contract's names).
-    pub name: &'static str,
-    /// Arguments (a JSON object).
-    pub arguments: Value,
-}
-
 /// One round's input.
 #[derive(Debug, Clone)]
 pub struct Input<'a> {
@@ -256,8 +240,9 @@ pub fn wants(state: &State, u: &Utterance, discovery: bool) -> bool {
 /// then, in order of their first showtime (movie id, title, Korean title).
 pub fn showing(state: &State, results: &[ToolResult], now: &Zoned) -> Vec<(String, String, Option<String>)> {
     let mut out: Vec<(String, String, Option<String>)> = Vec::new();
-    for r in results.iter().filter(|r| r.name == "find_showtimes" && !r.is_error) {
-        for o in fitting(&parse_showtimes(&r.result), &state.slots, now) {
+    for r in results.iter().filter(|r| r.tool == Tool::FindShowtimes) {
+        let Ok(ToolOutput::Showtimes(list)) = &r.outcome else { continue };
+        for o in fitting(&parse_showtimes(list), &state.slots, now) {
             if !out.iter().any(|m| m.0 == o.movie) {
                 out.push((o.movie.clone(), o.title.clone(), o.title_ko.clone()));
             }
@@ -323,8 +308,8 @@ impl<'a> Round<'a> {
         }
     }
 
-    fn call(&mut self, name: &'static str, arguments: Value) {
-        self.calls.push(ToolCall { name, arguments });
+    fn call(&mut self, call: ToolCall) {
+        self.calls.push(call);
     }
 
     fn suggest(&mut self, label: &str, text: &str) {
@@ -371,7 +356,7 @@ impl<'a> Round<'a> {
         if u.list_bookings {
             self.state.cancel_lookup = u.act == Some(Act::Cancel);
             self.say("예매 내역을 확인해 볼게요.", "Let me look up your bookings.");
-            self.call("list_bookings", json!({}));
+            self.call(ToolCall::ListBookings);
             return;
         }
         match u.act {
@@ -468,7 +453,7 @@ impl<'a> Round<'a> {
 
     fn cancel(&mut self) {
         if let Some(h) = self.state.hold.clone() {
-            self.call("release_hold", json!({"showtime_id": h.showtime, "hold_id": h.id}));
+            self.call(ToolCall::ReleaseHold(HoldRef { showtime_id: h.showtime, hold_id: h.id }));
             self.state = State { booking: self.state.booking.clone(), ..State::default() };
             self.say(
                 "알겠습니다. 예매를 멈추고 잡아 두었던 좌석을 풀어 드릴게요.",
@@ -498,7 +483,7 @@ impl<'a> Round<'a> {
         if !self.state.active() {
             self.state.cancel_lookup = true;
             self.say("취소할 예매를 찾아볼게요.", "Let me find the booking to cancel.");
-            self.call("list_bookings", json!({}));
+            self.call(ToolCall::ListBookings);
             return;
         }
         self.state = State { booking: self.state.booking.clone(), ..State::default() };
@@ -512,7 +497,7 @@ impl<'a> Round<'a> {
         match self.state.hold.clone() {
             Some(h) => {
                 self.say("좌석을 조금 더 잡아 둘게요.", "I will keep your seats a little longer.");
-                self.call("extend_hold", json!({"showtime_id": h.showtime, "hold_id": h.id}));
+                self.call(ToolCall::ExtendHold(HoldRef { showtime_id: h.showtime, hold_id: h.id }));
             }
             None => {
                 self.say("지금 잡아 둔 좌석이 없어서 연장할 것이 없어요.", "There is no seat hold to extend right now.")
@@ -526,13 +511,13 @@ impl<'a> Round<'a> {
             Stage::Held => {
                 let Some(h) = self.state.hold.clone() else { return false };
                 self.say("네, 예매를 확정할게요.", "Great, I am confirming your booking.");
-                self.call("confirm_booking", json!({"showtime_id": h.showtime, "hold_id": h.id}));
+                self.call(ToolCall::ConfirmBooking(HoldRef { showtime_id: h.showtime, hold_id: h.id }));
                 true
             }
             Stage::CancelAsk => {
                 let Some(b) = self.state.booking.clone() else { return false };
                 self.say("네, 예매를 취소할게요.", "All right, I am cancelling the booking.");
-                self.call("cancel_booking", json!({"booking_id": b.id}));
+                self.call(ToolCall::CancelBooking(BookingRef { booking_id: b.id }));
                 true
             }
             Stage::Rehold => {
@@ -580,23 +565,17 @@ impl<'a> Round<'a> {
 
     fn release(&mut self) {
         if let Some(h) = self.state.hold.take() {
-            self.call("release_hold", json!({"showtime_id": h.showtime, "hold_id": h.id}));
+            self.call(ToolCall::ReleaseHold(HoldRef { showtime_id: h.showtime, hold_id: h.id }));
         }
     }
 
     fn search(&mut self) {
         let s = &self.state.slots;
-        let mut args = serde_json::Map::new();
-        if let Some(m) = &s.movie {
-            args.insert("movie_id".into(), json!(m));
-        }
+        let mut args = FindShowtimes { movie_id: s.movie.clone(), theater_id: s.theater.clone(), ..Default::default() };
         if let Some(d) = s.date {
-            args.insert("date".into(), json!(d.to_string()));
+            args.date = Some(d.to_string());
         } else if s.time.is_some() || self.state.discover {
-            args.insert("date".into(), json!(self.now.date().to_string()));
-        }
-        if let Some(t) = &s.theater {
-            args.insert("theater_id".into(), json!(t));
+            args.date = Some(self.now.date().to_string());
         }
         self.state.stage = Stage::Searching;
         self.state.offers.clear();
@@ -609,7 +588,7 @@ impl<'a> Round<'a> {
             let t = format!("Let me look up the showtimes{when}.");
             self.both(&t, &t);
         }
-        self.call("find_showtimes", Value::Object(args));
+        self.call(ToolCall::FindShowtimes(args));
     }
 
     /// "11월 28일 토요일 " / " for Saturday, Nov 28".
@@ -675,12 +654,13 @@ impl<'a> Round<'a> {
                     let t = format!("I will hold {} seats for {label}.", p.total).replace(" for .", ".");
                     self.both(&t, &t);
                 }
-                let mut args = json!({"showtime_id": o.id, "party_size": p.total.clamp(1, 10)});
-                if let Some(c) = self.state.slots.class {
-                    args["class"] = json!(c.as_str());
-                }
+                let args = HoldBestAvailable {
+                    showtime_id: o.id.clone(),
+                    party_size: u32::from(p.total.clamp(1, 10)),
+                    class: self.state.slots.class,
+                };
                 self.state.stage = Stage::Chosen;
-                self.call("hold_best_available", args);
+                self.call(ToolCall::HoldBestAvailable(args));
             }
             None => {
                 self.state.stage = Stage::Chosen;
@@ -737,18 +717,25 @@ impl<'a> Round<'a> {
 
     fn results(&mut self, input: &Input<'_>) {
         for r in input.tool_results {
-            if r.is_error {
-                self.failed(r);
-                continue;
-            }
-            match r.name.as_str() {
-                "find_showtimes" => self.showtimes(&r.result, input.recommended.as_deref()),
-                "hold_best_available" | "extend_hold" => self.held(&r.result, r.name == "extend_hold"),
-                "release_hold" => {
+            let output = match &r.outcome {
+                Ok(output) => output,
+                Err(e) => {
+                    self.failed(r.tool, &e.error);
+                    continue;
+                }
+            };
+            match (r.tool, output) {
+                (Tool::FindShowtimes, ToolOutput::Showtimes(list)) => {
+                    self.showtimes(list, input.recommended.as_deref())
+                }
+                (Tool::HoldBestAvailable | Tool::ExtendHold, ToolOutput::Hold(h)) => {
+                    self.held(h, r.tool == Tool::ExtendHold)
+                }
+                (Tool::ReleaseHold, _) => {
                     self.state.hold = None;
                 }
-                "confirm_booking" => self.booked(&r.result),
-                "cancel_booking" => {
+                (Tool::ConfirmBooking, ToolOutput::Booking(b)) => self.booked(b),
+                (Tool::CancelBooking, _) => {
                     self.state.booking = None;
                     self.state.stage = Stage::Idle;
                     self.say(
@@ -756,13 +743,13 @@ impl<'a> Round<'a> {
                         "Your booking is cancelled and will be refunded.",
                     );
                 }
-                "list_bookings" => self.bookings(&r.result),
+                (Tool::ListBookings, ToolOutput::Bookings(list)) => self.bookings(list),
                 _ => {}
             }
         }
     }
 
-    fn showtimes(&mut self, result: &Value, recommended: Option<&[String]>) {
+    fn showtimes(&mut self, result: &Showtimes, recommended: Option<&[String]>) {
         let all = parse_showtimes(result);
         let mut fit = fitting(&all, &self.state.slots, self.now);
         if self.state.discover {
@@ -849,22 +836,22 @@ impl<'a> Round<'a> {
         }
     }
 
-    fn held(&mut self, result: &Value, extended: bool) {
-        let Some(hold_id) = result.get("hold_id").and_then(Value::as_str) else {
+    fn held(&mut self, result: &booking_tools::Hold, extended: bool) {
+        let hold_id = result.hold_id.as_str();
+        if hold_id.is_empty() {
             return self.say("좌석을 잡지 못했어요. 다시 시도해 주세요.", "I could not hold seats. Please try again.");
-        };
-        let showtime = result.get("showtime").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let seats: Vec<String> = result
-            .get("seats")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
-            .unwrap_or_default();
-        let amount = result
-            .get("amount")
-            .and_then(Value::as_u64)
+        }
+        // A result without a price (0) keeps the price this hold was read back with.
+        let amount = Some(u64::from(result.amount))
+            .filter(|a| *a > 0)
             .or_else(|| self.state.hold.as_ref().filter(|h| h.id == hold_id).map(|h| h.amount))
             .unwrap_or(0);
-        self.state.hold = Some(HoldInfo { id: hold_id.to_owned(), showtime, seats, amount });
+        self.state.hold = Some(HoldInfo {
+            id: hold_id.to_owned(),
+            showtime: result.showtime.clone(),
+            seats: result.seats.clone(),
+            amount,
+        });
         self.state.stage = Stage::Held;
         if extended {
             self.say("좌석을 10분 더 잡아 두었어요.", "Your seats are held for another 10 minutes.");
@@ -900,16 +887,9 @@ impl<'a> Round<'a> {
         }
     }
 
-    fn booked(&mut self, result: &Value) {
-        let id = result.get("booking_id").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let seats: Vec<String> = result
-            .get("seats")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
-            .unwrap_or_default();
-        let amount = result.get("amount").and_then(Value::as_u64).unwrap_or(0);
-        let showtime = result.get("showtime").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let b = BookingInfo { id: id.clone(), showtime, seats, amount };
+    fn booked(&mut self, result: &booking_tools::Booking) {
+        let id = result.booking_id.clone();
+        let b = booking_info(result);
         let what = self.describe_booking(&b);
         self.state.booking = Some(b);
         self.state.hold = None;
@@ -938,26 +918,14 @@ impl<'a> Round<'a> {
         }
     }
 
-    fn bookings(&mut self, result: &Value) {
-        let list: Vec<&Value> = result
-            .get("bookings")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter(|b| b.get("status").and_then(Value::as_str) == Some("confirmed")).collect())
-            .unwrap_or_default();
+    fn bookings(&mut self, result: &booking_tools::Bookings) {
+        let list: Vec<&booking_tools::Booking> =
+            result.bookings.iter().filter(|b| b.status == Some(BookingStatus::Confirmed)).collect();
         let lookup = std::mem::take(&mut self.state.cancel_lookup);
         let Some(last) = list.last() else {
             return self.say("확정된 예매가 없어요.", "You have no confirmed bookings.");
         };
-        let info = BookingInfo {
-            id: last.get("booking_id").and_then(Value::as_str).unwrap_or_default().to_owned(),
-            showtime: last.get("showtime").and_then(Value::as_str).unwrap_or_default().to_owned(),
-            seats: last
-                .get("seats")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
-                .unwrap_or_default(),
-            amount: last.get("amount").and_then(Value::as_u64).unwrap_or(0),
-        };
+        let info = booking_info(last);
         self.state.booking = Some(info);
         if lookup {
             self.state.stage = Stage::Booked;
@@ -975,9 +943,9 @@ impl<'a> Round<'a> {
         self.state.booking.as_ref().map(|b| self.describe_booking(b)).unwrap_or_default()
     }
 
-    fn failed(&mut self, r: &ToolResult) {
-        let code = r.result.get("error").and_then(Value::as_str).unwrap_or("error").to_owned();
-        match (r.name.as_str(), code.as_str()) {
+    fn failed(&mut self, tool: Tool, code: &str) {
+        let code = if code.is_empty() { "error" } else { code };
+        match (tool.name(), code) {
             (_, "hold_expired") | (_, "hold_not_found") if self.state.hold.is_some() => {
                 self.state.hold = None;
                 self.state.stage = Stage::Rehold;
@@ -1124,24 +1092,34 @@ impl<'a> Round<'a> {
     }
 }
 
-/// Showtimes from a `find_showtimes` result.
-pub fn parse_showtimes(result: &Value) -> Vec<Offer> {
-    let list = result.get("showtimes").and_then(Value::as_array).or_else(|| result.as_array());
-    let Some(list) = list else { return Vec::new() };
-    list.iter()
+/// A booking as the dialogue remembers it.
+fn booking_info(b: &booking_tools::Booking) -> BookingInfo {
+    BookingInfo {
+        id: b.booking_id.clone(),
+        showtime: b.showtime.clone(),
+        seats: b.seats.clone(),
+        amount: u64::from(b.amount),
+    }
+}
+
+/// Showtimes from a `find_showtimes` result (sold-out ones and ones whose
+/// start does not parse left out).
+pub fn parse_showtimes(result: &Showtimes) -> Vec<Offer> {
+    result
+        .showtimes
+        .iter()
         .filter_map(|s| {
-            let at: Zoned = s.get("starts_at")?.as_str()?.parse().ok()?;
-            let free = s.get("free").and_then(Value::as_u64);
-            if free == Some(0) {
+            let at: Zoned = s.starts_at.parse().ok()?;
+            if s.free == Some(0) {
                 return None;
             }
             Some(Offer {
-                id: s.get("id")?.as_str()?.to_owned(),
-                movie: s.get("movie")?.as_str()?.to_owned(),
-                title: s.get("title").and_then(Value::as_str).unwrap_or_default().to_owned(),
-                title_ko: s.get("title_ko").and_then(Value::as_str).map(str::to_owned),
-                theater: s.get("theater").and_then(Value::as_str).unwrap_or_default().to_owned(),
-                screen: s.get("screen").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                id: s.id.clone(),
+                movie: s.movie.clone(),
+                title: s.title.clone(),
+                title_ko: s.title_ko.clone(),
+                theater: s.theater.clone(),
+                screen: s.screen.clone(),
                 at: at.datetime(),
             })
         })

@@ -93,28 +93,8 @@ pub struct Party {
     pub children: Option<u8>,
 }
 
-/// Seat class (the seat store's classes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SeatClass {
-    /// Ordinary seats.
-    Standard,
-    /// Premium seats.
-    Premium,
-    /// Wheelchair spaces.
-    Wheelchair,
-}
-
-impl SeatClass {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SeatClass::Standard => "standard",
-            SeatClass::Premium => "premium",
-            SeatClass::Wheelchair => "wheelchair",
-        }
-    }
-}
+/// Seat class: the tool contract's (the seat store's classes).
+pub use booking_tools::SeatClass;
 
 /// Where in the room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
