@@ -34,7 +34,7 @@ async fn main() {
             Event::Citation(c) => {
                 print!(" [{}{}]", c.movie_id, c.review_id.map(|r| format!("/{r}")).unwrap_or_default())
             }
-            Event::ToolCall { tool, arguments, .. } => print!("\n<tool {} {arguments}>", tool.name()),
+            Event::ToolCall { call, .. } => print!("\n<tool {} {}>", call.name(), call.arguments_json()),
             Event::Final(f) => println!("\n--- speech: {}\n--- {:?}", f.speech, f.timings),
         }
     }

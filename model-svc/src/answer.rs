@@ -23,7 +23,7 @@ use crate::catalog::Movie;
 use dialog::Lexicon;
 use dialog::policy;
 
-use crate::compose::{self, Citation, Focus, Input, Part, ProposedCall, Tool, ToolOutcome};
+use crate::compose::{self, Citation, Focus, Input, Part, ToolCall, ToolOutcome};
 use crate::error::ModelError;
 use crate::index::{Filters, Hit, Mode, Store};
 use crate::intent::{self, Intent};
@@ -137,10 +137,8 @@ pub enum Event {
     ToolCall {
         /// Unique id for the result to refer to.
         id: String,
-        /// Which tool.
-        tool: Tool,
-        /// JSON arguments object.
-        arguments: serde_json::Value,
+        /// The tool and its arguments.
+        call: ToolCall,
     },
     /// The end.
     Final(Final),
@@ -343,9 +341,9 @@ async fn stream_llm(
                 }
                 Event::Text(t)
             }
-            LlmEvent::ToolCall { tool, arguments, .. } => {
+            LlmEvent::ToolCall { call, .. } => {
                 let n = CALL_SEQ.fetch_add(1, Ordering::Relaxed);
-                Event::ToolCall { id: format!("call-{conversation}-{n}"), tool, arguments }
+                Event::ToolCall { id: format!("call-{conversation}-{n}"), call }
             }
         };
         tx.send(Ok(out)).await.map_err(|_| LlmStop::Stopped(Stop::ClientGone))?;
@@ -430,18 +428,17 @@ fn converse(
     hits: &[Hit],
 ) -> Option<(Vec<Part>, DialogOut)> {
     let state = policy::State::from_json(&req.dialog_state);
-    let results: Vec<policy::ToolResult> = req
-        .tool_results
-        .iter()
-        .map(|t| policy::ToolResult { name: t.name.clone(), result: t.result.clone(), is_error: t.is_error })
-        .collect();
+    let results: Vec<policy::ToolResult> = req.tool_results.iter().map(|t| t.result.clone()).collect();
     // Names: the schedule's, the movies retrieved for this text (the catalog's
     // whole titles only), and the showtimes seen in this conversation.
     let mut lex = names.clone();
     for h in hits {
         lex.add_movie_whole(&h.movie.id, &h.movie.title, h.movie.title_ko.as_deref());
     }
-    let seen = results.iter().flat_map(|r| policy::parse_showtimes(&r.result));
+    let seen = results.iter().flat_map(|r| match &r.outcome {
+        Ok(booking_tools::ToolOutput::Showtimes(list)) => policy::parse_showtimes(list),
+        _ => Vec::new(),
+    });
     for o in state.offers.iter().chain(state.chosen.iter()).cloned().chain(seen) {
         if !o.title.is_empty() {
             lex.add_movie(&o.movie, &o.title, o.title_ko.as_deref(), &[]);
@@ -517,11 +514,7 @@ fn converse(
         };
         parts.push(Part::Text(format!("{sep}{}", out.text)));
     }
-    for c in out.calls {
-        if let Some(tool) = Tool::from_name(c.name) {
-            parts.push(Part::Call(ProposedCall { tool, arguments: c.arguments }));
-        }
-    }
+    parts.extend(out.calls.into_iter().map(Part::Call));
     let speech = [speech, out.speech].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" ");
     Some((parts, DialogOut { state: out.state.to_json(), suggestions: out.suggestions, speech }))
 }
@@ -576,7 +569,7 @@ async fn stream_parts(
             Part::Call(call) => {
                 let n = CALL_SEQ.fetch_add(1, Ordering::Relaxed);
                 let id = format!("call-{conversation}-{n}");
-                send(Event::ToolCall { id, tool: call.tool, arguments: call.arguments.clone() }).await?;
+                send(Event::ToolCall { id, call: call.clone() }).await?;
             }
         }
     }

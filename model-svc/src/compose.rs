@@ -20,56 +20,9 @@ const QUOTE_CHARS: usize = 90;
 /// Longest synopsis sentence used as a reason, in characters.
 const REASON_CHARS: usize = 150;
 
-/// The booking tools the gateway executes (names and argument shapes are
-/// part of the contract: proto/marquee/v1/model.proto, `ToolCall`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tool {
-    /// `find_showtimes {movie_id?, date?, theater_id?}`
-    FindShowtimes,
-    /// `hold_best_available {showtime_id, party_size, class?}`
-    HoldBestAvailable,
-    /// `extend_hold {showtime_id, hold_id}`
-    ExtendHold,
-    /// `release_hold {showtime_id, hold_id}`
-    ReleaseHold,
-    /// `confirm_booking {showtime_id, hold_id}`
-    ConfirmBooking,
-    /// `cancel_booking {booking_id}`
-    CancelBooking,
-    /// `list_bookings {}`
-    ListBookings,
-}
-
-impl Tool {
-    /// Every tool.
-    pub const ALL: [Tool; 7] = [
-        Self::FindShowtimes,
-        Self::HoldBestAvailable,
-        Self::ExtendHold,
-        Self::ReleaseHold,
-        Self::ConfirmBooking,
-        Self::CancelBooking,
-        Self::ListBookings,
-    ];
-
-    /// The wire name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::FindShowtimes => "find_showtimes",
-            Self::HoldBestAvailable => "hold_best_available",
-            Self::ExtendHold => "extend_hold",
-            Self::ReleaseHold => "release_hold",
-            Self::ConfirmBooking => "confirm_booking",
-            Self::CancelBooking => "cancel_booking",
-            Self::ListBookings => "list_bookings",
-        }
-    }
-
-    /// Parses a wire name.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.name() == name)
-    }
-}
+/// The booking tools the gateway executes: the typed contract of the
+/// `booking-tools` crate (proto/marquee/v1/model.proto, `ToolCall`).
+pub use booking_tools::{Tool, ToolCall};
 
 /// A record the answer relies on.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,28 +37,14 @@ pub struct Citation {
     pub attribution: String,
 }
 
-/// A proposed tool call (the id is assigned when streaming).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ProposedCall {
-    /// Which tool.
-    pub tool: Tool,
-    /// Its JSON arguments (an object).
-    pub arguments: serde_json::Value,
-}
-
-/// The result of a tool the gateway ran.
+/// The result of a tool the gateway ran, parsed once where the request
+/// arrives (`service.rs`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolOutcome {
     /// The call id it answers.
     pub call_id: String,
-    /// The tool's wire name, as the gateway sent it.
-    pub name: String,
-    /// The tool (None for a name we do not know).
-    pub tool: Option<Tool>,
-    /// The result document.
-    pub result: serde_json::Value,
-    /// True when the tool failed or was refused.
-    pub is_error: bool,
+    /// The tool and its typed result or error.
+    pub result: booking_tools::ToolResult,
 }
 
 /// One piece of a composed answer, in order.
@@ -115,8 +54,8 @@ pub enum Part {
     Text(String),
     /// A citation for the text just before it.
     Cite(Citation),
-    /// A tool call to propose.
-    Call(ProposedCall),
+    /// A tool call to propose (the id is assigned when streaming).
+    Call(ToolCall),
 }
 
 /// Reviews of the movie in focus, for opinion questions and summaries.

@@ -20,7 +20,7 @@ use futures_util::{Stream, StreamExt};
 use serde_json::json;
 
 use crate::answer::Turn;
-use crate::compose::{Tool, ToolOutcome};
+use crate::compose::{ToolCall, ToolOutcome};
 use crate::index::{Hit, Sentiment};
 
 /// Settings of the LLM endpoint.
@@ -59,10 +59,8 @@ pub enum LlmEvent {
     ToolCall {
         /// The model's call id.
         id: String,
-        /// Which tool.
-        tool: Tool,
-        /// JSON arguments object.
-        arguments: serde_json::Value,
+        /// The tool and its arguments.
+        call: ToolCall,
     },
 }
 
@@ -160,11 +158,11 @@ fn request(
     if !tool_results.is_empty() {
         let calls: Vec<serde_json::Value> = tool_results
             .iter()
-            .map(|r| json!({"id": r.call_id, "type": "function", "function": {"name": r.name, "arguments": "{}"}}))
+            .map(|r| json!({"id": r.call_id, "type": "function", "function": {"name": r.result.tool.name(), "arguments": "{}"}}))
             .collect();
         messages.push(json!({"role": "assistant", "tool_calls": calls}));
         for r in tool_results {
-            messages.push(json!({"role": "tool", "tool_call_id": r.call_id, "content": r.result.to_string()}));
+            messages.push(json!({"role": "tool", "tool_call_id": r.call_id, "content": r.result.to_json()}));
         }
     }
     let body = json!({
@@ -176,45 +174,10 @@ fn request(
     serde_json::from_value(body).map_err(|e| LlmError::Malformed(format!("request: {e}")))
 }
 
-/// The booking tools as chat-completions function definitions.
+/// The booking tools as chat-completions function definitions (the
+/// contract crate's, checked there against the argument types).
 pub fn tool_definitions() -> serde_json::Value {
-    let string = json!({"type": "string"});
-    let f = |name: &str, description: &str, properties: serde_json::Value, required: &[&str]| {
-        json!({"type": "function", "function": {
-            "name": name, "description": description,
-            "parameters": {"type": "object", "properties": properties, "required": required}
-        }})
-    };
-    let hold_ref = json!({"showtime_id": string, "hold_id": string});
-    json!([
-        f(
-            "find_showtimes",
-            "Upcoming showtimes, optionally of one movie, on one local date, at one theater. Each result has id, movie, theater, screen, starts_at, prices, title, title_ko and free seats.",
-            json!({"movie_id": string, "date": {"type": "string", "description": "YYYY-MM-DD, the cinema's local date"}, "theater_id": string}),
-            &[]
-        ),
-        f(
-            "hold_best_available",
-            "Hold the best available adjacent seats of a showtime for 10 minutes. The result has hold_id, seats and amount (total in won).",
-            json!({"showtime_id": string, "party_size": {"type": "integer", "minimum": 1, "maximum": 10}, "class": {"type": "string", "enum": ["standard", "premium", "wheelchair"]}}),
-            &["showtime_id", "party_size"]
-        ),
-        f("extend_hold", "Extend a seat hold before it expires.", hold_ref.clone(), &["showtime_id", "hold_id"]),
-        f(
-            "release_hold",
-            "Give held seats back (the user said no or cancelled).",
-            hold_ref.clone(),
-            &["showtime_id", "hold_id"]
-        ),
-        f(
-            "confirm_booking",
-            "Turn a seat hold into a booking. Only after the user explicitly said yes to the read-back.",
-            hold_ref,
-            &["showtime_id", "hold_id"]
-        ),
-        f("cancel_booking", "Cancel a confirmed booking.", json!({"booking_id": string}), &["booking_id"]),
-        f("list_bookings", "The user's bookings.", json!({}), &[]),
-    ])
+    booking_tools::definitions()
 }
 
 /// The retrieved records as prompt text, numbered, with ids for tool calls.
@@ -308,20 +271,21 @@ fn events(
             }
         }
         for (_, p) in calls {
-            let Some(tool) = Tool::from_name(&p.name) else {
-                tracing::warn!(name = %p.name, "LLM called an unknown tool; dropped");
-                continue;
-            };
-            let arguments: serde_json::Value = match serde_json::from_str(&p.arguments) {
-                Ok(v @ serde_json::Value::Object(_)) => v,
-                _ => {
+            // Parsed once, here, into the typed contract.
+            let call = match ToolCall::parse(&p.name, &p.arguments) {
+                Ok(call) => call,
+                Err(booking_tools::CallError::UnknownTool(_)) => {
+                    tracing::warn!(name = %p.name, "LLM called an unknown tool; dropped");
+                    continue;
+                }
+                Err(e) => {
                     let _ = tx
-                        .send(Err(LlmError::Malformed(format!("arguments of {} are not a JSON object", p.name))))
+                        .send(Err(LlmError::Malformed(format!("arguments of {} do not fit the tool: {e}", p.name))))
                         .await;
                     return;
                 }
             };
-            if tx.send(Ok(LlmEvent::ToolCall { id: p.id, tool, arguments })).await.is_err() {
+            if tx.send(Ok(LlmEvent::ToolCall { id: p.id, call })).await.is_err() {
                 return;
             }
         }

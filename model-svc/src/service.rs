@@ -19,7 +19,7 @@ use tonic::{Request, Response, Status};
 
 use crate::answer::{self, AnswerRequest, Event, Stats, StreamOptions};
 use crate::catalog::{Movie, Review};
-use crate::compose::{Tool, ToolOutcome};
+use crate::compose::ToolOutcome;
 use crate::error::ModelError;
 use crate::index::{Filters, Mode, Store};
 use crate::names::{Name, ScheduleNames};
@@ -185,19 +185,10 @@ fn answer_request(r: pb::AnswerRequest) -> Result<AnswerRequest, ModelError> {
         .tool_results
         .into_iter()
         .map(|t| {
-            let result = if t.result_json.trim().is_empty() {
-                serde_json::Value::Null
-            } else {
-                serde_json::from_str(&t.result_json)
-                    .map_err(|e| ModelError::InvalidArgument(format!("tool result {} is not JSON: {e}", t.call_id)))?
-            };
-            Ok(ToolOutcome {
-                call_id: t.call_id,
-                tool: Tool::from_name(&t.name),
-                name: t.name,
-                result,
-                is_error: t.is_error,
-            })
+            // Parsed once, here, into the typed contract.
+            let result = booking_tools::ToolResult::parse(&t.name, &t.result_json, t.is_error)
+                .map_err(|e| ModelError::InvalidArgument(format!("tool result {}: {e}", t.call_id)))?;
+            Ok(ToolOutcome { call_id: t.call_id, result })
         })
         .collect::<Result<Vec<_>, ModelError>>()?;
     let context = r.context.unwrap_or_default();
@@ -249,8 +240,8 @@ fn answer_event(ev: Event) -> pb::AnswerEvent {
             snippet: c.snippet,
             attribution: c.attribution,
         }),
-        Event::ToolCall { id, tool, arguments } => {
-            E::ToolCall(pb::ToolCall { id, name: tool.name().to_owned(), arguments_json: arguments.to_string() })
+        Event::ToolCall { id, call } => {
+            E::ToolCall(pb::ToolCall { id, name: call.name().to_owned(), arguments_json: call.arguments_json() })
         }
         Event::Final(f) => E::Final(pb::Final {
             timings: Some(pb::Timings {

@@ -136,3 +136,14 @@ fn results_that_do_not_fit_are_refused() {
     // A hold without its id cannot be extended or confirmed.
     assert!(ToolResult::parse("hold_best_available", r#"{"seats":[]}"#, false).is_err());
 }
+
+/// web/js/tools.js is the browser's one table of tool names; it must name
+/// exactly these tools.
+#[test]
+fn the_web_table_mirrors_the_tools() {
+    let js = include_str!("../../web/js/tools.js");
+    let named: BTreeSet<&str> =
+        js.lines().filter_map(|l| l.trim().strip_suffix("\",")?.split_once(": \"").map(|(_, name)| name)).collect();
+    let tools: BTreeSet<&str> = Tool::ALL.iter().map(|t| t.name()).collect();
+    assert_eq!(named, tools);
+}

@@ -10,6 +10,7 @@ import { Bookings } from "./bookings.js";
 import { Chat } from "./chat.js";
 import { Voice } from "./voice.js";
 import { ReadAloud } from "./readaloud.js";
+import { TOOL } from "./tools.js";
 
 const $ = (id) => document.getElementById(id);
 const conn = new Connection();
@@ -74,17 +75,17 @@ const chat = new Chat(
       // The bot's booking actions show where the user's own would.
       if (!d.ok) return;
       const r = d.result ?? {};
-      if ((d.tool === "hold_best_available" || d.tool === "extend_hold") && r.hold_id) {
+      if ((d.tool === TOOL.HOLD_BEST_AVAILABLE || d.tool === TOOL.EXTEND_HOLD) && r.hold_id) {
         holds.put(r);
         if (seatmap.current !== r.showtime) seatmap.open(r.showtime);
-      } else if (d.tool === "release_hold") {
+      } else if (d.tool === TOOL.RELEASE_HOLD) {
         for (const h of [...holds.holds.values()]) if (h.seats.every((s) => (r.seats ?? []).includes(s))) holds.drop(h.hold_id);
       }
-      else if (d.tool === "confirm_booking" && r.booking_id) {
+      else if (d.tool === TOOL.CONFIRM_BOOKING && r.booking_id) {
         for (const h of [...holds.holds.values()]) if (h.showtime === r.showtime && r.seats?.every((s) => h.seats.includes(s))) holds.drop(h.hold_id);
         seatmap.markSold(r.showtime, r.seats ?? []);
         bookings.refresh();
-      } else if (d.tool === "cancel_booking") bookings.refresh();
+      } else if (d.tool === TOOL.CANCEL_BOOKING) bookings.refresh();
     },
   },
 );

@@ -5,6 +5,7 @@
 // itself: actions are the bot's, reported through onAction.
 
 import { t, language } from "./i18n.js";
+import { TOOL } from "./tools.js";
 
 function newId(prefix) {
   return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
@@ -283,19 +284,19 @@ export class Chat {
     if (!d.ok) return t("action_failed");
     const r = d.result ?? {};
     switch (d.tool) {
-      case "hold_best_available":
+      case TOOL.HOLD_BEST_AVAILABLE:
         return t("action_hold", { seats: (r.seats ?? []).join(", ") });
-      case "confirm_booking":
+      case TOOL.CONFIRM_BOOKING:
         return t("action_confirm", { seats: (r.seats ?? []).join(", ") });
-      case "release_hold":
+      case TOOL.RELEASE_HOLD:
         return t("action_release");
-      case "cancel_booking":
+      case TOOL.CANCEL_BOOKING:
         return t("action_cancel");
-      case "find_showtimes":
+      case TOOL.FIND_SHOWTIMES:
         return t("action_find");
-      case "extend_hold":
+      case TOOL.EXTEND_HOLD:
         return t("action_extend");
-      case "list_bookings":
+      case TOOL.LIST_BOOKINGS:
         return t("action_list");
       default:
         return t("action_ok");

@@ -1,4 +1,6 @@
 #![allow(clippy::unwrap_used)]
+use serde_json::{Value, json};
+
 use super::*;
 
 fn lex() -> Lexicon {
@@ -50,11 +52,11 @@ impl Talk {
 }
 
 fn ok(name: &str, result: Value) -> ToolResult {
-    ToolResult { name: name.into(), result, is_error: false }
+    ToolResult::parse(name, &result.to_string(), false).unwrap()
 }
 
 fn err(name: &str, code: &str) -> ToolResult {
-    ToolResult { name: name.into(), result: json!({"error": code, "message": code}), is_error: true }
+    ToolResult::parse(name, &json!({"error": code, "message": code}).to_string(), true).unwrap()
 }
 
 fn hold(showtime: &str) -> Value {
@@ -67,11 +69,11 @@ fn korean_booking_holds_reads_back_and_confirms_only_after_yes() {
     let mut t = Talk::new();
     let out = t.round("토요일 저녁 7시 매트릭스 두 명 예매해 주세요", &[]);
     assert_eq!(out.calls.len(), 1);
-    assert_eq!(out.calls[0].name, "find_showtimes");
-    assert_eq!(out.calls[0].arguments, json!({"movie_id": "nsyn-11", "date": "2026-11-28"}));
+    assert_eq!(out.calls[0].name(), "find_showtimes");
+    assert_eq!(out.calls[0].arguments(), json!({"movie_id": "nsyn-11", "date": "2026-11-28"}));
     let out = t.round("토요일 저녁 7시 매트릭스 두 명 예매해 주세요", &[ok("find_showtimes", showtimes())]);
-    assert_eq!(out.calls[0].name, "hold_best_available");
-    assert_eq!(out.calls[0].arguments, json!({"showtime_id": "g1-1328-1900", "party_size": 2}));
+    assert_eq!(out.calls[0].name(), "hold_best_available");
+    assert_eq!(out.calls[0].arguments(), json!({"showtime_id": "g1-1328-1900", "party_size": 2}));
     let out =
         t.round("토요일 저녁 7시 매트릭스 두 명 예매해 주세요", &[ok("hold_best_available", hold("g1-1328-1900"))]);
     assert!(out.calls.is_empty());
@@ -82,8 +84,8 @@ fn korean_booking_holds_reads_back_and_confirms_only_after_yes() {
     let out = t.round("음", &[]);
     assert!(out.calls.is_empty());
     let out = t.round("네", &[]);
-    assert_eq!(out.calls[0].name, "confirm_booking");
-    assert_eq!(out.calls[0].arguments, json!({"showtime_id": "g1-1328-1900", "hold_id": "h0123456789abcdef"}));
+    assert_eq!(out.calls[0].name(), "confirm_booking");
+    assert_eq!(out.calls[0].arguments(), json!({"showtime_id": "g1-1328-1900", "hold_id": "h0123456789abcdef"}));
     let booking = json!({"booking_id": "bk1-g1-1328-1900", "showtime": "g1-1328-1900", "seats": ["F7", "F8"],
                          "amount": 30000, "status": "confirmed"});
     let out = t.round("네", &[ok("confirm_booking", booking)]);
@@ -96,7 +98,7 @@ fn nine_oclock_means_the_evening_showing_that_exists() {
     let mut t = Talk::new();
     t.round("토요일 9시 두 명", &[]);
     let out = t.round("토요일 9시 두 명", &[ok("find_showtimes", showtimes())]);
-    assert_eq!(out.calls[0].arguments["showtime_id"], "g1-1328-2100");
+    assert_eq!(out.calls[0].arguments()["showtime_id"], "g1-1328-2100");
 }
 
 #[test]
@@ -112,7 +114,7 @@ fn offers_then_pick_by_suggestion_then_party() {
     assert!(out.calls.is_empty());
     assert_eq!(t.state.stage, Stage::Chosen);
     let out = t.round("two adults and a child", &[]);
-    assert_eq!(out.calls[0].arguments, json!({"showtime_id": "g1-1328-1900", "party_size": 3}));
+    assert_eq!(out.calls[0].arguments(), json!({"showtime_id": "g1-1328-1900", "party_size": 3}));
 }
 
 #[test]
@@ -128,7 +130,7 @@ fn no_releases_and_repeat_changes_nothing() {
     assert_eq!(t.state.stage, before.stage);
     assert_eq!(t.state.hold, before.hold);
     let out = t.round("아니요", &[]);
-    assert_eq!(out.calls[0].name, "release_hold");
+    assert_eq!(out.calls[0].name(), "release_hold");
     assert!(t.state.hold.is_none());
 }
 
@@ -139,9 +141,9 @@ fn correction_of_party_while_holding_releases_and_holds_again() {
     t.round("x", &[ok("find_showtimes", showtimes())]);
     t.round("x", &[ok("hold_best_available", hold("g1-1328-1900"))]);
     let out = t.round("아니요 세 명이요", &[]);
-    let names: Vec<&str> = out.calls.iter().map(|c| c.name).collect();
+    let names: Vec<&str> = out.calls.iter().map(|c| c.name()).collect();
     assert_eq!(names, ["release_hold", "hold_best_available"]);
-    assert_eq!(out.calls[1].arguments["party_size"], 3);
+    assert_eq!(out.calls[1].arguments()["party_size"], 3);
 }
 
 #[test]
@@ -155,7 +157,7 @@ fn expired_hold_offers_to_hold_again() {
     assert_eq!(t.state.stage, Stage::Rehold);
     assert!(out.calls.is_empty());
     let out = t.round("네", &[]);
-    assert_eq!(out.calls[0].name, "hold_best_available");
+    assert_eq!(out.calls[0].name(), "hold_best_available");
 }
 
 #[test]

@@ -459,20 +459,16 @@ impl Dispatcher {
         let outcome = tools::run(&self.seats, &req.user, &key, &call.name, &call.arguments_json).await;
         let saved = format!("{}{}", if outcome.is_error { "1" } else { "0" }, outcome.json);
         self.queue.journal_put(&req.user, &req.message_id, &call.id, &saved).await?;
-        if !outcome.is_error && matches!(call.name.as_str(), "hold_best_available" | "extend_hold") {
-            self.schedule_warning(req, &outcome.json).await;
+        // A new or extended hold (the typed result says which) gets a warning before it expires.
+        if let Ok(booking_tools::ToolResult { outcome: Ok(booking_tools::ToolOutput::Hold(h)), .. }) =
+            booking_tools::ToolResult::parse(&call.name, &outcome.json, outcome.is_error)
+        {
+            self.schedule_warning(req, h).await;
         }
         Ok(outcome)
     }
 
-    async fn schedule_warning(&self, req: &Request, hold_json: &str) {
-        #[derive(serde::Deserialize)]
-        struct H {
-            hold_id: String,
-            showtime: String,
-            expires_at: i64,
-        }
-        let Ok(h) = serde_json::from_str::<H>(hold_json) else { return };
+    async fn schedule_warning(&self, req: &Request, h: booking_tools::Hold) {
         let w = HoldWarning {
             user: req.user.clone(),
             conversation: req.conversation.clone(),

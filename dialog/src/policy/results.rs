@@ -1,0 +1,364 @@
+//! What the results of the tools the dialogue asked for do to the conversation, and the showtimes they offer.
+
+use super::*;
+
+impl Round<'_> {
+    // ---- tool results -------------------------------------------------------------
+
+    pub(super) fn results(&mut self, input: &Input<'_>) {
+        for r in input.tool_results {
+            let output = match &r.outcome {
+                Ok(output) => output,
+                Err(e) => {
+                    self.failed(r.tool, &e.error);
+                    continue;
+                }
+            };
+            match (r.tool, output) {
+                (Tool::FindShowtimes, ToolOutput::Showtimes(list)) => {
+                    self.showtimes(list, input.recommended.as_deref())
+                }
+                (Tool::HoldBestAvailable | Tool::ExtendHold, ToolOutput::Hold(h)) => {
+                    self.held(h, r.tool == Tool::ExtendHold)
+                }
+                (Tool::ReleaseHold, _) => {
+                    self.state.hold = None;
+                }
+                (Tool::ConfirmBooking, ToolOutput::Booking(b)) => self.booked(b),
+                (Tool::CancelBooking, _) => {
+                    self.state.booking = None;
+                    self.state.stage = Stage::Idle;
+                    self.say(
+                        "예매를 취소했어요. 결제하신 금액은 환불돼요.",
+                        "Your booking is cancelled and will be refunded.",
+                    );
+                }
+                (Tool::ListBookings, ToolOutput::Bookings(list)) => self.bookings(list),
+                _ => {}
+            }
+        }
+    }
+
+    pub(super) fn showtimes(&mut self, result: &Showtimes, recommended: Option<&[String]>) {
+        let all = parse_showtimes(result);
+        let mut fit = fitting(&all, &self.state.slots, self.now);
+        if self.state.discover {
+            self.state.discover = false;
+            if let Some(rec) = recommended {
+                let mut ordered = Vec::new();
+                for m in rec {
+                    ordered.extend(fit.iter().filter(|o| o.movie == *m).take(2).cloned());
+                }
+                if !ordered.is_empty() {
+                    fit = ordered;
+                }
+            }
+            return self.offer(fit, true);
+        }
+        if fit.is_empty() {
+            // Relax the time (then the theater) and say so.
+            let mut relaxed = self.state.slots.clone();
+            relaxed.time = None;
+            let mut alt = fitting(&all, &relaxed, self.now);
+            if alt.is_empty() {
+                relaxed.theater = None;
+                alt = fitting(&all, &relaxed, self.now);
+            }
+            if alt.is_empty() {
+                self.state.stage = Stage::Idle;
+                self.say(
+                    "죄송해요, 말씀하신 조건으로는 예매할 수 있는 상영이 없어요. 다른 날짜나 영화를 말씀해 주세요.",
+                    "Sorry, there is no showtime I can book for that. Please tell me another day or movie.",
+                );
+                return;
+            }
+            self.say(
+                "말씀하신 시간에는 상영이 없어요. 대신 이런 시간이 있어요.",
+                "There is no showing at that time. These are close alternatives.",
+            );
+            return self.offer(alt, false);
+        }
+        let exact_time = matches!(self.state.slots.time, Some(TimeSpec::At(_) | TimeSpec::Around(_)));
+        if fit.len() == 1 && exact_time {
+            self.state.chosen = fit.first().cloned();
+            self.state.offers = fit;
+            return self.after_choice();
+        }
+        self.offer(fit, false)
+    }
+
+    /// Offers showtimes as quick replies and waits for a pick.
+    pub(super) fn offer(&mut self, list: Vec<Offer>, discovery: bool) {
+        self.state.offers = list.into_iter().take(MAX_OFFERS).collect();
+        self.state.stage = Stage::Offered;
+        if self.state.offers.len() == 1 && !discovery {
+            let o = self.state.offers[0].clone();
+            let s = self.offer_speech(&o);
+            if self.ko {
+                let t = format!("{s} 상영이 있어요. 이걸로 할까요?");
+                self.both(&t, &t);
+            } else {
+                let t = format!("There is {s}. Shall I take that one?");
+                self.both(&t, &t);
+            }
+        } else if discovery {
+            self.say(
+                "이 중에서 보고 싶은 상영을 고르시면 좌석을 잡아 드릴게요.",
+                "Pick a showing below and I will hold seats for you.",
+            );
+        } else {
+            self.say(
+                "예매할 수 있는 상영 시간이에요. 원하시는 것을 골라 주세요.",
+                "Here are the showtimes you can book. Please pick one.",
+            );
+        }
+        self.offer_suggestions();
+    }
+
+    pub(super) fn offer_suggestions(&mut self) {
+        let offers = self.state.offers.clone();
+        for o in &offers {
+            self.suggestions.push(Suggestion {
+                label: self.offer_label(o),
+                text: self.offer_text(o),
+                showtime_id: Some(o.id.clone()),
+            });
+        }
+    }
+
+    pub(super) fn held(&mut self, result: &booking_tools::Hold, extended: bool) {
+        let hold_id = result.hold_id.as_str();
+        if hold_id.is_empty() {
+            return self.say("좌석을 잡지 못했어요. 다시 시도해 주세요.", "I could not hold seats. Please try again.");
+        }
+        // A result without a price (0) keeps the price this hold was read back with.
+        let amount = Some(u64::from(result.amount))
+            .filter(|a| *a > 0)
+            .or_else(|| self.state.hold.as_ref().filter(|h| h.id == hold_id).map(|h| h.amount))
+            .unwrap_or(0);
+        self.state.hold = Some(HoldInfo {
+            id: hold_id.to_owned(),
+            showtime: result.showtime.clone(),
+            seats: result.seats.clone(),
+            amount,
+        });
+        self.state.stage = Stage::Held;
+        if extended {
+            self.say("좌석을 10분 더 잡아 두었어요.", "Your seats are held for another 10 minutes.");
+        }
+        self.read_back();
+    }
+
+    /// Movie, time, theater, seats, total; then the yes/no question.
+    pub(super) fn read_back(&mut self) {
+        let Some(h) = self.state.hold.clone() else { return };
+        let o = self.state.chosen.clone().filter(|o| o.id == h.showtime);
+        let seats_text = h.seats.join(", ");
+        let seats_speech = seats_spoken(&h.seats, self.ko);
+        let who = self.state.slots.party.map(|p| party_words(p, self.ko)).unwrap_or_default();
+        let won = text::won(h.amount);
+        let what = o.as_ref().map(|o| self.offer_speech(o)).unwrap_or_default();
+        if self.ko {
+            let head = if what.is_empty() { String::new() } else { format!("{what}, ") };
+            let t = format!("{head}좌석 {seats_text}, {who}모두 {won}원입니다. 이대로 예매를 확정할까요?");
+            let s = format!("{head}좌석 {seats_speech}, {who}모두 {won}원입니다. 이대로 예매를 확정할까요?");
+            self.both(&t, &s);
+            self.say("좌석은 10분 동안 잡아 둘게요.", "");
+            self.yes_no();
+            self.suggest("시간 연장", "연장");
+        } else {
+            let head = if what.is_empty() { String::new() } else { format!("{what}: ") };
+            let t = format!("{head}seats {seats_text}, {who}{won} won in total. Shall I confirm the booking?");
+            let s = format!("{head}seats {seats_speech}, {who}{won} won in total. Shall I confirm the booking?");
+            self.both(&t, &s);
+            self.say("", "I will keep the seats for 10 minutes.");
+            self.yes_no();
+            self.suggest("More time", "extend");
+        }
+    }
+
+    pub(super) fn booked(&mut self, result: &booking_tools::Booking) {
+        let id = result.booking_id.clone();
+        let b = booking_info(result);
+        let what = self.describe_booking(&b);
+        self.state.booking = Some(b);
+        self.state.hold = None;
+        self.state.stage = Stage::Booked;
+        if self.ko {
+            self.both(
+                &format!("예매가 완료되었어요. {what}, 예매 번호 {id}. 즐거운 관람 되세요!"),
+                &format!("예매가 완료되었어요. {what}. 즐거운 관람 되세요!"),
+            );
+        } else {
+            self.both(
+                &format!("Your booking is confirmed: {what}, booking number {id}. Enjoy the movie!"),
+                &format!("Your booking is confirmed: {what}. Enjoy the movie!"),
+            );
+        }
+    }
+
+    pub(super) fn describe_booking(&self, b: &BookingInfo) -> String {
+        let o = self.state.chosen.clone().filter(|o| o.id == b.showtime);
+        let seats = b.seats.join(", ");
+        match o {
+            Some(o) if self.ko => format!("{} 좌석 {seats}", self.offer_speech(&o)),
+            Some(o) => format!("{}, seats {seats}", self.offer_speech(&o)),
+            None if self.ko => format!("좌석 {seats}"),
+            None => format!("seats {seats}"),
+        }
+    }
+
+    pub(super) fn bookings(&mut self, result: &booking_tools::Bookings) {
+        let list: Vec<&booking_tools::Booking> =
+            result.bookings.iter().filter(|b| b.status == Some(BookingStatus::Confirmed)).collect();
+        let lookup = std::mem::take(&mut self.state.cancel_lookup);
+        let Some(last) = list.last() else {
+            return self.say("확정된 예매가 없어요.", "You have no confirmed bookings.");
+        };
+        let info = booking_info(last);
+        self.state.booking = Some(info);
+        if lookup {
+            self.state.stage = Stage::Booked;
+            self.cancel();
+        } else if self.ko {
+            let t = format!("확정된 예매가 {}건 있어요. 가장 최근 예매는 {}이에요.", list.len(), self.describe_last());
+            self.both(&t, &t);
+        } else {
+            let t = format!("You have {} confirmed bookings. The latest is {}.", list.len(), self.describe_last());
+            self.both(&t, &t);
+        }
+    }
+
+    pub(super) fn describe_last(&self) -> String {
+        self.state.booking.as_ref().map(|b| self.describe_booking(b)).unwrap_or_default()
+    }
+
+    pub(super) fn failed(&mut self, tool: Tool, code: &str) {
+        let code = if code.is_empty() { "error" } else { code };
+        match (tool.name(), code) {
+            (_, "hold_expired") | (_, "hold_not_found") if self.state.hold.is_some() => {
+                self.state.hold = None;
+                self.state.stage = Stage::Rehold;
+                self.say(
+                    "잡아 두었던 시간이 지나서 좌석이 풀렸어요. 같은 상영으로 다시 좌석을 잡아 드릴까요?",
+                    "The hold ran out and the seats were released. Shall I hold seats for the same showing again?",
+                );
+                if self.ko {
+                    self.suggest("네, 다시 잡아 주세요", "네");
+                    self.suggest("아니요", "아니요");
+                } else {
+                    self.suggest("Yes, hold again", "yes");
+                    self.suggest("No", "no");
+                }
+            }
+            ("extend_hold", "extend_limit") => {
+                self.say(
+                    "좌석은 더 이상 연장할 수 없어요. 지금 예매를 확정하시겠어요?",
+                    "The hold cannot be extended any further. Would you like to confirm the booking now?",
+                );
+                self.yes_no();
+            }
+            ("hold_best_available", "seats_unavailable") if self.state.retries < HOLD_RETRIES => {
+                self.state.retries += 1;
+                self.after_choice();
+            }
+            ("hold_best_available", "no_fit" | "seats_unavailable") => {
+                let n = self.state.slots.party.map_or(1, |p| p.total);
+                let chosen = self.state.chosen.take();
+                self.state.offers.retain(|o| Some(&o.id) != chosen.as_ref().map(|c| &c.id));
+                if self.ko {
+                    let t = format!(
+                        "죄송해요, 그 상영에는 {n}분이 나란히 앉을 자리가 남아 있지 않아요. 다른 시간을 고르시거나 인원을 바꿔 말씀해 주세요."
+                    );
+                    self.both(&t, &t);
+                } else {
+                    let t = format!(
+                        "Sorry, that showing has no {n} seats together left. Pick another time or change the number of people."
+                    );
+                    self.both(&t, &t);
+                }
+                self.state.stage = if self.state.offers.is_empty() { Stage::Idle } else { Stage::Offered };
+                self.offer_suggestions();
+            }
+            ("release_hold", _) => {
+                self.state.hold = None;
+            }
+            ("cancel_booking", _) => {
+                self.state.stage = Stage::Booked;
+                self.say(
+                    "예매를 취소하지 못했어요. 잠시 후 다시 말씀해 주세요.",
+                    "I could not cancel the booking. Please try again shortly.",
+                );
+            }
+            _ => {
+                self.say(
+                    "죄송해요, 요청을 처리하지 못했어요. 잠시 후 다시 말씀해 주시거나 다른 시간을 골라 주세요.",
+                    "Sorry, that did not go through. Please try again shortly or pick another time.",
+                );
+                if self.state.stage == Stage::Searching {
+                    self.state.stage = Stage::Idle;
+                }
+            }
+        }
+    }
+}
+
+/// A booking as the dialogue remembers it.
+pub(super) fn booking_info(b: &booking_tools::Booking) -> BookingInfo {
+    BookingInfo {
+        id: b.booking_id.clone(),
+        showtime: b.showtime.clone(),
+        seats: b.seats.clone(),
+        amount: u64::from(b.amount),
+    }
+}
+
+/// Showtimes from a `find_showtimes` result (sold-out ones and ones whose
+/// start does not parse left out).
+pub fn parse_showtimes(result: &Showtimes) -> Vec<Offer> {
+    result
+        .showtimes
+        .iter()
+        .filter_map(|s| {
+            let at: Zoned = s.starts_at.parse().ok()?;
+            if s.free == Some(0) {
+                return None;
+            }
+            Some(Offer {
+                id: s.id.clone(),
+                movie: s.movie.clone(),
+                title: s.title.clone(),
+                title_ko: s.title_ko.clone(),
+                theater: s.theater.clone(),
+                screen: s.screen.clone(),
+                at: at.datetime(),
+            })
+        })
+        .collect()
+}
+
+/// The showtimes that fit the slots and have not started, by start.
+pub(super) fn fitting(all: &[Offer], s: &Slots, now: &Zoned) -> Vec<Offer> {
+    let now = now.datetime();
+    let fit: Vec<&Offer> = all
+        .iter()
+        .filter(|o| o.at > now)
+        .filter(|o| s.movie.as_ref().is_none_or(|m| *m == o.movie))
+        .filter(|o| s.theater.as_ref().is_none_or(|t| *t == o.theater))
+        .filter(|o| s.date.is_none_or(|d| d == o.at.date()))
+        .filter(|o| s.time.is_none_or(|t| t.fits(minute_of(o.at))))
+        .collect();
+    let mut out: Vec<Offer> = prefer_pm(fit, s.time).into_iter().cloned().collect();
+    out.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+    out
+}
+
+/// For an ambiguous "9시" that fits both 09:00 and 21:00, the afternoon/evening ones.
+pub(super) fn prefer_pm(fit: Vec<&Offer>, t: Option<TimeSpec>) -> Vec<&Offer> {
+    if let Some(TimeSpec::Around(m)) = t
+        && fit.iter().any(|o| minute_of(o.at) == m + 12 * 60)
+    {
+        return fit.into_iter().filter(|o| minute_of(o.at) != m).collect();
+    }
+    fit
+}

@@ -1,0 +1,232 @@
+//! The text being read and what a slot has consumed of it; the primitives every reader uses, and the readers of names (movie, theater), ordinals, seat class and position.
+
+use super::*;
+
+/// The text being read, with the characters already consumed by a slot.
+pub(super) struct Scan {
+    pub(super) c: Vec<char>,
+    pub(super) used: Vec<bool>,
+}
+
+impl Scan {
+    pub(super) fn new(text: &str) -> Scan {
+        let c: Vec<char> = text
+            .chars()
+            .flat_map(char::to_lowercase)
+            .map(|c| if ",.!?~·…\"“”()[]'‘’".contains(c) && c != '\'' { ' ' } else { c })
+            .map(|c| if c == '\u{2019}' { '\'' } else { c })
+            .collect();
+        let used = vec![false; c.len()];
+        Scan { c, used }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.c.len()
+    }
+
+    /// `pat` at `i`, none of it consumed.
+    pub(super) fn at(&self, i: usize, pat: &str) -> bool {
+        (i..).zip(pat.chars()).all(|(j, p)| j < self.len() && self.c[j] == p && !self.used[j])
+    }
+
+    pub(super) fn mark(&mut self, from: usize, to: usize) {
+        for u in &mut self.used[from..to.min(self.c.len())] {
+            *u = true;
+        }
+    }
+
+    pub(super) fn is_word(c: char) -> bool {
+        c.is_alphanumeric()
+    }
+
+    /// True when `i` starts a word (for Latin: no letter before; for Hangul: no Hangul before).
+    pub(super) fn word_start(&self, i: usize) -> bool {
+        i == 0 || !Self::is_word(self.c[i - 1])
+    }
+
+    /// True when a word ends at `i` (Latin letters/digits do not continue).
+    pub(super) fn word_end(&self, i: usize) -> bool {
+        i >= self.len() || !self.c[i].is_ascii_alphanumeric()
+    }
+
+    /// Every unconsumed occurrence of `pat`.
+    pub(super) fn find(&self, pat: &str) -> Vec<usize> {
+        let n = pat.chars().count();
+        (0..self.len().saturating_sub(n - 1)).filter(|&i| self.at(i, pat)).collect()
+    }
+
+    /// Occurrences of `pat` as a whole English word.
+    pub(super) fn find_word(&self, pat: &str) -> Vec<usize> {
+        let n = pat.chars().count();
+        self.find(pat).into_iter().filter(|&i| self.word_start(i) && self.word_end(i + n)).collect()
+    }
+
+    pub(super) fn any(&self, pats: &[&str]) -> bool {
+        let joined: String = self.c.iter().collect();
+        pats.iter().any(|p| joined.contains(p))
+    }
+
+    pub(super) fn skip_ws(&self, mut i: usize) -> usize {
+        while i < self.len() && self.c[i] == ' ' {
+            i += 1;
+        }
+        i
+    }
+
+    /// The index just after the last non-space char before `i`.
+    pub(super) fn back_ws(&self, mut i: usize) -> usize {
+        while i > 0 && self.c[i - 1] == ' ' {
+            i -= 1;
+        }
+        i
+    }
+
+    /// The word (maximal run of non-space chars) that starts at `i`.
+    pub(super) fn word_at(&self, i: usize) -> String {
+        self.c[i..].iter().take_while(|c| **c != ' ').collect()
+    }
+
+    /// Digits at `i`: (value, end).
+    pub(super) fn digits(&self, i: usize) -> Option<(u32, usize)> {
+        let mut j = i;
+        let mut v: u32 = 0;
+        while j < self.len() && self.c[j].is_ascii_digit() && !self.used[j] && j - i < 4 {
+            v = v * 10 + self.c[j].to_digit(10).unwrap_or(0);
+            j += 1;
+        }
+        (j > i && (i == 0 || !self.c[i - 1].is_ascii_digit()) && (j >= self.len() || !self.c[j].is_ascii_digit()))
+            .then_some((v, j))
+    }
+
+    // ---- movie and theater ------------------------------------------------
+
+    /// The last-named entry of `entries` (consumed).
+    pub(super) fn entity(&mut self, entries: &[lexicon::Entry]) -> Option<usize> {
+        let mut hay = Vec::new();
+        let mut map = Vec::new();
+        for (i, ch) in self.c.iter().enumerate() {
+            if !self.used[i] {
+                let folded = text::compact(&ch.to_string());
+                if let Some(f) = folded.first() {
+                    hay.push(*f);
+                    map.push(i);
+                }
+            }
+        }
+        let found = lexicon::find(entries, &hay);
+        let last = found.iter().max_by_key(|f| f.start)?;
+        for f in &found {
+            let (a, b) = (map[f.start], map[f.end - 1] + 1);
+            self.mark(a, b);
+        }
+        Some(last.index)
+    }
+
+    // ---- ordinal ------------------------------------------------------------
+
+    pub(super) fn ordinal(&mut self) -> Option<i32> {
+        const PATS: &[(&str, i32)] = &[
+            ("첫 번째", 0),
+            ("첫번째", 0),
+            ("첫 번", 0),
+            ("두 번째", 1),
+            ("두번째", 1),
+            ("세 번째", 2),
+            ("세번째", 2),
+            ("네 번째", 3),
+            ("네번째", 3),
+            ("1번", 0),
+            ("2번", 1),
+            ("3번", 2),
+            ("4번", 3),
+            ("마지막", -1),
+            ("first", 0),
+            ("second", 1),
+            ("third", 2),
+            ("fourth", 3),
+            ("last", -1),
+            ("1st", 0),
+            ("2nd", 1),
+            ("3rd", 2),
+        ];
+        let mut best: Option<(usize, i32)> = None;
+        for (p, v) in PATS {
+            for i in self.find(p) {
+                let n = p.chars().count();
+                let latin = p.is_ascii() && p.chars().all(|c| c.is_ascii_alphanumeric());
+                if latin && !(self.word_start(i) && self.word_end(i + n)) {
+                    continue;
+                }
+                // "1st"/"2nd" right after a month is a date, not an ordinal.
+                if latin && p.starts_with(|c: char| c.is_ascii_digit()) {
+                    continue;
+                }
+                self.mark(i, i + n);
+                if best.is_none_or(|b| i > b.0) {
+                    best = Some((i, *v));
+                }
+            }
+        }
+        best.map(|b| b.1)
+    }
+
+    // ---- class and position -----------------------------------------------------
+
+    pub(super) fn class(&mut self) -> Option<SeatClass> {
+        self.last_of(&[
+            ("프리미엄", SeatClass::Premium),
+            ("premium", SeatClass::Premium),
+            ("휠체어", SeatClass::Wheelchair),
+            ("장애인", SeatClass::Wheelchair),
+            ("wheelchair", SeatClass::Wheelchair),
+            ("accessible", SeatClass::Wheelchair),
+            ("일반석", SeatClass::Standard),
+            ("일반 좌석", SeatClass::Standard),
+            ("standard", SeatClass::Standard),
+            ("regular seat", SeatClass::Standard),
+        ])
+    }
+
+    pub(super) fn position(&mut self) -> Option<Position> {
+        self.last_of(&[
+            ("앞쪽", Position::Front),
+            ("앞자리", Position::Front),
+            ("앞줄", Position::Front),
+            ("앞 줄", Position::Front),
+            ("스크린 가까운", Position::Front),
+            ("front", Position::Front),
+            ("뒤쪽", Position::Back),
+            ("뒷자리", Position::Back),
+            ("뒷줄", Position::Back),
+            ("맨 뒤", Position::Back),
+            ("back", Position::Back),
+            ("rear", Position::Back),
+            ("가운데", Position::Middle),
+            ("중간", Position::Middle),
+            ("중앙", Position::Middle),
+            ("middle", Position::Middle),
+            ("center", Position::Middle),
+            ("centre", Position::Middle),
+            ("통로", Position::Aisle),
+            ("복도", Position::Aisle),
+            ("aisle", Position::Aisle),
+        ])
+    }
+
+    pub(super) fn last_of<T: Copy>(&mut self, pats: &[(&str, T)]) -> Option<T> {
+        let mut best: Option<(usize, T)> = None;
+        for (p, v) in pats {
+            for i in self.find(p) {
+                let n = p.chars().count();
+                if p.is_ascii() && !(self.word_start(i) && self.word_end(i + n)) {
+                    continue;
+                }
+                self.mark(i, i + n);
+                if best.is_none_or(|b| i > b.0) {
+                    best = Some((i, *v));
+                }
+            }
+        }
+        best.map(|b| b.1)
+    }
+}
