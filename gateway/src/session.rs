@@ -692,7 +692,7 @@ impl Session {
     }
 
     async fn error(&mut self, id: Option<ReqId>, code: ErrorCode, message: &str) -> Result<(), End> {
-        self.node.metrics.errors.fetch_add(1, Ordering::Relaxed);
+        self.node.metrics.error(code);
         self.reply(ServerMsg::Error { id, code, message, seats: None }).await
     }
 
@@ -702,7 +702,7 @@ impl Session {
         if e.is_retryable() {
             tracing::warn!(error = %e, "seat store request failed");
         }
-        self.node.metrics.errors.fetch_add(1, Ordering::Relaxed);
+        self.node.metrics.error(ErrorCode::from(e));
         let message = e.to_string();
         let seats = wire::error_seats(e);
         self.reply(ServerMsg::Error { id: Some(id), code: ErrorCode::from(e), message: &message, seats }).await
