@@ -148,5 +148,5 @@ async fn readyz(State(node): State<Arc<Node>>) -> Response {
 
 async fn metrics(State(node): State<Arc<Node>>) -> Response {
     let body = node.metrics.render(node.is_ready());
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+    ([(header::CONTENT_TYPE, telemetry::CONTENT_TYPE)], body).into_response()
 }

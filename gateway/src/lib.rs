@@ -67,6 +67,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     let node_id: Arc<str> =
         config.node_id.clone().unwrap_or_else(|| format!("n{:06x}", rand::random::<u32>() & 0xff_ffff)).into();
     let metrics = Arc::new(metrics::Metrics::default());
+    seats::metrics::init();
     let hub = Arc::new(hub::Hub::new(metrics.clone()));
     let bus_config = BusConfig { history_size: config.history_size, ..BusConfig::default() };
     let presence_ttl = bus_config.presence_ttl;

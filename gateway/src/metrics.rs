@@ -1,16 +1,22 @@
-//! Every metric the gateway exports, defined in one place and rendered in
-//! the Prometheus text format at `/metrics`. Names follow
+//! Every metric the gateway's node exports, defined in one place, and the
+//! `/metrics` page: this node's own metrics, encoded by `prometheus-client`
+//! through [`telemetry`], followed by the process-wide ones the libraries
+//! registered there (seat store, notifier, model service). Names follow
 //! `marquee_<thing>_<unit>[_total]`; labels are bounded (none are per-user).
+//! docs/metrics.md lists every metric.
 
-use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
+
+use telemetry::{ConstCounter, ConstGauge, Counter, CounterFamily, Family, Histogram};
+
+use crate::wire::ErrorCode;
 
 /// Upper bounds of the fan-out latency histogram, in seconds.
 const FANOUT_BUCKETS: [f64; 10] = [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5];
 
-/// The gateway's metrics. Shared by reference; every update is one atomic add.
-#[derive(Default)]
+/// The node's metrics. Shared by reference; every update is one atomic add
+/// (the plain counters are atomics on the node, read when scraped).
 pub struct Metrics {
     /// Open WebSocket connections.
     pub connections: AtomicI64,
@@ -49,6 +55,38 @@ pub struct Metrics {
     /// Booking tool calls run.
     pub tool_calls: AtomicU64,
     fanout: Histogram,
+    errors_by_code: Family<[(&'static str, String); 1], Counter>,
+    chat_attempts: CounterFamily,
+    tool_outcomes: CounterFamily,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            connections: AtomicI64::default(),
+            connections_total: AtomicU64::default(),
+            frames_in: AtomicU64::default(),
+            frames_out: AtomicU64::default(),
+            deliveries: AtomicU64::default(),
+            drops: AtomicU64::default(),
+            slow_disconnects: AtomicU64::default(),
+            errors: AtomicU64::default(),
+            bus_requests: AtomicU64::default(),
+            bus_errors: AtomicU64::default(),
+            resyncs: AtomicU64::default(),
+            chat_queue_depth: AtomicI64::default(),
+            chats_accepted: AtomicU64::default(),
+            chat_answers: AtomicU64::default(),
+            chat_restarts: AtomicU64::default(),
+            chat_apologies: AtomicU64::default(),
+            model_errors: AtomicU64::default(),
+            tool_calls: AtomicU64::default(),
+            fanout: Histogram::new(FANOUT_BUCKETS),
+            errors_by_code: Family::default(),
+            chat_attempts: CounterFamily::default(),
+            tool_outcomes: CounterFamily::default(),
+        }
+    }
 }
 
 impl Metrics {
@@ -57,76 +95,82 @@ impl Metrics {
         self.fanout.observe(d.as_secs_f64());
     }
 
-    /// Renders every metric in the Prometheus text format.
+    /// Counts one error frame sent, labelled with its wire code (a fixed set:
+    /// the spelling of [`ErrorCode`] on the wire).
+    pub fn error(&self, code: ErrorCode) {
+        self.errors.fetch_add(1, Relaxed);
+        let wire = serde_json::to_string(&code).unwrap_or_default();
+        self.errors_by_code.get_or_create(&[("code", wire.trim_matches('"').to_owned())]).inc();
+    }
+
+    /// Counts how one chat answer attempt ended: `answered`, `fenced`,
+    /// `shutdown`, `model_error` or `failed`.
+    pub fn chat_attempt(&self, outcome: &'static str) {
+        self.chat_attempts.get_or_create(&[("outcome", outcome)]).inc();
+    }
+
+    /// Counts the outcome of one booking tool call run for the model.
+    pub fn tool_outcome(&self, is_error: bool) {
+        self.tool_outcomes.get_or_create(&[("outcome", if is_error { "error" } else { "ok" })]).inc();
+    }
+
+    /// Renders every metric in the Prometheus text format: this node's, then
+    /// the process-wide ones of the libraries.
     pub fn render(&self, ready: bool) -> String {
-        let mut out = String::with_capacity(2048);
-        let gauge = |out: &mut String, name: &str, help: &str, v: i64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
-        };
-        let counter = |out: &mut String, name: &str, help: &str, v: &AtomicU64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", v.load(Relaxed));
-        };
-        gauge(&mut out, "marquee_connections", "Open WebSocket connections.", self.connections.load(Relaxed));
-        gauge(&mut out, "marquee_ready", "1 when the node can serve (bus reachable, not draining).", i64::from(ready));
-        counter(&mut out, "marquee_connections_total", "Connections accepted.", &self.connections_total);
-        counter(&mut out, "marquee_frames_in_total", "Frames received from clients.", &self.frames_in);
-        counter(&mut out, "marquee_frames_out_total", "Frames sent to clients.", &self.frames_out);
-        counter(&mut out, "marquee_deliveries_total", "Publications queued to local subscribers.", &self.deliveries);
-        counter(&mut out, "marquee_drops_total", "Deliveries dropped on a full client queue.", &self.drops);
-        counter(&mut out, "marquee_slow_disconnects_total", "Slow consumers disconnected.", &self.slow_disconnects);
-        counter(&mut out, "marquee_errors_total", "Error frames sent.", &self.errors);
-        counter(&mut out, "marquee_bus_requests_total", "Bus requests (Redis round trips).", &self.bus_requests);
-        counter(&mut out, "marquee_bus_errors_total", "Failed bus requests.", &self.bus_errors);
-        counter(&mut out, "marquee_resyncs_total", "Resyncs after possible message loss.", &self.resyncs);
-        gauge(
-            &mut out,
+        let mut r = telemetry::Registry::new();
+        let gauge = |v: &AtomicI64| ConstGauge::new(v.load(Relaxed));
+        let counter = |v: &AtomicU64| ConstCounter::new(v.load(Relaxed));
+        r.register("marquee_connections", "Open WebSocket connections", gauge(&self.connections));
+        r.register(
+            "marquee_ready",
+            "1 when the node can serve (bus reachable, not draining)",
+            ConstGauge::new(i64::from(ready)),
+        );
+        r.register("marquee_connections_total", "Connections accepted", counter(&self.connections_total));
+        r.register("marquee_frames_in_total", "Frames received from clients", counter(&self.frames_in));
+        r.register("marquee_frames_out_total", "Frames sent to clients", counter(&self.frames_out));
+        r.register("marquee_deliveries_total", "Publications queued to local subscribers", counter(&self.deliveries));
+        r.register("marquee_drops_total", "Deliveries dropped on a full client queue", counter(&self.drops));
+        r.register("marquee_slow_disconnects_total", "Slow consumers disconnected", counter(&self.slow_disconnects));
+        r.register("marquee_errors_total", "Error frames sent", counter(&self.errors));
+        r.register(
+            "marquee_errors_by_code_total",
+            "Error frames sent, by wire error code",
+            self.errors_by_code.clone(),
+        );
+        r.register("marquee_bus_requests_total", "Bus requests (Redis round trips)", counter(&self.bus_requests));
+        r.register("marquee_bus_errors_total", "Failed bus requests", counter(&self.bus_errors));
+        r.register("marquee_resyncs_total", "Resyncs after possible message loss", counter(&self.resyncs));
+        r.register(
             "marquee_chat_queue_depth",
-            "Chat requests waiting or being answered (cluster-wide).",
-            self.chat_queue_depth.load(Relaxed),
+            "Chat requests waiting or being answered (cluster-wide)",
+            gauge(&self.chat_queue_depth),
         );
-        counter(&mut out, "marquee_chats_accepted_total", "Chat messages queued here.", &self.chats_accepted);
-        counter(&mut out, "marquee_chat_answers_total", "Chat answers completed here.", &self.chat_answers);
-        counter(&mut out, "marquee_chat_restarts_total", "Answer attempts restarted here.", &self.chat_restarts);
-        counter(&mut out, "marquee_chat_apologies_total", "Apologies for late answers.", &self.chat_apologies);
-        counter(&mut out, "marquee_model_errors_total", "Failed model service calls.", &self.model_errors);
-        counter(&mut out, "marquee_tool_calls_total", "Booking tool calls run for the model.", &self.tool_calls);
-        self.fanout.render(
-            &mut out,
+        r.register("marquee_chats_accepted_total", "Chat messages queued here", counter(&self.chats_accepted));
+        r.register("marquee_chat_answers_total", "Chat answers completed here", counter(&self.chat_answers));
+        r.register("marquee_chat_restarts_total", "Answer attempts restarted here", counter(&self.chat_restarts));
+        r.register("marquee_chat_apologies_total", "Apologies for late answers", counter(&self.chat_apologies));
+        r.register(
+            "marquee_chat_attempts_total",
+            "Chat answer attempts here, by how they ended",
+            self.chat_attempts.clone(),
+        );
+        r.register("marquee_model_errors_total", "Failed model service calls", counter(&self.model_errors));
+        r.register("marquee_tool_calls_total", "Booking tool calls run for the model", counter(&self.tool_calls));
+        r.register(
+            "marquee_tool_call_outcomes_total",
+            "Booking tool calls run for the model, by outcome (ok, error)",
+            self.tool_outcomes.clone(),
+        );
+        r.register(
             "marquee_fanout_seconds",
-            "Time to queue one publication to all local subscribers.",
+            "Time to queue one publication to all local subscribers",
+            self.fanout.clone(),
         );
+        let mut out = String::with_capacity(8192);
+        r.encode(&mut out);
+        telemetry::encode_global(&mut out);
         out
-    }
-}
-
-/// A fixed-bucket histogram of seconds.
-#[derive(Default)]
-struct Histogram {
-    buckets: [AtomicU64; FANOUT_BUCKETS.len()],
-    count: AtomicU64,
-    sum_ns: AtomicU64,
-}
-
-impl Histogram {
-    fn observe(&self, secs: f64) {
-        if let Some(i) = FANOUT_BUCKETS.iter().position(|b| secs <= *b) {
-            self.buckets[i].fetch_add(1, Relaxed);
-        }
-        self.count.fetch_add(1, Relaxed);
-        self.sum_ns.fetch_add((secs * 1e9) as u64, Relaxed);
-    }
-
-    fn render(&self, out: &mut String, name: &str, help: &str) {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
-        let mut cumulative = 0;
-        for (bound, n) in FANOUT_BUCKETS.iter().zip(&self.buckets) {
-            cumulative += n.load(Relaxed);
-            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
-        }
-        let count = self.count.load(Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(out, "{name}_sum {}", self.sum_ns.load(Relaxed) as f64 / 1e9);
-        let _ = writeln!(out, "{name}_count {count}");
     }
 }
 
@@ -140,10 +184,15 @@ mod tests {
         m.frames_in.fetch_add(3, Relaxed);
         m.observe_fanout(Duration::from_micros(30));
         m.observe_fanout(Duration::from_secs(2));
+        m.error(ErrorCode::BadRequest);
         let text = m.render(true);
-        assert!(text.contains("marquee_frames_in_total 3"));
-        assert!(text.contains("marquee_fanout_seconds_bucket{le=\"0.00005\"} 1"));
-        assert!(text.contains("marquee_fanout_seconds_bucket{le=\"+Inf\"} 2"));
-        assert!(text.contains("marquee_ready 1"));
+        assert!(text.contains("# TYPE marquee_frames_in_total counter\nmarquee_frames_in_total 3\n"), "{text}");
+        // Go's float format, as every Prometheus client writes it: 5e-05 is 0.00005.
+        assert!(text.contains("marquee_fanout_seconds_bucket{le=\"5e-05\"} 1"), "{text}");
+        assert!(text.contains("marquee_fanout_seconds_bucket{le=\"+Inf\"} 2"), "{text}");
+        assert!(text.contains("marquee_fanout_seconds_count 2"), "{text}");
+        assert!(text.contains("marquee_ready 1"), "{text}");
+        assert!(text.contains("marquee_errors_total 1\n"), "{text}");
+        assert!(text.contains("marquee_errors_by_code_total{code=\"bad_request\"} 1"), "{text}");
     }
 }

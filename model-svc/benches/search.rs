@@ -49,7 +49,7 @@ fn benches(c: &mut Criterion) {
 
     let index = Index::build(embedder.clone(), catalog).unwrap();
     let mut g = c.benchmark_group("search");
-    for (name, mode) in [("hybrid", Mode::Hybrid), ("lexical", Mode::Lexical), ("dense_hnsw", Mode::Dense)] {
+    for (name, mode) in [("hybrid", Mode::Hybrid), ("lexical", Mode::Lexical), ("dense_exact", Mode::Dense)] {
         g.bench_function(name, |b| {
             let mut i = 0;
             b.iter(|| {
@@ -58,13 +58,6 @@ fn benches(c: &mut Criterion) {
             });
         });
     }
-    g.bench_function("dense_exact", |b| {
-        let mut i = 0;
-        b.iter(|| {
-            i = (i + 1) % QUERIES.len();
-            index.search_with(QUERIES[i], &Filters::default(), 10, Mode::Dense, true)
-        });
-    });
     let filters =
         Filters { genres: vec!["Horror".into()], year_min: Some(1980), year_max: Some(1999), ..Filters::default() };
     g.bench_function("hybrid_filtered", |b| {

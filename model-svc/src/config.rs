@@ -60,6 +60,10 @@ pub struct Config {
     /// Log as JSON lines instead of human-readable text.
     #[arg(long, env = "MODEL_SVC_LOG_JSON")]
     pub log_json: bool,
+    /// Address of an HTTP listener serving `GET /metrics` (Prometheus text);
+    /// none when unset. In-process, the gateway's `/metrics` has the same series.
+    #[arg(long, env = "MODEL_SVC_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl std::fmt::Debug for Config {
@@ -74,6 +78,7 @@ impl std::fmt::Debug for Config {
             .field("shutdown_grace_ms", &self.shutdown_grace_ms)
             .field("llm_base_url", &self.llm_base_url)
             .field("llm_model", &self.llm_model)
+            .field("metrics_addr", &self.metrics_addr)
             .finish_non_exhaustive()
     }
 }
@@ -94,6 +99,7 @@ impl Config {
             llm_first_token_timeout_ms: DEFAULT_LLM_FIRST_TOKEN_TIMEOUT_MS,
             llm_idle_timeout_ms: DEFAULT_LLM_IDLE_TIMEOUT_MS,
             log_json: false,
+            metrics_addr: None,
         }
     }
 

@@ -32,6 +32,7 @@ pub enum ModelError {
 
 impl From<ModelError> for tonic::Status {
     fn from(e: ModelError) -> Self {
+        crate::metrics::error(&e);
         match e {
             ModelError::NotReady => Self::unavailable("index is loading; retry shortly"),
             ModelError::InvalidArgument(m) => Self::invalid_argument(m),

@@ -1,5 +1,5 @@
 //! The searchable corpus: movies and reviews with a lexical index for each,
-//! an HNSW index of movie vectors, and hybrid ranking by reciprocal rank fusion.
+//! exact (full-scan) search over movie vectors, and hybrid ranking by reciprocal rank fusion.
 //!
 //! One `Index` is the single source of truth for records; the service wraps
 //! it in [`Store`] (a read-write lock held only for the duration of a call,
@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::catalog::{Catalog, CatalogError, Movie, Review, validate_records};
+use crate::dense::DenseIndex;
 use crate::embed::Embedder;
-use crate::hnsw::{Hnsw, HnswParams};
 use crate::lexical::{Bm25Index, top_k};
 use crate::query::{self, Hints};
 
@@ -92,7 +92,7 @@ pub enum Mode {
     Hybrid,
     /// Lexical over movie fields and reviews only.
     Lexical,
-    /// Dense (HNSW over movie vectors) only.
+    /// Dense (exact search over movie vectors) only.
     Dense,
 }
 
@@ -152,7 +152,6 @@ impl Sentiment {
 /// The in-memory search index. See the module docs.
 pub struct Index {
     embedder: Arc<dyn Embedder>,
-    hnsw_params: HnswParams,
     /// Movie slot → movie (`None` once replaced). Slots are shared by
     /// `movie_lex` doc ids and `dense` node ids, which are always added together.
     movies: Vec<Option<Arc<Movie>>>,
@@ -162,7 +161,7 @@ pub struct Index {
     reviews_of: HashMap<String, Vec<u32>>,
     movie_lex: Bm25Index,
     review_lex: Bm25Index,
-    dense: Hnsw,
+    dense: DenseIndex,
     /// Normalised titles (English and Korean) → movie slots, for containment matching.
     titles: Vec<(String, u32)>,
     fusion: Fusion,
@@ -187,10 +186,8 @@ impl Index {
     /// An empty index using `embedder` for dense vectors.
     pub fn new(embedder: Arc<dyn Embedder>) -> Self {
         let dim = embedder.dim();
-        let hnsw_params = HnswParams::default();
         Self {
             embedder,
-            hnsw_params,
             movies: Vec::new(),
             movie_slot: HashMap::new(),
             reviews: Vec::new(),
@@ -198,7 +195,7 @@ impl Index {
             reviews_of: HashMap::new(),
             movie_lex: Bm25Index::new(),
             review_lex: Bm25Index::new(),
-            dense: Hnsw::new(dim, hnsw_params),
+            dense: DenseIndex::new(dim),
             titles: Vec::new(),
             fusion: Fusion::default(),
         }
@@ -382,29 +379,15 @@ impl Index {
         (ranked, per_movie)
     }
 
-    /// Movies ranked by cosine similarity of their vectors (HNSW, exact
-    /// fallback when a strict filter leaves too few results).
-    fn dense_ranked(&self, q: &str, filters: &Filters, exact: bool) -> Vec<(u32, f32)> {
+    /// Movies ranked by cosine similarity of their vectors (exact search:
+    /// every accepted movie is scored, so a strict filter never starves it).
+    fn dense_ranked(&self, q: &str, filters: &Filters) -> Vec<(u32, f32)> {
         let qv = self.embedder.embed_query(q);
-        let accept = |s| self.accepts(s, filters);
-        if exact {
-            return self.dense.exact(&qv, CANDIDATES, accept);
-        }
-        let hits = self.dense.search(&qv, CANDIDATES, self.hnsw_params.ef_search.max(CANDIDATES), accept);
-        if hits.len() < CANDIDATES.min(self.movie_slot.len()) && *filters != Filters::default() {
-            return self.dense.exact(&qv, CANDIDATES, accept);
-        }
-        hits
+        self.dense.search(&qv, CANDIDATES, |s| self.accepts(s, filters))
     }
 
     /// Ranks movies for `query`, best first, at most `limit`.
     pub fn search(&self, query: &str, filters: &Filters, limit: usize, mode: Mode) -> Vec<Hit> {
-        self.search_with(query, filters, limit, mode, false)
-    }
-
-    /// As [`Index::search`], with `exact_dense` replacing HNSW by a full scan
-    /// (the reference in tests and the evaluation).
-    pub fn search_with(&self, query: &str, filters: &Filters, limit: usize, mode: Mode, exact_dense: bool) -> Vec<Hit> {
         let hints = query::hints(query);
         let f = self.fusion;
         let mut lists: Vec<(f32, Vec<(u32, f32)>)> = Vec::new();
@@ -417,7 +400,7 @@ impl Index {
             evidence = per_movie;
         }
         if mode != Mode::Lexical {
-            lists.push((f.dense, self.dense_ranked(query, filters, exact_dense)));
+            lists.push((f.dense, self.dense_ranked(query, filters)));
         }
         let mut fused: HashMap<u32, f32> = HashMap::new();
         for (weight, list) in &lists {

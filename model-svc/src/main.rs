@@ -11,7 +11,14 @@ async fn main() -> anyhow::Result<()> {
     config.validate().map_err(anyhow::Error::msg).context("invalid configuration")?;
     let listener =
         tokio::net::TcpListener::bind(config.addr).await.with_context(|| format!("binding {}", config.addr))?;
-    model_svc::run(listener, config, shutdown_signal()).await?;
+    let stop = tokio_util::sync::CancellationToken::new();
+    if let Some(addr) = config.metrics_addr {
+        let metrics = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+        tokio::spawn(model_svc::metrics::serve(metrics, stop.clone().cancelled_owned()));
+    }
+    let served = model_svc::run(listener, config, shutdown_signal()).await;
+    stop.cancel();
+    served?;
     Ok(())
 }
 

@@ -58,6 +58,7 @@ impl ModelApi {
         shutdown: CancellationToken,
         tasks: TaskTracker,
     ) -> Self {
+        crate::metrics::init();
         Self { store, stats, opts, shutdown, tasks }
     }
 
@@ -73,6 +74,7 @@ impl pb::model_service_server::ModelService for ModelApi {
     type AnswerStream = AnswerStream;
 
     async fn answer(&self, request: Request<pb::AnswerRequest>) -> Result<Response<Self::AnswerStream>, Status> {
+        let _rpc = crate::metrics::rpc("answer");
         self.ready()?;
         let req = answer_request(request.into_inner())?;
         let span = tracing::info_span!("answer", conversation = %req.conversation_id);
@@ -85,6 +87,7 @@ impl pb::model_service_server::ModelService for ModelApi {
     }
 
     async fn search(&self, request: Request<pb::SearchRequest>) -> Result<Response<pb::SearchResponse>, Status> {
+        let _rpc = crate::metrics::rpc("search");
         self.ready()?;
         let started = Instant::now();
         let req = request.into_inner();
@@ -133,6 +136,7 @@ impl pb::model_service_server::ModelService for ModelApi {
     }
 
     async fn embed(&self, request: Request<pb::EmbedRequest>) -> Result<Response<pb::EmbedResponse>, Status> {
+        let _rpc = crate::metrics::rpc("embed");
         // Before the index is loaded the embedder is not the configured one yet.
         self.ready()?;
         let req = request.into_inner();
@@ -152,6 +156,7 @@ impl pb::model_service_server::ModelService for ModelApi {
     }
 
     async fn ingest(&self, request: Request<pb::IngestRequest>) -> Result<Response<pb::IngestResponse>, Status> {
+        let _rpc = crate::metrics::rpc("ingest");
         self.ready()?;
         let started = Instant::now();
         let req = request.into_inner();

@@ -83,9 +83,11 @@ impl<R: Send + 'static> Lanes<R> {
                 None => (true, lanes.entry(showtime.to_owned()).or_insert_with(|| Lane { queue: VecDeque::new() })),
             };
             if lane.queue.len() >= MAX_QUEUED {
+                crate::metrics::lane_refused();
                 return Err(SeatError::Storage("too many seat operations queued for this showtime".into()));
             }
             lane.queue.push_back(Pending { op, now, reply: tx });
+            crate::metrics::lane_queued();
             start
         };
         if start {
@@ -110,6 +112,7 @@ impl<R: Send + 'static> Lanes<R> {
                     break;
                 }
                 let n = lane.queue.len().min(MAX_BATCH);
+                crate::metrics::lane_dequeued(n, true);
                 lane.queue.drain(..n).collect()
             };
             match committer.commit(&showtime, &batch).await {
@@ -142,7 +145,8 @@ struct RemoveOnDrop<'a, R> {
 
 impl<R> Drop for RemoveOnDrop<'_, R> {
     fn drop(&mut self) {
-        self.lanes.lanes.lock().unwrap_or_else(PoisonError::into_inner).remove(self.showtime);
+        let lane = self.lanes.lanes.lock().unwrap_or_else(PoisonError::into_inner).remove(self.showtime);
+        crate::metrics::lane_dequeued(lane.map_or(0, |l| l.queue.len()), false);
     }
 }
 

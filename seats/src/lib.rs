@@ -17,9 +17,11 @@ mod error;
 mod lanes;
 mod lua;
 mod memory;
+pub mod metrics;
 pub mod notifier;
 mod redis;
 mod types;
+mod webhook;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -290,7 +292,7 @@ impl SeatStore {
             hold_id: engine::new_hold_id(),
             now: self.clock.now_ms(),
         };
-        dispatch!(self, e => e.hold(cmd).await)
+        metrics::op("hold", dispatch!(self, e => e.hold(cmd).await))
     }
 
     /// Extends `hold_id` by its original TTL from now, at most
@@ -300,7 +302,7 @@ impl SeatStore {
         validate_user(user)?;
         validate_hold_id(hold_id)?;
         let now = self.clock.now_ms();
-        dispatch!(self, e => e.extend(showtime, user, hold_id, now).await)
+        metrics::op("extend", dispatch!(self, e => e.extend(showtime, user, hold_id, now).await))
     }
 
     /// Releases the caller's hold, or those of `seats` the caller holds
@@ -316,7 +318,7 @@ impl SeatStore {
             ReleaseTarget::Seats(seats) => Target::Seats(self.seats_of(showtime, &seats)?),
         };
         let now = self.clock.now_ms();
-        dispatch!(self, e => e.release(showtime, user, &target, now).await)
+        metrics::op("release", dispatch!(self, e => e.release(showtime, user, &target, now).await))
     }
 
     /// Turns the caller's unexpired hold into a sale in one atomic step and
@@ -327,7 +329,8 @@ impl SeatStore {
         validate_hold_id(hold_id)?;
         let now = self.clock.now_ms();
         let booking_id = engine::new_booking_id(showtime);
-        let b = dispatch!(self, e => e.confirm(showtime, user, hold_id, booking_id, now).await)?;
+        let b =
+            metrics::op("confirm", dispatch!(self, e => e.confirm(showtime, user, hold_id, booking_id, now).await))?;
         Ok(self.priced(b))
     }
 
@@ -338,7 +341,7 @@ impl SeatStore {
         // Only scheduled showtimes: a made-up id must not create state.
         self.check_showtime(showtime).map_err(|_| SeatError::BookingNotFound)?;
         let now = self.clock.now_ms();
-        let b = dispatch!(self, e => e.cancel(showtime, user, booking_id, now).await)?;
+        let b = metrics::op("cancel", dispatch!(self, e => e.cancel(showtime, user, booking_id, now).await))?;
         Ok(self.priced(b))
     }
 
@@ -374,7 +377,7 @@ impl SeatStore {
     /// events left in outboxes. Safe to run on every node at once.
     pub async fn sweep_expired(&self) -> Result<usize, SeatError> {
         let now = self.clock.now_ms();
-        dispatch!(self, e => e.sweep(now).await)
+        metrics::swept(dispatch!(self, e => e.sweep(now).await))
     }
 
     /// Runs [`SeatStore::refresh_schedule`] and [`SeatStore::sweep_expired`]

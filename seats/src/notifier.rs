@@ -10,9 +10,7 @@
 //! event at a time, in order, retried until 2xx. At least once as far as one
 //! process can: events still queued when the process stops are lost.
 //!
-//! The HTTP client is a deliberately tiny HTTP/1.1 POST over plain TCP
-//! (`http://` only, no TLS, no redirects) to keep the dependency tree lean;
-//! it must not grow into a general client.
+//! The HTTP(S) delivery itself, with its retries, is [`crate::webhook`].
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -20,12 +18,10 @@ use std::time::Duration;
 use fred::clients::Client;
 use fred::interfaces::{ClientLike, StreamsInterface};
 use fred::types::{ClusterHash, CustomCommand, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::redis::NOTIFY_STREAM_KEY;
-use crate::types::{BookingEvent, BookingStatus};
+use crate::webhook::{Webhook, deliver_with_retry};
 
 /// Consumer group of the notifier on the notifications stream.
 pub const NOTIFIER_GROUP: &str = "webhook";
@@ -33,8 +29,8 @@ pub const NOTIFIER_GROUP: &str = "webhook";
 /// Why the notifier could not start or a delivery failed.
 #[derive(Debug, thiserror::Error)]
 pub enum NotifierError {
-    /// The webhook URL is not `http://host[:port][/path]`.
-    #[error("webhook url must be http://host[:port][/path]: {0}")]
+    /// The webhook URL is not `http(s)://host[:port][/path]`.
+    #[error("webhook url must be http(s)://host[:port][/path]: {0}")]
     BadUrl(String),
     /// Redis failed.
     #[error("redis: {0}")]
@@ -47,7 +43,7 @@ pub enum NotifierError {
 /// Where and how to deliver.
 #[derive(Debug, Clone)]
 pub struct NotifierConfig {
-    /// `http://host[:port][/path]`.
+    /// `http(s)://host[:port][/path]`.
     pub webhook_url: String,
     /// This consumer's name in the group (stable per node, so a restarted
     /// node re-delivers what it had read but not acknowledged).
@@ -82,34 +78,6 @@ impl NotifierConfig {
     }
 }
 
-/// A parsed `http://` URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Webhook {
-    host: String,
-    port: u16,
-    path: String,
-}
-
-impl Webhook {
-    fn parse(url: &str) -> Result<Webhook, NotifierError> {
-        let bad = || NotifierError::BadUrl(url.to_owned());
-        let rest = url.strip_prefix("http://").ok_or_else(bad)?;
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((h, p)) => (h, p.parse().map_err(|_| bad())?),
-            None => (authority, 80),
-        };
-        let clean = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic());
-        if !clean(host) || !clean(path) {
-            return Err(bad());
-        }
-        Ok(Webhook { host: host.to_owned(), port, path: path.to_owned() })
-    }
-}
-
 /// Default bound of the in-process notification queue (events).
 pub const LOCAL_QUEUE_CAPACITY: usize = 4096;
 
@@ -121,7 +89,7 @@ pub async fn run_local_notifier(
     config: NotifierConfig,
     shutdown: CancellationToken,
 ) -> Result<(), NotifierError> {
-    let hook = Webhook::parse(&config.webhook_url)?;
+    let hook = Webhook::new(&config)?;
     loop {
         let event = tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
@@ -142,7 +110,7 @@ pub async fn run_notifier(
     config: NotifierConfig,
     shutdown: CancellationToken,
 ) -> Result<(), NotifierError> {
-    let hook = Webhook::parse(&config.webhook_url)?;
+    let hook = Webhook::new(&config)?;
     let mut backoff = config.min_backoff;
     // Entries this consumer read before a restart come first ("0"), then new ones (">").
     let mut cursor = "0";
@@ -265,83 +233,9 @@ async fn claim(client: &Client, config: &NotifierConfig) -> Result<Vec<(String, 
     Ok(out)
 }
 
-/// Retries until the webhook accepts; returns false when cancelled first.
-async fn deliver_with_retry(hook: &Webhook, config: &NotifierConfig, data: &str, shutdown: &CancellationToken) -> bool {
-    // The webhook dedupes on this: one key per booking and event.
-    let key = match serde_json::from_str::<BookingEvent>(data) {
-        Ok(e) if e.event == BookingStatus::Confirmed => format!("{}:confirmed", e.booking.booking_id),
-        Ok(e) => format!("{}:cancelled", e.booking.booking_id),
-        Err(_) => String::new(),
-    };
-    let mut backoff = config.min_backoff;
-    loop {
-        if shutdown.is_cancelled() {
-            return false;
-        }
-        match tokio::time::timeout(config.request_timeout, post(hook, &key, data)).await {
-            Ok(Ok(())) => return true,
-            Ok(Err(e)) => tracing::warn!(error = %e, booking = %key, "webhook delivery failed; retrying"),
-            Err(_) => tracing::warn!(booking = %key, "webhook timed out; retrying"),
-        }
-        sleep_or_cancel(shutdown, backoff).await;
-        backoff = (backoff * 2).min(config.max_backoff);
-    }
-}
-
-/// One HTTP/1.1 POST; Ok only for a 2xx status.
-async fn post(hook: &Webhook, key: &str, body: &str) -> Result<(), NotifierError> {
-    let err = |e: std::io::Error| NotifierError::Webhook(e.to_string());
-    let mut stream = TcpStream::connect((hook.host.as_str(), hook.port)).await.map_err(err)?;
-    let request = format!(
-        "POST {} HTTP/1.1\r\nHost: {}:{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nIdempotency-Key: {}\r\nConnection: close\r\n\r\n{}",
-        hook.path,
-        hook.host,
-        hook.port,
-        body.len(),
-        key,
-        body
-    );
-    stream.write_all(request.as_bytes()).await.map_err(err)?;
-    // The status line is all we need: "HTTP/1.1 200 OK".
-    let mut head = [0u8; 64];
-    let mut n = 0;
-    while n < 12 {
-        let read = stream.read(&mut head[n..]).await.map_err(err)?;
-        if read == 0 {
-            break;
-        }
-        n += read;
-    }
-    let line = String::from_utf8_lossy(&head[..n]);
-    let status = line.split(' ').nth(1).and_then(|s| s.get(..3)).and_then(|s| s.parse::<u16>().ok());
-    match status {
-        Some(s) if (200..300).contains(&s) => Ok(()),
-        Some(s) => Err(NotifierError::Webhook(format!("status {s}"))),
-        None => Err(NotifierError::Webhook("no HTTP status line".into())),
-    }
-}
-
 async fn sleep_or_cancel(shutdown: &CancellationToken, d: Duration) {
     tokio::select! {
         _ = shutdown.cancelled() => {}
         _ = tokio::time::sleep(d) => {}
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    #[test]
-    fn parses_http_urls_only() {
-        assert_eq!(
-            Webhook::parse("http://127.0.0.1:9000/hooks/booking").unwrap(),
-            Webhook { host: "127.0.0.1".into(), port: 9000, path: "/hooks/booking".into() }
-        );
-        assert_eq!(Webhook::parse("http://example.org").unwrap().port, 80);
-        assert!(Webhook::parse("https://example.org").is_err());
-        assert!(Webhook::parse("http://:x/").is_err());
-        assert!(Webhook::parse("http://a b/").is_err());
     }
 }

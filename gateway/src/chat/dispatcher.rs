@@ -219,17 +219,20 @@ impl Dispatcher {
             match outcome {
                 Ok(()) => {
                     self.metrics.chat_answers.fetch_add(1, Relaxed);
+                    self.metrics.chat_attempt("answered");
                     break;
                 }
                 Err(Stop::Fenced) => {
+                    self.metrics.chat_attempt("fenced");
                     tracing::info!("superseded by a newer attempt");
                     return;
                 }
-                Err(Stop::Shutdown) => return,
+                Err(Stop::Shutdown) => return self.metrics.chat_attempt("shutdown"),
                 Err(e) => {
                     if matches!(e, Stop::Model(_)) {
                         self.metrics.model_errors.fetch_add(1, Relaxed);
                     }
+                    self.metrics.chat_attempt(if matches!(e, Stop::Model(_)) { "model_error" } else { "failed" });
                     tracing::warn!(error = %e, attempt, "answer failed; will retry");
                     let age = self.age(req);
                     if age >= self.config.give_up {
@@ -457,6 +460,7 @@ impl Dispatcher {
         self.metrics.tool_calls.fetch_add(1, Relaxed);
         let key = format!("{}:{}", req.message_id, call.id);
         let outcome = tools::run(&self.seats, &req.user, &key, &call.name, &call.arguments_json).await;
+        self.metrics.tool_outcome(outcome.is_error);
         let saved = format!("{}{}", if outcome.is_error { "1" } else { "0" }, outcome.json);
         self.queue.journal_put(&req.user, &req.message_id, &call.id, &saved).await?;
         // A new or extended hold (the typed result says which) gets a warning before it expires.

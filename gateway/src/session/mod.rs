@@ -250,7 +250,7 @@ impl Session {
     }
 
     async fn error(&mut self, id: Option<ReqId>, code: ErrorCode, message: &str) -> Result<(), End> {
-        self.node.metrics.errors.fetch_add(1, Ordering::Relaxed);
+        self.node.metrics.error(code);
         self.reply(ServerMsg::Error { id, code, message, seats: None }).await
     }
 }

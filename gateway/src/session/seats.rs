@@ -2,7 +2,6 @@
 //! extension and release, confirmation, bookings and best-available seats,
 //! with store failures answered by their stable error codes.
 
-use std::sync::atomic::Ordering;
 
 use ::seats::{SeatClass, SeatError};
 
@@ -108,7 +107,7 @@ impl Session {
         if e.is_retryable() {
             tracing::warn!(error = %e, "seat store request failed");
         }
-        self.node.metrics.errors.fetch_add(1, Ordering::Relaxed);
+        self.node.metrics.error(ErrorCode::from(e));
         let message = e.to_string();
         let seats = wire::error_seats(e);
         self.reply(ServerMsg::Error { id: Some(id), code: ErrorCode::from(e), message: &message, seats }).await

@@ -39,3 +39,39 @@ async fn health_readiness_and_metrics() {
         assert!(text.contains(line), "missing {line} in\n{text}");
     }
 }
+
+#[tokio::test]
+async fn metrics_include_errors_by_code_and_the_seat_store() {
+    let n = Node::start(None, "solo", |_| {}).await;
+    let mut c = Client::connect(&n, "alice").await;
+    let e = c.request(serde_json::json!({"type": "subscribe", "topic": "lobby"})).await;
+    assert_eq!(e["code"], "bad_topic");
+    let r = c.request(serde_json::json!({"type": "showtimes"})).await;
+    let st = r["showtimes"][0]["id"].as_str().unwrap().to_owned();
+    let h =
+        c.request(serde_json::json!({"type": "hold", "showtime": st, "seats": ["A1"], "idempotency_key": "m1"})).await;
+    assert_eq!(h["type"], "held", "{h}");
+    let taken =
+        c.request(serde_json::json!({"type": "hold", "showtime": st, "seats": ["A1"], "idempotency_key": "m2"})).await;
+    assert_eq!(taken["code"], "seats_unavailable", "{taken}");
+
+    let (status, text) = n.get("/metrics").await;
+    assert_eq!(status, 200);
+    // Node metrics: exact.
+    for line in [
+        "marquee_errors_total 2\n",
+        "marquee_errors_by_code_total{code=\"bad_topic\"} 1\n",
+        "marquee_errors_by_code_total{code=\"seats_unavailable\"} 1\n",
+    ] {
+        assert!(text.contains(line), "missing {line} in\n{text}");
+    }
+    // Process metrics of the seat store: other tests in the same process may add to them.
+    let value = |series: &str| {
+        text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse::<f64>().ok()).unwrap_or(0.0)
+    };
+    assert!(value("marquee_seat_operations_total{op=\"hold\",outcome=\"ok\"}") >= 1.0, "{text}");
+    assert!(value("marquee_seat_operations_total{op=\"hold\",outcome=\"seats_unavailable\"}") >= 1.0, "{text}");
+    for name in ["# TYPE marquee_seats_expired_total counter", "# TYPE marquee_seat_lane_batch_ops histogram"] {
+        assert!(text.contains(name), "missing {name} in\n{text}");
+    }
+}

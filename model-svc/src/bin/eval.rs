@@ -114,16 +114,11 @@ fn main() -> anyhow::Result<()> {
     println!("\n{:<16} {:>9} {:>7}", "retriever", "recall@5", "MRR@10");
     let mut per_kind: BTreeMap<String, Score> = BTreeMap::new();
     let mut per_lang: BTreeMap<String, Score> = BTreeMap::new();
-    let modes = [
-        ("lexical", Mode::Lexical, false),
-        ("dense (HNSW)", Mode::Dense, false),
-        ("dense (exact)", Mode::Dense, true),
-        ("hybrid", Mode::Hybrid, false),
-    ];
-    for (name, mode, exact) in modes {
+    let modes = [("lexical", Mode::Lexical), ("dense (exact)", Mode::Dense), ("hybrid", Mode::Hybrid)];
+    for (name, mode) in modes {
         let mut score = Score::default();
         for q in &questions {
-            let hits = index.search_with(&q.question, &Filters::default(), 10, mode, exact);
+            let hits = index.search(&q.question, &Filters::default(), 10, mode);
             let rank = hits.iter().position(|h| q.expected.contains(&h.movie.id));
             score.add(rank);
             if mode == Mode::Hybrid {
@@ -146,12 +141,12 @@ fn main() -> anyhow::Result<()> {
     }
     if args.latency_runs > 0 {
         println!("\nsearch latency over {} queries x {} runs (limit 10):", questions.len(), args.latency_runs);
-        for (name, mode, exact) in modes {
+        for (name, mode) in modes {
             let mut us: Vec<u128> = Vec::new();
             for _ in 0..args.latency_runs {
                 for q in &questions {
                     let t = Instant::now();
-                    let hits = index.search_with(&q.question, &Filters::default(), 10, mode, exact);
+                    let hits = index.search(&q.question, &Filters::default(), 10, mode);
                     us.push(t.elapsed().as_micros());
                     std::hint::black_box(hits);
                 }

@@ -110,3 +110,44 @@ async fn shared_corpus_search_finds_movies_by_korean_title_actor_and_review() {
     }
     server.stop().await;
 }
+
+/// GETs `path` from `addr` over plain HTTP/1.1 and returns the body.
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    sock.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = String::new();
+    sock.read_to_string(&mut raw).await.unwrap();
+    assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
+    raw.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn rpc_latency_and_errors_are_served_on_the_metrics_listener() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    assert!(!client.search(search("heist thriller")).await.unwrap().into_inner().hits.is_empty());
+    let err = client.search(search("  ")).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let served = tokio::spawn(model_svc::metrics::serve(listener, stop.clone().cancelled_owned()));
+    let text = http_get(addr, "/metrics").await;
+    // Both searches were timed, the failed one too; the error is counted by kind.
+    let count = text
+        .lines()
+        .find_map(|l| l.strip_prefix("marquee_model_rpc_seconds_count{method=\"search\"} "))
+        .and_then(|v| v.parse::<u64>().ok());
+    assert!(count.is_some_and(|n| n >= 2), "{text}");
+    assert!(text.contains("marquee_model_rpc_seconds_bucket{method=\"search\",le=\"+Inf\"}"), "{text}");
+    let errors = text
+        .lines()
+        .find_map(|l| l.strip_prefix("marquee_model_rpc_errors_total{kind=\"invalid_argument\"} "))
+        .and_then(|v| v.parse::<u64>().ok());
+    assert!(errors.is_some_and(|n| n >= 1), "{text}");
+    stop.cancel();
+    served.await.unwrap().unwrap();
+}
