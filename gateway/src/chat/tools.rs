@@ -214,6 +214,7 @@ fn idempotency_key(call_key: &str, attempt: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use serde_json::json;
 
     use super::*;
