@@ -235,7 +235,7 @@ impl Round<'_> {
 
     pub(super) fn failed(&mut self, tool: Tool, code: &str) {
         let code = if code.is_empty() { "error" } else { code };
-        match (tool.name(), code) {
+        match (tool, code) {
             (_, "hold_expired") | (_, "hold_not_found") if self.state.hold.is_some() => {
                 self.state.hold = None;
                 self.state.stage = Stage::Rehold;
@@ -251,18 +251,18 @@ impl Round<'_> {
                     self.suggest("No", "no");
                 }
             }
-            ("extend_hold", "extend_limit") => {
+            (Tool::ExtendHold, "extend_limit") => {
                 self.say(
                     "좌석은 더 이상 연장할 수 없어요. 지금 예매를 확정하시겠어요?",
                     "The hold cannot be extended any further. Would you like to confirm the booking now?",
                 );
                 self.yes_no();
             }
-            ("hold_best_available", "seats_unavailable") if self.state.retries < HOLD_RETRIES => {
+            (Tool::HoldBestAvailable, "seats_unavailable") if self.state.retries < HOLD_RETRIES => {
                 self.state.retries += 1;
                 self.after_choice();
             }
-            ("hold_best_available", "no_fit" | "seats_unavailable") => {
+            (Tool::HoldBestAvailable, "no_fit" | "seats_unavailable") => {
                 let n = self.state.slots.party.map_or(1, |p| p.total);
                 let chosen = self.state.chosen.take();
                 self.state.offers.retain(|o| Some(&o.id) != chosen.as_ref().map(|c| &c.id));
@@ -280,10 +280,10 @@ impl Round<'_> {
                 self.state.stage = if self.state.offers.is_empty() { Stage::Idle } else { Stage::Offered };
                 self.offer_suggestions();
             }
-            ("release_hold", _) => {
+            (Tool::ReleaseHold, _) => {
                 self.state.hold = None;
             }
-            ("cancel_booking", _) => {
+            (Tool::CancelBooking, _) => {
                 self.state.stage = Stage::Booked;
                 self.say(
                     "예매를 취소하지 못했어요. 잠시 후 다시 말씀해 주세요.",
