@@ -100,6 +100,10 @@ pub struct Llm {
 impl Llm {
     /// A client for `config`.
     pub fn new(config: LlmConfig) -> Self {
+        // The workspace builds reqwest with rustls but no default crypto
+        // provider (ring is chosen in the root manifest); a client built
+        // before one is installed panics, so install it here, once.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let oc = OpenAIConfig::new().with_api_base(config.base_url.clone()).with_api_key(config.api_key.clone());
         Self { client: Client::with_config(oc), config }
     }

@@ -1,3 +1,4 @@
+//! Unit tests of the turn policy: whole dialogues over the demo schedule, one turn at a time.
 #![allow(clippy::unwrap_used)]
 use serde_json::{Value, json};
 

@@ -2,7 +2,6 @@
 //! extension and release, confirmation, bookings and best-available seats,
 //! with store failures answered by their stable error codes.
 
-
 use ::seats::{SeatClass, SeatError};
 
 use super::{End, Session};
