@@ -1,9 +1,12 @@
-//! Redis key and channel names for a topic.
+//! Every Redis name Marquee writes. No other crate formats one.
 //!
 //! Every key of one topic carries the topic name as a hash tag (`{room:lobby}`)
-//! so that all of them live in one Redis Cluster slot and a Lua script may touch
-//! them together. Other crates (the seat store) add keys of their own under the
-//! same tag and call [`crate::lua::PUBLISH_FN`] from their scripts.
+//! so that all of them live in one Redis Cluster slot and a function may touch
+//! them together: the seat store's keys of a showtime ([`ShowtimeKeys`]) and
+//! the chat state of a user ([`ChatKeys`]) live under the tag of their topic
+//! (`showtime:<id>`, `user:<id>`), so their functions publish in the same
+//! atomic step. Keys that span showtimes or users (indexes, streams) have tags
+//! of their own and are written right after a function, never inside one.
 
 use crate::Topic;
 
@@ -53,6 +56,108 @@ pub fn user_rooms_key(user: &str) -> String {
     format!("{PREFIX}:{{user:{user}}}:rooms")
 }
 
+/// The seat store's keys of one showtime, under `mq:{showtime:<id>}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShowtimeKeys {
+    /// Hash seat → `h|<hold id>` or `s|<booking id>` (absent = free).
+    pub seats: String,
+    /// The version counter.
+    pub version: String,
+    /// Hash hold id → hold JSON.
+    pub holds: String,
+    /// Sorted set live hold id → expiry (ms).
+    pub hold_expiry: String,
+    /// Sorted set ended hold id → end time (tombstones).
+    pub holds_ended: String,
+    /// Hash booking id → booking JSON.
+    pub bookings: String,
+    /// List of booking events not yet handed on.
+    pub outbox: String,
+    /// The outbox's drain lease.
+    pub outbox_lease: String,
+    /// The keys of topic `showtime:<id>`.
+    pub topic: TopicKeys,
+    tag: String,
+}
+
+impl ShowtimeKeys {
+    /// The names for the showtime whose topic is `topic` (`showtime:<id>`).
+    pub fn new(topic: &Topic) -> ShowtimeKeys {
+        let tag = TopicKeys::tag(topic);
+        ShowtimeKeys {
+            seats: format!("{tag}:seats"),
+            version: format!("{tag}:ver"),
+            holds: format!("{tag}:holds"),
+            hold_expiry: format!("{tag}:hz"),
+            holds_ended: format!("{tag}:hend"),
+            bookings: format!("{tag}:bookings"),
+            outbox: format!("{tag}:outbox"),
+            outbox_lease: format!("{tag}:outbox:lock"),
+            topic: TopicKeys::new(topic),
+            tag,
+        }
+    }
+
+    /// The KEYS every seat function takes, in the order `bus/lua/seats.lua`
+    /// documents (1 to 10).
+    pub fn function_keys(&self) -> Vec<String> {
+        vec![
+            self.seats.clone(),
+            self.version.clone(),
+            self.holds.clone(),
+            self.hold_expiry.clone(),
+            self.holds_ended.clone(),
+            self.bookings.clone(),
+            self.outbox.clone(),
+            self.topic.stream.clone(),
+            self.topic.meta.clone(),
+            self.topic.channel.clone(),
+        ]
+    }
+
+    /// The idempotency key of a hold request by `user` with client key `key`.
+    pub fn hold_idempotency(&self, user: &str, key: &str) -> String {
+        format!("{}:idem:{user}:{key}", self.tag)
+    }
+}
+
+/// The seat store's keys that span showtimes.
+pub mod seats {
+    /// Sorted set: showtime id → earliest time one of its holds may expire.
+    pub const HOLD_INDEX: &str = "mq:{seats}:holdidx";
+    /// Set of showtime ids whose outbox may hold undelivered booking events.
+    pub const OUTBOX_INDEX: &str = "mq:{seats}:outboxidx";
+    /// Stream of confirmed and cancelled bookings (field `d`: the event JSON).
+    pub const NOTIFY_STREAM: &str = "mq:{notify}:bookings";
+    /// Hash of the cluster's schedule: `v` (version) and `doc` (JSON).
+    pub const SCHEDULE: &str = "mq:{seats}:schedule";
+
+    /// A user's bookings index: hash booking id → showtime id.
+    pub fn user_bookings(user: &str) -> String {
+        format!("mq:{{user:{user}}}:bookings")
+    }
+}
+
+/// The chat pipeline's keys.
+pub struct ChatKeys;
+
+impl ChatKeys {
+    /// The stream of chat requests.
+    pub const STREAM: &'static str = "mq:{chat}:q";
+    /// Sorted set of hold-expiry warnings due (score: when, Unix ms).
+    pub const WARNINGS: &'static str = "mq:{chat}:warn";
+
+    /// Per-message state: hash with `a` (attempt), `d`, `ap` and `r:<call>`.
+    pub fn message(user: &str, message_id: &str) -> String {
+        format!("mq:{{user:{user}}}:chat:{message_id}")
+    }
+
+    /// A conversation's turns (list) and dialogue state (string).
+    pub fn conversation(user: &str, conversation: &str) -> (String, String) {
+        (format!("mq:{{user:{user}}}:conv:{conversation}:t"), format!("mq:{{user:{user}}}:conv:{conversation}:d"))
+    }
+}
+
 /// Recovers the topic name from a channel name built by [`TopicKeys`].
 pub fn topic_of_channel(channel: &str) -> Option<&str> {
     channel.strip_prefix("mq:{")?.strip_suffix("}:c")
@@ -71,5 +176,22 @@ mod tests {
         }
         assert_eq!(topic_of_channel(&k.channel), Some("showtime:42"));
         assert_eq!(topic_of_channel("other"), None);
+    }
+
+    #[test]
+    fn showtime_and_chat_keys_stay_in_their_topic_slot() {
+        let t = Topic::parse("showtime:42").expect("valid");
+        let k = ShowtimeKeys::new(&t);
+        let mut all = k.function_keys();
+        all.extend([k.outbox_lease.clone(), k.hold_idempotency("u1", "abc")]);
+        for key in &all {
+            assert!(key.starts_with("mq:{showtime:42}:"), "{key}");
+        }
+        assert_eq!(all[0], "mq:{showtime:42}:seats");
+        assert_eq!(all[9], k.topic.channel);
+        let (turns, state) = ChatKeys::conversation("u1", "c1");
+        for key in [ChatKeys::message("u1", "m1"), turns, state, seats::user_bookings("u1")] {
+            assert!(key.starts_with("mq:{user:u1}:"), "{key}");
+        }
     }
 }

@@ -7,21 +7,32 @@
 //! pass the same test suite (`tests/it`). The bus knows nothing of WebSocket
 //! sessions: it hands events to one [`Deliver`] sink per node (the gateway's
 //! hub), which does the local fan-out.
+//!
+//! The bus also owns the Redis keyspace for everyone: the key names
+//! ([`keys`]), the one Redis Functions library every script lives in
+//! ([`functions`], `bus/lua/*.lua`), the handle other crates reach Redis
+//! through ([`RedisHandle`]) and the stream consumer-group helper
+//! ([`WorkQueue`]). No other crate depends on the Redis client.
 
+pub mod functions;
+mod handle;
 pub mod keys;
-pub mod lua;
 mod memory;
 mod redis;
 mod topic;
+mod workqueue;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 
+pub use functions::Function;
+pub use handle::{Arg, RedisHandle, Reply};
 pub use memory::MemoryBus;
-pub use redis::{LuaScript, RedisBus};
+pub use redis::RedisBus;
 pub use topic::{MAX_TOPIC_ID_LEN, Topic, TopicError, TopicKind};
+pub use workqueue::{DEAD_LETTER_MAXLEN, WorkItem, WorkQueue};
 
 /// Tunables shared by both engines.
 #[derive(Debug, Clone)]
@@ -113,12 +124,19 @@ pub trait Deliver: Send + Sync + 'static {
 /// Errors of the bus.
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
-    /// Redis could not be reached or answered with an error.
+    /// Redis could not be reached or answered with an error (the client's
+    /// message, which carries Redis's own error text).
     #[error("redis: {0}")]
-    Redis(#[from] fred::error::Error),
+    Redis(String),
     /// Redis answered something the engine did not expect.
     #[error("unexpected reply from redis: {0}")]
     Protocol(String),
+}
+
+impl From<fred::error::Error> for BusError {
+    fn from(e: fred::error::Error) -> BusError {
+        BusError::Redis(format!("{:?}: {}", e.kind(), e.details()))
+    }
 }
 
 /// The bus, with either engine behind it. Cheap to clone.

@@ -123,9 +123,9 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
         let stop = shutdown.clone();
         match &node.bus {
             Bus::Redis(redis) => {
-                let client = redis.client().clone();
+                let handle = redis.handle().clone();
                 tracker.spawn(async move {
-                    if let Err(e) = seats::notifier::run_notifier(client, cfg, stop).await {
+                    if let Err(e) = seats::notifier::run_notifier(handle, cfg, stop).await {
                         tracing::error!(error = %e, "booking notifier stopped");
                     }
                 });

@@ -102,9 +102,3 @@ impl From<bus::BusError> for SeatError {
         SeatError::Storage(e.to_string())
     }
 }
-
-impl From<fred::error::Error> for SeatError {
-    fn from(e: fred::error::Error) -> Self {
-        SeatError::Storage(e.to_string())
-    }
-}

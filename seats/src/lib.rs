@@ -5,7 +5,7 @@
 //! together with its publication on topic `showtime:<id>` as a versioned
 //! [`Delta`], so a viewer that applies deltas in offset order always has the
 //! map of some version. Two engines sit behind [`SeatStore`]: in-process
-//! (with [`bus::MemoryBus`]) and Redis (Lua scripts, with [`bus::RedisBus`]);
+//! (with [`bus::MemoryBus`]) and Redis (the seat functions of the bus's library, with [`bus::RedisBus`]);
 //! both pass the same test suite (`tests/it`). This crate knows nothing of
 //! HTTP or WebSocket: the gateway maps [`SeatError::code`] to its responses.
 
@@ -15,7 +15,6 @@ pub mod domain;
 mod engine;
 mod error;
 mod lanes;
-mod lua;
 mod memory;
 pub mod metrics;
 pub mod notifier;

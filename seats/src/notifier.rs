@@ -1,7 +1,8 @@
 //! The booking notifier: reads the notifications stream with a consumer group
 //! and POSTs every event to a webhook (the SMS or mail gateway of a real
 //! deployment), retrying with exponential backoff. At least once: an entry is
-//! acknowledged only after the webhook answered 2xx, entries of a crashed
+//! acknowledged only after the webhook answered 2xx (the consumer-group
+//! mechanics are `bus::WorkQueue`'s), entries of a crashed
 //! consumer are claimed by another after [`NotifierConfig::claim_idle`], so
 //! the webhook must dedupe by the `Idempotency-Key` header.
 //!
@@ -12,12 +13,9 @@
 //!
 //! The HTTP(S) delivery itself, with its retries, is [`crate::webhook`].
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use fred::clients::Client;
-use fred::interfaces::{ClientLike, StreamsInterface};
-use fred::types::{ClusterHash, CustomCommand, Value};
+use bus::{RedisHandle, WorkItem, WorkQueue};
 use tokio_util::sync::CancellationToken;
 
 use crate::redis::NOTIFY_STREAM_KEY;
@@ -33,8 +31,8 @@ pub enum NotifierError {
     #[error("webhook url must be http(s)://host[:port][/path]: {0}")]
     BadUrl(String),
     /// Redis failed.
-    #[error("redis: {0}")]
-    Redis(#[from] fred::error::Error),
+    #[error(transparent)]
+    Redis(#[from] bus::BusError),
     /// The webhook could not be reached or answered badly.
     #[error("webhook: {0}")]
     Webhook(String),
@@ -106,17 +104,18 @@ pub async fn run_local_notifier(
 /// until `shutdown`. Errors are logged here and retried, never returned,
 /// except a bad URL, which is reported before anything runs.
 pub async fn run_notifier(
-    client: Client,
+    redis: RedisHandle,
     config: NotifierConfig,
     shutdown: CancellationToken,
 ) -> Result<(), NotifierError> {
     let hook = Webhook::new(&config)?;
+    let queue = WorkQueue::new(redis, NOTIFY_STREAM_KEY, NOTIFIER_GROUP);
     let mut backoff = config.min_backoff;
-    // Entries this consumer read before a restart come first ("0"), then new ones (">").
-    let mut cursor = "0";
+    // Entries this consumer read before a restart come first, then new ones.
+    let mut own_pending_done = false;
     let mut group_ready = false;
     while !shutdown.is_cancelled() {
-        let entries = match next_batch(&client, &config, &mut cursor, &mut group_ready).await {
+        let entries = match next_batch(&queue, &config, &mut own_pending_done, &mut group_ready).await {
             Ok(e) => {
                 backoff = config.min_backoff;
                 e
@@ -133,13 +132,21 @@ pub async fn run_notifier(
             sleep_or_cancel(&shutdown, config.poll_interval).await;
             continue;
         }
-        for (id, data) in entries {
-            if !deliver_with_retry(&hook, &config, &data, &shutdown).await {
+        for item in entries {
+            let Some(data) = item.field("d") else {
+                // No event in it: no retry can deliver it.
+                tracing::error!(id = %item.id, "notification entry without an event; dead-lettered");
+                if let Err(e) = queue.dead_letter(&item, "no field d").await {
+                    tracing::warn!(error = %e, id = %item.id, "dead-letter failed");
+                }
+                continue;
+            };
+            if !deliver_with_retry(&hook, &config, data, &shutdown).await {
                 return Ok(()); // cancelled; the entry stays pending for next time
             }
-            if let Err(e) = client.xack::<Value, _, _, _>(NOTIFY_STREAM_KEY, NOTIFIER_GROUP, id.as_str()).await {
+            if let Err(e) = queue.ack(&item.id, false).await {
                 // Not acknowledged: delivered again later, which at-least-once allows.
-                tracing::warn!(error = %e, %id, "ack failed");
+                tracing::warn!(error = %e, id = %item.id, "ack failed");
             }
         }
     }
@@ -149,88 +156,28 @@ pub async fn run_notifier(
 /// The next entries to deliver: this consumer's own pending ones after a
 /// restart, then new ones, and when idle, entries stuck at a dead consumer.
 async fn next_batch(
-    client: &Client,
+    queue: &WorkQueue,
     config: &NotifierConfig,
-    cursor: &mut &'static str,
+    own_pending_done: &mut bool,
     group_ready: &mut bool,
-) -> Result<Vec<(String, String)>, NotifierError> {
+) -> Result<Vec<WorkItem>, NotifierError> {
     if !*group_ready {
-        ensure_group(client).await?;
+        queue.ensure_group().await?;
         *group_ready = true;
     }
-    let mut entries = read(client, config, cursor).await?;
+    let batch = config.batch as usize;
+    let mut entries = Vec::new();
+    if !*own_pending_done {
+        entries = queue.read_own_pending(&config.consumer, batch).await?;
+        *own_pending_done = entries.is_empty();
+    }
     if entries.is_empty() {
-        if *cursor == "0" {
-            *cursor = ">";
-            entries = read(client, config, cursor).await?;
-        }
-        if entries.is_empty() {
-            entries = claim(client, config).await?;
-        }
+        entries = queue.read_new(&config.consumer, batch, None).await?;
+    }
+    if entries.is_empty() {
+        entries = queue.claim_idle(&config.consumer, config.claim_idle, batch).await?;
     }
     Ok(entries)
-}
-
-async fn ensure_group(client: &Client) -> Result<(), NotifierError> {
-    match client.xgroup_create::<Value, _, _, _>(NOTIFY_STREAM_KEY, NOTIFIER_GROUP, "0", true).await {
-        Ok(_) => Ok(()),
-        Err(e) if e.details().starts_with("BUSYGROUP") => Ok(()),
-        Err(e) => Err(e.into()),
-    }
-}
-
-async fn read(client: &Client, config: &NotifierConfig, id: &str) -> Result<Vec<(String, String)>, NotifierError> {
-    let reply: fred::types::streams::XReadResponse<String, String, String, String> = client
-        .xreadgroup_map(
-            NOTIFIER_GROUP,
-            config.consumer.as_str(),
-            Some(config.batch),
-            None,
-            false,
-            NOTIFY_STREAM_KEY,
-            id,
-        )
-        .await?;
-    Ok(reply
-        .into_values()
-        .flatten()
-        .map(|(id, mut fields): (String, HashMap<String, String>)| {
-            let data = fields.remove("d").unwrap_or_default();
-            (id, data)
-        })
-        .collect())
-}
-
-/// Takes over entries another consumer read but did not acknowledge in time.
-async fn claim(client: &Client, config: &NotifierConfig) -> Result<Vec<(String, String)>, NotifierError> {
-    let args: Vec<Value> = vec![
-        NOTIFY_STREAM_KEY.into(),
-        NOTIFIER_GROUP.into(),
-        config.consumer.as_str().into(),
-        (config.claim_idle.as_millis() as i64).into(),
-        "0-0".into(),
-        "COUNT".into(),
-        (config.batch as i64).into(),
-    ];
-    let reply: Value =
-        client.custom(CustomCommand::new_static("XAUTOCLAIM", ClusterHash::FirstKey, false), args).await?;
-    // [next id, [[id, [field, value, ...]], ...], (Redis 7: [deleted ids])]
-    let mut parts = reply.into_array().into_iter();
-    let _next = parts.next();
-    let mut out = Vec::new();
-    for entry in parts.next().map(Value::into_array).unwrap_or_default() {
-        let mut e = entry.into_array().into_iter();
-        let (Some(id), Some(fields)) = (e.next(), e.next()) else { continue };
-        let Some(id) = id.as_string() else { continue };
-        let fields = fields.into_array();
-        let data = fields
-            .chunks(2)
-            .find(|kv| kv.first().and_then(Value::as_str).is_some_and(|k| k == "d"))
-            .and_then(|kv| kv.get(1).and_then(Value::as_string))
-            .unwrap_or_default();
-        out.push((id, data));
-    }
-    Ok(out)
 }
 
 async fn sleep_or_cancel(shutdown: &CancellationToken, d: Duration) {

@@ -1,6 +1,7 @@
-//! The Redis engine: seat state per showtime under the topic's hash tag,
-//! changed only by the Lua scripts of [`crate::lua`], which publish each
-//! delta on the bus in the same atomic step.
+//! The Redis engine: seat state per showtime under the topic's hash tag
+//! (`bus::keys::ShowtimeKeys`), changed only by the seat functions of the
+//! bus's library (`bus/lua/seats.lua`), which publish each delta on the bus
+//! in the same atomic step. Redis is reached through `bus::RedisHandle`.
 //!
 //! Two things cross slots and so happen right after a script, never inside
 //! it: the global index of showtimes with live holds (for the sweeper), and
@@ -12,38 +13,34 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use bytes::Bytes;
-use fred::clients::Client;
-use fred::interfaces::ClientLike;
-use fred::types::{ClusterHash, CustomCommand, Value};
 use serde::{Deserialize, Deserializer};
 
-use bus::keys::TopicKeys;
-use bus::{BusConfig, LuaScript, Topic, TopicKind};
+use bus::keys::{ShowtimeKeys, seats as keys};
+use bus::{Arg, BusConfig, Function, RedisHandle, Reply as RedisReply, Topic, TopicKind};
 
 use crate::SharedSchedule;
 use crate::domain::SeatId;
 use crate::engine::{HoldCmd, Taken, TakenSeat, Target};
 use crate::error::SeatError;
 use crate::lanes::{Committer, Lanes, Op, Pending};
-use crate::lua;
 use crate::types::{
     Booking, BookingEvent, BookingStatus, Hold, IDEMPOTENCY_TTL, MAX_EXTENDS, MAX_HOLD_TOTAL, Millis, Released,
     SeatState,
 };
 
 /// Sorted set: showtime id → earliest time one of its holds may expire.
-pub const HOLD_INDEX_KEY: &str = "mq:{seats}:holdidx";
+pub const HOLD_INDEX_KEY: &str = keys::HOLD_INDEX;
 /// Set of showtime ids whose outbox may hold undelivered booking events.
-pub const OUTBOX_INDEX_KEY: &str = "mq:{seats}:outboxidx";
+pub const OUTBOX_INDEX_KEY: &str = keys::OUTBOX_INDEX;
 /// The notifications stream of confirmed and cancelled bookings (field `d`:
 /// the booking event JSON).
-pub const NOTIFY_STREAM_KEY: &str = "mq:{notify}:bookings";
+pub const NOTIFY_STREAM_KEY: &str = keys::NOTIFY_STREAM;
 /// Approximate length the notifications stream is trimmed to.
 pub const NOTIFY_STREAM_MAXLEN: i64 = 100_000;
 /// Hash holding the cluster's schedule: `v` (version, bumped by every admin
 /// load) and `doc` (the schedule JSON). Nodes compare `v` with theirs every
 /// sweep interval and reload on a change.
-pub const SCHEDULE_KEY: &str = "mq:{seats}:schedule";
+pub const SCHEDULE_KEY: &str = keys::SCHEDULE;
 /// Most showtimes one sweep pass handles.
 const SWEEP_BATCH: i64 = 256;
 /// How often a node re-checks every scheduled showtime's earliest hold
@@ -58,20 +55,7 @@ const DRAIN_LEASE_MS: i64 = 10_000;
 
 /// The bookings index of a user: hash booking id → showtime id.
 pub fn user_bookings_key(user: &str) -> String {
-    format!("mq:{{user:{user}}}:bookings")
-}
-
-struct Scripts {
-    ops: LuaScript,
-    confirm: LuaScript,
-    cancel: LuaScript,
-    snapshot: LuaScript,
-    sweep: LuaScript,
-    index_lower: LuaScript,
-    schedule_seed: LuaScript,
-    schedule_store: LuaScript,
-    user_index_add: LuaScript,
-    unlock: LuaScript,
+    keys::user_bookings(user)
 }
 
 /// The Redis engine. Cheap to clone.
@@ -81,10 +65,9 @@ pub(crate) struct RedisEngine {
 }
 
 struct Inner {
-    client: Client,
+    redis: RedisHandle,
     bus: bus::Bus,
     config: BusConfig,
-    scripts: Scripts,
     schedule: SharedSchedule,
     /// When this node last ran [`RedisEngine::reindex`] (ms).
     reindexed_at: AtomicI64,
@@ -92,7 +75,7 @@ struct Inner {
     lanes: Arc<Lanes<Reply>>,
 }
 
-/// What every script returns (fields depend on the script).
+/// What every seat function returns (fields depend on the function).
 #[derive(Debug, Deserialize)]
 struct Reply {
     ok: bool,
@@ -134,14 +117,14 @@ impl Reply {
 }
 
 impl Committer<Reply> for RedisEngine {
-    /// Encodes the batch for the `ops` script (see [`crate::lua`]): one
+    /// Encodes the batch for `seats_ops` (see `bus/lua/seats.lua`): one
     /// instant for all (the latest of the operations'), and each distinct
     /// idempotency key once among the KEYS.
     async fn commit(&self, showtime: &str, ops: &[Pending<Reply>]) -> Result<Vec<Reply>, SeatError> {
         let now = ops.iter().map(|p| p.now).max().unwrap_or_default();
-        let mut keys = Self::keys(showtime)?;
+        let mut keys = Self::keys(showtime)?.function_keys();
         let mut args = self.common_args(showtime, now);
-        args.push((ops.len() as i64).into());
+        args.push(Arg::Int(ops.len() as i64));
         for p in ops {
             let at = args.len();
             let (kind, user) = match &p.op {
@@ -149,7 +132,7 @@ impl Committer<Reply> for RedisEngine {
                 Op::Extend { user, .. } => ("e", user),
                 Op::Release { user, .. } => ("r", user),
             };
-            args.extend([Value::from(kind), Value::from(user.as_str()), Value::Null]);
+            args.extend([Arg::from(kind), Arg::from(user.as_str()), Arg::Int(0)]);
             match &p.op {
                 Op::Hold { hold_id, ttl_ms, idem_key, seats, .. } => {
                     let index = match keys.iter().position(|k| k == idem_key) {
@@ -160,32 +143,31 @@ impl Committer<Reply> for RedisEngine {
                         }
                     };
                     args.extend([
-                        Value::from(hold_id.as_str()),
-                        (*ttl_ms).into(),
-                        (now + *ttl_ms).into(),
-                        (IDEMPOTENCY_TTL.as_millis() as i64).into(),
-                        (index as i64).into(),
+                        Arg::from(hold_id.as_str()),
+                        Arg::Int(*ttl_ms),
+                        Arg::Int(now + *ttl_ms),
+                        Arg::Int(IDEMPOTENCY_TTL.as_millis() as i64),
+                        Arg::Int(index as i64),
                     ]);
-                    args.extend(seats.iter().map(|s| Value::from(s.as_str())));
+                    args.extend(seats.iter().map(|s| Arg::from(s.as_str())));
                 }
                 Op::Extend { hold_id, .. } => args.extend([
-                    Value::from(hold_id.as_str()),
-                    (MAX_HOLD_TOTAL.as_millis() as i64).into(),
-                    i64::from(MAX_EXTENDS).into(),
+                    Arg::from(hold_id.as_str()),
+                    Arg::Int(MAX_HOLD_TOTAL.as_millis() as i64),
+                    Arg::from(MAX_EXTENDS),
                 ]),
                 Op::Release { target: Target::Hold(id), .. } => {
-                    args.extend([Value::from("hold"), Value::from(id.as_str())])
+                    args.extend([Arg::from("hold"), Arg::from(id.as_str())])
                 }
                 Op::Release { target: Target::Seats(seats), .. } => {
-                    args.push("seats".into());
-                    args.extend(seats.iter().map(|s| Value::from(s.as_str())));
+                    args.push(Arg::from("seats"));
+                    args.extend(seats.iter().map(|s| Arg::from(s.as_str())));
                 }
             }
-            args[at + 2] = ((args.len() - at - 3) as i64).into();
+            args[at + 2] = Arg::Int((args.len() - at - 3) as i64);
         }
-        let reply: Value = self.inner.scripts.ops.run(&self.inner.client, keys, args).await?;
-        let text = reply.as_str().ok_or_else(|| SeatError::Storage("script reply is not text".into()))?;
-        serde_json::from_str(&text).map_err(|e| SeatError::Storage(format!("script reply: {e}")))
+        let reply = self.inner.redis.call(Function::SeatsOps, keys, args).await?;
+        json_reply(&reply)
     }
 }
 
@@ -207,27 +189,14 @@ struct SnapshotReply {
 
 impl RedisEngine {
     pub(crate) fn new(bus: bus::RedisBus, config: BusConfig, schedule: SharedSchedule) -> RedisEngine {
-        let s = |src: String| LuaScript::new(src);
         RedisEngine {
             inner: Arc::new(Inner {
-                client: bus.client().clone(),
+                redis: bus.handle().clone(),
                 bus: bus::Bus::Redis(bus),
                 config,
                 schedule,
                 reindexed_at: AtomicI64::new(0),
                 lanes: Lanes::new(),
-                scripts: Scripts {
-                    ops: s(lua::ops()),
-                    confirm: s(lua::confirm()),
-                    cancel: s(lua::cancel()),
-                    snapshot: s(lua::snapshot()),
-                    sweep: s(lua::sweep()),
-                    index_lower: s(lua::INDEX_LOWER.to_owned()),
-                    schedule_seed: s(lua::SCHEDULE_SEED.to_owned()),
-                    schedule_store: s(lua::SCHEDULE_STORE.to_owned()),
-                    user_index_add: s(lua::USER_INDEX_ADD.to_owned()),
-                    unlock: s(lua::UNLOCK.to_owned()),
-                },
             }),
         }
     }
@@ -236,44 +205,29 @@ impl RedisEngine {
         Topic::new(TopicKind::Showtime, showtime).map_err(|_| SeatError::UnknownShowtime(showtime.to_owned()))
     }
 
-    fn keys(showtime: &str) -> Result<Vec<String>, SeatError> {
-        let topic = Self::topic(showtime)?;
-        let tag = TopicKeys::tag(&topic);
-        let k = TopicKeys::new(&topic);
-        Ok(vec![
-            format!("{tag}:seats"),
-            format!("{tag}:ver"),
-            format!("{tag}:holds"),
-            format!("{tag}:hz"),
-            format!("{tag}:hend"),
-            format!("{tag}:bookings"),
-            format!("{tag}:outbox"),
-            k.stream,
-            k.meta,
-            k.channel,
-        ])
+    fn keys(showtime: &str) -> Result<ShowtimeKeys, SeatError> {
+        Ok(ShowtimeKeys::new(&Self::topic(showtime)?))
     }
 
-    /// ARGV 1 to 6, which every seat script takes.
-    fn common_args(&self, showtime: &str, now: Millis) -> Vec<Value> {
+    /// ARGV 1 to 6, which every seat function takes.
+    fn common_args(&self, showtime: &str, now: Millis) -> Vec<Arg> {
         let c = &self.inner.config;
         vec![
-            now.into(),
-            (c.history_size as i64).into(),
-            (c.history_ttl.as_secs() as i64).into(),
-            format!("{:08x}", rand::random::<u32>()).into(),
-            showtime.into(),
-            self.inner.schedule.keep_until(showtime, now).into(),
+            Arg::Int(now),
+            Arg::Int(c.history_size as i64),
+            Arg::Int(c.history_ttl.as_secs() as i64),
+            Arg::from(format!("{:08x}", rand::random::<u32>())),
+            Arg::from(showtime),
+            Arg::Int(self.inner.schedule.keep_until(showtime, now)),
         ]
     }
 
-    async fn run(&self, script: &LuaScript, showtime: &str, now: Millis, args: Vec<Value>) -> Result<Reply, SeatError> {
-        let keys = Self::keys(showtime)?;
+    async fn run(&self, function: Function, showtime: &str, now: Millis, args: Vec<Arg>) -> Result<Reply, SeatError> {
+        let keys = Self::keys(showtime)?.function_keys();
         let mut all = self.common_args(showtime, now);
         all.extend(args);
-        let reply: Value = script.run(&self.inner.client, keys, all).await?;
-        let text = reply.as_str().ok_or_else(|| SeatError::Storage("script reply is not text".into()))?;
-        serde_json::from_str(&text).map_err(|e| SeatError::Storage(format!("script reply: {e}")))
+        let reply = self.inner.redis.call(function, keys, all).await?;
+        json_reply(&reply)
     }
 
     /// Queues `op` for the showtime's next batch (see [`crate::lanes`]).
@@ -281,40 +235,26 @@ impl RedisEngine {
         self.inner.lanes.clone().submit(self, showtime, op, now).await
     }
 
-    async fn cmd(&self, name: &'static str, args: Vec<Value>) -> Result<Value, SeatError> {
-        Ok(self.inner.client.custom(CustomCommand::new_static(name, ClusterHash::FirstKey, false), args).await?)
+    async fn cmd(&self, name: &'static str, args: Vec<Arg>) -> Result<RedisReply, SeatError> {
+        Ok(self.inner.redis.cmd(name, args).await?)
     }
 
     async fn index_lower(&self, showtime: &str, at: Millis) -> Result<(), SeatError> {
-        let _: Value = self
-            .inner
-            .scripts
-            .index_lower
-            .run(&self.inner.client, vec![HOLD_INDEX_KEY.into()], vec![at.into(), showtime.into()])
-            .await?;
+        let args = vec![Arg::Int(at), Arg::from(showtime)];
+        self.inner.redis.call(Function::HoldIndexLower, vec![HOLD_INDEX_KEY.into()], args).await?;
         Ok(())
     }
 
     /// Stores `doc` as the cluster's schedule unless one is stored; returns
     /// the stored version and document.
     pub(crate) async fn seed_schedule(&self, doc: &str) -> Result<(u64, Option<String>), SeatError> {
-        let reply: Value = self
-            .inner
-            .scripts
-            .schedule_seed
-            .run(&self.inner.client, vec![SCHEDULE_KEY.into()], vec![doc.into()])
-            .await?;
+        let reply = self.inner.redis.call(Function::ScheduleSeed, vec![SCHEDULE_KEY.into()], vec![doc.into()]).await?;
         Ok(version_and_doc(reply))
     }
 
     /// Stores `doc` as the cluster's schedule; returns its new version.
     pub(crate) async fn store_schedule(&self, doc: &str) -> Result<u64, SeatError> {
-        let v: Value = self
-            .inner
-            .scripts
-            .schedule_store
-            .run(&self.inner.client, vec![SCHEDULE_KEY.into()], vec![doc.into()])
-            .await?;
+        let v = self.inner.redis.call(Function::ScheduleStore, vec![SCHEDULE_KEY.into()], vec![doc.into()]).await?;
         Ok(v.as_u64().unwrap_or(0))
     }
 
@@ -331,19 +271,17 @@ impl RedisEngine {
     }
 
     pub(crate) async fn snapshot(&self, showtime: &str, viewer: Option<&str>) -> Result<Taken, SeatError> {
-        let reply: Value = self
-            .inner
-            .scripts
-            .snapshot
-            .run(&self.inner.client, Self::keys(showtime)?, {
-                let mut a: Vec<Value> = vec![0.into(), 0.into(), 0.into(), "".into(), showtime.into(), 0.into()];
-                a.push(viewer.unwrap_or("").into());
-                a
-            })
-            .await?;
-        let text = reply.as_str().ok_or_else(|| SeatError::Storage("snapshot reply is not text".into()))?;
-        let r: SnapshotReply =
-            serde_json::from_str(&text).map_err(|e| SeatError::Storage(format!("snapshot reply: {e}")))?;
+        let args = vec![
+            Arg::Int(0),
+            Arg::Int(0),
+            Arg::Int(0),
+            Arg::from(""),
+            Arg::from(showtime),
+            Arg::Int(0),
+            Arg::from(viewer.unwrap_or("")),
+        ];
+        let reply = self.inner.redis.call(Function::SeatsSnapshot, Self::keys(showtime)?.function_keys(), args).await?;
+        let r: SnapshotReply = json_reply(&reply)?;
         let mut seats = HashMap::with_capacity(r.seats.len());
         for (seat, kind, mine, until, hold_id) in r.seats {
             let state = if kind == "h" { SeatState::Held } else { SeatState::Sold };
@@ -355,12 +293,11 @@ impl RedisEngine {
 
     pub(crate) async fn hold(&self, cmd: HoldCmd<'_>) -> Result<Hold, SeatError> {
         let expires = cmd.now + cmd.ttl_ms;
-        let topic = Self::topic(cmd.showtime)?;
         let op = Op::Hold {
             user: cmd.user.to_owned(),
             hold_id: cmd.hold_id,
             ttl_ms: cmd.ttl_ms,
-            idem_key: format!("{}:idem:{}:{}", TopicKeys::tag(&topic), cmd.user, cmd.key),
+            idem_key: Self::keys(cmd.showtime)?.hold_idempotency(cmd.user, cmd.key),
             seats: cmd.seats.to_vec(),
         };
         let r = self.submit(cmd.showtime, op, cmd.now).await?;
@@ -428,11 +365,11 @@ impl RedisEngine {
         booking_id: String,
         now: Millis,
     ) -> Result<Booking, SeatError> {
-        let args: Vec<Value> = vec![user.into(), hold_id.into(), booking_id.into()];
+        let args = vec![Arg::from(user), Arg::from(hold_id), Arg::from(booking_id)];
         // Marking the outbox is pipelined with the script: if the process dies
         // after the sale, the sweepers find and deliver the booking event.
         let (marked, r) =
-            tokio::join!(self.mark_outbox(showtime), self.run(&self.inner.scripts.confirm, showtime, now, args));
+            tokio::join!(self.mark_outbox(showtime), self.run(Function::SeatsConfirm, showtime, now, args));
         marked?;
         let r = r?.check()?;
         let booking = parse_booking(r.booking.as_deref())?;
@@ -450,34 +387,34 @@ impl RedisEngine {
         now: Millis,
     ) -> Result<Booking, SeatError> {
         self.mark_outbox(showtime).await?;
-        let args: Vec<Value> = vec![user.into(), booking_id.into()];
-        let r = self.run(&self.inner.scripts.cancel, showtime, now, args).await?.check()?;
+        let args = vec![Arg::from(user), Arg::from(booking_id)];
+        let r = self.run(Function::SeatsCancel, showtime, now, args).await?.check()?;
         let booking = parse_booking(r.booking.as_deref())?;
         self.drain_logged(showtime).await;
         Ok(booking)
     }
 
     pub(crate) async fn booking(&self, showtime: &str, booking_id: &str) -> Result<Option<Booking>, SeatError> {
-        let key = Self::keys(showtime)?.swap_remove(5);
+        let key = Self::keys(showtime)?.bookings;
         let v = self.cmd("HGET", vec![key.into(), booking_id.into()]).await?;
         match v.as_str() {
-            Some(text) => Ok(Some(parse_booking(Some(&text))?)),
+            Some(text) => Ok(Some(parse_booking(Some(text))?)),
             None => Ok(None),
         }
     }
 
     pub(crate) async fn bookings_of(&self, user: &str) -> Result<Vec<Booking>, SeatError> {
         let v = self.cmd("HGETALL", vec![user_bookings_key(user).into()]).await?;
-        let pairs: Vec<Value> = v.into_array();
+        let pairs = v.into_array();
         let mut out = Vec::new();
         for pair in pairs.chunks(2) {
             let [id, showtime] = pair else { continue };
             let (Some(id), Some(showtime)) = (id.as_str(), showtime.as_str()) else { continue };
-            match self.booking(&showtime, &id).await? {
+            match self.booking(showtime, id).await? {
                 Some(b) => out.push(b),
                 // The showtime's state expired: forget the entry.
                 None => {
-                    let _ = self.cmd("HDEL", vec![user_bookings_key(user).into(), id.into_owned().into()]).await?;
+                    self.cmd("HDEL", vec![user_bookings_key(user).into(), id.into()]).await?;
                 }
             }
         }
@@ -501,38 +438,39 @@ impl RedisEngine {
         let due = self
             .cmd(
                 "ZRANGEBYSCORE",
-                vec![HOLD_INDEX_KEY.into(), "-inf".into(), now.into(), "LIMIT".into(), 0.into(), SWEEP_BATCH.into()],
+                vec![
+                    HOLD_INDEX_KEY.into(),
+                    "-inf".into(),
+                    Arg::Int(now),
+                    "LIMIT".into(),
+                    Arg::Int(0),
+                    Arg::Int(SWEEP_BATCH),
+                ],
             )
             .await?;
         let mut freed = 0;
         for showtime in due.into_array() {
-            let Some(showtime) = showtime.as_str().map(|s| s.into_owned()) else { continue };
+            let Some(showtime) = showtime.to_text() else { continue };
             if Self::topic(&showtime).is_err() {
-                let _ = self.cmd("ZREM", vec![HOLD_INDEX_KEY.into(), showtime.into()]).await?;
+                self.cmd("ZREM", vec![HOLD_INDEX_KEY.into(), showtime.into()]).await?;
                 continue;
             }
-            let r = self.run(&self.inner.scripts.sweep, &showtime, now, vec![]).await?.check()?;
+            let r = self.run(Function::SeatsSweep, &showtime, now, vec![]).await?.check()?;
             freed += r.freed;
             match r.next {
                 Some(next) if next >= 0 => {
-                    let _ =
-                        self.cmd("ZADD", vec![HOLD_INDEX_KEY.into(), next.into(), showtime.as_str().into()]).await?;
+                    self.cmd("ZADD", vec![HOLD_INDEX_KEY.into(), Arg::Int(next), showtime.as_str().into()]).await?;
                 }
                 _ => {
-                    let _ = self.cmd("ZREM", vec![HOLD_INDEX_KEY.into(), showtime.as_str().into()]).await?;
+                    self.cmd("ZREM", vec![HOLD_INDEX_KEY.into(), showtime.as_str().into()]).await?;
                 }
             }
-            let hz = Self::keys(&showtime)?.swap_remove(3);
-            let first =
-                self.cmd("ZRANGE", vec![hz.into(), 0.into(), 0.into(), "WITHSCORES".into()]).await?.into_array();
-            if let Some(score) = first.get(1).and_then(|v| v.as_f64()) {
-                self.index_lower(&showtime, score as i64).await?;
-            }
+            self.lower_to_earliest(&showtime).await?;
         }
         let pending = self.cmd("SMEMBERS", vec![OUTBOX_INDEX_KEY.into()]).await?;
         for showtime in pending.into_array() {
             if let Some(showtime) = showtime.as_str() {
-                self.drain_logged(&showtime).await;
+                self.drain_logged(showtime).await;
             }
         }
         Ok(freed)
@@ -544,18 +482,24 @@ impl RedisEngine {
     pub(crate) async fn reindex(&self) -> Result<(), SeatError> {
         let schedule = self.inner.schedule.get();
         for st in schedule.showtimes() {
-            let hz = Self::keys(&st.id)?.swap_remove(3);
-            let first =
-                self.cmd("ZRANGE", vec![hz.into(), 0.into(), 0.into(), "WITHSCORES".into()]).await?.into_array();
-            if let Some(score) = first.get(1).and_then(|v| v.as_f64()) {
-                self.index_lower(&st.id, score as i64).await?;
-            }
+            self.lower_to_earliest(&st.id).await?;
+        }
+        Ok(())
+    }
+
+    /// Lowers the showtime's index entry to its earliest live hold, if any.
+    async fn lower_to_earliest(&self, showtime: &str) -> Result<(), SeatError> {
+        let hz = Self::keys(showtime)?.hold_expiry;
+        let args = vec![hz.into(), Arg::Int(0), Arg::Int(0), "WITHSCORES".into()];
+        let first = self.cmd("ZRANGE", args).await?.into_array();
+        if let Some(score) = first.get(1).and_then(RedisReply::as_f64) {
+            self.index_lower(showtime, score as i64).await?;
         }
         Ok(())
     }
 
     async fn mark_outbox(&self, showtime: &str) -> Result<(), SeatError> {
-        let _ = self.cmd("SADD", vec![OUTBOX_INDEX_KEY.into(), showtime.into()]).await?;
+        self.cmd("SADD", vec![OUTBOX_INDEX_KEY.into(), showtime.into()]).await?;
         Ok(())
     }
 
@@ -578,25 +522,19 @@ impl RedisEngine {
     /// dies in between, or stalls past the lease, has it delivered again
     /// (consumers dedupe by booking id and status).
     async fn drain(&self, showtime: &str) -> Result<(), SeatError> {
-        let mut keys = Self::keys(showtime)?;
-        let outbox = keys.swap_remove(6);
-        let lock = format!("{outbox}:lock");
+        let keys = Self::keys(showtime)?;
+        let (outbox, lock) = (keys.outbox, keys.outbox_lease);
         let token = format!("{:016x}", rand::random::<u64>());
         // An event pushed while this node drained gets another round here (its
         // own node found the lease taken); past a few rounds the sweepers do it.
         for _ in 0..4 {
-            let lease: Vec<Value> =
-                vec![lock.as_str().into(), token.as_str().into(), "NX".into(), "PX".into(), DRAIN_LEASE_MS.into()];
-            if self.cmd("SET", lease).await?.is_null() {
+            let lease =
+                vec![lock.as_str().into(), token.as_str().into(), "NX".into(), "PX".into(), Arg::Int(DRAIN_LEASE_MS)];
+            if self.cmd("SET", lease).await?.is_nil() {
                 return self.mark_outbox(showtime).await;
             }
             let drained = self.drain_locked(showtime, &outbox).await;
-            let _: Value = self
-                .inner
-                .scripts
-                .unlock
-                .run(&self.inner.client, vec![lock.as_str().into()], vec![token.as_str().into()])
-                .await?;
+            self.inner.redis.call(Function::LeaseRelease, vec![lock.clone()], vec![token.as_str().into()]).await?;
             drained?;
             let left = self.cmd("LLEN", vec![outbox.as_str().into()]).await?;
             if left.as_u64().unwrap_or(0) == 0 {
@@ -609,8 +547,8 @@ impl RedisEngine {
     /// The drain itself, under the showtime's drain lease.
     async fn drain_locked(&self, showtime: &str, outbox: &str) -> Result<(), SeatError> {
         for _ in 0..DRAIN_BATCH {
-            let head = self.cmd("LINDEX", vec![outbox.into(), 0.into()]).await?;
-            let Some(raw) = head.as_str().map(|s| s.into_owned()) else { break };
+            let head = self.cmd("LINDEX", vec![outbox.into(), Arg::Int(0)]).await?;
+            let Some(raw) = head.to_text() else { break };
             match parse_booking(Some(&raw)) {
                 Ok(mut booking) => {
                     booking.amount = self.inner.schedule.amount(&booking.showtime, &booking.seats);
@@ -619,41 +557,40 @@ impl RedisEngine {
                 Err(e) => tracing::error!(%showtime, error = %e, "dropping unreadable outbox entry"),
             }
             // By value: after a lease takeover the head may have moved.
-            let _ = self.cmd("LREM", vec![outbox.into(), 1.into(), raw.into()]).await?;
+            self.cmd("LREM", vec![outbox.into(), Arg::Int(1), raw.into()]).await?;
         }
-        let _ = self.cmd("SREM", vec![OUTBOX_INDEX_KEY.into(), showtime.into()]).await?;
+        self.cmd("SREM", vec![OUTBOX_INDEX_KEY.into(), showtime.into()]).await?;
         Ok(())
     }
 
     async fn deliver(&self, booking: &Booking) -> Result<(), SeatError> {
         let event = BookingEvent::new(booking.clone());
         let json = serde_json::to_string(&event).map_err(|e| SeatError::Storage(e.to_string()))?;
-        let _ = self
-            .cmd(
-                "XADD",
-                vec![
-                    NOTIFY_STREAM_KEY.into(),
-                    "MAXLEN".into(),
-                    "~".into(),
-                    NOTIFY_STREAM_MAXLEN.into(),
-                    "*".into(),
-                    "d".into(),
-                    json.as_str().into(),
-                ],
-            )
-            .await?;
+        self.cmd(
+            "XADD",
+            vec![
+                NOTIFY_STREAM_KEY.into(),
+                "MAXLEN".into(),
+                "~".into(),
+                Arg::Int(NOTIFY_STREAM_MAXLEN),
+                "*".into(),
+                "d".into(),
+                json.as_str().into(),
+            ],
+        )
+        .await?;
         if booking.status == BookingStatus::Confirmed {
             // The index lives as long as the newest showtime state it points to.
             let now = booking.created_at;
             let keep = self.inner.schedule.keep_until(&booking.showtime, now);
-            let args: Vec<Value> =
-                vec![booking.booking_id.as_str().into(), booking.showtime.as_str().into(), keep.into(), now.into()];
-            let _: Value = self
-                .inner
-                .scripts
-                .user_index_add
-                .run(&self.inner.client, vec![user_bookings_key(&booking.user)], args)
-                .await?;
+            let args = vec![
+                booking.booking_id.as_str().into(),
+                booking.showtime.as_str().into(),
+                Arg::Int(keep),
+                Arg::Int(now),
+            ];
+            let index = vec![user_bookings_key(&booking.user)];
+            self.inner.redis.call(Function::UserBookingsAdd, index, args).await?;
         }
         if let Ok(topic) = Topic::new(TopicKind::User, &booking.user) {
             self.inner.bus.publish(&topic, Bytes::from(json)).await?;
@@ -663,11 +600,17 @@ impl RedisEngine {
 }
 
 /// Reads a `[version, doc]` reply.
-fn version_and_doc(reply: Value) -> (u64, Option<String>) {
+fn version_and_doc(reply: RedisReply) -> (u64, Option<String>) {
     let mut parts = reply.into_array().into_iter();
     let version = parts.next().and_then(|v| v.as_u64()).unwrap_or(0);
-    let doc = parts.next().and_then(|d| d.as_string());
+    let doc = parts.next().and_then(|d| d.to_text());
     (version, doc)
+}
+
+/// Decodes a function's JSON text reply.
+fn json_reply<T: serde::de::DeserializeOwned>(reply: &RedisReply) -> Result<T, SeatError> {
+    let text = reply.as_str().ok_or_else(|| SeatError::Storage("function reply is not text".into()))?;
+    serde_json::from_str(text).map_err(|e| SeatError::Storage(format!("function reply: {e}")))
 }
 
 fn parse_booking(text: Option<&str>) -> Result<Booking, SeatError> {

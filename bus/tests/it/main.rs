@@ -1,10 +1,14 @@
-//! The bus test suite. Every test runs against both engines: the in-process
-//! one and the Redis one on a real redis-server started on a free port.
+//! The bus test suite. Every topic test runs against both engines: the
+//! in-process one and the Redis one on a real redis-server started on a free
+//! port. `workqueue.rs` tests what only Redis has: work queues and the
+//! function library.
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+mod workqueue;
 
 use bus::{Bus, BusConfig, BusEvent, Deliver, MemoryBus, RedisBus, Topic};
 use bytes::Bytes;

@@ -4,10 +4,9 @@
 
 use std::time::Duration;
 
-use fred::types::Value;
 use seats::{SHOWTIME_STATE_KEEP, Schedule};
 
-use crate::store::redis_cmd;
+use crate::store::{redis_cmd, showtime_keys};
 use crate::{Env, Kind, T0, req, schedule};
 
 /// When `showtime`'s state must expire: its end plus the keep period.
@@ -31,14 +30,13 @@ async fn every_showtime_key_expires_some_days_after_the_show_and_idempotency_key
     let b = env.store.confirm("st-1", "alice", &h.hold_id).await.unwrap();
     let at = expected_expiry("st-1");
     assert!(at > T0 + SHOWTIME_STATE_KEEP.as_millis() as i64, "after the show, not from now");
-    let tag = "mq:{showtime:st-1}";
-    for key in ["seats", "ver", "holds", "hz", "hend", "bookings"] {
-        let key = format!("{tag}:{key}");
+    let k = showtime_keys("st-1");
+    for key in [&k.seats, &k.version, &k.holds, &k.hold_expiry, &k.holds_ended, &k.bookings] {
         assert_eq!(redis_cmd(&env, "EXISTS", vec![key.as_str().into()]).await.as_u64(), Some(1), "{key}");
-        assert_eq!(expire_time(&env, &key).await, at, "{key} expires with the showtime");
+        assert_eq!(expire_time(&env, key).await, at, "{key} expires with the showtime");
     }
     // The idempotency key lives its own, shorter life.
-    let idem = expire_time(&env, &format!("{tag}:idem:alice:k1")).await;
+    let idem = expire_time(&env, &k.hold_idempotency("alice", "k1")).await;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
     let idem_ttl = seats::IDEMPOTENCY_TTL.as_millis() as i64;
     assert!(idem > now && idem <= now + idem_ttl + 1_000, "idempotency key expires within 3 h: {idem}");
@@ -49,10 +47,10 @@ async fn every_showtime_key_expires_some_days_after_the_show_and_idempotency_key
     // seat (the seats hash disappears), then hold again.
     env.store.cancel_booking("alice", &b.booking_id).await.unwrap();
     env.store.release("st-1", "bob", seats::ReleaseTarget::Seats(vec!["A3".into()])).await.unwrap();
-    assert_eq!(redis_cmd(&env, "EXISTS", vec![format!("{tag}:seats").into()]).await.as_u64(), Some(0));
+    assert_eq!(redis_cmd(&env, "EXISTS", vec![k.seats.as_str().into()]).await.as_u64(), Some(0));
     env.store.hold(req("bob", &["C1"], "k3")).await.unwrap();
-    assert_eq!(expire_time(&env, &format!("{tag}:seats")).await, at);
-    assert_eq!(expire_time(&env, &format!("{tag}:outbox")).await, -2, "drained outbox is gone, not immortal");
+    assert_eq!(expire_time(&env, &k.seats).await, at);
+    assert_eq!(expire_time(&env, &k.outbox).await, -2, "drained outbox is gone, not immortal");
 }
 
 #[tokio::test]
@@ -65,7 +63,7 @@ async fn bookings_of_an_expired_showtime_drop_out_of_my_bookings() {
     let mine = env.store.my_bookings("alice").await.unwrap();
     assert!(mine.len() == 2 && mine.contains(&b) && mine.contains(&b2), "{mine:?}");
     // What Redis does when st-1's keys reach their expiry.
-    redis_cmd(&env, "DEL", vec!["mq:{showtime:st-1}:bookings".into()]).await;
+    redis_cmd(&env, "DEL", vec![showtime_keys("st-1").bookings.into()]).await;
     assert_eq!(env.store.my_bookings("alice").await.unwrap(), vec![b2]);
     let left = redis_cmd(&env, "HLEN", vec![seats::user_bookings_key("alice").into()]).await;
     assert_eq!(left.as_u64(), Some(1), "the stale index entry is forgotten");
@@ -176,7 +174,7 @@ async fn only_the_earliest_hold_touches_the_global_index() {
     let mut short = req("alice", &["A1"], "k1");
     short.ttl = Some(Duration::from_secs(20));
     env.store.hold(short).await.unwrap();
-    let score = |v: Value| v.as_f64().map(|f| f as i64);
+    let score = |v: bus::Reply| v.as_f64().map(|f| f as i64);
     let first = score(redis_cmd(&env, "ZSCORE", vec![seats::HOLD_INDEX_KEY.into(), "st-1".into()]).await);
     assert_eq!(first, Some(T0 + 20_000));
     // A later-expiring hold leaves the entry alone; an earlier one lowers it.

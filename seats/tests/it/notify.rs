@@ -74,7 +74,7 @@ async fn notifier_delivers_every_confirmation_to_the_webhook_with_retries() {
     let h1 = env.store.hold(req("alice", &["A1"], "k1")).await.unwrap();
     let b1 = env.store.confirm("st-1", "alice", &h1.hold_id).await.unwrap();
     let client = match &env.bus {
-        bus::Bus::Redis(rb) => rb.client().clone(),
+        bus::Bus::Redis(rb) => rb.handle().clone(),
         bus::Bus::Memory(_) => unreachable!("redis env"),
     };
     let mut config = NotifierConfig::new(url, "node-1");
@@ -113,7 +113,7 @@ async fn notifier_rejects_a_bad_url_up_front() {
     let env = Env::new(Kind::Redis).await;
     let bus::Bus::Redis(rb) = &env.bus else { unreachable!("redis env") };
     // https is allowed (rustls); another scheme is not.
-    let r = run_notifier(rb.client().clone(), NotifierConfig::new("ftp://x", "n"), CancellationToken::new()).await;
+    let r = run_notifier(rb.handle().clone(), NotifierConfig::new("ftp://x", "n"), CancellationToken::new()).await;
     assert!(matches!(r, Err(seats::notifier::NotifierError::BadUrl(_))));
 }
 
@@ -127,8 +127,8 @@ async fn an_undelivered_booking_event_is_delivered_by_the_next_sweep() {
     let mut raw = b.clone();
     raw.amount = 0;
     let json = serde_json::to_string(&raw).unwrap();
-    let outbox = "mq:{showtime:st-1}:outbox";
-    crate::store::redis_cmd(&env, "RPUSH", vec![outbox.into(), json.as_str().into()]).await;
+    let outbox = crate::store::showtime_keys("st-1").outbox;
+    crate::store::redis_cmd(&env, "RPUSH", vec![outbox.as_str().into(), json.as_str().into()]).await;
     crate::store::redis_cmd(&env, "SADD", vec![seats::OUTBOX_INDEX_KEY.into(), "st-1".into()]).await;
 
     env.store.sweep_expired().await.unwrap();
@@ -139,11 +139,11 @@ async fn an_undelivered_booking_event_is_delivered_by_the_next_sweep() {
     let events: Vec<BookingEvent> = v
         .into_array()
         .into_iter()
-        .map(|e| serde_json::from_str(&e.into_array()[1].clone().into_array()[1].as_str().unwrap()).unwrap())
+        .map(|e| serde_json::from_str(e.into_array()[1].clone().into_array()[1].as_str().unwrap()).unwrap())
         .collect();
     assert_eq!(events.len(), 2);
     assert!(events.iter().all(|e| e.booking == b), "the redelivered event is priced like the first");
-    let left = crate::store::redis_cmd(&env, "LLEN", vec![outbox.into()]).await;
+    let left = crate::store::redis_cmd(&env, "LLEN", vec![outbox.as_str().into()]).await;
     assert_eq!(left.as_u64(), Some(0));
     let pending = crate::store::redis_cmd(&env, "SCARD", vec![seats::OUTBOX_INDEX_KEY.into()]).await;
     assert_eq!(pending.as_u64(), Some(0));
@@ -155,7 +155,7 @@ async fn notified(env: &Env) -> Vec<BookingEvent> {
     let v = crate::store::redis_cmd(env, "XRANGE", vec![seats::NOTIFY_STREAM_KEY.into(), "-".into(), "+".into()]).await;
     v.into_array()
         .into_iter()
-        .map(|e| serde_json::from_str(&e.into_array()[1].clone().into_array()[1].as_str().unwrap()).unwrap())
+        .map(|e| serde_json::from_str(e.into_array()[1].clone().into_array()[1].as_str().unwrap()).unwrap())
         .collect()
 }
 
@@ -164,8 +164,8 @@ async fn a_drain_lease_held_by_a_dead_node_delays_delivery_but_loses_nothing() {
     let env = Env::new(Kind::Redis).await;
     // Another node took the showtime's drain lease and died: its lease is
     // left, for 300 ms.
-    let lock = "mq:{showtime:st-1}:outbox:lock";
-    crate::store::redis_cmd(&env, "SET", vec![lock.into(), "dead-node".into(), "PX".into(), 300.into()]).await;
+    let lock = crate::store::showtime_keys("st-1").outbox_lease;
+    crate::store::redis_cmd(&env, "SET", vec![lock.as_str().into(), "dead-node".into(), "PX".into(), 300.into()]).await;
     let h = env.store.hold(req("alice", &["A1"], "k1")).await.unwrap();
     let b = env.store.confirm("st-1", "alice", &h.hold_id).await.unwrap();
     // The sale stands; its event waits in the outbox, the showtime marked.
@@ -181,7 +181,7 @@ async fn a_drain_lease_held_by_a_dead_node_delays_delivery_but_loses_nothing() {
     .await;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].booking, b);
-    let left = crate::store::redis_cmd(&env, "LLEN", vec!["mq:{showtime:st-1}:outbox".into()]).await;
+    let left = crate::store::redis_cmd(&env, "LLEN", vec![crate::store::showtime_keys("st-1").outbox.into()]).await;
     assert_eq!(left.as_u64(), Some(0));
 }
 

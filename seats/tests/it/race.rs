@@ -170,7 +170,7 @@ async fn racing_clients_on_two_nodes_never_double_sell() {
         .into_iter()
         .map(|e| {
             let fields = e.into_array()[1].clone().into_array();
-            let ev: seats::BookingEvent = serde_json::from_str(&fields[1].as_str().unwrap()).unwrap();
+            let ev: seats::BookingEvent = serde_json::from_str(fields[1].as_str().unwrap()).unwrap();
             ev.booking.booking_id
         })
         .collect();

@@ -347,7 +347,7 @@ engines!(confirmation_reaches_the_users_topic, |env: Env| async move {
         let entries = v.into_array();
         assert_eq!(entries.len(), 1);
         let fields = entries[0].clone().into_array()[1].clone().into_array();
-        let ev: BookingEvent = serde_json::from_str(&fields[1].as_str().unwrap()).unwrap();
+        let ev: BookingEvent = serde_json::from_str(fields[1].as_str().unwrap()).unwrap();
         assert_eq!(ev.booking, b);
     }
 });
@@ -396,11 +396,13 @@ engines!(the_sweeper_task_runs_until_cancelled, |env: Env| async move {
 });
 
 /// Runs a raw command on the test's Redis.
-pub(crate) async fn redis_cmd(env: &Env, name: &'static str, args: Vec<fred::types::Value>) -> fred::types::Value {
-    use fred::interfaces::ClientLike;
+pub(crate) async fn redis_cmd(env: &Env, name: &'static str, args: Vec<bus::Arg>) -> bus::Reply {
     let bus::Bus::Redis(rb) = &env.bus else { panic!("redis only") };
-    rb.client()
-        .custom(fred::types::CustomCommand::new_static(name, fred::types::ClusterHash::FirstKey, false), args)
-        .await
-        .unwrap()
+    rb.handle().cmd(name, args).await.unwrap()
+}
+
+/// The Redis keys of `showtime` (the names belong to `bus`).
+pub(crate) fn showtime_keys(showtime: &str) -> bus::keys::ShowtimeKeys {
+    let topic = bus::Topic::new(bus::TopicKind::Showtime, showtime).unwrap();
+    bus::keys::ShowtimeKeys::new(&topic)
 }

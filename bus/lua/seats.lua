@@ -1,152 +1,49 @@
-//! Lua scripts of the Redis engine. Each runs atomically on the keys of one
-//! showtime (one hash tag, so one Cluster slot): it expires due holds, applies
-//! the operation, bumps the version and publishes the delta with
-//! `marquee_publish` in the same step, so version order is offset order.
-//!
-//! Keys (all under `mq:{showtime:<id>}`), in this order for every script:
-//! 1. `:seats` hash seat → `h|<hold id>` or `s|<booking id>` (absent = free)
-//! 2. `:ver` the version counter
-//! 3. `:holds` hash hold id → JSON `{u,s,e,f,t,n,st,b,x}`
-//! 4. `:hz` sorted set live hold id → expiry (ms)
-//! 5. `:hend` sorted set ended hold id → end time (tombstones, pruned after an hour)
-//! 6. `:bookings` hash booking id → booking JSON
-//! 7. `:outbox` list of booking events not yet handed to the notifications stream
-//! 8. to 10. the bus's stream, meta and channel of topic `showtime:<id>`
-//! 11. and on (operations only) the holds' idempotency keys `:idem:<user>:<key>`
-//!
-//! Common ARGV: now (ms), history maxlen, history TTL (s), epoch candidate,
-//! showtime id, keep-until (ms: when the showtime's seat state expires), then
-//! the operation's own arguments. Every script sets the keys among 1 to 7
-//! that it wrote (so may have created) to expire at keep-until (`PEXPIREAT`),
-//! so a showtime's state goes away by itself some days after it ended; the
-//! idempotency key has its own `PX`. Every script returns JSON text:
-//! `{"ok":true,...,"version":N}` or `{"ok":false,"err":"<code>",...}`, or,
-//! for the batch of hold, extend and release operations ([`ops`]), an array of those.
+-- The seat store's functions (seats/src/redis.rs calls them through
+-- `bus::RedisHandle`). Each runs atomically on the keys of one
+-- showtime (one hash tag, so one Cluster slot): it expires due holds, applies
+-- the operation, bumps the version and publishes the delta with
+-- `marquee_publish` in the same step, so version order is offset order.
+--
+-- Keys (all under `mq:{showtime:<id>}`), in this order for every seat function
+-- (bus/src/keys.rs `ShowtimeKeys::function_keys`):
+-- 1. `:seats` hash seat → `h|<hold id>` or `s|<booking id>` (absent = free)
+-- 2. `:ver` the version counter
+-- 3. `:holds` hash hold id → JSON `{u,s,e,f,t,n,st,b,x}`
+-- 4. `:hz` sorted set live hold id → expiry (ms)
+-- 5. `:hend` sorted set ended hold id → end time (tombstones, pruned after an hour)
+-- 6. `:bookings` hash booking id → booking JSON
+-- 7. `:outbox` list of booking events not yet handed to the notifications stream
+-- 8. to 10. the bus's stream, meta and channel of topic `showtime:<id>`
+-- 11. and on (operations only) the holds' idempotency keys `:idem:<user>:<key>`
+--
+-- Common ARGV: now (ms), history maxlen, history TTL (s), epoch candidate,
+-- showtime id, keep-until (ms: when the showtime's seat state expires), then
+-- the operation's own arguments. Every script sets the keys among 1 to 7
+-- that it wrote (so may have created) to expire at keep-until (`PEXPIREAT`),
+-- so a showtime's state goes away by itself some days after it ended; the
+-- idempotency key has its own `PX`. Every script returns JSON text:
+-- `{"ok":true,...,"version":N}` or `{"ok":false,"err":"<code>",...}`, or,
+-- for the batch of hold, extend and release operations (`seats_ops`), an array of those.
 
-/// Shared prelude: state, expiry of due holds, and the commit that bumps the
-/// version and publishes the delta (only when something changed).
-const PRELUDE: &str = r#"
-local K_SEATS, K_VER, K_HOLDS, K_HZ, K_HEND, K_BOOK, K_OUTBOX = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
-local K_STREAM, K_META, K_CHAN = KEYS[8], KEYS[9], KEYS[10]
-local NOW = tonumber(ARGV[1])
-local MAXLEN, HTTL, EPOCH, SHOWTIME = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local KEEP_UNTIL = ARGV[6]
-local ENDED_MEMORY = 3600000
-local changes = {}
--- Idempotency keys (KEYS index) seen in this run → result, and new results to store.
-local idem_seen, idem_new = {}, {}
--- Indexes (into KEYS) of the seat keys this script wrote, so possibly created.
-local touched = {}
-
-local function touch(i)
-  touched[i] = true
-end
-
-local function change(seat, state)
-  changes[#changes + 1] = '{"seat":"' .. seat .. '","state":"' .. state .. '"}'
-  touch(1)
-end
-
-local function end_hold(id, rec, status)
-  touch(3)
-  touch(5)
-  rec.st = status
-  rec.x = NOW
-  redis.call('hset', K_HOLDS, id, cjson.encode(rec))
-  redis.call('zrem', K_HZ, id)
-  redis.call('zadd', K_HEND, NOW, id)
-end
-
-local function expire_due()
-  local due = redis.call('zrangebyscore', K_HZ, '-inf', NOW)
-  for _, id in ipairs(due) do
-    local raw = redis.call('hget', K_HOLDS, id)
-    if raw then
-      local rec = cjson.decode(raw)
-      for _, s in ipairs(rec.s) do
-        if redis.call('hget', K_SEATS, s) == 'h|' .. id then
-          redis.call('hdel', K_SEATS, s)
-          change(s, 'free')
-        end
-      end
-      end_hold(id, rec, 'x')
-    else
-      redis.call('zrem', K_HZ, id)
-    end
-  end
-  local old = redis.call('zrangebyscore', K_HEND, '-inf', NOW - ENDED_MEMORY)
-  for _, id in ipairs(old) do
-    redis.call('hdel', K_HOLDS, id)
-  end
-  if #old > 0 then
-    redis.call('zremrangebyscore', K_HEND, '-inf', NOW - ENDED_MEMORY)
-  end
-end
-
-local function version()
-  return tonumber(redis.call('get', K_VER) or '0')
-end
-
-local function commit()
-  if #changes == 0 then
-    return version()
-  end
-  local v = redis.call('incr', K_VER)
-  touch(2)
-  local payload = '{"type":"seats","showtime":"' .. SHOWTIME .. '","version":' .. v .. ',"changes":[' .. table.concat(changes, ',') .. ']}'
-  marquee_publish(K_STREAM, K_META, K_CHAN, payload, MAXLEN, HTTL, EPOCH)
-  changes = {}
-  return v
-end
-
-local function fail(code)
-  return {ok = false, err = code}
-end
-
--- Runs an operation after expiring due holds and commits whatever changed,
--- also when the operation failed (expiries must still be published).
--- Keys written by this script (possibly created) expire at KEEP_UNTIL.
-local function run(op)
-  expire_due()
-  local r = op()
-  r.version = commit()
-  for i in pairs(touched) do
-    redis.call('pexpireat', KEYS[i], KEEP_UNTIL)
-  end
-  return cjson.encode(r)
-end
-"#;
-
-/// Looks up a live hold of the caller; returns `rec` or nil and an error code.
-const LIVE_HOLD: &str = r#"
-local function live_hold(id, user)
-  local raw = redis.call('hget', K_HOLDS, id)
-  if not raw then return nil, 'hold_not_found' end
-  local rec = cjson.decode(raw)
-  if rec.u ~= user then return nil, 'not_owner' end
-  if rec.st == 'x' then return nil, 'hold_expired' end
-  if rec.st ~= 'h' then return nil, 'hold_not_found' end
-  return rec, nil
-end
-"#;
-
-/// Hold, extend and release, several at once: the group commit of
-/// [`crate::lanes`]. The operations run in order, each on the state the ones
-/// before it left, after one expiry pass; then one commit bumps the version
-/// once and publishes one delta with every change. ARGV 7: the number of
-/// operations; then per operation its kind (`h`, `e` or `r`), user, count of
-/// its own arguments, and those:
-/// - `h` hold: new hold id, TTL (ms), expiry (ms: now + TTL), idempotency
-///   TTL (ms), index into KEYS of its idempotency key, seats (sorted). A retry with the same key (also
-///   within the batch) returns the stored result verbatim; its `req` lets the
-///   caller detect a key reused for other seats. `first` says the new hold
-///   expires before every other live hold of the showtime, so the caller must
-///   lower the global index entry to it.
-/// - `e` extend: hold id, max total life (ms), max extends.
-/// - `r` release: `hold` and the hold id, or `seats` and the seats.
-///
-/// Returns a JSON array with one result per operation, in order.
-const OPS: &str = r#"
+-- Hold, extend and release, several at once: the group commit of
+-- seats/src/lanes.rs. The operations run in order, each on the state the ones
+-- before it left, after one expiry pass; then one commit bumps the version
+-- once and publishes one delta with every change. ARGV 7: the number of
+-- operations; then per operation its kind (`h`, `e` or `r`), user, count of
+-- its own arguments, and those:
+-- - `h` hold: new hold id, TTL (ms), expiry (ms: now + TTL), idempotency
+-- TTL (ms), index into KEYS of its idempotency key, seats (sorted). A retry with the same key (also
+-- within the batch) returns the stored result verbatim; its `req` lets the
+-- caller detect a key reused for other seats. `first` says the new hold
+-- expires before every other live hold of the showtime, so the caller must
+-- lower the global index entry to it.
+-- - `e` extend: hold id, max total life (ms), max extends.
+-- - `r` release: `hold` and the hold id, or `seats` and the seats.
+--
+-- Returns a JSON array with one result per operation, in order.
+redis.register_function('seats_ops', function(KEYS, ARGV)
+--@include seats_prelude
+--@include live_hold
 -- The earliest expiry among live holds (false: none), read once per run.
 local earliest_live
 local function earliest()
@@ -336,13 +233,14 @@ for _, n in ipairs(idem_new) do
   redis.call('set', KEYS[n[1]], text[n[2]], 'PX', n[3])
 end
 return '[' .. table.concat(out, ',') .. ']'
-"#;
+end)
 
-/// Confirm. ARGV 7: user, 8: hold id, 9: new booking id. A retried confirm of
-/// an already confirmed hold returns its booking. The booking event goes to
-/// the outbox in the same step; the caller moves it to the notifications
-/// stream and the user's topic (other slots) right after.
-const CONFIRM: &str = r#"
+-- Confirm. ARGV 7: user, 8: hold id, 9: new booking id. A retried confirm of
+-- an already confirmed hold returns its booking. The booking event goes to
+-- the outbox in the same step; the caller moves it to the notifications
+-- stream and the user's topic (other slots) right after.
+redis.register_function('seats_confirm', function(KEYS, ARGV)
+--@include seats_prelude
 local user, id, bid = ARGV[7], ARGV[8], ARGV[9]
 return run(function()
   local raw = redis.call('hget', K_HOLDS, id)
@@ -370,10 +268,11 @@ return run(function()
   touch(7)
   return {ok = true, booking = booking}
 end)
-"#;
+end)
 
-/// Cancel a booking. ARGV 7: user, 8: booking id.
-const CANCEL: &str = r#"
+-- Cancel a booking. ARGV 7: user, 8: booking id.
+redis.register_function('seats_cancel', function(KEYS, ARGV)
+--@include seats_prelude
 local user, bid = ARGV[7], ARGV[8]
 return run(function()
   local raw = redis.call('hget', K_BOOK, bid)
@@ -396,12 +295,13 @@ return run(function()
   touch(7)
   return {ok = true, booking = booking}
 end)
-"#;
+end)
 
-/// Snapshot for a viewer. ARGV 7: viewer (may be empty). Read-only: does not
-/// expire anything, so the map is exactly the state at its version. Returns
-/// `{"version":N,"seats":[[seat,"h"|"s",mine(0/1),until,hold id],...]}`.
-const SNAPSHOT: &str = r#"
+-- Snapshot for a viewer. ARGV 7: viewer (may be empty). Read-only: does not
+-- expire anything, so the map is exactly the state at its version. Returns
+-- `{"version":N,"seats":[[seat,"h"|"s",mine(0/1),until,hold id],...]}`.
+redis.register_function('seats_snapshot', function(KEYS, ARGV)
+--@include seats_prelude
 local viewer = ARGV[7]
 local all = redis.call('hgetall', K_SEATS)
 local recs = {}
@@ -430,80 +330,61 @@ if #seats == 0 then
   return '{"version":' .. version() .. ',"seats":[]}'
 end
 return cjson.encode({version = version(), seats = seats})
-"#;
+end)
 
-/// Sweep: expires due holds and publishes the release. Returns
-/// `{"ok":true,"next":<earliest remaining expiry or -1>,"version":N}`.
-const SWEEP: &str = r#"
+-- Sweep: expires due holds and publishes the release. Returns
+-- `{"ok":true,"next":<earliest remaining expiry or -1>,"version":N}`.
+redis.register_function('seats_sweep', function(KEYS, ARGV)
+--@include seats_prelude
 return run(function()
   local first = redis.call('zrange', KEYS[4], 0, 0, 'WITHSCORES')
   local next = -1
   if #first > 0 then next = tonumber(first[2]) end
   return {ok = true, next = next, freed = #changes}
 end)
-"#;
+end)
 
-/// Full sources, each with `marquee_publish` and the prelude prepended.
-pub(crate) fn ops() -> String {
-    bus::lua::with_publish_fn(&format!("{PRELUDE}{LIVE_HOLD}{OPS}"))
-}
-/// See [`CONFIRM`].
-pub(crate) fn confirm() -> String {
-    bus::lua::with_publish_fn(&format!("{PRELUDE}{CONFIRM}"))
-}
-/// See [`CANCEL`].
-pub(crate) fn cancel() -> String {
-    bus::lua::with_publish_fn(&format!("{PRELUDE}{CANCEL}"))
-}
-/// See [`SNAPSHOT`].
-pub(crate) fn snapshot() -> String {
-    bus::lua::with_publish_fn(&format!("{PRELUDE}{SNAPSHOT}"))
-}
-/// See [`SWEEP`].
-pub(crate) fn sweep() -> String {
-    bus::lua::with_publish_fn(&format!("{PRELUDE}{SWEEP}"))
-}
-
-/// Adds a showtime to the global hold-expiry index unless it is already due
-/// earlier (`ZADD LT`). KEYS: index. ARGV: expiry (ms), showtime.
-pub(crate) const INDEX_LOWER: &str = r#"
+-- Adds a showtime to the global hold-expiry index unless it is already due
+-- earlier (`ZADD LT`). KEYS: index. ARGV: expiry (ms), showtime.
+redis.register_function('hold_index_lower', function(KEYS, ARGV)
 return redis.call('zadd', KEYS[1], 'LT', ARGV[1], ARGV[2])
-"#;
+end)
 
-/// Seeds the cluster's schedule unless one is stored. KEYS: the schedule
-/// hash. ARGV: the schedule JSON. Returns `{version, doc}` as stored.
-pub(crate) const SCHEDULE_SEED: &str = r#"
+-- Seeds the cluster's schedule unless one is stored. KEYS: the schedule
+-- hash. ARGV: the schedule JSON. Returns `{version, doc}` as stored.
+redis.register_function('schedule_seed', function(KEYS, ARGV)
 if redis.call('hexists', KEYS[1], 'doc') == 0 then
   redis.call('hset', KEYS[1], 'doc', ARGV[1], 'v', 1)
 end
 return redis.call('hmget', KEYS[1], 'v', 'doc')
-"#;
+end)
 
-/// Stores a new cluster schedule under the next version. KEYS: the schedule
-/// hash. ARGV: the schedule JSON. Returns the new version.
-pub(crate) const SCHEDULE_STORE: &str = r#"
+-- Stores a new cluster schedule under the next version. KEYS: the schedule
+-- hash. ARGV: the schedule JSON. Returns the new version.
+redis.register_function('schedule_store', function(KEYS, ARGV)
 local v = redis.call('hincrby', KEYS[1], 'v', 1)
 redis.call('hset', KEYS[1], 'doc', ARGV[1])
 return v
-"#;
+end)
 
-/// Adds a booking to a user's bookings index and makes the index live at
-/// least until the booking's showtime state expires. KEYS: the index.
-/// ARGV: booking id, showtime id, keep-until (ms), now (ms).
-pub(crate) const USER_INDEX_ADD: &str = r#"
+-- Adds a booking to a user's bookings index and makes the index live at
+-- least until the booking's showtime state expires. KEYS: the index.
+-- ARGV: booking id, showtime id, keep-until (ms), now (ms).
+redis.register_function('user_bookings_add', function(KEYS, ARGV)
 redis.call('hset', KEYS[1], ARGV[1], ARGV[2])
 local left = redis.call('pttl', KEYS[1])
 if left < 0 or tonumber(ARGV[4]) + left < tonumber(ARGV[3]) then
   redis.call('pexpireat', KEYS[1], ARGV[3])
 end
 return 1
-"#;
+end)
 
-/// Lets go of a lease only if it is still ours. KEYS: the lease key. ARGV:
-/// our token.
-pub(crate) const UNLOCK: &str = r#"
+-- Lets go of a lease only if it is still ours. KEYS: the lease key. ARGV:
+-- our token.
+redis.register_function('lease_release', function(KEYS, ARGV)
 if redis.call('get', KEYS[1]) == ARGV[1] then
   return redis.call('del', KEYS[1])
 end
 return 0
-"#;
+end)
+

@@ -1,0 +1,234 @@
+//! The chat queue in process (one node): a bounded queue of requests with
+//! the same fences, journal and conversations as the Redis engine, under one
+//! mutex. State older than [`STATE_TTL`] is forgotten.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use bus::MemoryBus;
+use bytes::Bytes;
+
+use super::{
+    Accepted, BLOCK, Begin, ChatError, Conversation, Entry, Fence, HoldWarning, MAX_TURNS, Request, STATE_TTL,
+    user_topic,
+};
+
+#[derive(Default)]
+struct MessageState {
+    attempt: u32,
+    done: bool,
+    apologized: bool,
+    journal: HashMap<String, String>,
+    created: Option<Instant>,
+}
+
+#[derive(Default)]
+struct MemoryState {
+    waiting: VecDeque<Entry>,
+    /// In progress: id → (entry, consumer, last touched).
+    pending: HashMap<String, (Entry, String, Instant)>,
+    messages: HashMap<(String, String), MessageState>,
+    conversations: HashMap<(String, String), (Conversation, Instant)>,
+    warnings: Vec<(i64, HoldWarning)>,
+    next_id: u64,
+}
+
+/// The in-process engine (one node).
+pub struct MemoryQueue {
+    bus: MemoryBus,
+    max: usize,
+    state: Mutex<MemoryState>,
+    arrived: tokio::sync::Notify,
+}
+
+impl MemoryQueue {
+    pub(super) fn new(bus: MemoryBus, max: usize) -> MemoryQueue {
+        MemoryQueue { bus, max, state: Mutex::new(MemoryState::default()), arrived: tokio::sync::Notify::new() }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemoryState> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(super) async fn accept(&self, req: &Request, echo: String) -> Result<Accepted, ChatError> {
+        let topic = user_topic(&req.user)?;
+        let position = {
+            let mut s = self.lock();
+            let key = (req.user.clone(), req.message_id.clone());
+            if s.messages.contains_key(&key) {
+                return Ok(Accepted::Duplicate);
+            }
+            if s.waiting.len() + s.pending.len() >= self.max {
+                return Err(ChatError::Overloaded);
+            }
+            s.forget_expired();
+            s.messages.insert(key, MessageState { created: Some(Instant::now()), ..MessageState::default() });
+            self.bus.publish_now(&topic, Bytes::from(echo));
+            s.next_id += 1;
+            let id = format!("{}-0", s.next_id);
+            s.waiting.push_back(Entry { id, req: req.clone() });
+            (s.waiting.len() + s.pending.len()) as u64
+        };
+        self.arrived.notify_one();
+        Ok(Accepted::Queued(position))
+    }
+
+    pub(super) async fn read(&self, consumer: &str, count: usize) -> Result<Vec<Entry>, ChatError> {
+        let deadline = tokio::time::Instant::now() + BLOCK;
+        loop {
+            let notified = self.arrived.notified();
+            {
+                let mut s = self.lock();
+                let n = count.min(s.waiting.len());
+                if n > 0 {
+                    let taken: Vec<Entry> = s.waiting.drain(..n).collect();
+                    for e in &taken {
+                        s.pending.insert(e.id.clone(), (e.clone(), consumer.to_owned(), Instant::now()));
+                    }
+                    if !s.waiting.is_empty() {
+                        self.arrived.notify_one();
+                    }
+                    return Ok(taken);
+                }
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Ok(Vec::new());
+            }
+        }
+    }
+
+    pub(super) async fn claim(&self, consumer: &str, idle: Duration, count: usize) -> Result<Vec<Entry>, ChatError> {
+        let mut s = self.lock();
+        let mut out = Vec::new();
+        for (entry, owner, touched) in s.pending.values_mut() {
+            if out.len() == count {
+                break;
+            }
+            if touched.elapsed() >= idle {
+                *owner = consumer.to_owned();
+                *touched = Instant::now();
+                out.push(entry.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    pub(super) async fn touch(&self, consumer: &str, id: &str) -> Result<(), ChatError> {
+        if let Some((_, owner, touched)) = self.lock().pending.get_mut(id) {
+            *owner = consumer.to_owned();
+            *touched = Instant::now();
+        }
+        Ok(())
+    }
+
+    pub(super) async fn ack(&self, id: &str) -> Result<(), ChatError> {
+        self.lock().pending.remove(id);
+        Ok(())
+    }
+
+    pub(super) async fn depth(&self) -> Result<u64, ChatError> {
+        let s = self.lock();
+        Ok((s.waiting.len() + s.pending.len()) as u64)
+    }
+
+    pub(super) async fn begin(&self, req: &Request) -> Result<(Begin, Conversation), ChatError> {
+        let conv = self.conversation(&req.user, &req.conversation).await?;
+        let mut s = self.lock();
+        let m = s.messages.entry((req.user.clone(), req.message_id.clone())).or_default();
+        if m.done {
+            return Ok((Begin::Done, conv));
+        }
+        m.attempt += 1;
+        Ok((Begin::Attempt(m.attempt), conv))
+    }
+
+    pub(super) async fn publish(&self, req: &Request, fence: Fence, payload: String) -> Result<bool, ChatError> {
+        let topic = user_topic(&req.user)?;
+        // The fence check and the publish happen under one lock: one step.
+        {
+            let mut s = self.lock();
+            let key = (req.user.clone(), req.message_id.clone());
+            let m = s.messages.entry(key).or_default();
+            if m.done {
+                return Ok(false);
+            }
+            match &fence {
+                Fence::Attempt(a) | Fence::Final(a, _) if m.attempt != *a => return Ok(false),
+                Fence::Apology if m.apologized => return Ok(false),
+                Fence::Apology => m.apologized = true,
+                _ => {}
+            }
+            if let Fence::Final(_, save) = fence {
+                m.done = true;
+                let conv = s
+                    .conversations
+                    .entry((req.user.clone(), req.conversation.clone()))
+                    .or_insert_with(|| (Conversation::default(), Instant::now()));
+                conv.0.turns.push(save.user);
+                conv.0.turns.push(save.bot);
+                let excess = conv.0.turns.len().saturating_sub(MAX_TURNS);
+                conv.0.turns.drain(..excess);
+                conv.0.state = save.state;
+                conv.1 = Instant::now();
+            }
+            self.bus.publish_now(&topic, Bytes::from(payload));
+        }
+        Ok(true)
+    }
+
+    pub(super) async fn conversation(&self, user: &str, conversation: &str) -> Result<Conversation, ChatError> {
+        let s = self.lock();
+        Ok(s.conversations
+            .get(&(user.to_owned(), conversation.to_owned()))
+            .filter(|(_, at)| at.elapsed() < STATE_TTL)
+            .map(|(c, _)| c.clone())
+            .unwrap_or_default())
+    }
+
+    pub(super) async fn journal_get(
+        &self,
+        user: &str,
+        message_id: &str,
+        call: &str,
+    ) -> Result<Option<String>, ChatError> {
+        let s = self.lock();
+        Ok(s.messages.get(&(user.to_owned(), message_id.to_owned())).and_then(|m| m.journal.get(call).cloned()))
+    }
+
+    pub(super) async fn journal_put(
+        &self,
+        user: &str,
+        message_id: &str,
+        call: &str,
+        value: &str,
+    ) -> Result<(), ChatError> {
+        let mut s = self.lock();
+        let m = s.messages.entry((user.to_owned(), message_id.to_owned())).or_default();
+        m.journal.insert(call.to_owned(), value.to_owned());
+        Ok(())
+    }
+
+    pub(super) async fn schedule_warning(&self, at: i64, w: &HoldWarning) -> Result<(), ChatError> {
+        self.lock().warnings.push((at, w.clone()));
+        Ok(())
+    }
+
+    pub(super) async fn due_warnings(&self, now: i64) -> Result<Vec<HoldWarning>, ChatError> {
+        let mut s = self.lock();
+        let (due, later): (Vec<_>, Vec<_>) = s.warnings.drain(..).partition(|(at, _)| *at <= now);
+        s.warnings = later;
+        Ok(due.into_iter().map(|(_, w)| w).collect())
+    }
+}
+
+impl MemoryState {
+    /// Drops message and conversation state older than [`STATE_TTL`].
+    fn forget_expired(&mut self) {
+        if !self.messages.len().is_multiple_of(1024) {
+            return;
+        }
+        self.messages.retain(|_, m| m.created.is_none_or(|c| c.elapsed() < STATE_TTL));
+        self.conversations.retain(|_, (_, at)| at.elapsed() < STATE_TTL);
+    }
+}
