@@ -217,6 +217,12 @@ impl RedisHandle {
         Ok(RedisHandle::new(client))
     }
 
+    /// Whether Redis answers a `PING` within `deadline` (a connected socket
+    /// to a stalled Redis is not an answer).
+    pub async fn ping(&self, deadline: std::time::Duration) -> bool {
+        matches!(tokio::time::timeout(deadline, self.client.ping::<Value>(None)).await, Ok(Ok(_)))
+    }
+
     /// True while the connection is up.
     pub fn is_connected(&self) -> bool {
         self.client.is_connected()

@@ -219,9 +219,16 @@ impl Bus {
         dispatch!(self, b => b.unread(user).await)
     }
 
-    /// Whether the engine can currently serve requests (Redis connected).
+    /// Whether the engine's connections are up (Redis connected). Cheap; it
+    /// does not notice a Redis that is connected but stalled: see [`Bus::probe`].
     pub fn is_ready(&self) -> bool {
         dispatch!(self, b => b.is_ready())
+    }
+
+    /// Whether the engine serves now: connected, and Redis answers a `PING`
+    /// within `deadline`. What `/readyz` asks.
+    pub async fn probe(&self, deadline: std::time::Duration) -> bool {
+        dispatch!(self, b => b.probe(deadline).await)
     }
 }
 

@@ -176,6 +176,10 @@ impl MemoryBus {
     pub(crate) fn is_ready(&self) -> bool {
         true
     }
+
+    pub(crate) async fn probe(&self, _deadline: std::time::Duration) -> bool {
+        true
+    }
 }
 
 /// Locks a topic, recovering from poisoning: the state is plain data updated

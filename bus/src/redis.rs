@@ -235,6 +235,10 @@ impl RedisBus {
     pub(crate) fn is_ready(&self) -> bool {
         self.inner.handle.is_connected() && self.inner.subscriber.is_connected()
     }
+
+    pub(crate) async fn probe(&self, deadline: Duration) -> bool {
+        self.is_ready() && self.inner.handle.ping(deadline).await
+    }
 }
 
 /// Parses one pub/sub message: `p <offset> <epoch> <data>`, `j <info>` or `l <info>`.
@@ -255,18 +259,24 @@ fn on_message(sink: &dyn Deliver, channel: &str, value: Value) {
     sink.deliver(&topic, event);
 }
 
+/// Anyone who can reach Redis can publish on a topic channel, so every
+/// length is checked before slicing: a malformed message is dropped.
 fn parse_payload(raw: Bytes) -> Option<BusEvent> {
-    match raw.first()? {
+    let (kind, rest) = match raw.get(..2)? {
+        [kind, b' '] => (*kind, raw.slice(2..)),
+        _ => return None,
+    };
+    match kind {
         b'p' => {
-            let mut parts = raw[2..].splitn(3, |b| *b == b' ');
+            let mut parts = rest.splitn(3, |b| *b == b' ');
             let offset = std::str::from_utf8(parts.next()?).ok()?.parse().ok()?;
             let epoch: Arc<str> = std::str::from_utf8(parts.next()?).ok()?.into();
             let data_len = parts.next()?.len();
-            let data = raw.slice(raw.len() - data_len..);
+            let data = rest.slice(rest.len() - data_len..);
             Some(BusEvent::Publication { offset, epoch, data })
         }
-        b'j' => Some(BusEvent::Join(raw.slice(2..))),
-        b'l' => Some(BusEvent::Leave(raw.slice(2..))),
+        b'j' => Some(BusEvent::Join(rest)),
+        b'l' => Some(BusEvent::Leave(rest)),
         _ => None,
     }
 }
@@ -297,5 +307,19 @@ mod tests {
         assert!(matches!(parse_payload(Bytes::from_static(b"l {}")), Some(BusEvent::Leave(_))));
         assert!(parse_payload(Bytes::from_static(b"p x")).is_none());
         assert!(parse_payload(Bytes::from_static(b"")).is_none());
+    }
+
+    #[test]
+    fn short_or_malformed_payloads_are_dropped_not_a_panic() {
+        // Anyone with Redis access can publish these on a topic channel.
+        let malformed: [&[u8]; 10] = [b"p", b"j", b"l", b"x", b"x 1", b"p ", b"p 1", b"p 1 e", b"p -1 e d", b"jx"];
+        for raw in malformed {
+            assert!(parse_payload(Bytes::copy_from_slice(raw)).is_none(), "{:?}", String::from_utf8_lossy(raw));
+        }
+        assert!(matches!(parse_payload(Bytes::from_static(b"j ")), Some(BusEvent::Join(d)) if d.is_empty()));
+        // An empty publication is still well-formed framing.
+        assert!(
+            matches!(parse_payload(Bytes::from_static(b"p 1 e ")), Some(BusEvent::Publication { data, .. }) if data.is_empty())
+        );
     }
 }

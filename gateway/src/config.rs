@@ -88,9 +88,15 @@ pub struct Config {
     #[arg(long, env = "NODE_ID")]
     pub node_id: Option<String>,
 
-    /// HS256 secret for session tokens.
+    /// HS256 secret for session tokens, at least 32 bytes (`openssl rand -hex 32`).
+    /// Default: a public development secret, refused with REDIS_URL.
     #[arg(long, env = "JWT_SECRET", default_value = DEV_JWT_SECRET, hide_default_value = true)]
     pub jwt_secret: String,
+
+    /// Allow the public development secret with REDIS_URL (a local multi-node
+    /// trial only: anyone can forge tokens for it).
+    #[arg(long, env = "MARQUEE_ALLOW_DEV_SECRET")]
+    pub allow_dev_secret: bool,
 
     /// Lifetime of guest tokens from POST /auth/guest, in seconds.
     #[arg(long, env = "GUEST_TOKEN_TTL_SECS", default_value_t = 24 * 3600)]
@@ -159,8 +165,8 @@ pub struct Config {
     #[arg(long, env = "BOOKING_WEBHOOK_URL")]
     pub booking_webhook: Option<String>,
 
-    /// Secret for `POST /api/admin/schedule` (`Authorization: Bearer <secret>`).
-    /// Absent: the admin endpoint answers 403 to everyone.
+    /// Secret for `POST /api/admin/schedule` (`Authorization: Bearer <secret>`),
+    /// at least 32 bytes. Absent: the admin endpoint answers 403 to everyone.
     #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
 
@@ -220,6 +226,10 @@ pub struct Config {
     pub in_process_model: Option<crate::chat::model::InProcessModel>,
 }
 
+/// The shortest secret (`JWT_SECRET`, `ADMIN_TOKEN`) the gateway accepts:
+/// 256 bits, the HS256 key size.
+pub const MIN_SECRET_BYTES: usize = 32;
+
 /// A configuration that cannot run.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -229,6 +239,9 @@ pub enum ConfigError {
     /// Cluster mode with the development secret would accept forged tokens.
     #[error("JWT_SECRET must be set when REDIS_URL is set (the development secret is public)")]
     DevSecretInCluster,
+    /// A secret anyone could guess: empty or shorter than [`MIN_SECRET_BYTES`].
+    #[error("{0} must be at least 32 bytes (it is {1}); generate one with `openssl rand -hex 32`")]
+    WeakSecret(&'static str, usize),
     /// Unknown log format.
     #[error("LOG_FORMAT must be `text` or `json`")]
     LogFormat,
@@ -265,11 +278,17 @@ impl Config {
                 return Err(ConfigError::Zero(name));
             }
         }
-        if self.redis_url.is_some()
-            && self.jwt_secret == DEV_JWT_SECRET
-            && std::env::var("MARQUEE_ALLOW_DEV_SECRET").is_err()
+        if self.jwt_secret == DEV_JWT_SECRET {
+            if self.redis_url.is_some() && !self.allow_dev_secret {
+                return Err(ConfigError::DevSecretInCluster);
+            }
+        } else if self.jwt_secret.len() < MIN_SECRET_BYTES {
+            return Err(ConfigError::WeakSecret("JWT_SECRET", self.jwt_secret.len()));
+        }
+        if let Some(token) = &self.admin_token
+            && token.len() < MIN_SECRET_BYTES
         {
-            return Err(ConfigError::DevSecretInCluster);
+            return Err(ConfigError::WeakSecret("ADMIN_TOKEN", token.len()));
         }
         if let Some(url) = &self.booking_webhook
             && url.strip_prefix("http://").is_none_or(str::is_empty)
@@ -353,12 +372,47 @@ mod tests {
     }
 
     #[test]
+    fn empty_or_short_secrets_are_refused_and_the_dev_secret_only_on_one_node() {
+        let strong = "0123456789abcdef0123456789abcdef";
+        for weak in ["", "x", "0123456789abcdef0123456789abcde"] {
+            let mut c = Config::for_tests();
+            c.jwt_secret = weak.into();
+            assert!(matches!(c.validate(), Err(ConfigError::WeakSecret("JWT_SECRET", n)) if n == weak.len()));
+            c.redis_url = Some("redis://127.0.0.1:6379".into());
+            assert!(matches!(c.validate(), Err(ConfigError::WeakSecret("JWT_SECRET", _))), "in cluster mode too");
+            let mut c = Config::for_tests();
+            c.admin_token = Some(weak.into());
+            assert!(matches!(c.validate(), Err(ConfigError::WeakSecret("ADMIN_TOKEN", n)) if n == weak.len()));
+        }
+        let mut c = Config::for_tests();
+        c.jwt_secret = strong.into();
+        c.admin_token = Some(strong.into());
+        c.redis_url = Some("redis://127.0.0.1:6379".into());
+        assert!(c.validate().is_ok());
+        // The public development secret: fine on one node, refused with Redis
+        // unless explicitly allowed.
+        let mut c = Config::for_tests();
+        assert!(c.validate().is_ok());
+        c.redis_url = Some("redis://127.0.0.1:6379".into());
+        assert!(matches!(c.validate(), Err(ConfigError::DevSecretInCluster)));
+        c.allow_dev_secret = true;
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn the_help_documents_the_dev_secret_switch() {
+        use clap::CommandFactory;
+        let help = Config::command().render_long_help().to_string();
+        assert!(help.contains("--allow-dev-secret") && help.contains("MARQUEE_ALLOW_DEV_SECRET"), "{help}");
+    }
+
+    #[test]
     fn the_booking_webhook_needs_an_http_url() {
         let mut c = Config::for_tests();
         c.booking_webhook = Some("http://127.0.0.1:9/hook".into());
         assert!(c.validate().is_ok(), "in process too");
         c.redis_url = Some("redis://127.0.0.1:6379".into());
-        c.jwt_secret = "not-the-dev-secret".into();
+        c.jwt_secret = "not-the-dev-secret-0123456789abcdef".into();
         assert!(c.validate().is_ok());
         c.booking_webhook = Some("https://example.com/hook".into());
         assert!(matches!(c.validate(), Err(ConfigError::WebhookUrl)));

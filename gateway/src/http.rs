@@ -137,7 +137,7 @@ async fn guest(State(node): State<Arc<Node>>, body: Option<Json<GuestRequest>>) 
 }
 
 async fn readyz(State(node): State<Arc<Node>>) -> Response {
-    if node.is_ready() {
+    if node.probe_ready().await {
         (StatusCode::OK, "ready").into_response()
     } else if node.shutdown.is_cancelled() {
         (StatusCode::SERVICE_UNAVAILABLE, "draining").into_response()

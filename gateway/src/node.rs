@@ -19,6 +19,9 @@ use crate::config::Config;
 use crate::hub::{Hub, Mailbox, SessionId};
 use crate::metrics::Metrics;
 
+/// How long `/readyz` waits for Redis to answer before it says 503.
+pub const READY_PROBE_DEADLINE: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Everything a node's handlers share.
 pub struct Node {
     /// This node's id.
@@ -86,9 +89,15 @@ impl Node {
         self.next_session.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Whether the node can serve: the bus is reachable and it is not draining.
+    /// Whether the node can serve: the bus is connected and it is not draining.
     pub fn is_ready(&self) -> bool {
         !self.shutdown.is_cancelled() && self.bus.is_ready()
+    }
+
+    /// What `/readyz` answers: not draining, and the bus answers within
+    /// [`READY_PROBE_DEADLINE`] (a stalled Redis keeps its sockets open).
+    pub async fn probe_ready(&self) -> bool {
+        !self.shutdown.is_cancelled() && self.bus.probe(READY_PROBE_DEADLINE).await
     }
 
     fn bus_lock(&self, topic: &Topic) -> Arc<tokio::sync::Mutex<bool>> {

@@ -92,10 +92,30 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
+    /// Stops the server process without closing its sockets (`SIGSTOP`):
+    /// connections stay up and commands get no answer, as when Redis stalls.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a paused server go on (`SIGCONT`).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        let Some(child) = &self.child else { panic!("redis-server is not running") };
+        let status = Command::new("kill").args([sig, &child.id().to_string()]).status().unwrap();
+        assert!(status.success(), "kill {sig} redis-server failed");
+    }
+
     /// Kills the server process (simulates Redis going away). The port can be
     /// reused with [`RedisServer::start_on`].
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
+            // A paused process dies on SIGKILL too, but resume it first so
+            // nothing is left stopped if the kill fails.
+            let _ = Command::new("kill").args(["-CONT", &child.id().to_string()]).status();
             let _ = child.kill();
             let _ = child.wait();
         }

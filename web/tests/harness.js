@@ -15,7 +15,7 @@ import { chromium } from "playwright-core";
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const GATEWAY_BIN = process.env.MARQUEE_GATEWAY_BIN || path.join(ROOT, "target/debug/marquee");
 export const CHROMIUM = process.env.CHROMIUM_BIN || "/usr/bin/chromium";
-const JWT_SECRET = "web-tests-secret";
+const JWT_SECRET = "web-tests-secret-0123456789abcdef0123";
 
 /** Generous waits: the machine is shared and small (2 cores). */
 export const WAIT_MS = 30_000;

@@ -226,6 +226,30 @@ both_engines!(unread_counts_follow_reads, 100, |e: Engine| async move {
     assert!(e.bus.unread("bob").await.unwrap().is_empty());
 });
 
+/// Redis only: anyone with Redis access can publish garbage on a topic's
+/// channel; the node drops it and keeps delivering.
+#[tokio::test]
+async fn a_malformed_message_on_a_topic_channel_is_dropped_and_delivery_goes_on() {
+    let server = Arc::new(RedisServer::start());
+    let (e, _keep) = redis_on(&server, 100).await;
+    let t = topic("room:garbage");
+    e.bus.subscribe_node(&t).await.unwrap();
+    let Bus::Redis(rb) = &e.bus else { unreachable!("redis engine") };
+    let channel = bus::keys::TopicKeys::new(&t).channel;
+    for junk in ["p", "j", "l", "", "p 1", "zz"] {
+        let n = rb.handle().cmd("PUBLISH", vec![channel.as_str().into(), junk.into()]).await.unwrap();
+        assert_eq!(n.as_i64(), Some(1), "the node is subscribed");
+    }
+    e.bus.publish(&t, json("{\"after\":1}")).await.unwrap();
+    let got = eventually(Duration::from_secs(5), "the publication after the junk", || {
+        let o = e.rec.offsets("room:garbage");
+        async move { (!o.is_empty()).then_some(o) }
+    })
+    .await;
+    assert_eq!(got, [1], "junk delivered nothing; the real publication arrived");
+    assert!(e.bus.is_ready(), "the reader is alive");
+}
+
 /// Redis only: two nodes; each receives only the topics it subscribed to.
 #[tokio::test]
 async fn redis_nodes_receive_only_subscribed_topics() {

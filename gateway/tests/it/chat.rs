@@ -554,7 +554,7 @@ async fn an_admin_schedule_change_is_understood_by_the_dialogue_on_the_next_chat
     let a = Node::start(Some(&redis), "a", move |c| {
         c.role = Role::Gateway;
         c.clock = c1;
-        c.admin_token = Some("admin-secret".into());
+        c.admin_token = Some(crate::support::ADMIN_TOKEN.into());
     })
     .await;
     // The dispatcher is another node: the change reaches it through Redis.
@@ -577,7 +577,7 @@ async fn an_admin_schedule_change_is_understood_by_the_dialogue_on_the_next_chat
     assert!(actions.iter().all(|a| a["result"]["showtime"] != "jamsil-zr"), "{actions:?}");
 
     let schedule = schedule_with_new_names(tomorrow);
-    let (s, r) = api(a.addr, "POST", "/api/admin/schedule", Some("admin-secret"), Some(schedule)).await;
+    let (s, r) = api(a.addr, "POST", "/api/admin/schedule", Some(crate::support::ADMIN_TOKEN), Some(schedule)).await;
     assert_eq!((s, r["showtimes"].as_u64()), (200, Some(3)), "{r}");
 
     // The next chat: a new conversation names the new movie and theater.

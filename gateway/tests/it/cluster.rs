@@ -202,6 +202,23 @@ async fn presence_and_unread_counts_are_right_across_nodes() {
 }
 
 #[tokio::test]
+async fn a_stalled_redis_makes_readyz_say_503_and_ready_again_when_it_resumes() {
+    let redis = RedisServer::start();
+    let a = Node::start(Some(&redis), "a", |_| {}).await;
+    assert_eq!(a.get("/readyz").await.0, 200);
+    // SIGSTOP: the sockets stay connected, nothing answers.
+    redis.pause();
+    let (status, body) = a.get("/readyz").await;
+    redis.resume();
+    assert_eq!(status, 503, "a connected but stalled Redis is not ready: {body}");
+    assert!(body.contains("bus unavailable"), "{body}");
+    eventually(Duration::from_secs(10), "ready again after SIGCONT", || async {
+        (a.get("/readyz").await.0 == 200).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn redis_restart_is_reported_and_clients_are_told_to_refetch() {
     let mut redis = RedisServer::start();
     let port = redis.port();

@@ -24,7 +24,7 @@ async fn pair(redis: &RedisServer, clock: &Clock) -> (Node, Node) {
         move |c: &mut gateway::Config| {
             c.clock = clock;
             c.sweep_interval_ms = 20;
-            c.admin_token = Some("admin-secret".into());
+            c.admin_token = Some(crate::support::ADMIN_TOKEN.into());
         }
     };
     (
@@ -388,9 +388,11 @@ async fn rest_endpoints_work_and_agree_with_websocket() {
             "prices": {"standard": 1, "premium": 2, "wheelchair": 1}}]
     });
     assert_eq!(api(a.addr, "POST", "/api/admin/schedule", tok, Some(schedule.clone())).await.0, 403);
-    let (s, r) = api(a.addr, "POST", "/api/admin/schedule", Some("admin-secret"), Some(json!({"theaters": []}))).await;
+    let (s, r) =
+        api(a.addr, "POST", "/api/admin/schedule", Some(crate::support::ADMIN_TOKEN), Some(json!({"theaters": []})))
+            .await;
     assert_eq!(s, 400, "{r}");
-    let (s, r) = api(a.addr, "POST", "/api/admin/schedule", Some("admin-secret"), Some(schedule)).await;
+    let (s, r) = api(a.addr, "POST", "/api/admin/schedule", Some(crate::support::ADMIN_TOKEN), Some(schedule)).await;
     assert_eq!((s, r["showtimes"].as_u64()), (200, Some(1)), "{r}");
     let (_, list) = api(a.addr, "GET", "/api/showtimes", tok, None).await;
     assert_eq!(list["showtimes"].as_array().unwrap().len(), 1);
@@ -826,7 +828,7 @@ async fn an_admin_schedule_load_reaches_every_node_and_nodes_started_later() {
             "starts_at": "2026-11-23T20:00:00+09:00[Asia/Seoul]",
             "prices": {"standard": 1, "premium": 2, "wheelchair": 1}}]
     });
-    let (s, r) = api(a.addr, "POST", "/api/admin/schedule", Some("admin-secret"), Some(schedule)).await;
+    let (s, r) = api(a.addr, "POST", "/api/admin/schedule", Some(crate::support::ADMIN_TOKEN), Some(schedule)).await;
     assert_eq!((s, r["showtimes"].as_u64()), (200, Some(1)), "{r}");
     // The node that received it switched at once; the other within a sweep interval.
     let (_, on_a) = api(a.addr, "GET", "/api/showtimes", tok, None).await;

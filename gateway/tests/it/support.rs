@@ -17,7 +17,9 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
-pub const SECRET: &str = "test-secret";
+pub const SECRET: &str = "test-secret-0123456789abcdef01234567";
+/// The admin secret of the gateways that accept admin requests (at least 32 bytes).
+pub const ADMIN_TOKEN: &str = "admin-secret-0123456789abcdef0123456";
 /// How long a test waits for one expected frame.
 pub const WAIT: Duration = Duration::from_secs(5);
 

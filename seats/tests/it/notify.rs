@@ -109,6 +109,45 @@ async fn notifier_delivers_every_confirmation_to_the_webhook_with_retries() {
 }
 
 #[tokio::test]
+async fn a_confirmation_read_by_a_node_that_died_is_delivered_by_another_node() {
+    let env = Env::new(Kind::Redis).await;
+    let (url, received, _) = webhook(0).await;
+    let h = env.store.hold(req("alice", &["A1"], "k1")).await.unwrap();
+    let b = env.store.confirm("st-1", "alice", &h.hold_id).await.unwrap();
+    // Node 1 read the event and died before delivering it: the entry is
+    // pending at a consumer that never comes back (NODE_ID is random).
+    let stream = seats::NOTIFY_STREAM_KEY;
+    let group = seats::notifier::NOTIFIER_GROUP;
+    crate::store::redis_cmd(&env, "XGROUP", vec!["CREATE".into(), stream.into(), group.into(), "0".into()]).await;
+    let read = crate::store::redis_cmd(
+        &env,
+        "XREADGROUP",
+        vec!["GROUP".into(), group.into(), "node-1".into(), "STREAMS".into(), stream.into(), ">".into()],
+    )
+    .await;
+    assert!(!read.is_nil(), "node 1 took the entry");
+    // Node 2 has nothing new to read; it takes over what node 1 left idle.
+    let bus::Bus::Redis(rb) = &env.bus else { unreachable!("redis env") };
+    let mut config = NotifierConfig::new(url, "node-2");
+    config.poll_interval = Duration::from_millis(20);
+    config.claim_idle = Duration::from_millis(200);
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(run_notifier(rb.handle().clone(), config, stop.clone()));
+    let got = testkit::eventually(WAIT, "the stranded confirmation delivered", || async {
+        let r = received.lock().unwrap().clone();
+        (!r.is_empty()).then_some(r)
+    })
+    .await;
+    stop.cancel();
+    tokio::time::timeout(WAIT, task).await.unwrap().unwrap().unwrap();
+    let event: BookingEvent = serde_json::from_str(&got[0].1).unwrap();
+    assert_eq!(event.booking, b);
+    assert_eq!(got.len(), 1, "delivered once");
+    let pending = crate::store::redis_cmd(&env, "XPENDING", vec![stream.into(), group.into()]).await;
+    assert_eq!(pending.into_array()[0].as_u64(), Some(0), "acknowledged by node 2");
+}
+
+#[tokio::test]
 async fn notifier_rejects_a_bad_url_up_front() {
     let env = Env::new(Kind::Redis).await;
     let bus::Bus::Redis(rb) = &env.bus else { unreachable!("redis env") };
