@@ -52,6 +52,8 @@ pub struct Metrics {
     pub chat_apologies: AtomicU64,
     /// Failed calls to the model service.
     pub model_errors: AtomicU64,
+    /// Chat requests moved to the dead-letter list (retrying could not help).
+    pub chat_dead_letters: AtomicU64,
     /// Booking tool calls run.
     pub tool_calls: AtomicU64,
     fanout: Histogram,
@@ -80,6 +82,7 @@ impl Default for Metrics {
             chat_restarts: AtomicU64::default(),
             chat_apologies: AtomicU64::default(),
             model_errors: AtomicU64::default(),
+            chat_dead_letters: AtomicU64::default(),
             tool_calls: AtomicU64::default(),
             fanout: Histogram::new(FANOUT_BUCKETS),
             errors_by_code: Family::default(),
@@ -156,6 +159,11 @@ impl Metrics {
             self.chat_attempts.clone(),
         );
         r.register("marquee_model_errors_total", "Failed model service calls", counter(&self.model_errors));
+        r.register(
+            "marquee_chat_dead_letters_total",
+            "Chat requests the model service refused as invalid, ended with an apology and dead-lettered",
+            counter(&self.chat_dead_letters),
+        );
         r.register("marquee_tool_calls_total", "Booking tool calls run for the model", counter(&self.tool_calls));
         r.register(
             "marquee_tool_call_outcomes_total",

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::ws::Utf8Bytes;
 use seats::{Booking, Hold, Released, SeatClass, SeatError, SeatId, SeatMap};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 
 use crate::seating::ShowtimeView;
@@ -18,12 +18,33 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// A request id chosen by the client; echoed in the reply.
 pub type ReqId = u64;
 
+/// The largest offset a client may name. Redis keeps offsets as signed
+/// 64-bit integers, so a larger one would turn negative there; it is
+/// `bad_request` at the door instead.
+pub const MAX_OFFSET: u64 = i64::MAX as u64;
+
+fn checked_offset<E: serde::de::Error>(n: u64) -> Result<u64, E> {
+    if n > MAX_OFFSET {
+        return Err(E::custom(format!("offset {n} is out of range (at most {MAX_OFFSET})")));
+    }
+    Ok(n)
+}
+
+fn offset<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    checked_offset(u64::deserialize(d)?)
+}
+
+fn optional_offset<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    Option::<u64>::deserialize(d)?.map(checked_offset).transpose()
+}
+
 /// Where a resubscribing client left off.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 pub struct RecoverFrom {
     /// The topic's epoch the client last saw.
     pub epoch: String,
-    /// The last offset the client received.
+    /// The last offset the client received (at most [`MAX_OFFSET`]).
+    #[serde(deserialize_with = "offset")]
     pub offset: u64,
 }
 
@@ -66,10 +87,10 @@ pub enum ClientMsg {
         /// Topic name.
         topic: String,
         /// Return publications older than this offset (newest first); absent = from the newest.
-        #[serde(default)]
+        #[serde(default, deserialize_with = "optional_offset")]
         before: Option<u64>,
         /// Return publications newer than this offset (oldest first).
-        #[serde(default)]
+        #[serde(default, deserialize_with = "optional_offset")]
         after: Option<u64>,
         /// At most this many (capped by the server).
         #[serde(default)]
@@ -89,6 +110,7 @@ pub enum ClientMsg {
         /// Topic name.
         topic: String,
         /// Last offset read.
+        #[serde(deserialize_with = "offset")]
         offset: u64,
     },
     /// Unread counts of every room the user joined.
@@ -720,6 +742,35 @@ pub mod close {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn offsets_past_the_signed_range_are_bad_requests() {
+        let max = MAX_OFFSET;
+        let over = MAX_OFFSET + 1;
+        for frame in [
+            format!(r#"{{"type":"subscribe","id":1,"topic":"room:a","recover":{{"epoch":"e","offset":{over}}}}}"#),
+            format!(r#"{{"type":"history","id":1,"topic":"room:a","before":{over}}}"#),
+            format!(r#"{{"type":"history","id":1,"topic":"room:a","after":{}}}"#, u64::MAX),
+            format!(r#"{{"type":"mark_read","id":1,"topic":"room:a","offset":{over}}}"#),
+        ] {
+            match decode(&frame) {
+                Err(DecodeError::BadRequest(e)) => assert!(e.to_string().contains("out of range"), "{e}"),
+                other => panic!("{frame}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            decode(&format!(r#"{{"type":"history","id":1,"topic":"room:a","after":{max}}}"#)),
+            Ok(ClientMsg::History { after: Some(n), before: None, .. }) if n == max
+        ));
+        assert!(matches!(
+            decode(r#"{"type":"history","id":1,"topic":"room:a","before":null}"#),
+            Ok(ClientMsg::History { before: None, .. })
+        ));
+        assert!(matches!(
+            decode(&format!(r#"{{"type":"mark_read","id":1,"topic":"room:a","offset":{max}}}"#)),
+            Ok(ClientMsg::MarkRead { offset, .. }) if offset == max
+        ));
+    }
 
     #[test]
     fn decodes_client_frames() {

@@ -29,7 +29,8 @@ const DEFAULT_LIMIT: u32 = 10;
 const MAX_LIMIT: u32 = 100;
 /// Most texts one Embed call may carry.
 const MAX_EMBED_TEXTS: usize = 256;
-/// Longest accepted user text, in bytes (longer is a client bug, not a question).
+/// Longest search query, in bytes (longer is a client bug, not a question).
+/// Chat text has its own limit, shared with the gateway: `proto::MAX_CHAT_TEXT_CHARS`.
 const MAX_TEXT_BYTES: usize = 4096;
 /// Longest accepted dialogue state, in bytes (ours stay under 4 KiB).
 const MAX_DIALOG_STATE_BYTES: usize = 32 * 1024;
@@ -177,8 +178,11 @@ impl pb::model_service_server::ModelService for ModelApi {
 }
 
 fn answer_request(r: pb::AnswerRequest) -> Result<AnswerRequest, ModelError> {
-    if r.text.len() > MAX_TEXT_BYTES {
-        return Err(ModelError::InvalidArgument("text is too long".into()));
+    if r.text.chars().count() > proto::MAX_CHAT_TEXT_CHARS {
+        return Err(ModelError::InvalidArgument(format!(
+            "text is longer than {} characters",
+            proto::MAX_CHAT_TEXT_CHARS
+        )));
     }
     let korean = match pb::Locale::try_from(r.locale) {
         Ok(pb::Locale::Ko) => Some(true),
@@ -312,4 +316,22 @@ fn review(r: pb::Review) -> Result<Review, ModelError> {
         rating,
         lang: if r.lang.is_empty() { "ko".into() } else { r.lang },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chat_text_is_limited_in_characters_like_the_gateway() {
+        let request = |text: String| pb::AnswerRequest { text, ..Default::default() };
+        // 2,000 Hangul characters are 6,000 bytes: accepted, as the gateway accepts them.
+        let most = "가".repeat(proto::MAX_CHAT_TEXT_CHARS);
+        assert!(most.len() > 4096);
+        assert!(answer_request(request(most)).is_ok());
+        let over = "가".repeat(proto::MAX_CHAT_TEXT_CHARS + 1);
+        assert!(
+            matches!(answer_request(request(over)), Err(ModelError::InvalidArgument(m)) if m.contains("2000 characters"))
+        );
+    }
 }

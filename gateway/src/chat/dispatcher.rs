@@ -228,6 +228,20 @@ impl Dispatcher {
                     return;
                 }
                 Err(Stop::Shutdown) => return self.metrics.chat_attempt("shutdown"),
+                Err(Stop::Model(status)) if retry_cannot_help(&status) => {
+                    // The request itself is refused: every retry would be
+                    // refused too, while holding a prefetch permit.
+                    self.metrics.model_errors.fetch_add(1, Relaxed);
+                    self.metrics.chat_attempt("rejected");
+                    tracing::warn!(code = ?status.code(), error = %status.message(), "model service refused the request; dead-lettered");
+                    self.give_up(req, attempt).await;
+                    if let Err(e) = self.queue.dead_letter(&entry, status.message()).await {
+                        tracing::warn!(error = %e, "dead-letter failed; the request stays pending");
+                        return;
+                    }
+                    self.metrics.chat_dead_letters.fetch_add(1, Relaxed);
+                    return;
+                }
                 Err(e) => {
                     if matches!(e, Stop::Model(_)) {
                         self.metrics.model_errors.fetch_add(1, Relaxed);
@@ -589,6 +603,12 @@ impl Dispatcher {
             .map(|z| z.to_string())
             .unwrap_or_default()
     }
+}
+
+/// Whether the model service refused the request itself, so that the same
+/// request can never succeed (a bad argument), unlike an outage or overload.
+fn retry_cannot_help(status: &tonic::Status) -> bool {
+    matches!(status.code(), tonic::Code::InvalidArgument | tonic::Code::OutOfRange | tonic::Code::Unimplemented)
 }
 
 fn apology(req: &Request) -> (&'static str, &'static str) {

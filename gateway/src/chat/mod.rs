@@ -24,8 +24,9 @@ pub use queue::ChatQueue;
 
 /// Longest message or utterance id, and conversation id.
 pub const MAX_ID_LEN: usize = 64;
-/// Longest chat text, in characters.
-pub const MAX_TEXT_CHARS: usize = 2000;
+/// Longest chat text, in characters: the model service's limit, so a
+/// message accepted here is never refused there.
+pub const MAX_TEXT_CHARS: usize = proto::MAX_CHAT_TEXT_CHARS;
 
 /// Whether `id` is 1–64 of `A-Z a-z 0-9 _ . : -`.
 pub fn valid_id(id: &str) -> bool {

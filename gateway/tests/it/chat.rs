@@ -194,6 +194,73 @@ async fn with_the_model_down_the_user_gets_queued_then_an_apology_then_the_answe
     assert_coherent(&events);
 }
 
+/// Runs `redis-cli` against the test's Redis (to stage state an older
+/// version could have left).
+fn redis_cli(redis: &RedisServer, args: &[&str]) -> String {
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", &redis.port().to_string()])
+        .args(args)
+        .output()
+        .expect("redis-cli is installed with redis-server");
+    assert!(out.status.success(), "redis-cli {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[tokio::test]
+async fn a_long_korean_chat_is_answered_and_a_request_the_model_refuses_ends_at_once_in_the_dead_letters() {
+    let redis = RedisServer::start();
+    let model = ModelSvc::start(0).await;
+    let url = model.url.clone();
+    let a = Node::start(Some(&redis), "a", move |c| c.model_svc_url = Some(url)).await;
+
+    // 1,400 Hangul characters (4,200 bytes): within the one limit both the
+    // gateway and the model service apply, so it is answered, not retried.
+    let mut alice = Client::connect(&a, "alice").await;
+    alice.subscribe("user:alice").await;
+    let long = "가족영화".repeat(350);
+    assert_eq!(long.chars().count(), 1_400);
+    let ok = chat(&mut alice, "m-long", &long).await;
+    assert_eq!(ok["type"], "chat_accepted", "{ok}");
+    let events = events_until_final(&mut alice, "m-long").await;
+    assert!(!events.iter().any(|e| e["event"] == "queued" || e["event"] == "apology"), "{events:?}");
+    assert_coherent(&events);
+
+    // A request the model service refuses as invalid: a conversation state
+    // past its 32 KiB bound, as an older version could have left it.
+    let (_, state_key) = bus::keys::ChatKeys::conversation("bob", "c1");
+    redis_cli(&redis, &["SET", &state_key, &"x".repeat(40_000)]);
+    let mut bob = Client::connect(&a, "bob").await;
+    bob.subscribe("user:bob").await;
+    let ok = chat(&mut bob, "m-bad", "가족 영화 추천해 줘").await;
+    assert_eq!(ok["type"], "chat_accepted", "{ok}");
+    let events = events_until_final(&mut bob, "m-bad").await;
+    let fin = events.last().unwrap();
+    assert!(fin["text"].as_str().unwrap().contains("죄송"), "a final Korean apology: {fin}");
+    assert_eq!(fin["attempt"], 1, "not retried");
+    assert!(!events.iter().any(|e| e["event"] == "queued" || e["event"] == "restart"), "{events:?}");
+    // The final is published first, then the request is moved.
+    let dead = format!("{}:dead", bus::keys::ChatKeys::STREAM);
+    testkit::eventually(ANSWER_WAIT, "the request moved to the dead-letter stream", || async {
+        let moved = redis_cli(&redis, &["XLEN", &dead]) == "1";
+        let gone = redis_cli(&redis, &["XLEN", bus::keys::ChatKeys::STREAM]) == "0";
+        (moved && gone).then_some(())
+    })
+    .await;
+    let metrics = testkit::eventually(ANSWER_WAIT, "the dead letter counted", || async {
+        let (_, m) = a.get("/metrics").await;
+        m.contains("marquee_chat_dead_letters_total 1").then_some(m)
+    })
+    .await;
+    assert!(metrics.contains(r#"marquee_chat_attempts_total{outcome="rejected"} 1"#), "{metrics}");
+
+    // Nothing is held up: bob's next chat, in a fresh conversation, is answered.
+    let ok = bob
+        .request(json!({"type": "chat", "message_id": "m-next", "conversation": "c2", "text": "가족 영화 추천해 줘"}))
+        .await;
+    assert_eq!(ok["type"], "chat_accepted", "{ok}");
+    assert_coherent(&events_until_final(&mut bob, "m-next").await);
+}
+
 #[tokio::test]
 async fn chat_works_on_a_single_node_without_redis() {
     // The default `cargo run`: in-process queue, dispatcher and model service.

@@ -31,8 +31,14 @@ struct MemoryState {
     messages: HashMap<(String, String), MessageState>,
     conversations: HashMap<(String, String), (Conversation, Instant)>,
     warnings: Vec<(i64, HoldWarning)>,
+    /// Requests that can never be answered, newest last; at most
+    /// [`DEAD_LETTER_KEEP`] (the oldest is dropped).
+    dead: VecDeque<(Entry, String)>,
     next_id: u64,
 }
+
+/// How many dead-lettered requests the in-process engine keeps.
+const DEAD_LETTER_KEEP: usize = 1000;
 
 /// The in-process engine (one node).
 pub struct MemoryQueue {
@@ -125,6 +131,20 @@ impl MemoryQueue {
     pub(super) async fn ack(&self, id: &str) -> Result<(), ChatError> {
         self.lock().pending.remove(id);
         Ok(())
+    }
+
+    pub(super) async fn dead_letter(&self, entry: &Entry, reason: &str) -> Result<(), ChatError> {
+        let mut s = self.lock();
+        s.pending.remove(&entry.id);
+        if s.dead.len() == DEAD_LETTER_KEEP {
+            s.dead.pop_front();
+        }
+        s.dead.push_back((entry.clone(), reason.to_owned()));
+        Ok(())
+    }
+
+    pub(super) async fn dead_letters(&self) -> Result<u64, ChatError> {
+        Ok(self.lock().dead.len() as u64)
     }
 
     pub(super) async fn depth(&self) -> Result<u64, ChatError> {

@@ -213,6 +213,17 @@ impl ChatQueue {
         dispatch!(self, q => q.ack(id).await)
     }
 
+    /// Moves a request that can never be answered to the dead-letter list
+    /// (with `reason`) and acknowledges it.
+    pub async fn dead_letter(&self, entry: &Entry, reason: &str) -> Result<(), ChatError> {
+        dispatch!(self, q => q.dead_letter(entry, reason).await)
+    }
+
+    /// How many requests are in the dead-letter list.
+    pub async fn dead_letters(&self) -> Result<u64, ChatError> {
+        dispatch!(self, q => q.dead_letters().await)
+    }
+
     /// Requests not yet answered (waiting or in progress).
     pub async fn depth(&self) -> Result<u64, ChatError> {
         dispatch!(self, q => q.depth().await)

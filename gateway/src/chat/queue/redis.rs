@@ -98,6 +98,16 @@ impl RedisQueue {
         Ok(self.queue.ack(id, true).await?)
     }
 
+    pub(super) async fn dead_letter(&self, entry: &Entry, reason: &str) -> Result<(), ChatError> {
+        let request = serde_json::to_vec(&entry.req).map_err(|e| bus::BusError::Protocol(e.to_string()))?;
+        let item = WorkItem { id: entry.id.clone(), fields: vec![("r".to_owned(), request.into())] };
+        Ok(self.queue.dead_letter(&item, reason).await?)
+    }
+
+    pub(super) async fn dead_letters(&self) -> Result<u64, ChatError> {
+        Ok(self.queue.dead_letters().await?)
+    }
+
     pub(super) async fn depth(&self) -> Result<u64, ChatError> {
         Ok(self.queue.backlog().await?)
     }
