@@ -9,7 +9,9 @@ end)
 
 -- Reads the topic's position and a range of history in one atomic step.
 -- KEYS: stream, meta. ARGV: epoch candidate, mode (`after` | `before`),
--- bound offset (exclusive; for `before`, 0 means "from the newest"), limit.
+-- bound offset (exclusive; for `before`, 0 means "from the newest"), limit,
+-- TTL in seconds (0 = none) given to the meta key when this read creates it
+-- (a read of a fresh name must not leave a key forever).
 -- Returns `{epoch, top, first_available, id1, data1, id2, data2, ...}` where
 -- ids are offsets, ascending for `after` and descending for `before`, and
 -- `first_available` is the oldest offset still in the stream (top+1 if empty).
@@ -18,6 +20,7 @@ local epoch = redis.call('hget', KEYS[2], 'e')
 if not epoch then
   epoch = ARGV[1]
   redis.call('hset', KEYS[2], 'e', epoch)
+  if tonumber(ARGV[5]) > 0 then redis.call('expire', KEYS[2], ARGV[5]) end
 end
 local top = tonumber(redis.call('hget', KEYS[2], 'o') or '0')
 local first = top + 1
@@ -85,15 +88,25 @@ return redis.call('hgetall', KEYS[1])
 end)
 
 -- Marks a topic read up to an offset for a user (never moves backwards) and
--- returns the unread count. KEYS: reads hash, meta. ARGV: user, offset.
+-- returns the unread count. KEYS: reads hash, meta. ARGV: user, offset,
+-- TTL in seconds (0 = none), refreshed on every move.
 redis.register_function('mark_read', function(KEYS, ARGV)
 local top = tonumber(redis.call('hget', KEYS[2], 'o') or '0')
 local want = math.min(tonumber(ARGV[2]), top)
 local cur = tonumber(redis.call('hget', KEYS[1], ARGV[1]) or '0')
 if want > cur then
   redis.call('hset', KEYS[1], ARGV[1], want)
+  if tonumber(ARGV[3]) > 0 then redis.call('expire', KEYS[1], ARGV[3]) end
   cur = want
 end
 return top - cur
+end)
+
+-- Records that a user joined a room (for unread counts). KEYS: the user's
+-- rooms set. ARGV: topic, TTL in seconds (0 = none), refreshed on every join.
+redis.register_function('room_member_add', function(KEYS, ARGV)
+local added = redis.call('sadd', KEYS[1], ARGV[1])
+if tonumber(ARGV[2]) > 0 then redis.call('expire', KEYS[1], ARGV[2]) end
+return added
 end)
 

@@ -49,6 +49,8 @@ pub enum Function {
     PresenceList,
     /// `mark_read`: moves a user's read position, returns the unread count.
     MarkRead,
+    /// `room_member_add`: adds a room to a user's rooms, with a TTL.
+    RoomMemberAdd,
     /// `seats_ops`: a batch of hold, extend and release operations.
     SeatsOps,
     /// `seats_confirm`: sells a hold's seats.
@@ -81,13 +83,14 @@ pub enum Function {
 
 impl Function {
     /// Every function, in library order.
-    pub const ALL: [Function; 20] = [
+    pub const ALL: [Function; 21] = [
         Function::TopicPublish,
         Function::TopicHistory,
         Function::PresenceAdd,
         Function::PresenceRemove,
         Function::PresenceList,
         Function::MarkRead,
+        Function::RoomMemberAdd,
         Function::SeatsOps,
         Function::SeatsConfirm,
         Function::SeatsCancel,
@@ -113,6 +116,7 @@ impl Function {
             Function::PresenceRemove => "presence_remove",
             Function::PresenceList => "presence_list",
             Function::MarkRead => "mark_read",
+            Function::RoomMemberAdd => "room_member_add",
             Function::SeatsOps => "seats_ops",
             Function::SeatsConfirm => "seats_confirm",
             Function::SeatsCancel => "seats_cancel",

@@ -143,7 +143,14 @@ impl RedisBus {
             HistoryDir::After(o) => ("after", o),
             HistoryDir::Before(o) => ("before", o),
         };
-        let args = vec![Arg::from(new_epoch()), Arg::from(mode), Arg::Int(bound as i64), Arg::Int(limit as i64)];
+        let ttl = self.inner.config.history_ttl.as_secs() as i64;
+        let args = vec![
+            Arg::from(new_epoch()),
+            Arg::from(mode),
+            Arg::Int(signed(bound)),
+            Arg::Int(limit as i64),
+            Arg::Int(ttl),
+        ];
         let reply = self.inner.handle.call(Function::TopicHistory, vec![k.stream, k.meta], args).await?;
         let mut it = reply.into_array().into_iter();
         let epoch: Arc<str> = it.next().and_then(|v| v.as_str().map(|s| s.into())).ok_or_else(|| protocol("epoch"))?;
@@ -208,13 +215,16 @@ impl RedisBus {
     }
 
     pub(crate) async fn add_member(&self, user: &str, topic: &Topic) -> Result<(), BusError> {
-        self.inner.handle.cmd("SADD", vec![Arg::from(user_rooms_key(user)), Arg::from(topic.as_str())]).await?;
+        let ttl = Arg::Int(self.inner.config.history_ttl.as_secs() as i64);
+        let keys = vec![user_rooms_key(user)];
+        self.inner.handle.call(Function::RoomMemberAdd, keys, vec![Arg::from(topic.as_str()), ttl]).await?;
         Ok(())
     }
 
     pub(crate) async fn mark_read(&self, topic: &Topic, user: &str, offset: u64) -> Result<u64, BusError> {
         let k = TopicKeys::new(topic);
-        let args = vec![Arg::from(user), Arg::Int(offset as i64)];
+        let ttl = self.inner.config.history_ttl.as_secs() as i64;
+        let args = vec![Arg::from(user), Arg::Int(signed(offset)), Arg::Int(ttl)];
         let unread = self.inner.handle.call(Function::MarkRead, vec![k.reads, k.meta], args).await?;
         unread.as_u64().ok_or_else(|| protocol("unread"))
     }
@@ -279,6 +289,12 @@ fn parse_payload(raw: Bytes) -> Option<BusEvent> {
         b'l' => Some(BusEvent::Leave(rest)),
         _ => None,
     }
+}
+
+/// An offset as Redis keeps it (signed); past `i64::MAX` it is clamped, never
+/// turned negative (the gateway refuses such offsets before they get here).
+fn signed(offset: u64) -> i64 {
+    i64::try_from(offset).unwrap_or(i64::MAX)
 }
 
 fn protocol(what: &str) -> BusError {

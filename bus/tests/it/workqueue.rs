@@ -1,6 +1,7 @@
 //! `WorkQueue` and the function library against a real redis-server: reads
 //! that find nothing, a group that disappeared, a consumer that died, an
-//! entry that can never be processed, and a Redis that lost its functions.
+//! entry that can never be processed, a Redis that lost its functions, and
+//! the keys a client can cause, which all expire.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -142,4 +143,40 @@ async fn a_redis_that_lost_its_functions_gets_the_library_again_on_the_next_call
     h.cmd("SET", vec![text("mq:{test}:lease"), text("token-2")]).await.unwrap();
     let kept = h.call(Function::LeaseRelease, keys, vec![text("token-1")]).await.unwrap();
     assert_eq!(kept.as_i64(), Some(0));
+}
+
+#[tokio::test]
+async fn every_key_a_client_can_cause_expires() {
+    let server = RedisServer::start();
+    let stop = CancellationToken::new();
+    let bus = bus::Bus::Redis(
+        RedisBus::connect(&server.url(), config(10), Arc::new(Recorder::default()), stop.clone()).await.unwrap(),
+    );
+    let h = match &bus {
+        bus::Bus::Redis(rb) => rb.handle().clone(),
+        bus::Bus::Memory(_) => unreachable!("redis"),
+    };
+    // What a guest can do with fresh names: read history, join rooms, mark
+    // them read, be present; and what publishing leaves.
+    for i in 0..20 {
+        let t = bus::Topic::parse(&format!("room:fresh-{i}")).unwrap();
+        bus.history_after(&t, 0, 10).await.unwrap();
+        bus.history_before(&t, None, 10).await.unwrap();
+        bus.add_member(&format!("guest-{i}"), &t).await.unwrap();
+        bus.mark_read(&t, &format!("guest-{i}"), 5).await.unwrap();
+    }
+    let t = bus::Topic::parse("room:used").unwrap();
+    bus.publish(&t, bytes::Bytes::from_static(b"{}")).await.unwrap();
+    bus.mark_read(&t, "guest-0", 1).await.unwrap();
+    bus.presence_add(&t, "s1", bytes::Bytes::from_static(b"{}")).await.unwrap();
+    let keys = h.cmd("KEYS", vec![text("*")]).await.unwrap().into_array();
+    assert!(keys.len() > 40, "the keys were made: {}", keys.len());
+    let mut forever = Vec::new();
+    for k in keys {
+        let name = k.to_text().unwrap();
+        if h.cmd("TTL", vec![text(&name)]).await.unwrap().as_i64() == Some(-1) {
+            forever.push(name);
+        }
+    }
+    assert!(forever.is_empty(), "keys without a TTL: {forever:?}");
 }
