@@ -48,6 +48,9 @@ pub const DEFAULT_CHAT_CONCURRENCY: usize = 64;
 pub const DEFAULT_CHAT_PREFETCH: usize = 256;
 /// After this long a chat request is given up with a final apology, in ms.
 pub const DEFAULT_CHAT_GIVE_UP_MS: u64 = 600_000;
+/// A model call that sends nothing (no headers, no event) this long is
+/// abandoned and retried, in ms.
+pub const DEFAULT_CHAT_MODEL_STALL_MS: u64 = 30_000;
 
 /// What a gateway process does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -213,6 +216,11 @@ pub struct Config {
     #[arg(long, env = "CHAT_GIVE_UP_MS", default_value_t = DEFAULT_CHAT_GIVE_UP_MS)]
     pub chat_give_up_ms: u64,
 
+    /// A model call that sends nothing for this long (ms) is abandoned and retried
+    /// (a hung model service must not hold a request forever).
+    #[arg(long, env = "CHAT_MODEL_STALL_MS", default_value_t = DEFAULT_CHAT_MODEL_STALL_MS)]
+    pub chat_model_stall_ms: u64,
+
     /// The seat store's clock. Always the system clock in the binary; tests
     /// put a manual clock here to expire holds without sleeping.
     #[arg(skip)]
@@ -273,6 +281,7 @@ impl Config {
             ("CHAT_CONCURRENCY", self.chat_concurrency),
             ("CHAT_PREFETCH", self.chat_prefetch),
             ("CHAT_GIVE_UP_MS", self.chat_give_up_ms as usize),
+            ("CHAT_MODEL_STALL_MS", self.chat_model_stall_ms as usize),
         ] {
             if v == 0 {
                 return Err(ConfigError::Zero(name));

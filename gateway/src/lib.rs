@@ -186,6 +186,7 @@ async fn start_dispatcher(node: &Arc<node::Node>, tracker: &TaskTracker) -> Resu
         deadline: Duration::from_millis(c.chat_deadline_ms),
         claim_idle: Duration::from_millis(c.chat_claim_ms),
         give_up: Duration::from_millis(c.chat_give_up_ms),
+        model_stall: Duration::from_millis(c.chat_model_stall_ms),
     };
     let dispatcher = chat::dispatcher::Dispatcher::new(
         node.chat.clone(),

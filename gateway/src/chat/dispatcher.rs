@@ -56,6 +56,8 @@ pub struct DispatchConfig {
     pub claim_idle: Duration,
     /// After this long the request is given up with a final apology.
     pub give_up: Duration,
+    /// A model call silent this long (no headers, no event) fails and is retried.
+    pub model_stall: Duration,
 }
 
 /// The dispatcher's shared parts.
@@ -215,6 +217,7 @@ impl Dispatcher {
             let outcome = tokio::select! {
                 r = self.attempt(&entry, attempt, conv) => r,
                 () = self.keep_claimed(&entry) => Err(Stop::Shutdown),
+                () = self.apologize_at_deadline(req) => Err(Stop::Shutdown),
             };
             match outcome {
                 Ok(()) => {
@@ -282,6 +285,16 @@ impl Dispatcher {
             _ = self.shutdown.cancelled() => Err(()),
             _ = tokio::time::sleep(d) => Ok(()),
         }
+    }
+
+    /// Publishes the apology when the request reaches its deadline while an
+    /// attempt is still running (a slow or hung model service), then waits
+    /// forever: the attempt decides how the request ends.
+    async fn apologize_at_deadline(&self, req: &Request) {
+        let wait = self.config.deadline.saturating_sub(self.age(req));
+        tokio::time::sleep(wait).await;
+        self.apologize(req).await;
+        std::future::pending::<()>().await;
     }
 
     /// Touches the entry every third of the claim timeout; returns on shutdown.
@@ -366,6 +379,8 @@ impl Dispatcher {
             };
             let mut client = self.model.clone();
             let call = client.answer(request);
+            let stall = self.config.model_stall;
+            let call = async move { tokio::time::timeout(stall, call).await.unwrap_or_else(|_| Err(stalled(stall))) };
             let response = match start.take() {
                 Some(payload) => {
                     let (published, response) = tokio::join!(self.queue.publish(req, fence.clone(), payload), call);
@@ -379,7 +394,11 @@ impl Dispatcher {
             let mut stream = response.map_err(Stop::Model)?.into_inner();
             let mut calls: Vec<pb::ToolCall> = Vec::new();
             let mut finished = false;
-            while let Some(ev) = stream.message().await.map_err(Stop::Model)? {
+            while let Some(ev) = tokio::time::timeout(stall, stream.message())
+                .await
+                .unwrap_or_else(|_| Err(stalled(stall)))
+                .map_err(Stop::Model)?
+            {
                 match ev.event {
                     Some(pb::answer_event::Event::Text(d)) => {
                         if d.text.is_empty() {
@@ -603,6 +622,11 @@ impl Dispatcher {
             .map(|z| z.to_string())
             .unwrap_or_default()
     }
+}
+
+/// The error of a model call that sent nothing for `stall`.
+fn stalled(stall: Duration) -> tonic::Status {
+    tonic::Status::deadline_exceeded(format!("the model service sent nothing for {} ms", stall.as_millis()))
 }
 
 /// Whether the model service refused the request itself, so that the same

@@ -262,6 +262,39 @@ async fn a_long_korean_chat_is_answered_and_a_request_the_model_refuses_ends_at_
 }
 
 #[tokio::test]
+async fn a_hung_model_service_gets_the_user_an_apology_on_time_and_the_call_is_abandoned() {
+    // A "model service" that accepts connections and never says anything.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut sockets = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            sockets.push(s);
+        }
+    });
+    let redis = RedisServer::start();
+    let a = Node::start(Some(&redis), "a", move |c| {
+        c.model_svc_url = Some(url);
+        c.chat_deadline_ms = 1500;
+        c.chat_model_stall_ms = 500;
+    })
+    .await;
+    let mut alice = Client::connect(&a, "alice").await;
+    alice.subscribe("user:alice").await;
+    let ok = chat(&mut alice, "m-h", "가족 영화 추천해 줘").await;
+    assert_eq!(ok["type"], "chat_accepted");
+    let sorry = alice.recv_where_within(ANSWER_WAIT, |v| is_chat(v, "m-h", "apology")).await;
+    assert!(sorry["data"]["text"].as_str().unwrap().contains("죄송"), "{sorry}");
+    // Each silent call is abandoned after 500 ms and retried, not waited on forever.
+    testkit::eventually(ANSWER_WAIT, "stalled calls counted as model errors", || async {
+        let (_, m) = a.get("/metrics").await;
+        m.contains(r#"marquee_chat_attempts_total{outcome="model_error"}"#).then_some(())
+    })
+    .await;
+    held.abort();
+}
+
+#[tokio::test]
 async fn chat_works_on_a_single_node_without_redis() {
     // The default `cargo run`: in-process queue, dispatcher and model service.
     let node = Node::start(None, "solo", |_| {}).await;
