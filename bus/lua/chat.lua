@@ -53,3 +53,29 @@ if #m > 0 then redis.call('zrem', KEYS[1], unpack(m)) end
 return m
 end)
 
+
+-- Like chat_begin, and also says whether the attempt before the new one
+-- began streaming output (`o`, set by chat_mark_output), so the new one
+-- publishes `restart`; `o` is left as it is. (chat_begin stays for nodes of
+-- the previous release during a deploy.)
+-- KEYS: message, conversation turns, conversation state. ARGV: ttl.
+-- Returns {attempt or -1, state, turns, 1 if restart else 0}.
+redis.register_function('chat_begin_attempt', function(KEYS, ARGV)
+if redis.call('hget', KEYS[1], 'd') == '1' then return {-1, '', {}, 0} end
+local a = redis.call('hincrby', KEYS[1], 'a', 1)
+redis.call('expire', KEYS[1], ARGV[1])
+local state = redis.call('get', KEYS[3]) or ''
+local restart = 0
+if redis.call('hget', KEYS[1], 'o') == tostring(a - 1) then restart = 1 end
+return {a, state, redis.call('lrange', KEYS[2], 0, -1), restart}
+end)
+
+-- Records that an attempt is about to publish its first output, if it is
+-- still the current attempt of an unanswered message. KEYS: message.
+-- ARGV: attempt. Returns 1 when recorded, 0 when fenced out.
+redis.register_function('chat_mark_output', function(KEYS, ARGV)
+if redis.call('hget', KEYS[1], 'd') == '1' then return 0 end
+if redis.call('hget', KEYS[1], 'a') ~= ARGV[1] then return 0 end
+redis.call('hset', KEYS[1], 'o', ARGV[1])
+return 1
+end)

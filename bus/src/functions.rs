@@ -79,11 +79,15 @@ pub enum Function {
     ChatPublish,
     /// `chat_due_warnings`: takes due hold-expiry warnings.
     ChatDueWarnings,
+    /// `chat_begin_attempt`: `chat_begin`, and whether the new attempt is a restart.
+    ChatBeginAttempt,
+    /// `chat_mark_output`: records that an attempt began streaming output.
+    ChatMarkOutput,
 }
 
 impl Function {
     /// Every function, in library order.
-    pub const ALL: [Function; 21] = [
+    pub const ALL: [Function; 23] = [
         Function::TopicPublish,
         Function::TopicHistory,
         Function::PresenceAdd,
@@ -105,6 +109,8 @@ impl Function {
         Function::ChatAccept,
         Function::ChatPublish,
         Function::ChatDueWarnings,
+        Function::ChatBeginAttempt,
+        Function::ChatMarkOutput,
     ];
 
     /// Its name in the library (what `FCALL` takes).
@@ -131,6 +137,8 @@ impl Function {
             Function::ChatAccept => "chat_accept",
             Function::ChatPublish => "chat_publish",
             Function::ChatDueWarnings => "chat_due_warnings",
+            Function::ChatBeginAttempt => "chat_begin_attempt",
+            Function::ChatMarkOutput => "chat_mark_output",
         }
     }
 }

@@ -7,8 +7,11 @@
 //! only after its final event is published; while it is worked on, its
 //! queue entry is touched so other dispatchers do not claim it. A request
 //! whose dispatcher died is claimed after `claim_idle` and answered again as
-//! a new attempt (a `restart` event first); the queue's fence makes sure no
-//! event of a superseded attempt is published after that.
+//! a new attempt; the queue's fence makes sure no event of a superseded
+//! attempt is published after that. Only the first attempt publishes
+//! `start`; a later one publishes `restart` only when the attempt before it
+//! had begun streaming output (which the user must discard), never on a
+//! retry after an attempt that showed nothing.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -200,9 +203,9 @@ impl Dispatcher {
         let mut backoff = BACKOFF_MIN;
         let mut last_queued: Option<tokio::time::Instant> = None;
         loop {
-            let (attempt, conv) = match self.queue.begin(req).await {
+            let (attempt, restart, conv) = match self.queue.begin(req).await {
                 Ok((Begin::Done, _)) => break,
-                Ok((Begin::Attempt(a), conv)) => (a, conv),
+                Ok((Begin::Attempt { attempt, restart }, conv)) => (attempt, restart, conv),
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot start an answer; retrying");
                     if self.pause(&entry, BACKOFF_MAX).await.is_err() {
@@ -215,7 +218,7 @@ impl Dispatcher {
                 self.metrics.chat_restarts.fetch_add(1, Relaxed);
             }
             let outcome = tokio::select! {
-                r = self.attempt(&entry, attempt, conv) => r,
+                r = self.attempt(&entry, attempt, restart, conv) => r,
                 () = self.keep_claimed(&entry) => Err(Stop::Shutdown),
                 () = self.apologize_at_deadline(req) => Err(Stop::Shutdown),
             };
@@ -317,7 +320,8 @@ impl Dispatcher {
     }
 
     /// One attempt at the whole answer: model rounds, tools, final.
-    async fn attempt(&self, entry: &Entry, attempt: u32, conv: Conversation) -> Result<(), Stop> {
+    /// `restart`: the attempt before this one began streaming output.
+    async fn attempt(&self, entry: &Entry, attempt: u32, restart: bool, conv: Conversation) -> Result<(), Stop> {
         let req = &entry.req;
         let publish = |event: Event<'_>| events::encode(&req.message_id, &req.conversation, event);
         // Wait for a model slot; the apology goes out if that takes too long.
@@ -330,10 +334,23 @@ impl Dispatcher {
             }
         };
         let fence = Fence::Attempt(attempt);
-        let first = if attempt > 1 { Event::Restart { attempt } } else { Event::Start { attempt } };
-        // Published while the first model call starts (one round trip saved);
-        // checked before any later event of the attempt goes out.
-        let mut start = Some(publish(first));
+        // `start` for the first attempt, `restart` when the user saw output
+        // of the one before, nothing on a retry after an attempt that showed
+        // nothing (its `start` still stands; later events carry the new
+        // attempt). Published while the first model call starts (one round
+        // trip saved); checked before any later event of the attempt goes out.
+        let mut start = match (attempt, restart) {
+            (1, _) => Some(publish(Event::Start { attempt })),
+            (_, true) => Some(publish(Event::Restart { attempt })),
+            (_, false) => None,
+        };
+        // Before the attempt's first output, the queue records it, so that
+        // the next attempt (here or on another node) knows to `restart`.
+        let mut marked = false;
+        let output = |marked: &mut bool| {
+            let was = std::mem::replace(marked, true);
+            async move { if was { Ok(true) } else { self.queue.mark_output(req, attempt).await } }
+        };
         let mut state = conv.state.clone();
         let mut results: Vec<pb::ToolResult> = Vec::new();
         let mut text = String::new();
@@ -406,7 +423,7 @@ impl Dispatcher {
                         }
                         text.push_str(&d.text);
                         let e = Event::Delta { attempt, text: &d.text };
-                        if !self.queue.publish(req, fence.clone(), publish(e)).await? {
+                        if !output(&mut marked).await? || !self.queue.publish(req, fence.clone(), publish(e)).await? {
                             return Err(Stop::Fenced);
                         }
                     }
@@ -418,7 +435,7 @@ impl Dispatcher {
                             snippet: &c.snippet,
                             attribution: &c.attribution,
                         };
-                        if !self.queue.publish(req, fence.clone(), publish(e)).await? {
+                        if !output(&mut marked).await? || !self.queue.publish(req, fence.clone(), publish(e)).await? {
                             return Err(Stop::Fenced);
                         }
                     }
@@ -459,7 +476,7 @@ impl Dispatcher {
                     ok: !outcome.is_error,
                     result: result.as_deref().unwrap_or(null),
                 };
-                if !self.queue.publish(req, fence.clone(), publish(e)).await? {
+                if !output(&mut marked).await? || !self.queue.publish(req, fence.clone(), publish(e)).await? {
                     return Err(Stop::Fenced);
                 }
                 results.push(pb::ToolResult {

@@ -20,10 +20,15 @@ fn is_chat(v: &Value, mid: &str, event: &str) -> bool {
 
 /// Reads the events of `mid` up to its final; returns them (the `data` of each pub).
 async fn events_until_final(c: &mut Client, mid: &str) -> Vec<Value> {
+    events_until(c, mid, "final").await
+}
+
+/// Reads the events of `mid` up to the first `event`; returns them all.
+async fn events_until(c: &mut Client, mid: &str, event: &str) -> Vec<Value> {
     let mut out = Vec::new();
     loop {
         let v = c.recv_where_within(ANSWER_WAIT, |v| v["type"] == "pub" && v["data"]["message_id"] == mid).await;
-        let done = v["data"]["event"] == "final";
+        let done = v["data"]["event"] == event;
         out.push(v["data"].clone());
         if done {
             return out;
@@ -32,7 +37,8 @@ async fn events_until_final(c: &mut Client, mid: &str) -> Vec<Value> {
 }
 
 /// The text of the final attempt equals its deltas, and nothing of an
-/// earlier attempt follows that attempt's start/restart.
+/// earlier attempt follows that attempt's start/restart (or, for a retry
+/// after an attempt that showed nothing, its first event).
 fn assert_coherent(events: &[Value]) -> (u64, String) {
     let fin = events.last().unwrap();
     assert_eq!(fin["event"], "final");
@@ -40,6 +46,7 @@ fn assert_coherent(events: &[Value]) -> (u64, String) {
     let begin = events
         .iter()
         .rposition(|e| (e["event"] == "start" || e["event"] == "restart") && e["attempt"] == attempt)
+        .or_else(|| events.iter().position(|e| e["attempt"] == attempt))
         .expect("the final attempt began");
     let mut text = String::new();
     for e in &events[begin..] {
@@ -161,6 +168,7 @@ async fn a_dispatcher_killed_mid_answer_is_replaced_and_the_answer_is_coherent()
     let (attempt, _) = assert_coherent(&seen);
     assert_eq!(attempt, 2, "answered by a second attempt: {seen:?}");
     assert!(seen.iter().any(|e| e["event"] == "restart" && e["attempt"] == 2), "a restart marker: {seen:?}");
+    assert_eq!(seen.iter().filter(|e| e["event"] == "restart").count(), 1, "one restart: {seen:?}");
     assert_eq!(seen.iter().filter(|e| e["event"] == "final").count(), 1);
 }
 
@@ -180,18 +188,46 @@ async fn with_the_model_down_the_user_gets_queued_then_an_apology_then_the_answe
     alice.subscribe("user:alice").await;
     let ok = chat(&mut alice, "m-q", "가족 영화 추천해 줘").await;
     assert_eq!(ok["type"], "chat_accepted");
-    let queued = alice.recv_where_within(ANSWER_WAIT, |v| is_chat(v, "m-q", "queued")).await;
-    assert!(queued["data"]["position"].as_u64().unwrap() >= 1, "{queued}");
-    let sorry = alice.recv_where_within(ANSWER_WAIT, |v| is_chat(v, "m-q", "apology")).await;
-    assert!(sorry["data"]["text"].as_str().unwrap().contains("죄송"), "a Korean apology: {sorry}");
+    // Every event of the message, kept: the retries must not add noise.
+    let mut events = events_until(&mut alice, "m-q", "queued").await;
+    let queued = events.last().unwrap().clone();
+    assert!(queued["position"].as_u64().unwrap() >= 1, "{queued}");
+    events.extend(events_until(&mut alice, "m-q", "apology").await);
+    let sorry = events.last().unwrap().clone();
+    assert!(sorry["text"].as_str().unwrap().contains("죄송"), "a Korean apology: {sorry}");
+    // Retries keep going meanwhile (the model service is still down).
+    testkit::eventually(ANSWER_WAIT, "several attempts failed", || async {
+        let (_, m) = _d.get("/metrics").await;
+        let failed = m
+            .lines()
+            .find_map(|l| l.strip_prefix(r#"marquee_chat_attempts_total{outcome="model_error"} "#))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        (failed >= 3).then_some(())
+    })
+    .await;
     let (_, metrics) = _d.get("/metrics").await;
     assert!(metrics.contains("marquee_chat_queue_depth 1"), "queue depth visible: {metrics}");
 
     // The model service comes back on its address: the message is answered.
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
     let _model = ModelSvc::start_on(listener, 0).await;
-    let events = events_until_final(&mut alice, "m-q").await;
-    assert_coherent(&events);
+    events.extend(events_until_final(&mut alice, "m-q").await);
+    let (attempt, _) = assert_coherent(&events);
+    assert!(attempt > 1, "answered after retries: {events:?}");
+    // Retries of attempts that streamed nothing are silent: one `start`, no
+    // `restart` (which would tell the user to discard what they never saw,
+    // and hide the apology), and the apology is the last note before the answer.
+    let count = |event: &str| events.iter().filter(|e| e["event"] == event).count();
+    assert_eq!(count("restart"), 0, "no restart on a plain retry: {events:?}");
+    assert_eq!(count("start"), 1, "one start: {events:?}");
+    assert_eq!(count("apology"), 1, "{events:?}");
+    let sorry = events.iter().position(|e| e["event"] == "apology").unwrap();
+    let first_delta = events.iter().position(|e| e["event"] == "delta").expect("the answer streamed");
+    assert!(
+        events[sorry..first_delta].iter().all(|e| e["event"] == "apology" || e["event"] == "queued"),
+        "nothing but queued notes between the apology and the answer: {events:?}"
+    );
 }
 
 /// Runs `redis-cli` against the test's Redis (to stage state an older

@@ -19,6 +19,8 @@ struct MessageState {
     attempt: u32,
     done: bool,
     apologized: bool,
+    /// The last attempt that began streaming output.
+    output: u32,
     journal: HashMap<String, String>,
     created: Option<Instant>,
 }
@@ -160,7 +162,19 @@ impl MemoryQueue {
             return Ok((Begin::Done, conv));
         }
         m.attempt += 1;
-        Ok((Begin::Attempt(m.attempt), conv))
+        let restart = m.attempt > 1 && m.output == m.attempt - 1;
+        Ok((Begin::Attempt { attempt: m.attempt, restart }, conv))
+    }
+
+    pub(super) async fn mark_output(&self, req: &Request, attempt: u32) -> Result<bool, ChatError> {
+        let mut s = self.lock();
+        match s.messages.get_mut(&(req.user.clone(), req.message_id.clone())) {
+            Some(m) if !m.done && m.attempt == attempt => {
+                m.output = attempt;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     pub(super) async fn publish(&self, req: &Request, fence: Fence, payload: String) -> Result<bool, ChatError> {

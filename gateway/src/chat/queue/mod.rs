@@ -4,7 +4,8 @@
 //!
 //! Per message (`mq:{user:<u>}:chat:<message id>`, 24 h): the attempt
 //! counter that fences superseded dispatchers, `d` once its final answer is
-//! published, `ap` once an apology went out, and the journal of tool results
+//! published, `ap` once an apology went out, `o` the last attempt that began
+//! streaming output (so the next one knows to send `restart`), and the journal of tool results
 //! (`r:<call id>`) so a retried answer never runs a booking action twice.
 //! Every event is published by a function (`bus/lua/chat.lua`) that checks
 //! the fence and publishes on `user:<u>` in one atomic step (same hash tag,
@@ -94,8 +95,14 @@ pub enum Accepted {
 /// What `begin` found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Begin {
-    /// Answer it as this attempt (1 = first).
-    Attempt(u32),
+    /// Answer it as a new attempt.
+    Attempt {
+        /// Its number (1 = first).
+        attempt: u32,
+        /// The attempt before it began streaming output (text, a citation
+        /// or an action), which the user must be told to discard.
+        restart: bool,
+    },
     /// It was answered already: acknowledge and move on.
     Done,
 }
@@ -233,6 +240,14 @@ impl ChatQueue {
     /// (one round trip with Redis).
     pub async fn begin(&self, req: &Request) -> Result<(Begin, Conversation), ChatError> {
         dispatch!(self, q => q.begin(req).await)
+    }
+
+    /// Records that `attempt` of `req` is about to publish its first output
+    /// (text, citation or action), so that the next attempt publishes
+    /// `restart`. Called before that output is published; false when the
+    /// attempt is fenced out (a newer attempt owns the message, or it is answered).
+    pub async fn mark_output(&self, req: &Request, attempt: u32) -> Result<bool, ChatError> {
+        dispatch!(self, q => q.mark_output(req, attempt).await)
     }
 
     /// Publishes `payload` on `user:<user>` if `fence` holds; false when it

@@ -115,18 +115,26 @@ impl RedisQueue {
     pub(super) async fn begin(&self, req: &Request) -> Result<(Begin, Conversation), ChatError> {
         let (turns_key, state_key) = ChatKeys::conversation(&req.user, &req.conversation);
         let keys = vec![ChatKeys::message(&req.user, &req.message_id), turns_key, state_key];
-        let reply = self.redis.call(Function::ChatBegin, keys, vec![Arg::Int(STATE_TTL.as_secs() as i64)]).await?;
+        let reply =
+            self.redis.call(Function::ChatBeginAttempt, keys, vec![Arg::Int(STATE_TTL.as_secs() as i64)]).await?;
         let Reply::Array(mut parts) = reply else {
             return Err(ChatError::Bus(BusError::Protocol("begin reply is not an array".into())));
         };
-        if parts.len() != 3 {
-            return Err(ChatError::Bus(BusError::Protocol("begin reply has not three parts".into())));
+        if parts.len() != 4 {
+            return Err(ChatError::Bus(BusError::Protocol("begin reply has not four parts".into())));
         }
+        let restart = parts.pop().and_then(|v| v.as_i64()) == Some(1);
         let turns = parts.pop().map(parse_turns).unwrap_or_default();
         let state = parts.pop().and_then(|v| v.to_text()).unwrap_or_default();
         let a = parts.pop().and_then(|v| v.as_i64()).unwrap_or(-1);
-        let begin = if a < 0 { Begin::Done } else { Begin::Attempt(a as u32) };
+        let begin = if a < 0 { Begin::Done } else { Begin::Attempt { attempt: a as u32, restart } };
         Ok((begin, Conversation { turns, state }))
+    }
+
+    pub(super) async fn mark_output(&self, req: &Request, attempt: u32) -> Result<bool, ChatError> {
+        let keys = vec![ChatKeys::message(&req.user, &req.message_id)];
+        let marked = self.redis.call(Function::ChatMarkOutput, keys, vec![Arg::from(attempt.to_string())]).await?;
+        Ok(marked.as_i64() == Some(1))
     }
 
     pub(super) async fn publish(&self, req: &Request, fence: Fence, payload: String) -> Result<bool, ChatError> {
