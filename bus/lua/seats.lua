@@ -350,11 +350,15 @@ redis.register_function('hold_index_lower', function(KEYS, ARGV)
 return redis.call('zadd', KEYS[1], 'LT', ARGV[1], ARGV[2])
 end)
 
+-- The schedule hash: `v` version, `doc` the JSON, `h` its SHA-1 (so nodes
+-- holding the same version can tell whether it is the same document).
+
 -- Seeds the cluster's schedule unless one is stored. KEYS: the schedule
 -- hash. ARGV: the schedule JSON. Returns `{version, doc}` as stored.
+-- (Kept for nodes of the previous release; schedule_share replaces it.)
 redis.register_function('schedule_seed', function(KEYS, ARGV)
 if redis.call('hexists', KEYS[1], 'doc') == 0 then
-  redis.call('hset', KEYS[1], 'doc', ARGV[1], 'v', 1)
+  redis.call('hset', KEYS[1], 'doc', ARGV[1], 'v', 1, 'h', redis.sha1hex(ARGV[1]))
 end
 return redis.call('hmget', KEYS[1], 'v', 'doc')
 end)
@@ -363,8 +367,24 @@ end)
 -- hash. ARGV: the schedule JSON. Returns the new version.
 redis.register_function('schedule_store', function(KEYS, ARGV)
 local v = redis.call('hincrby', KEYS[1], 'v', 1)
-redis.call('hset', KEYS[1], 'doc', ARGV[1])
+redis.call('hset', KEYS[1], 'doc', ARGV[1], 'h', redis.sha1hex(ARGV[1]))
 return v
+end)
+
+-- Offers a node's schedule as the cluster's: stored when none is (the
+-- first node seeds it, or Redis lost it) or when the stored version is
+-- lower than the node's (Redis restarted empty and another node seeded
+-- first, or was restored from an older copy). Compare-and-set in one step,
+-- so of nodes offering at once exactly one wins and the others adopt it.
+-- KEYS: the schedule hash. ARGV: the schedule JSON, the node's version
+-- (0: none). Returns `{version, digest, doc}` as stored.
+redis.register_function('schedule_share', function(KEYS, ARGV)
+local mine = tonumber(ARGV[2])
+local stored = redis.call('hmget', KEYS[1], 'v', 'doc')
+if not stored[2] or (tonumber(stored[1]) or 0) < mine then
+  redis.call('hset', KEYS[1], 'doc', ARGV[1], 'v', math.max(mine, 1), 'h', redis.sha1hex(ARGV[1]))
+end
+return redis.call('hmget', KEYS[1], 'v', 'h', 'doc')
 end)
 
 -- Adds a booking to a user's bookings index and makes the index live at

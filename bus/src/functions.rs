@@ -67,6 +67,8 @@ pub enum Function {
     ScheduleSeed,
     /// `schedule_store`: stores a new schedule version.
     ScheduleStore,
+    /// `schedule_share`: offers a node's schedule (stored if none, or a lower version, is).
+    ScheduleShare,
     /// `user_bookings_add`: adds a booking to a user's index.
     UserBookingsAdd,
     /// `lease_release`: deletes a lease key if it still holds our token.
@@ -87,7 +89,7 @@ pub enum Function {
 
 impl Function {
     /// Every function, in library order.
-    pub const ALL: [Function; 23] = [
+    pub const ALL: [Function; 24] = [
         Function::TopicPublish,
         Function::TopicHistory,
         Function::PresenceAdd,
@@ -103,6 +105,7 @@ impl Function {
         Function::HoldIndexLower,
         Function::ScheduleSeed,
         Function::ScheduleStore,
+        Function::ScheduleShare,
         Function::UserBookingsAdd,
         Function::LeaseRelease,
         Function::ChatBegin,
@@ -131,6 +134,7 @@ impl Function {
             Function::HoldIndexLower => "hold_index_lower",
             Function::ScheduleSeed => "schedule_seed",
             Function::ScheduleStore => "schedule_store",
+            Function::ScheduleShare => "schedule_share",
             Function::UserBookingsAdd => "user_bookings_add",
             Function::LeaseRelease => "lease_release",
             Function::ChatBegin => "chat_begin",

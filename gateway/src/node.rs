@@ -164,12 +164,19 @@ impl Node {
     }
 
     /// Runs until shutdown: answers the bus's resync requests by sending every
-    /// local topic's current position to its subscribers.
+    /// local topic's current position to its subscribers. A resync follows a
+    /// Redis reconnection, so the cluster's schedule is checked at once too:
+    /// if Redis came back empty, this node offers its schedule before a
+    /// restarted node seeds its own (the sweeper checks it on every tick
+    /// anyway).
     pub async fn resync_loop(self: Arc<Self>) {
         loop {
             tokio::select! {
                 _ = self.shutdown.cancelled() => return,
                 _ = self.hub.resync_requested() => {}
+            }
+            if let Err(e) = self.seats.refresh_schedule().await {
+                tracing::debug!(error = %e, "schedule check after a resync failed; the sweeper retries");
             }
             for topic in self.hub.topics() {
                 match self.count_bus(self.bus.history_after(&topic, 0, 0).await) {

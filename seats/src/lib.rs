@@ -22,7 +22,6 @@ mod redis;
 mod types;
 mod webhook;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -41,40 +40,52 @@ use crate::redis::RedisEngine;
 pub const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_millis(250);
 
 /// The schedule, replaceable at run time, shared by the store and its engine,
-/// with the version of the cluster's schedule document it came from (0: not
-/// from Redis).
+/// with the identity of the cluster's schedule document it came from.
 #[derive(Clone)]
 pub(crate) struct SharedSchedule {
-    current: Arc<RwLock<Arc<Schedule>>>,
-    version: Arc<AtomicU64>,
+    current: Arc<RwLock<(Arc<Schedule>, ScheduleId)>>,
+}
+
+/// Which cluster schedule document a node holds: its version (0: not from
+/// Redis) and the SHA-1 Redis keeps of it (empty when unknown), so that two
+/// documents stored under the same version, one before and one after Redis
+/// lost the schedule, are told apart.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ScheduleId {
+    pub(crate) version: u64,
+    pub(crate) digest: String,
 }
 
 impl SharedSchedule {
     fn new(s: Schedule) -> SharedSchedule {
-        SharedSchedule { current: Arc::new(RwLock::new(Arc::new(s))), version: Arc::default() }
+        SharedSchedule { current: Arc::new(RwLock::new((Arc::new(s), ScheduleId::default()))) }
     }
 
     pub(crate) fn get(&self) -> Arc<Schedule> {
-        self.current.read().unwrap_or_else(PoisonError::into_inner).clone()
+        self.current.read().unwrap_or_else(PoisonError::into_inner).0.clone()
     }
 
     fn set(&self, s: Schedule) {
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(s);
+        self.current.write().unwrap_or_else(PoisonError::into_inner).0 = Arc::new(s);
     }
 
-    fn version(&self) -> u64 {
-        self.version.load(Ordering::Acquire)
+    fn id(&self) -> ScheduleId {
+        self.current.read().unwrap_or_else(PoisonError::into_inner).1.clone()
     }
 
-    /// Installs `s` as version `v` unless a newer version is installed already.
-    fn set_versioned(&self, s: Option<Schedule>, v: u64) -> bool {
+    /// Installs `s` (`None`: keeps the schedule, an unreadable document) as
+    /// `id` when `id` is the cluster's newer one: a higher version, or the
+    /// same version of another document. A lower version never replaces a
+    /// higher one (two refreshes racing).
+    fn install(&self, s: Option<Schedule>, id: ScheduleId) -> bool {
         let mut cur = self.current.write().unwrap_or_else(PoisonError::into_inner);
-        if v <= self.version.load(Ordering::Acquire) {
+        let newer = id.version > cur.1.version || (id.version == cur.1.version && id.digest != cur.1.digest);
+        if id.version == 0 || !newer {
             return false;
         }
-        self.version.store(v, Ordering::Release);
+        cur.1 = id;
         if let Some(s) = s {
-            *cur = Arc::new(s);
+            cur.0 = Arc::new(s);
         }
         true
     }
@@ -158,8 +169,8 @@ impl SeatStore {
     /// nothing to do.
     pub async fn share_schedule(&self) -> Result<(), SeatError> {
         let Engine::Redis(e) = &self.engine else { return Ok(()) };
-        let (version, doc) = e.seed_schedule(&self.schedule.get().to_json()).await?;
-        self.adopt_schedule(version, doc.as_deref());
+        let (id, doc) = e.share_schedule(&self.schedule.get().to_json(), self.schedule.id().version).await?;
+        self.adopt_schedule(id, doc.as_deref());
         Ok(())
     }
 
@@ -173,40 +184,61 @@ impl SeatStore {
             Engine::Memory(_) => self.schedule.set(schedule),
             Engine::Redis(e) => {
                 let version = e.store_schedule(&schedule.to_json()).await?;
-                self.schedule.set_versioned(Some(schedule), version);
+                // Its digest is learnt on the next refresh (one more read).
+                self.schedule.install(Some(schedule), ScheduleId { version, digest: String::new() });
             }
         }
         Ok(())
     }
 
-    /// Adopts the cluster's schedule if it changed since this node last
-    /// looked (one `HGET` when it did not); returns whether it changed.
+    /// Makes this node's schedule the cluster's one, whatever happened to
+    /// Redis (one `HMGET` when nothing changed); returns whether this node's
+    /// schedule changed. A stored schedule that differs from this node's
+    /// (another version, or the same version of another document) is
+    /// adopted, so nodes never keep two schedules. When the stored one is
+    /// missing or older than this node's (Redis restarted empty, or another
+    /// node seeded its own first), this node offers its own in one
+    /// compare-and-set step and adopts whatever won: of nodes offering at
+    /// once, the highest version wins and everyone converges on it.
     pub async fn refresh_schedule(&self) -> Result<bool, SeatError> {
         let Engine::Redis(e) = &self.engine else { return Ok(false) };
-        if e.schedule_version().await? == self.schedule.version() {
+        let mine = self.schedule.id();
+        let stored = e.schedule_id().await?;
+        if stored.version == 0 || stored.version < mine.version {
+            tracing::warn!(
+                stored = stored.version,
+                mine = mine.version,
+                "the cluster's schedule is missing or older than this node's; offering this node's"
+            );
+            let (id, doc) = e.share_schedule(&self.schedule.get().to_json(), mine.version).await?;
+            return Ok(self.adopt_schedule(id, doc.as_deref()));
+        }
+        if stored == mine {
             return Ok(false);
         }
-        let (version, doc) = e.load_schedule().await?;
-        Ok(self.adopt_schedule(version, doc.as_deref()))
+        let (id, doc) = e.load_schedule().await?;
+        Ok(self.adopt_schedule(id, doc.as_deref()))
     }
 
     /// Installs a schedule document read from Redis. A document this build
-    /// cannot read is logged and skipped (its version is remembered so it is
-    /// not parsed again), keeping the schedule the node has.
-    fn adopt_schedule(&self, version: u64, doc: Option<&str>) -> bool {
-        if version == 0 || version <= self.schedule.version() {
+    /// cannot read is logged and skipped (its identity is remembered so it
+    /// is not parsed again), keeping the schedule the node has.
+    fn adopt_schedule(&self, id: ScheduleId, doc: Option<&str>) -> bool {
+        let cur = self.schedule.id();
+        if id.version == 0 || id == cur || id.version < cur.version {
             return false;
         }
         let parsed = match doc.map(Schedule::from_json) {
             Some(Ok(s)) => Some(s),
             Some(Err(e)) => {
-                tracing::error!(version, error = %e, "stored schedule is invalid; keeping the current one");
+                tracing::error!(version = id.version, error = %e, "stored schedule is invalid; keeping the current one");
                 None
             }
             None => None,
         };
         let showtimes = parsed.as_ref().map(|s| s.showtimes().len());
-        let changed = self.schedule.set_versioned(parsed, version);
+        let version = id.version;
+        let changed = self.schedule.install(parsed, id);
         if changed && let Some(showtimes) = showtimes {
             tracing::info!(version, showtimes, "schedule loaded from the cluster");
         }

@@ -18,7 +18,6 @@ use serde::{Deserialize, Deserializer};
 use bus::keys::{ShowtimeKeys, seats as keys};
 use bus::{Arg, BusConfig, Function, RedisHandle, Reply as RedisReply, Topic, TopicKind};
 
-use crate::SharedSchedule;
 use crate::domain::SeatId;
 use crate::engine::{HoldCmd, Taken, TakenSeat, Target};
 use crate::error::SeatError;
@@ -27,6 +26,7 @@ use crate::types::{
     Booking, BookingEvent, BookingStatus, Hold, IDEMPOTENCY_TTL, MAX_EXTENDS, MAX_HOLD_TOTAL, Millis, Released,
     SeatState,
 };
+use crate::{ScheduleId, SharedSchedule};
 
 /// Sorted set: showtime id → earliest time one of its holds may expire.
 pub const HOLD_INDEX_KEY: &str = keys::HOLD_INDEX;
@@ -38,8 +38,9 @@ pub const NOTIFY_STREAM_KEY: &str = keys::NOTIFY_STREAM;
 /// Approximate length the notifications stream is trimmed to.
 pub const NOTIFY_STREAM_MAXLEN: i64 = 100_000;
 /// Hash holding the cluster's schedule: `v` (version, bumped by every admin
-/// load) and `doc` (the schedule JSON). Nodes compare `v` with theirs every
-/// sweep interval and reload on a change.
+/// load), `doc` (the schedule JSON) and `h` (its SHA-1). Nodes compare `v`
+/// and `h` with theirs every sweep interval and reload on a change; a node
+/// finding it missing or older than its own offers its own (`schedule_share`).
 pub const SCHEDULE_KEY: &str = keys::SCHEDULE;
 /// Most showtimes one sweep pass handles.
 const SWEEP_BATCH: i64 = 256;
@@ -245,11 +246,17 @@ impl RedisEngine {
         Ok(())
     }
 
-    /// Stores `doc` as the cluster's schedule unless one is stored; returns
-    /// the stored version and document.
-    pub(crate) async fn seed_schedule(&self, doc: &str) -> Result<(u64, Option<String>), SeatError> {
-        let reply = self.inner.redis.call(Function::ScheduleSeed, vec![SCHEDULE_KEY.into()], vec![doc.into()]).await?;
-        Ok(version_and_doc(reply))
+    /// Offers `doc` (this node's schedule, at `version`, 0 for a seed) as the
+    /// cluster's: stored unless a schedule of at least that version is;
+    /// returns the stored identity and document.
+    pub(crate) async fn share_schedule(
+        &self,
+        doc: &str,
+        version: u64,
+    ) -> Result<(ScheduleId, Option<String>), SeatError> {
+        let args = vec![doc.into(), Arg::Int(version as i64)];
+        let reply = self.inner.redis.call(Function::ScheduleShare, vec![SCHEDULE_KEY.into()], args).await?;
+        Ok(id_and_doc(reply))
     }
 
     /// Stores `doc` as the cluster's schedule; returns its new version.
@@ -258,16 +265,16 @@ impl RedisEngine {
         Ok(v.as_u64().unwrap_or(0))
     }
 
-    /// The version of the cluster's schedule (0: none stored).
-    pub(crate) async fn schedule_version(&self) -> Result<u64, SeatError> {
-        let v = self.cmd("HGET", vec![SCHEDULE_KEY.into(), "v".into()]).await?;
-        Ok(v.as_u64().unwrap_or(0))
+    /// The identity of the cluster's schedule (version 0: none stored).
+    pub(crate) async fn schedule_id(&self) -> Result<ScheduleId, SeatError> {
+        let reply = self.cmd("HMGET", vec![SCHEDULE_KEY.into(), "v".into(), "h".into()]).await?;
+        Ok(id_and_doc(reply).0)
     }
 
-    /// The cluster's schedule: version and document, read together.
-    pub(crate) async fn load_schedule(&self) -> Result<(u64, Option<String>), SeatError> {
-        let reply = self.cmd("HMGET", vec![SCHEDULE_KEY.into(), "v".into(), "doc".into()]).await?;
-        Ok(version_and_doc(reply))
+    /// The cluster's schedule: identity and document, read together.
+    pub(crate) async fn load_schedule(&self) -> Result<(ScheduleId, Option<String>), SeatError> {
+        let reply = self.cmd("HMGET", vec![SCHEDULE_KEY.into(), "v".into(), "h".into(), "doc".into()]).await?;
+        Ok(id_and_doc(reply))
     }
 
     pub(crate) async fn snapshot(&self, showtime: &str, viewer: Option<&str>) -> Result<Taken, SeatError> {
@@ -600,11 +607,14 @@ impl RedisEngine {
 }
 
 /// Reads a `[version, doc]` reply.
-fn version_and_doc(reply: RedisReply) -> (u64, Option<String>) {
+/// `[version, digest, doc?]` of the schedule hash (missing fields: version
+/// 0, an empty digest, no document).
+fn id_and_doc(reply: RedisReply) -> (ScheduleId, Option<String>) {
     let mut parts = reply.into_array().into_iter();
     let version = parts.next().and_then(|v| v.as_u64()).unwrap_or(0);
+    let digest = parts.next().and_then(|d| d.to_text()).unwrap_or_default();
     let doc = parts.next().and_then(|d| d.to_text());
-    (version, doc)
+    (ScheduleId { version, digest }, doc)
 }
 
 /// Decodes a function's JSON text reply.

@@ -848,3 +848,55 @@ async fn an_admin_schedule_load_reaches_every_node_and_nodes_started_later() {
     let (_, on_c) = api(c.addr, "GET", "/api/showtimes", tok, None).await;
     assert_eq!(on_c["showtimes"], on_a["showtimes"]);
 }
+
+#[tokio::test]
+async fn after_redis_restarts_empty_a_restarted_node_and_the_others_serve_one_schedule() {
+    let mut redis = RedisServer::start();
+    let port = redis.port();
+    let clock = manual_clock();
+    let (a, mut b) = pair(&redis, &clock).await;
+    let t = token("rita");
+    let tok = Some(t.as_str());
+    let schedule = json!({
+        "theaters": [{"id": "t9", "name": "T", "screens": [{"id": "1", "name": "S1", "rows": [{"row": "A", "seats": "SSSS"}]}]}],
+        "movies": [{"id": "m9", "title": "M", "runtime_min": 90}],
+        "showtimes": [{"id": "t9-1-admin", "movie": "m9", "theater": "t9", "screen": "1",
+            "starts_at": "2026-11-23T20:00:00+09:00[Asia/Seoul]",
+            "prices": {"standard": 1, "premium": 2, "wheelchair": 1}}]
+    });
+    let (s, r) = api(a.addr, "POST", "/api/admin/schedule", Some(crate::support::ADMIN_TOKEN), Some(schedule)).await;
+    assert_eq!(s, 200, "{r}");
+    eventually(Duration::from_secs(10), "node b takes the admin's schedule", || async {
+        let (_, list) = api(b.addr, "GET", "/api/showtimes", tok, None).await;
+        (list["showtimes"][0]["id"] == "t9-1-admin").then_some(())
+    })
+    .await;
+
+    // Redis restarts empty (no persistence), and node b is restarted with
+    // its own seed, the demo week.
+    redis.kill();
+    let redis = RedisServer::start_on(port);
+    b.stop.cancel();
+    let _ = (&mut b.task).await;
+    let b = Node::start(Some(&redis), "b", |c| {
+        c.clock = clock.clone();
+        c.sweep_interval_ms = 20;
+    })
+    .await;
+
+    // One schedule for the cluster, the admin's (the newest any node held),
+    // within a bounded time: both nodes list it and hold on its showtime.
+    let hold = |addr: SocketAddr, seat: &'static str| async move {
+        let body = json!({"seats": [seat], "idempotency_key": format!("k-{seat}")});
+        api(addr, "POST", "/api/showtimes/t9-1-admin/holds", tok, Some(body)).await.0
+    };
+    let lists = eventually(Duration::from_secs(20), "both nodes serve the same schedule", || async {
+        let (sa, on_a) = api(a.addr, "GET", "/api/showtimes", tok, None).await;
+        let (sb, on_b) = api(b.addr, "GET", "/api/showtimes", tok, None).await;
+        (sa == 200 && sb == 200 && on_a["showtimes"] == on_b["showtimes"]).then_some((on_a, on_b))
+    })
+    .await;
+    assert_eq!(lists.0["showtimes"].as_array().map(Vec::len), Some(1), "the admin's schedule: {}", lists.0);
+    assert_eq!(lists.0["showtimes"][0]["id"], "t9-1-admin");
+    assert_eq!((hold(a.addr, "A1").await, hold(b.addr, "A2").await), (200, 200), "a hold answers alike on both");
+}

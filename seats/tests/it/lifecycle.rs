@@ -143,6 +143,57 @@ async fn a_schedule_published_on_one_node_reaches_the_others_and_later_nodes() {
 }
 
 #[tokio::test]
+async fn after_redis_loses_the_schedule_every_node_converges_on_one_schedule() {
+    let env = Env::new(Kind::Redis).await;
+    let (other, _) = env.second_node().await;
+    env.store.share_schedule().await.unwrap();
+    other.share_schedule().await.unwrap();
+    let admin = one_showtime_schedule("st-admin");
+    env.store.publish_schedule(admin.clone()).await.unwrap();
+    other.refresh_schedule().await.unwrap();
+    assert_eq!(other.schedule().showtimes(), admin.showtimes());
+
+    // Redis restarts empty, and a node started now seeds its own schedule
+    // first: the nodes holding the admin's (a higher version) offer it
+    // again, and the new node takes it.
+    redis_cmd(&env, "FLUSHALL", vec![]).await;
+    let (late, _) = env.second_node().await;
+    late.share_schedule().await.unwrap();
+    assert!(late.schedule().showtime("st-admin").is_none(), "it seeded its own");
+    env.store.refresh_schedule().await.unwrap();
+    other.refresh_schedule().await.unwrap();
+    late.refresh_schedule().await.unwrap();
+    for (name, node) in [("first", &env.store), ("other", &other), ("late", &late)] {
+        assert_eq!(node.schedule().showtimes(), admin.showtimes(), "{name} has the admin's schedule");
+    }
+
+    // Lost again; a new node seeds, and an admin loads another schedule
+    // through it, which gets the same version number the others hold: the
+    // document differs, so they take it rather than keep theirs.
+    redis_cmd(&env, "FLUSHALL", vec![]).await;
+    let (fresh, _) = env.second_node().await;
+    fresh.share_schedule().await.unwrap();
+    let newer = one_showtime_schedule("st-newer");
+    fresh.publish_schedule(newer.clone()).await.unwrap();
+    for (name, node) in [("first", &env.store), ("other", &other), ("late", &late), ("fresh", &fresh)] {
+        node.refresh_schedule().await.unwrap();
+        assert_eq!(node.schedule().showtimes(), newer.showtimes(), "{name} has the newest load");
+    }
+    assert!(!env.store.refresh_schedule().await.unwrap(), "and keeps it");
+
+    // Two nodes offering different schedules at once: exactly one is stored
+    // and both end up with it.
+    redis_cmd(&env, "FLUSHALL", vec![]).await;
+    let ((x, _), (y, _)) = (env.second_node().await, env.second_node().await);
+    x.replace_schedule(one_showtime_schedule("st-x"));
+    y.replace_schedule(one_showtime_schedule("st-y"));
+    let (rx, ry) = tokio::join!(x.share_schedule(), y.share_schedule());
+    rx.unwrap();
+    ry.unwrap();
+    assert_eq!(x.schedule().showtimes(), y.schedule().showtimes(), "one schedule");
+}
+
+#[tokio::test]
 async fn in_process_the_schedule_is_replaced_by_publish() {
     let env = Env::new(Kind::Memory).await;
     env.store.share_schedule().await.unwrap();
