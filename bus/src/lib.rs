@@ -32,7 +32,7 @@ pub use handle::{Arg, RedisHandle, Reply};
 pub use memory::MemoryBus;
 pub use redis::RedisBus;
 pub use topic::{MAX_TOPIC_ID_LEN, Topic, TopicError, TopicKind};
-pub use workqueue::{DEAD_LETTER_MAXLEN, WorkItem, WorkQueue};
+pub use workqueue::{CLAIM_START, DEAD_LETTER_MAXLEN, WorkItem, WorkQueue};
 
 /// Tunables shared by both engines.
 #[derive(Debug, Clone)]

@@ -22,6 +22,10 @@ use crate::handle::{Arg, RedisHandle, Reply};
 /// Approximate length a dead-letter stream is trimmed to.
 pub const DEAD_LETTER_MAXLEN: i64 = 10_000;
 
+/// The cursor of [`WorkQueue::claim_idle_from`] at the start of the pending
+/// list, and the one it returns when the scan is complete.
+pub const CLAIM_START: &str = "0-0";
+
 /// One entry of the stream.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorkItem {
@@ -152,28 +156,46 @@ impl WorkQueue {
     }
 
     /// Takes over up to `count` entries another consumer has not touched for
-    /// `idle` (it died, or stalled past `idle`).
+    /// `idle` (it died, or stalled past `idle`), from the start of the
+    /// pending list.
     pub async fn claim_idle(&self, consumer: &str, idle: Duration, count: usize) -> Result<Vec<WorkItem>, BusError> {
+        Ok(self.claim_idle_from(consumer, idle, count, CLAIM_START).await?.0)
+    }
+
+    /// Like [`WorkQueue::claim_idle`], scanning the pending list from
+    /// `cursor` ([`CLAIM_START`] for its start); also returns the cursor to
+    /// go on from, [`CLAIM_START`] once the whole list was scanned. One call
+    /// scans at most about ten times `count` pending entries, so finding
+    /// every idle entry behind many live ones takes several calls.
+    pub async fn claim_idle_from(
+        &self,
+        consumer: &str,
+        idle: Duration,
+        count: usize,
+        cursor: &str,
+    ) -> Result<(Vec<WorkItem>, String), BusError> {
         let args = vec![
             Arg::from(self.stream.as_str()),
             Arg::from(self.group.as_str()),
             Arg::from(consumer),
             Arg::from(idle.as_millis() as i64),
-            Arg::from("0-0"),
+            Arg::from(cursor),
             Arg::from("COUNT"),
-            Arg::from(count as i64),
+            Arg::from(count.max(1) as i64),
         ];
         let reply = match self.handle.cmd("XAUTOCLAIM", args).await {
             Err(BusError::Redis(e)) if e.contains("NOGROUP") => {
                 self.ensure_group().await?;
-                return Ok(Vec::new());
+                return Ok((Vec::new(), CLAIM_START.to_owned()));
             }
             other => other?,
         };
         // [next cursor, [[id, fields], ...], [deleted ids]]
         // (Redis 7 drops deleted entries from the pending list itself.)
-        let raw = reply.into_array().into_iter().nth(1).map(Reply::into_array).unwrap_or_default();
-        Ok(split_items(raw).0)
+        let mut parts = reply.into_array().into_iter();
+        let next = parts.next().and_then(|c| c.to_text()).unwrap_or_else(|| CLAIM_START.to_owned());
+        let raw = parts.next().map(Reply::into_array).unwrap_or_default();
+        Ok((split_items(raw).0, next))
     }
 
     /// Resets the idle time of an entry `consumer` still works on.

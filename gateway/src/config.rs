@@ -208,7 +208,7 @@ pub struct Config {
     #[arg(long, env = "CHAT_CONCURRENCY", default_value_t = DEFAULT_CHAT_CONCURRENCY)]
     pub chat_concurrency: usize,
 
-    /// Chat requests one dispatcher takes from the queue at most.
+    /// Chat requests one dispatcher has in flight at most (read, or claimed from a dead dispatcher).
     #[arg(long, env = "CHAT_PREFETCH", default_value_t = DEFAULT_CHAT_PREFETCH)]
     pub chat_prefetch: usize,
 

@@ -79,6 +79,45 @@ async fn a_dead_consumers_entries_are_claimed_after_the_idle_time_unless_touched
 }
 
 #[tokio::test]
+async fn idle_entries_behind_many_live_ones_are_all_found_by_following_the_cursor() {
+    let server = RedisServer::start();
+    let (h, _stop) = handle(&server).await;
+    let q = WorkQueue::new(h, "mq:{test}:q", "g");
+    q.ensure_group().await.unwrap();
+    // The pending list is in id order: 60 entries a live consumer works on,
+    // then 30 a dead one left.
+    let mut live = Vec::new();
+    for i in 0..60 {
+        live.push(q.add(vec![("d", text(&format!("live-{i}")))], None).await.unwrap());
+    }
+    assert_eq!(q.read_new("live", 100, None).await.unwrap().len(), 60);
+    for i in 0..30 {
+        q.add(vec![("d", text(&format!("dead-{i}")))], None).await.unwrap();
+    }
+    assert_eq!(q.read_new("dead", 100, None).await.unwrap().len(), 30);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for id in &live {
+        q.touch("live", id).await.unwrap();
+    }
+    // A single call from the start scans about ten times COUNT entries, all live here.
+    assert!(q.claim_idle("taker", Duration::from_millis(200), 2).await.unwrap().is_empty(), "behind the live ones");
+    // One call of COUNT 2 scans about 20 entries; following the cursor
+    // finds every idle one, and no live one.
+    let mut cursor = bus::CLAIM_START.to_owned();
+    let mut claimed = Vec::new();
+    for _ in 0..100 {
+        let (items, next) = q.claim_idle_from("taker", Duration::from_millis(200), 2, &cursor).await.unwrap();
+        claimed.extend(items);
+        if next == bus::CLAIM_START {
+            break;
+        }
+        cursor = next;
+    }
+    assert_eq!(claimed.len(), 30, "every idle entry");
+    assert!(claimed.iter().all(|i| i.field("d").is_some_and(|d| d.starts_with("dead-"))));
+}
+
+#[tokio::test]
 async fn a_missing_group_is_recreated_and_the_read_is_empty_not_an_error() {
     let server = RedisServer::start();
     let (h, _stop) = handle(&server).await;

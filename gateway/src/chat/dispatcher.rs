@@ -41,6 +41,9 @@ const BACKOFF_MIN: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
 /// Pause after a failed queue read (Redis down or overloaded).
 const READ_RETRY: Duration = Duration::from_millis(500);
+/// Abandoned requests claimed per `XAUTOCLAIM` call at most (a tick makes
+/// as many calls as the free prefetch permits allow).
+const CLAIM_BATCH: usize = 64;
 /// A `queued` event is repeated at most this often while waiting.
 const QUEUED_EVERY: Duration = Duration::from_secs(5);
 
@@ -51,7 +54,7 @@ pub struct DispatchConfig {
     pub consumer: String,
     /// Model calls in flight at most.
     pub concurrency: usize,
-    /// Requests taken from the queue at most (in flight or waiting for a model slot).
+    /// Requests in flight at most, read or claimed (answering or waiting for a model slot).
     pub prefetch: usize,
     /// After this long without an answer the user gets an apology.
     pub deadline: Duration,
@@ -71,6 +74,8 @@ pub struct Dispatcher {
     config: DispatchConfig,
     metrics: Arc<Metrics>,
     model_slots: Semaphore,
+    /// Requests in flight (read or claimed) at most: `prefetch` permits.
+    in_flight: Arc<Semaphore>,
     schedule_names: super::schedule::NamesCache,
     shutdown: CancellationToken,
 }
@@ -104,6 +109,7 @@ impl Dispatcher {
     ) -> Arc<Dispatcher> {
         Arc::new(Dispatcher {
             model_slots: Semaphore::new(config.concurrency.max(1)),
+            in_flight: Arc::new(Semaphore::new(config.prefetch.max(1))),
             schedule_names: super::schedule::NamesCache::default(),
             queue,
             seats,
@@ -119,7 +125,7 @@ impl Dispatcher {
     pub async fn run(self: Arc<Self>, tracker: tokio_util::task::TaskTracker) {
         tracker.spawn(self.clone().claim_loop(tracker.clone()));
         tracker.spawn(self.clone().housekeeping_loop());
-        let prefetch = Arc::new(Semaphore::new(self.config.prefetch.max(1)));
+        let prefetch = self.in_flight.clone();
         loop {
             let first = tokio::select! {
                 _ = self.shutdown.cancelled() => return,
@@ -154,22 +160,58 @@ impl Dispatcher {
         }
     }
 
+    /// Every `claim_idle`/2, takes over every request idle for `claim_idle`
+    /// (its dispatcher died) that this dispatcher has room for: `XAUTOCLAIM`
+    /// again and again along the pending list until it is scanned or the
+    /// free prefetch permits are used up, one permit per claimed request. So
+    /// a dead dispatcher's whole prefetch is taken over within a tick, not a
+    /// batch per tick; what does not fit waits for the next tick (or another
+    /// dispatcher). A claimed request already past its deadline gets its
+    /// apology as soon as its task starts (`apologize_at_deadline`).
     async fn claim_loop(self: Arc<Self>, tracker: tokio_util::task::TaskTracker) {
         let mut tick = tokio::time::interval(self.config.claim_idle / 2);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = self.shutdown.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            match self.queue.claim(&self.config.consumer, self.config.claim_idle, 16).await {
-                Ok(entries) => {
-                    for entry in entries {
-                        tracing::info!(id = %entry.id, message = %entry.req.message_id, "claimed an abandoned chat request");
-                        let this = self.clone();
-                        tracker.spawn(async move { this.handle(entry).await });
-                    }
+            let mut cursor = bus::CLAIM_START.to_owned();
+            loop {
+                let mut permits = Vec::new();
+                while permits.len() < CLAIM_BATCH
+                    && let Ok(p) = self.in_flight.clone().try_acquire_owned()
+                {
+                    permits.push(p);
                 }
-                Err(e) => tracing::debug!(error = %e, "chat claim failed"),
+                if permits.is_empty() {
+                    tracing::debug!("no room to claim abandoned chat requests this tick");
+                    break;
+                }
+                let claimed = tokio::select! {
+                    _ = self.shutdown.cancelled() => return,
+                    r = self.queue.claim(&self.config.consumer, self.config.claim_idle, permits.len(), &cursor) => r,
+                };
+                let (entries, next) = match claimed {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "chat claim failed");
+                        break;
+                    }
+                };
+                for entry in entries {
+                    let Some(permit) = permits.pop() else { break };
+                    tracing::info!(id = %entry.id, message = %entry.req.message_id, "claimed an abandoned chat request");
+                    let this = self.clone();
+                    tracker.spawn(async move {
+                        this.handle(entry).await;
+                        drop(permit);
+                    });
+                }
+                if next == bus::CLAIM_START {
+                    break;
+                }
+                cursor = next;
             }
         }
     }

@@ -172,6 +172,99 @@ async fn a_dispatcher_killed_mid_answer_is_replaced_and_the_answer_is_coherent()
     assert_eq!(seen.iter().filter(|e| e["event"] == "final").count(), 1);
 }
 
+/// How many requests `XPENDING` counts in the chat group.
+fn pending(redis: &RedisServer) -> u64 {
+    let out = redis_cli(redis, &["XPENDING", bus::keys::ChatKeys::STREAM, "dispatchers"]);
+    out.lines().next().and_then(|l| l.trim().parse().ok()).unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_dead_dispatchers_whole_prefetch_is_taken_over_within_a_tick_and_apologised_for_at_once() {
+    const N: usize = 200;
+    const CLAIM_MS: u64 = 1_000;
+    let redis = RedisServer::start();
+    let slow = ModelSvc::start(150).await;
+    let fast = ModelSvc::start(0).await;
+    let a = Node::start(Some(&redis), "a", |c| {
+        c.role = Role::Gateway;
+        c.chat_rate = 10_000;
+    })
+    .await;
+    let mut phone = Client::connect(&a, "alice").await;
+    phone.subscribe("user:alice").await;
+    let mut desk = Client::connect(&a, "alice").await;
+    for i in 0..N {
+        let ok = chat(&mut desk, &format!("p-{i}"), "is the new thriller any good?").await;
+        assert_eq!(ok["type"], "chat_accepted", "{ok}");
+    }
+
+    // A dispatcher that reads all of them (prefetch), answers one at a time
+    // slowly, and is SIGKILLed with the rest still waiting in its prefetch.
+    let mut doomed = tokio::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
+        .env("REDIS_URL", redis.url())
+        .env("MARQUEE_ROLE", "dispatcher")
+        .env("MODEL_SVC_URL", &slow.url)
+        .env("JWT_SECRET", SECRET)
+        .env("MARQUEE_ADDR", "127.0.0.1:0")
+        .env("NODE_ID", "doomed")
+        .env("CHAT_PREFETCH", "256")
+        .env("CHAT_CONCURRENCY", "1")
+        .env("CHAT_CLAIM_MS", CLAIM_MS.to_string())
+        .env("CHAT_DEADLINE_MS", "600000")
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    testkit::eventually(ANSWER_WAIT, "the doomed dispatcher read every request", || async {
+        (pending(&redis) == N as u64).then_some(())
+    })
+    .await;
+    // The live dispatcher, with room for all of them.
+    let url = fast.url.clone();
+    let _live = Node::start(Some(&redis), "live", move |c| {
+        c.role = Role::Dispatcher;
+        c.model_svc_url = Some(url);
+        c.chat_claim_ms = CLAIM_MS;
+        c.chat_deadline_ms = 500;
+    })
+    .await;
+    doomed.kill().await.unwrap();
+    let _ = doomed.wait().await;
+    let killed = tokio::time::Instant::now();
+
+    // Every request: an apology (it is past the live dispatcher's deadline
+    // once claimable) or its answer, all within claim_idle + a tick + a
+    // margin; then every one is answered once.
+    let bound = Duration::from_millis(CLAIM_MS + CLAIM_MS / 2) + Duration::from_secs(3);
+    let mut events: std::collections::HashMap<String, Vec<Value>> = Default::default();
+    let mut first_word: std::collections::HashMap<String, Duration> = Default::default();
+    let mut finals = 0;
+    while finals < N {
+        let v = phone.recv_where_within(ANSWER_WAIT, |v| v["type"] == "pub" && v["data"]["type"] == "chat").await;
+        let d = v["data"].clone();
+        let mid = d["message_id"].as_str().unwrap().to_owned();
+        if d["event"] == "apology" || d["event"] == "final" {
+            first_word.entry(mid.clone()).or_insert_with(|| killed.elapsed());
+        }
+        if d["event"] == "final" {
+            finals += 1;
+        }
+        events.entry(mid).or_default().push(d);
+    }
+    assert_eq!(events.len(), N);
+    let late: Vec<(&String, &Duration)> = first_word.iter().filter(|(_, t)| **t > bound).collect();
+    assert!(late.is_empty(), "{} requests had neither apology nor answer within {bound:?}: {late:?}", late.len());
+    let mut restarts = 0;
+    for (mid, ev) in &events {
+        assert_eq!(ev.iter().filter(|e| e["event"] == "final").count(), 1, "{mid}: one final");
+        assert_coherent(ev);
+        restarts += ev.iter().filter(|e| e["event"] == "restart").count();
+    }
+    // Only the one answer the doomed dispatcher was streaming can need a
+    // restart; the others showed nothing before they were taken over.
+    assert!(restarts <= 1, "{restarts} restart frames for {N} taken-over requests");
+}
+
 #[tokio::test]
 async fn with_the_model_down_the_user_gets_queued_then_an_apology_then_the_answer() {
     let redis = RedisServer::start();

@@ -106,7 +106,15 @@ impl MemoryQueue {
         }
     }
 
-    pub(super) async fn claim(&self, consumer: &str, idle: Duration, count: usize) -> Result<Vec<Entry>, ChatError> {
+    /// The in-progress map is scanned from its start every time (claimed
+    /// entries are no longer idle): the cursor only says whether to go on.
+    pub(super) async fn claim(
+        &self,
+        consumer: &str,
+        idle: Duration,
+        count: usize,
+        _cursor: &str,
+    ) -> Result<(Vec<Entry>, String), ChatError> {
         let mut s = self.lock();
         let mut out = Vec::new();
         for (entry, owner, touched) in s.pending.values_mut() {
@@ -119,7 +127,8 @@ impl MemoryQueue {
                 out.push(entry.clone());
             }
         }
-        Ok(out)
+        let more = if count > 0 && out.len() == count { "more" } else { bus::CLAIM_START };
+        Ok((out, more.to_owned()))
     }
 
     pub(super) async fn touch(&self, consumer: &str, id: &str) -> Result<(), ChatError> {

@@ -205,9 +205,18 @@ impl ChatQueue {
         dispatch!(self, q => q.read(consumer, count).await)
     }
 
-    /// Takes over requests another consumer has not touched for `idle`.
-    pub async fn claim(&self, consumer: &str, idle: Duration, count: usize) -> Result<Vec<Entry>, ChatError> {
-        dispatch!(self, q => q.claim(consumer, idle, count).await)
+    /// Takes over up to `count` requests another consumer has not touched
+    /// for `idle`, scanning the in-progress list from `cursor`
+    /// ([`bus::CLAIM_START`] for its start); also returns the cursor to go
+    /// on from, [`bus::CLAIM_START`] when the whole list was scanned.
+    pub async fn claim(
+        &self,
+        consumer: &str,
+        idle: Duration,
+        count: usize,
+        cursor: &str,
+    ) -> Result<(Vec<Entry>, String), ChatError> {
+        dispatch!(self, q => q.claim(consumer, idle, count, cursor).await)
     }
 
     /// Tells the queue `consumer` still works on `id` (resets its idle time).

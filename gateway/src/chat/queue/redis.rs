@@ -68,8 +68,10 @@ impl RedisQueue {
         consumer: &str,
         idle: std::time::Duration,
         count: usize,
-    ) -> Result<Vec<Entry>, ChatError> {
-        Ok(self.entries(self.queue.claim_idle(consumer, idle, count).await?).await)
+        cursor: &str,
+    ) -> Result<(Vec<Entry>, String), ChatError> {
+        let (items, next) = self.queue.claim_idle_from(consumer, idle, count, cursor).await?;
+        Ok((self.entries(items).await, next))
     }
 
     /// The requests of `items`; an entry without a readable request cannot
