@@ -275,3 +275,57 @@ impl MemoryState {
         self.conversations.retain(|_, (_, at)| at.elapsed() < STATE_TTL);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn request(id: &str) -> Request {
+        Request {
+            user: "u1".into(),
+            message_id: id.into(),
+            conversation: "c1".into(),
+            text: "hi".into(),
+            locale: None,
+            context: Default::default(),
+            voice: false,
+            accepted_at: 0,
+        }
+    }
+
+    async fn begin(q: &MemoryQueue, req: &Request) -> (u32, bool) {
+        match q.begin(req).await.unwrap().0 {
+            Begin::Attempt { attempt, restart } => (attempt, restart),
+            Begin::Done => panic!("answered"),
+        }
+    }
+
+    #[tokio::test]
+    async fn only_an_attempt_after_one_that_streamed_output_is_a_restart() {
+        let q = MemoryQueue::new(MemoryBus::detached(bus::BusConfig::default()), 10);
+        let req = request("m1");
+        assert_eq!(q.accept(&req, "{}".into()).await.unwrap(), Accepted::Queued(1));
+        assert_eq!(begin(&q, &req).await, (1, false));
+        assert_eq!(begin(&q, &req).await, (2, false), "attempt 1 showed nothing");
+        assert!(!q.mark_output(&req, 1).await.unwrap(), "a superseded attempt is fenced out");
+        assert!(q.mark_output(&req, 2).await.unwrap());
+        assert_eq!(begin(&q, &req).await, (3, true), "attempt 2 streamed output");
+        assert_eq!(begin(&q, &req).await, (4, false), "attempt 3 did not");
+    }
+
+    #[tokio::test]
+    async fn a_claim_says_whether_more_idle_requests_may_be_left() {
+        let q = MemoryQueue::new(MemoryBus::detached(bus::BusConfig::default()), 10);
+        for i in 0..3 {
+            q.accept(&request(&format!("m{i}")), "{}".into()).await.unwrap();
+        }
+        assert_eq!(q.read("dead", 10).await.unwrap().len(), 3);
+        let (first, more) = q.claim("live", Duration::ZERO, 2, bus::CLAIM_START).await.unwrap();
+        assert_eq!(first.len(), 2);
+        assert_ne!(more, bus::CLAIM_START, "a full batch: go on");
+        let (rest, done) = q.claim("live", Duration::from_secs(60), 2, &more).await.unwrap();
+        assert!(rest.is_empty(), "the claimed ones are not idle");
+        assert_eq!(done, bus::CLAIM_START);
+    }
+}
