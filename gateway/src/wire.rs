@@ -731,6 +731,9 @@ pub mod close {
     pub const MESSAGE_TOO_BIG: u16 = 1009;
     /// No or invalid token.
     pub const UNAUTHORIZED: u16 = 4001;
+    /// The session's token expired (`exp` plus the clock leeway): get a new
+    /// token, then reconnect with recovery.
+    pub const TOKEN_EXPIRED: u16 = 4003;
     /// No frame within the heartbeat timeout.
     pub const HEARTBEAT_TIMEOUT: u16 = 4004;
     /// The client did not read fast enough; its queue overflowed.

@@ -1,10 +1,12 @@
 //! The session's chat and voice frames: a typed message or a final voice
-//! transcript is checked and queued for the bot (the answer comes on
+//! transcript is cleaned (`auth::text::message_text`, the rule display names
+//! follow too), checked and queued for the bot (the answer comes on
 //! `user:<id>`); voice partials only keep their revision order.
 
 use std::sync::atomic::Ordering;
 
 use super::{End, Session};
+use crate::auth::text;
 use crate::chat;
 use crate::wire::{self, ErrorCode, ReqId, ServerMsg};
 
@@ -63,7 +65,10 @@ impl Voice {
 
 impl Session {
     /// Queues a chat message for the bot; the answer comes on `user:<id>`.
-    pub(super) async fn chat(&mut self, id: ReqId, msg: ChatIn, voice: bool) -> Result<(), End> {
+    pub(super) async fn chat(&mut self, id: ReqId, mut msg: ChatIn, voice: bool) -> Result<(), End> {
+        // Cleaned before any check, so what is checked, queued, answered and
+        // echoed is the same text.
+        msg.text = text::message_text(&msg.text);
         let ids_ok = msg.message_id.len() <= chat::MAX_ID_LEN + "voice:".len()
             && (voice || chat::valid_id(&msg.message_id))
             && chat::valid_id(&msg.conversation);

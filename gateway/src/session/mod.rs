@@ -8,6 +8,9 @@
 //! past a gap triggers a repair from history, and a repair that history can no
 //! longer serve becomes an explicit `reset` frame.
 //!
+//! A session ends when its token does (`exp` plus the clock leeway, close
+//! 4003).
+//!
 //! The session's parts: [`delivery`] writes to the socket (the per-topic
 //! offsets, repair from history, the slow-consumer bound), [`topics`]
 //! answers the topic requests, [`seats`] the seat-store requests and
@@ -22,7 +25,7 @@ mod topics;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use bus::Topic;
@@ -38,6 +41,10 @@ use delivery::{CLOSE_TIMEOUT, slow_consumer};
 
 /// Most history entries one `history` request returns.
 pub const MAX_HISTORY_PAGE: usize = 100;
+
+/// A token deadline further away than this is treated as this far (timers
+/// need an instant they can represent).
+const MAX_TOKEN_WAIT: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Where a subscription stands for this client.
 struct SubState {
@@ -123,8 +130,11 @@ impl Session {
         let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
         let shutdown = self.node.shutdown.clone();
         let slow = self.shared.slow.clone();
-        let drain = tokio::time::sleep(Duration::MAX);
-        tokio::pin!(drain);
+        // One timer for both ends that come with time: the token's expiry,
+        // and while draining, the end of the grace period (whichever is first).
+        let expiry = token_deadline(&self.claims);
+        let deadline = tokio::time::sleep_until(expiry);
+        tokio::pin!(deadline);
         let mut draining = false;
 
         let end = loop {
@@ -138,9 +148,15 @@ impl Session {
                     if self.send_now(ServerMsg::Reconnect { delay_ms }.encode()).await.is_err() {
                         break End::Gone;
                     }
-                    drain.as_mut().reset(tokio::time::Instant::now() + Duration::from_millis(grace));
+                    let end_of_grace = tokio::time::Instant::now() + Duration::from_millis(grace);
+                    deadline.as_mut().reset(end_of_grace.min(expiry));
                 }
-                _ = &mut drain => break End::Close(close::SERVICE_RESTART, "server restarting, reconnect"),
+                _ = &mut deadline => {
+                    if tokio::time::Instant::now() >= expiry {
+                        break End::Close(close::TOKEN_EXPIRED, "token expired");
+                    }
+                    break End::Close(close::SERVICE_RESTART, "server restarting, reconnect");
+                }
                 _ = slow.cancelled() => break slow_consumer(&self.node),
                 item = rx.recv() => {
                     let Some(item) = item else { break End::Gone };
@@ -263,6 +279,14 @@ fn read_error(e: axum::Error) -> End {
         Some(tungstenite::Error::Capacity(_)) => End::Close(close::MESSAGE_TOO_BIG, "frame too large"),
         _ => End::Gone,
     }
+}
+
+/// When the session's token stops being accepted ([`Claims::valid_until`]),
+/// on the session's clock.
+fn token_deadline(claims: &Claims) -> tokio::time::Instant {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let left = Duration::from_secs(claims.valid_until()).saturating_sub(now);
+    tokio::time::Instant::now() + left.min(MAX_TOKEN_WAIT)
 }
 
 /// A rate limit: `rate` per second sustained, bursts of `burst`.

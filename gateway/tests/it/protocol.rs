@@ -1,12 +1,14 @@
 //! Protocol behaviour on one node with the in-process bus: errors, limits,
-//! close codes, history paging, heartbeats and draining.
+//! close codes, history paging, heartbeats and draining; token lifetime,
+//! display names and chat text hygiene.
 
 use std::time::Duration;
 
+use gateway::auth::{Auth, CLOCK_LEEWAY_SECS, Claims, now_secs};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::{Client, Closed, Node, token, token_with};
+use crate::support::{Client, Closed, Node, SECRET, WAIT, api, token, token_with};
 
 async fn node() -> Node {
     Node::start(None, "solo", |_| {}).await
@@ -227,4 +229,120 @@ async fn draining_tells_clients_to_reconnect_then_closes_with_1012() {
     assert_eq!(c.closed().await, Closed::Code(1012, "server restarting, reconnect".into()));
     let result = tokio::time::timeout(Duration::from_secs(5), &mut n.task).await;
     assert!(matches!(result, Ok(Ok(Ok(())))), "run returns after draining");
+}
+
+/// Signs a token for `user` with this expiry and display name.
+fn token_for(user: &str, name: &str, exp: u64) -> String {
+    Auth::new(SECRET).sign(&Claims { sub: user.into(), name: name.into(), exp, rooms: None }).unwrap()
+}
+
+/// The close code a client gets right after connecting with `token`, or
+/// `None` when it gets a welcome.
+async fn refused_with(n: &Node, token: &str) -> Option<u16> {
+    use futures_util::StreamExt;
+    let (mut ws, _) = tokio_tungstenite::connect_async(n.url(token)).await.unwrap();
+    match tokio::time::timeout(WAIT, ws.next()).await.expect("a first frame") {
+        Some(Ok(Message::Close(Some(f)))) => Some(f.code.into()),
+        Some(Ok(Message::Text(t))) if t.as_str().contains("\"welcome\"") => None,
+        other => panic!("expected a welcome or a close, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_session_closes_with_4003_when_its_token_expires() {
+    let n = node().await;
+    // Expired 3 s ago: still inside the 5 s leeway, so accepted, and closed
+    // when the leeway runs out (in about 2 s).
+    const { assert!(CLOCK_LEEWAY_SECS > 3) };
+    let mut c = Client::connect_url(&n.url(&token_for("alice", "Alice", now_secs() - 3))).await;
+    c.subscribe("room:a").await;
+    assert_eq!(c.closed().await, Closed::Code(4003, "token expired".into()));
+    // Past the leeway the token is refused at the door.
+    assert_eq!(refused_with(&n, &token_for("alice", "Alice", now_secs() - CLOCK_LEEWAY_SECS - 30)).await, Some(4001));
+    // A fresh token works; nothing else about the node changed.
+    let mut again = Client::connect_url(&n.url(&token_for("alice", "Alice", now_secs() + 3600))).await;
+    assert_eq!(again.request(json!({"type": "ping"})).await["type"], "pong");
+}
+
+#[tokio::test]
+async fn a_token_that_is_not_valid_yet_is_refused_with_4001() {
+    #[derive(serde::Serialize)]
+    struct WithNbf<'a> {
+        sub: &'a str,
+        name: &'a str,
+        exp: u64,
+        nbf: u64,
+    }
+    let n = node().await;
+    let with_nbf =
+        |nbf: u64| Auth::new(SECRET).sign(&WithNbf { sub: "bob", name: "Bob", exp: nbf + 3600, nbf }).unwrap();
+    assert_eq!(refused_with(&n, &with_nbf(now_secs() + 3600)).await, Some(4001), "valid only in an hour");
+    assert_eq!(refused_with(&n, &with_nbf(now_secs() + 2)).await, None, "2 s ahead: within the leeway");
+    assert_eq!(refused_with(&n, &with_nbf(now_secs() - 60)).await, None, "valid since a minute");
+}
+
+#[tokio::test]
+async fn guest_and_token_names_cannot_impersonate_or_hide_characters() {
+    let n = node().await;
+    let addr = n.addr;
+    let guest = |name: &str| {
+        let body = json!({ "name": name });
+        async move {
+            let (status, g) = api(addr, "POST", "/auth/guest", None, Some(body)).await;
+            assert_eq!(status, 200, "{g}");
+            g
+        }
+    };
+    for name in [
+        "admin",
+        "ADMINISTRATOR",
+        "운영자",
+        "관리자",
+        "Marquee Team",
+        "guest-0123456789ab",
+        "Guest 1a2b",
+        " \u{200B}\u{3000}",
+    ] {
+        let g = guest(name).await;
+        let user = g["user"].as_str().unwrap();
+        assert_eq!(g["name"], format!("Guest {}", &user[6..10]), "{name:?} falls back to the generated name");
+    }
+    for (name, shown) in
+        [("김영희", "김영희"), ("할머니", "할머니"), ("\u{202E}evil\u{200B}\u{7} twin\u{2066}", "evil twin")]
+    {
+        assert_eq!(guest(name).await["name"], shown, "{name:?}");
+    }
+
+    // Tokens from another issuer (or minted before the rule) are cleaned when
+    // verified: what others see in `pub` frames and presence.
+    let mut carol = Client::connect_url(&n.url(&token_for("carol", "Administrator", now_secs() + 3600))).await;
+    let mut dave = Client::connect_url(&n.url(&token_for("dave", "Dave\u{202E}\u{200D} Kim", now_secs() + 3600))).await;
+    carol.subscribe("room:names").await;
+    dave.subscribe("room:names").await;
+    carol.publish("room:names", json!("hi")).await;
+    let p = dave.next_pub("room:names").await;
+    assert_eq!((p["info"]["user"].as_str(), p["info"]["name"].as_str()), (Some("carol"), Some("carol")), "{p}");
+    let list = carol.request(json!({"type": "presence", "topic": "room:names"})).await;
+    let mut names: Vec<&str> =
+        list["clients"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["Dave Kim", "carol"], "{list}");
+}
+
+#[tokio::test]
+async fn chat_text_is_cleaned_of_control_and_bidi_characters() {
+    let n = node().await;
+    let mut bob = Client::connect(&n, "bob").await;
+    bob.subscribe("user:bob").await;
+    let text = "표 두 장\u{202E}\u{7} 예매\u{200B}해 줘\r\n고마워\u{1b}[2J 👩\u{200D}💻";
+    let ok = bob.request(json!({"type": "chat", "message_id": "m-clean", "conversation": "c1", "text": text})).await;
+    assert_eq!(ok["type"], "chat_accepted", "{ok}");
+    let echo = bob
+        .recv_where(|v| v["type"] == "pub" && v["data"]["event"] == "message" && v["data"]["message_id"] == "m-clean")
+        .await;
+    assert_eq!(echo["data"]["text"], "표 두 장 예매해 줘\n고마워[2J 👩\u{200D}💻", "{echo}");
+    let invisible = "\u{200B}\u{202E}\u{7}\u{2066}";
+    let e =
+        bob.request(json!({"type": "chat", "message_id": "m-empty", "conversation": "c1", "text": invisible})).await;
+    assert_eq!((e["type"].as_str(), e["code"].as_str()), (Some("error"), Some("bad_request")), "{e}");
 }
