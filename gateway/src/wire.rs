@@ -307,6 +307,12 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
+    /// Whether the frame is not JSON at all (as opposed to JSON with a wrong
+    /// `type` or wrong fields); the session closes after several in a row.
+    pub fn is_malformed(&self) -> bool {
+        matches!(self, DecodeError::BadRequest(e) if e.is_syntax() || e.is_eof())
+    }
+
     /// The error code the client gets.
     pub fn code(&self) -> ErrorCode {
         match self {
@@ -729,6 +735,16 @@ pub mod close {
     pub const SERVICE_RESTART: u16 = 1012;
     /// A frame exceeded the size limit.
     pub const MESSAGE_TOO_BIG: u16 = 1009;
+    /// The client broke the WebSocket framing (RFC 6455: unmasked frame,
+    /// reserved bits, bad opcode, fragmented control frame, …).
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    /// A binary frame: the protocol is JSON text only (RFC 6455: "a type of
+    /// data it cannot accept").
+    pub const UNSUPPORTED_DATA: u16 = 1003;
+    /// A text frame that is not UTF-8, or too many text frames in a row that
+    /// are not JSON (RFC 6455: "data within a message that was not
+    /// consistent with the type of the message").
+    pub const INVALID_PAYLOAD: u16 = 1007;
     /// No or invalid token.
     pub const UNAUTHORIZED: u16 = 4001;
     /// The session's token expired (`exp` plus the clock leeway): get a new
@@ -808,6 +824,10 @@ mod tests {
         assert_eq!(code(r#"{"type":"subscribe","id":3}"#), ErrorCode::BadRequest, "no topic");
         assert_eq!(code(r#"{"type":5,"id":3}"#), ErrorCode::BadRequest, "a type that is not a string");
         assert_eq!(code("{not json"), ErrorCode::BadRequest);
+        assert!(decode("{not json").expect_err("syntax").is_malformed());
+        assert!(decode("").expect_err("eof").is_malformed());
+        assert!(!decode(r#"{"type":"subscribe","id":3}"#).expect_err("fields").is_malformed(), "JSON, wrong fields");
+        assert!(!decode(r#"{"type":"dance"}"#).expect_err("type").is_malformed());
         let text = r#"{"type":"best_available","id":3,"showtime":"s","count":2,"class":"vip"}"#;
         assert_eq!(code(text), ErrorCode::BadRequest, "a bad value is a bad request");
         let e = decode(r#"{"type":"dance"}"#).expect_err("unknown");

@@ -9,7 +9,8 @@
 //! longer serve becomes an explicit `reset` frame.
 //!
 //! A session ends when its token does (`exp` plus the clock leeway, close
-//! 4003).
+//! 4003), and on protocol violations with the RFC 6455 codes (1002, 1003,
+//! 1007; see [`read_error`] and [`MAX_MALFORMED_IN_A_ROW`]).
 //!
 //! The session's parts: [`delivery`] writes to the socket (the per-topic
 //! offsets, repair from history, the slow-consumer bound), [`topics`]
@@ -41,6 +42,11 @@ use delivery::{CLOSE_TIMEOUT, slow_consumer};
 
 /// Most history entries one `history` request returns.
 pub const MAX_HISTORY_PAGE: usize = 100;
+
+/// Text frames in a row that are not JSON at all before the session closes
+/// with 1007. Each gets a `bad_request` first, so one buggy frame costs a
+/// client nothing; a stream of garbage (another protocol, a fuzzer) ends.
+pub const MAX_MALFORMED_IN_A_ROW: u8 = 8;
 
 /// A token deadline further away than this is treated as this far (timers
 /// need an instant they can represent).
@@ -80,6 +86,7 @@ pub async fn run(node: Arc<Node>, socket: WebSocket, claims: Claims) {
         chat_bucket: TokenBucket::new(node.config.chat_rate, node.config.chat_rate * 3),
         voice: None,
         last_seen: Instant::now(),
+        malformed: 0,
     };
     // Both boxed so the task itself stays small: an idle session's memory is
     // the serve state only, and the cleanup state (bus futures) exists only
@@ -111,6 +118,8 @@ struct Session {
     /// Utterances being spoken (created on the first voice frame).
     voice: Option<Box<Voice>>,
     last_seen: Instant,
+    /// Text frames in a row that were not JSON (see [`MAX_MALFORMED_IN_A_ROW`]).
+    malformed: u8,
 }
 
 impl Session {
@@ -205,11 +214,25 @@ impl Session {
         self.node.metrics.frames_in.fetch_add(1, Ordering::Relaxed);
         match msg {
             Message::Text(text) => match wire::decode(text.as_str()) {
-                Ok(msg) => self.handle(msg).await,
-                Err(e) => self.error(wire::salvage_id(text.as_str()), e.code(), &e.to_string()).await,
+                Ok(msg) => {
+                    self.malformed = 0;
+                    self.handle(msg).await
+                }
+                Err(e) => {
+                    self.malformed = if e.is_malformed() { self.malformed.saturating_add(1) } else { 0 };
+                    self.error(wire::salvage_id(text.as_str()), e.code(), &e.to_string()).await?;
+                    if self.malformed >= MAX_MALFORMED_IN_A_ROW {
+                        return Err(End::Close(close::INVALID_PAYLOAD, "too many frames that are not JSON"));
+                    }
+                    Ok(())
+                }
             },
             Message::Binary(_) => {
-                self.error(None, ErrorCode::UnsupportedFrame, "binary frames are not supported; send JSON text").await
+                // The error says why in the protocol's own terms; the close
+                // code says it in RFC 6455's.
+                self.error(None, ErrorCode::UnsupportedFrame, "binary frames are not supported; send JSON text")
+                    .await?;
+                Err(End::Close(close::UNSUPPORTED_DATA, "binary frames are not supported"))
             }
             Message::Close(_) => Err(End::Gone),
             Message::Ping(_) | Message::Pong(_) => Ok(()),
@@ -271,12 +294,18 @@ impl Session {
     }
 }
 
-/// Maps a read error to how the session ends: an oversized frame gets 1009,
-/// anything else means the connection is gone.
+/// Maps a read error to how the session ends (RFC 6455, section 7.4.1): an
+/// oversized frame gets 1009, a text frame that is not UTF-8 1007, broken
+/// framing 1002; a connection that just ended (reset, EOF) is gone.
+/// tungstenite reports these without closing, so the close frame is ours.
 fn read_error(e: axum::Error) -> End {
+    use tungstenite::error::ProtocolError;
     let inner = e.into_inner();
     match inner.downcast_ref::<tungstenite::Error>() {
         Some(tungstenite::Error::Capacity(_)) => End::Close(close::MESSAGE_TOO_BIG, "frame too large"),
+        Some(tungstenite::Error::Utf8(_)) => End::Close(close::INVALID_PAYLOAD, "text frame is not UTF-8"),
+        Some(tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake)) => End::Gone,
+        Some(tungstenite::Error::Protocol(_)) => End::Close(close::PROTOCOL_ERROR, "websocket protocol error"),
         _ => End::Gone,
     }
 }

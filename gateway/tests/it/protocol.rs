@@ -1,11 +1,14 @@
 //! Protocol behaviour on one node with the in-process bus: errors, limits,
 //! close codes, history paging, heartbeats and draining; token lifetime,
-//! display names and chat text hygiene.
+//! display names and chat text hygiene, protocol violations over a raw
+//! socket.
 
 use std::time::Duration;
 
 use gateway::auth::{Auth, CLOCK_LEEWAY_SECS, Claims, now_secs};
-use serde_json::json;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::{Client, Closed, Node, SECRET, WAIT, api, token, token_with};
@@ -42,9 +45,6 @@ async fn bad_frames_get_documented_errors_and_the_session_stays_up() {
     c.send(json!({"type": "subscribe", "id": 8})).await;
     let e = c.recv().await;
     assert_eq!((e["code"].as_str(), e["id"].as_u64()), (Some("bad_request"), Some(8)), "missing topic");
-
-    c.send_raw(Message::binary(vec![1u8, 2, 3])).await;
-    assert_eq!(c.recv().await["code"], "unsupported_frame");
 
     let e = c.request(json!({"type": "subscribe", "topic": "lobby"})).await;
     assert_eq!(e["code"], "bad_topic");
@@ -345,4 +345,146 @@ async fn chat_text_is_cleaned_of_control_and_bidi_characters() {
     let e =
         bob.request(json!({"type": "chat", "message_id": "m-empty", "conversation": "c1", "text": invisible})).await;
     assert_eq!((e["type"].as_str(), e["code"].as_str()), (Some("error"), Some("bad_request")), "{e}");
+}
+
+/// A WebSocket client on a plain TCP socket, to send what no library would.
+struct RawWs {
+    s: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl RawWs {
+    /// Upgrades and reads the welcome frame.
+    async fn connect(n: &Node, user: &str) -> RawWs {
+        let mut s = TcpStream::connect(n.addr).await.unwrap();
+        let req = format!(
+            "GET /ws?token={} HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+             Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+            token(user),
+            n.addr
+        );
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut ws = RawWs { s, buf: Vec::new() };
+        let end = loop {
+            if let Some(p) = ws.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break p + 4;
+            }
+            assert!(ws.fill().await, "headers before EOF");
+        };
+        assert!(ws.buf.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&ws.buf));
+        ws.buf.drain(..end);
+        let (op, welcome) = ws.frame().await.expect("welcome");
+        assert_eq!(op, 1);
+        assert!(String::from_utf8_lossy(&welcome).contains("\"welcome\""));
+        ws
+    }
+
+    /// Reads more bytes; false at EOF or on a reset.
+    async fn fill(&mut self) -> bool {
+        let mut b = [0u8; 4096];
+        match tokio::time::timeout(WAIT, self.s.read(&mut b)).await.expect("bytes in time") {
+            Ok(0) | Err(_) => false,
+            Ok(k) => {
+                self.buf.extend_from_slice(&b[..k]);
+                true
+            }
+        }
+    }
+
+    /// Sends one final frame with `opcode`, masked (as clients must) or not.
+    async fn send(&mut self, opcode: u8, payload: &[u8], masked: bool) {
+        assert!(payload.len() < 126);
+        let mut f = vec![0x80 | opcode, if masked { 0x80 } else { 0 } | payload.len() as u8];
+        if masked {
+            let key = [0x37u8, 0xfa, 0x21, 0x3d];
+            f.extend_from_slice(&key);
+            f.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        } else {
+            f.extend_from_slice(payload);
+        }
+        self.s.write_all(&f).await.unwrap();
+    }
+
+    /// The next server frame as (opcode, payload); `None` when the connection ended.
+    async fn frame(&mut self) -> Option<(u8, Vec<u8>)> {
+        loop {
+            if self.buf.len() >= 2 {
+                let op = self.buf[0] & 0x0f;
+                let (len, head) = match self.buf[1] & 0x7f {
+                    126 if self.buf.len() >= 4 => (usize::from(u16::from_be_bytes([self.buf[2], self.buf[3]])), 4),
+                    127 if self.buf.len() >= 10 => {
+                        (u64::from_be_bytes(self.buf[2..10].try_into().unwrap()) as usize, 10)
+                    }
+                    126 | 127 => (usize::MAX, 0),
+                    n => (usize::from(n), 2),
+                };
+                if len != usize::MAX && self.buf.len() >= head + len {
+                    let payload = self.buf[head..head + len].to_vec();
+                    self.buf.drain(..head + len);
+                    return Some((op, payload));
+                }
+            }
+            if !self.fill().await {
+                return None;
+            }
+        }
+    }
+
+    /// Reads up to the server's close frame: its code and the text frames
+    /// before it; `None` for the code when the connection ended without one.
+    async fn close_code(&mut self) -> (Option<u16>, Vec<Value>) {
+        let mut texts = Vec::new();
+        while let Some((op, payload)) = self.frame().await {
+            match op {
+                1 => texts.push(serde_json::from_slice(&payload).unwrap()),
+                8 => return (payload.get(..2).map(|c| u16::from_be_bytes([c[0], c[1]])), texts),
+                _ => {}
+            }
+        }
+        (None, texts)
+    }
+}
+
+#[tokio::test]
+async fn protocol_violations_close_with_the_rfc_6455_codes() {
+    let n = node().await;
+    // A text frame that is not UTF-8: 1007.
+    let mut ws = RawWs::connect(&n, "alice").await;
+    ws.send(0x1, &[0x7b, 0xff, 0xfe, 0x7d], true).await;
+    assert_eq!(ws.close_code().await.0, Some(1007), "invalid UTF-8");
+    // An unmasked client frame (RFC 6455 5.1: the server MUST fail the connection): 1002.
+    let mut ws = RawWs::connect(&n, "alice").await;
+    ws.send(0x1, br#"{"type":"ping"}"#, false).await;
+    assert_eq!(ws.close_code().await.0, Some(1002), "unmasked frame");
+    // A reserved opcode: 1002.
+    let mut ws = RawWs::connect(&n, "alice").await;
+    ws.send(0x3, b"x", true).await;
+    assert_eq!(ws.close_code().await.0, Some(1002), "reserved opcode");
+    // A binary frame: the error says why, then 1003.
+    let mut ws = RawWs::connect(&n, "alice").await;
+    ws.send(0x2, &[1, 2, 3], true).await;
+    let (code, texts) = ws.close_code().await;
+    assert_eq!(code, Some(1003), "binary frame");
+    assert_eq!(texts.iter().map(|t| t["code"].as_str()).collect::<Vec<_>>(), [Some("unsupported_frame")]);
+    // Text that is not JSON, again and again: each gets bad_request, the 8th closes with 1007.
+    let mut ws = RawWs::connect(&n, "alice").await;
+    for _ in 0..8 {
+        ws.send(0x1, b"not json", true).await;
+    }
+    let (code, texts) = ws.close_code().await;
+    assert_eq!(code, Some(1007), "a stream of garbage");
+    assert_eq!(texts.len(), 8);
+    assert!(texts.iter().all(|t| t["code"] == "bad_request"), "{texts:?}");
+    // A few bad frames between good ones never close (the count is of frames in a row).
+    let mut c = Client::connect(&n, "alice").await;
+    for _ in 0..3 {
+        for _ in 0..7 {
+            c.send_raw(Message::text("not json")).await;
+            assert_eq!(c.recv().await["code"], "bad_request");
+        }
+        assert_eq!(c.request(json!({"type": "ping"})).await["type"], "pong");
+    }
+    // The node is fine.
+    let mut again = Client::connect(&n, "alice").await;
+    assert_eq!(again.request(json!({"type": "ping"})).await["type"], "pong");
 }
