@@ -347,6 +347,28 @@ async fn chat_text_is_cleaned_of_control_and_bidi_characters() {
     assert_eq!((e["type"].as_str(), e["code"].as_str()), (Some("error"), Some("bad_request")), "{e}");
 }
 
+#[tokio::test]
+async fn a_cancelled_utterance_stays_cancelled_however_many_follow() {
+    let n = node().await;
+    let mut bob = Client::connect(&n, "bob").await;
+    bob.send(json!({"type": "voice_partial", "utterance_id": "u-first", "revision": 1, "conversation": "c1", "text": "취소"})).await;
+    bob.send(json!({"type": "voice_cancel", "utterance_id": "u-first"})).await;
+    // Far more utterances than a session follows partials of (32).
+    for i in 0..100 {
+        let u = format!("u-{i}");
+        bob.send(
+            json!({"type": "voice_partial", "utterance_id": u, "revision": 1, "conversation": "c1", "text": "음"}),
+        )
+        .await;
+        bob.send(json!({"type": "voice_cancel", "utterance_id": u})).await;
+    }
+    let late = bob
+        .request(json!({"type": "voice_final", "utterance_id": "u-first", "conversation": "c1", "text": "취소한 말"}))
+        .await;
+    assert_eq!((late["type"].as_str(), late["code"].as_str()), (Some("error"), Some("bad_request")), "{late}");
+    assert_eq!(late["message"], "this utterance was cancelled");
+}
+
 /// A WebSocket client on a plain TCP socket, to send what no library would.
 struct RawWs {
     s: TcpStream,
