@@ -38,7 +38,7 @@ use crate::node::Node;
 use crate::wire::{self, ClientMsg, ErrorCode, ReqId, ServerMsg, close};
 
 use chat::{ChatIn, Voice};
-use delivery::{CLOSE_TIMEOUT, slow_consumer};
+use delivery::{CLOSE_TIMEOUT, SLOW_CLOSE_TIMEOUT, slow_consumer};
 
 /// Most history entries one `history` request returns.
 pub const MAX_HISTORY_PAGE: usize = 100;
@@ -93,8 +93,16 @@ pub async fn run(node: Arc<Node>, socket: WebSocket, claims: Claims) {
     // while cleaning up. See BENCHMARKS.md, idle memory per connection.
     let serve = Box::pin(tracing::Instrument::instrument(session.serve(rx), span.clone()));
     tracing::trace!(future_bytes = std::mem::size_of_val(&*serve), "session future");
-    serve.await;
-    Box::pin(tracing::Instrument::instrument(session.cleanup(), span)).await;
+    let end = serve.await;
+    let finish = async {
+        // Subscriptions and presence go first: a slow consumer's close may
+        // wait long behind what its socket holds, and must not keep them.
+        session.cleanup().await;
+        if let End::Close(code, reason) = end {
+            session.close(code, reason).await;
+        }
+    };
+    Box::pin(tracing::Instrument::instrument(finish, span)).await;
     node.metrics.connections.fetch_sub(1, Ordering::Relaxed);
 }
 
@@ -123,7 +131,7 @@ struct Session {
 }
 
 impl Session {
-    async fn serve(&mut self, mut rx: mpsc::Receiver<Outbound>) {
+    async fn serve(&mut self, mut rx: mpsc::Receiver<Outbound>) -> End {
         let heartbeat = self.node.config.heartbeat();
         let welcome = ServerMsg::Welcome {
             session: &self.presence_key,
@@ -133,8 +141,8 @@ impl Session {
             heartbeat_ms: heartbeat.as_millis() as u64,
         }
         .encode();
-        if self.send_now(welcome).await.is_err() {
-            return;
+        if let Err(end) = self.send_now(welcome).await {
+            return end;
         }
         let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
         let shutdown = self.node.shutdown.clone();
@@ -146,7 +154,7 @@ impl Session {
         tokio::pin!(deadline);
         let mut draining = false;
 
-        let end = loop {
+        loop {
             tokio::select! {
                 _ = shutdown.cancelled(), if !draining => {
                     draining = true;
@@ -195,11 +203,23 @@ impl Session {
                     }
                 }
             }
-        };
-        if let End::Close(code, reason) = end {
-            tracing::debug!(code, reason, "closing");
-            let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
-            let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.socket.send(Message::Close(Some(frame)))).await;
+        }
+    }
+
+    /// Sends the close frame, waiting at most [`CLOSE_TIMEOUT`] for it to go
+    /// out; a slow consumer's may wait [`SLOW_CLOSE_TIMEOUT`] (it queues
+    /// behind what the socket already holds), unless the node shuts down.
+    async fn close(&mut self, code: u16, reason: &'static str) {
+        tracing::debug!(code, reason, "closing");
+        let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
+        let wait = if code == close::SLOW_CONSUMER { SLOW_CLOSE_TIMEOUT } else { CLOSE_TIMEOUT };
+        let shutdown = self.node.shutdown.clone();
+        let send = tokio::time::timeout(wait, self.socket.send(Message::Close(Some(frame))));
+        tokio::select! {
+            _ = send => {}
+            // Only a slow consumer's long wait gives way to shutdown; other
+            // closes (the drain's 1012 among them) are short anyway.
+            _ = shutdown.cancelled(), if code == close::SLOW_CONSUMER => {}
         }
     }
 

@@ -1,8 +1,10 @@
 //! Protocol behaviour on one node with the in-process bus: errors, limits,
 //! close codes, history paging, heartbeats and draining; token lifetime,
 //! display names and chat text hygiene, protocol violations over a raw
-//! socket.
+//! socket, and slow consumers.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use gateway::auth::{Auth, CLOCK_LEEWAY_SECS, Claims, now_secs};
@@ -509,4 +511,38 @@ async fn protocol_violations_close_with_the_rfc_6455_codes() {
     // The node is fine.
     let mut again = Client::connect(&n, "alice").await;
     assert_eq!(again.request(json!({"type": "ping"})).await["type"], "pong");
+}
+
+#[tokio::test]
+async fn a_slow_consumer_that_reads_again_after_a_long_stall_still_gets_4008() {
+    let n = Node::start(None, "solo", |c| c.publish_rate = 100_000).await;
+    let mut stalled = Client::connect_stalling(&n, "slow").await;
+    stalled.subscribe("room:firehose").await;
+    let mut publisher = Client::connect(&n, "pub").await;
+    publisher.subscribe("room:firehose").await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let publishing = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            let big = "x".repeat(8 * 1024);
+            // More than the socket buffers hold; stops once the node gave up.
+            for _ in 0..5000 {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let r = publisher.publish("room:firehose", json!({ "blob": big })).await;
+                assert_eq!(r["type"], "published");
+            }
+        }
+    });
+    testkit::eventually(Duration::from_secs(30), "slow consumer detected", || async {
+        n.get("/metrics").await.1.contains("marquee_slow_disconnects_total 1").then_some(())
+    })
+    .await;
+    stop.store(true, Ordering::Relaxed);
+    publishing.await.unwrap();
+    // The client goes on not reading for longer than a close frame used to
+    // be given (5 s), then reads: what was buffered, then the reason.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    assert_eq!(stalled.closed().await, Closed::Code(4008, "slow consumer: outbound queue overflow".into()));
 }
