@@ -30,8 +30,9 @@ const MAX_UTTERANCES: usize = 32;
 /// Cancelled utterances a session remembers at most. A cancel is never
 /// forgotten: once this many are remembered, the connection refuses every
 /// later `voice_final` (the client reconnects to start afresh). 8 bytes
-/// each, so at most 32 KiB, and only for a client that cancels.
-pub(super) const MAX_CANCELLED: usize = 4096;
+/// each, about 72 KiB with the set's overhead at the bound, and only for a
+/// client that cancels that much.
+const MAX_CANCELLED: usize = 4096;
 
 /// Voice transcripts in progress: per utterance, the highest revision seen
 /// (the newest [`MAX_UTTERANCES`]), and every utterance cancelled on this
