@@ -266,6 +266,15 @@ pub enum ClientMsg {
         /// The utterance.
         utterance_id: String,
     },
+    /// Replace the session's token with a newer one for the same user (and
+    /// the same `rooms`), so the session outlives the old token's expiry
+    /// (answered with `refreshed`).
+    Refresh {
+        /// Request id.
+        id: ReqId,
+        /// The new token.
+        token: String,
+    },
     /// A `type` this protocol does not define. Recognised by serde from the
     /// tag itself, so an unknown type is told apart from a known one with bad
     /// fields without reading error messages. [`decode`] never returns it: it
@@ -389,7 +398,8 @@ pub enum ErrorCode {
     Unavailable,
     /// The server is draining; reconnect elsewhere.
     ShuttingDown,
-    /// REST only: no or invalid bearer token (WebSocket sessions close with 4001).
+    /// No or invalid bearer token (REST), or a `refresh` with a bad token;
+    /// a WebSocket connecting with a bad token is closed with 4001 instead.
     Unauthorized,
     /// Seats: no such showtime.
     UnknownShowtime,
@@ -646,6 +656,13 @@ pub enum ServerMsg<'a> {
         /// Already accepted earlier; nothing new was queued.
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         duplicate: bool,
+    },
+    /// Answer to `refresh`: the session now ends with the new token.
+    Refreshed {
+        /// Request id.
+        id: ReqId,
+        /// The new token's `exp`.
+        expires_at: u64,
     },
 }
 

@@ -9,7 +9,7 @@
 //! longer serve becomes an explicit `reset` frame.
 //!
 //! A session ends when its token does (`exp` plus the clock leeway, close
-//! 4003), and on protocol violations with the RFC 6455 codes (1002, 1003,
+//! 4003) unless a `refresh` frame brought a newer one, and on protocol violations with the RFC 6455 codes (1002, 1003,
 //! 1007; see [`read_error`] and [`MAX_MALFORMED_IN_A_ROW`]).
 //!
 //! The session's parts: [`delivery`] writes to the socket (the per-topic
@@ -149,10 +149,12 @@ impl Session {
         let slow = self.shared.slow.clone();
         // One timer for both ends that come with time: the token's expiry,
         // and while draining, the end of the grace period (whichever is first).
-        let expiry = token_deadline(&self.claims);
+        let mut expiry = token_deadline(&self.claims);
+        let mut token_exp = self.claims.exp;
         let deadline = tokio::time::sleep_until(expiry);
         tokio::pin!(deadline);
         let mut draining = false;
+        let mut end_of_grace = None;
 
         loop {
             tokio::select! {
@@ -165,8 +167,9 @@ impl Session {
                     if self.send_now(ServerMsg::Reconnect { delay_ms }.encode()).await.is_err() {
                         break End::Gone;
                     }
-                    let end_of_grace = tokio::time::Instant::now() + Duration::from_millis(grace);
-                    deadline.as_mut().reset(end_of_grace.min(expiry));
+                    let grace_end = tokio::time::Instant::now() + Duration::from_millis(grace);
+                    end_of_grace = Some(grace_end);
+                    deadline.as_mut().reset(grace_end.min(expiry));
                 }
                 _ = &mut deadline => {
                     if tokio::time::Instant::now() >= expiry {
@@ -191,6 +194,12 @@ impl Session {
                         self.last_seen = Instant::now();
                         if let Err(end) = Box::pin(self.on_message(msg)).await {
                             break end;
+                        }
+                        if self.claims.exp != token_exp {
+                            // A `refresh` replaced the token.
+                            token_exp = self.claims.exp;
+                            expiry = token_deadline(&self.claims);
+                            deadline.as_mut().reset(end_of_grace.map_or(expiry, |g: tokio::time::Instant| g.min(expiry)));
                         }
                     }
                 },
@@ -298,9 +307,31 @@ impl Session {
             ClientMsg::BestAvailable { id, showtime, count, class } => {
                 self.best_available(id, showtime, count, class).await
             }
+            ClientMsg::Refresh { id, token } => self.refresh(id, &token).await,
             // `decode` answers an unknown type itself; kept for exhaustiveness.
             ClientMsg::Unknown => self.error(None, ErrorCode::UnknownType, "unknown frame type").await,
         }
+    }
+
+    /// Takes a newer token for the same user and the same rooms; the serve
+    /// loop moves the session's end to the new expiry. A token for another
+    /// user or other rooms would change what this session may read, so it
+    /// is refused (reconnect with it instead).
+    async fn refresh(&mut self, id: ReqId, token: &str) -> Result<(), End> {
+        let claims = match self.node.auth.verify(token) {
+            Ok(claims) => claims,
+            Err(e) => {
+                tracing::debug!(error = %e, "refresh with a bad token");
+                return self.error(Some(id), ErrorCode::Unauthorized, "invalid token").await;
+            }
+        };
+        if claims.sub != self.claims.sub || claims.rooms != self.claims.rooms {
+            let why = "the new token is for another user or other rooms; reconnect with it";
+            return self.error(Some(id), ErrorCode::Forbidden, why).await;
+        }
+        let expires_at = claims.exp;
+        self.claims = claims;
+        self.reply(ServerMsg::Refreshed { id, expires_at }).await
     }
 
     async fn unavailable(&mut self, id: ReqId, e: bus::BusError) -> Result<(), End> {

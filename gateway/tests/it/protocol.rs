@@ -267,6 +267,30 @@ async fn a_session_closes_with_4003_when_its_token_expires() {
 }
 
 #[tokio::test]
+async fn a_refresh_with_a_newer_token_keeps_the_session_past_the_old_expiry() {
+    let n = node().await;
+    // Would close in about 2 s (expired 3 s ago, 5 s leeway).
+    let mut c = Client::connect_url(&n.url(&token_for("alice", "Alice", now_secs() - 3))).await;
+    c.subscribe("room:r").await;
+    let e = c.request(json!({"type": "refresh", "token": "garbage"})).await;
+    assert_eq!(e["code"], "unauthorized", "{e}");
+    let other = token_for("mallory", "Mallory", now_secs() + 3600);
+    let e = c.request(json!({"type": "refresh", "token": other})).await;
+    assert_eq!(e["code"], "forbidden", "another user's token: {e}");
+    let rooms = token_with("alice", Some(vec!["r"]));
+    let e = c.request(json!({"type": "refresh", "token": rooms})).await;
+    assert_eq!(e["code"], "forbidden", "other rooms: {e}");
+    let exp = now_secs() + 3600;
+    let r = c.request(json!({"type": "refresh", "token": token_for("alice", "Alice Kim", exp)})).await;
+    assert_eq!((r["type"].as_str(), r["expires_at"].as_u64()), (Some("refreshed"), Some(exp)), "{r}");
+    // Past the old token's end the session is still up and serving.
+    tokio::time::sleep(Duration::from_secs(CLOCK_LEEWAY_SECS)).await;
+    c.publish("room:r", json!("still here")).await;
+    let p = c.next_pub("room:r").await;
+    assert_eq!(p["info"]["name"], "Alice Kim", "the new token's name: {p}");
+}
+
+#[tokio::test]
 async fn a_token_that_is_not_valid_yet_is_refused_with_4001() {
     #[derive(serde::Serialize)]
     struct WithNbf<'a> {
