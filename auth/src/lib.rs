@@ -4,6 +4,12 @@
 //! only; what a user may do with a topic is the gateway's `permissions`. It
 //! depends on no other Marquee crate, so clients such as `loadtest` sign
 //! tokens without compiling the gateway.
+//!
+//! Display names are cleaned and judged by [`text::display_name`] both when a
+//! guest token is minted and when any token is verified (a token minted
+//! before the rule, or by another issuer, gets the same treatment).
+
+pub mod text;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -13,6 +19,10 @@ use serde::{Deserialize, Serialize};
 /// Default secret for HS256 tokens. Fine for a laptop demo; the gateway
 /// refuses it with Redis.
 pub const DEV_JWT_SECRET: &str = "marquee-dev-secret-change-me";
+
+/// How far apart the issuer's and the verifier's clocks may be, in seconds:
+/// a token is accepted until `exp` plus this, and from `nbf` minus this.
+pub const CLOCK_LEEWAY_SECS: u64 = 5;
 
 /// A rule the user id must satisfy (the gateway's: usable as a topic id).
 pub type SubjectRule = fn(&str) -> bool;
@@ -25,7 +35,8 @@ pub struct Claims {
     /// Display name.
     #[serde(default)]
     pub name: String,
-    /// Expiry, seconds since the epoch.
+    /// Expiry, seconds since the epoch. A token may also carry `nbf` (not
+    /// before); it is checked but not kept.
     pub exp: u64,
     /// Rooms the user may join; absent means any room.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38,7 +49,7 @@ pub enum AuthError {
     /// No token in the request.
     #[error("missing token")]
     Missing,
-    /// Bad signature, malformed, or expired.
+    /// Bad signature, malformed, expired, or not valid yet (`nbf`).
     #[error("invalid token: {0}")]
     Invalid(#[from] jsonwebtoken::errors::Error),
     /// The user id breaks the verifier's [`SubjectRule`].
@@ -59,7 +70,8 @@ impl Auth {
     /// A signer/checker for `secret`; it accepts any non-empty user id.
     pub fn new(secret: &str) -> Auth {
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 5;
+        validation.leeway = CLOCK_LEEWAY_SECS;
+        validation.validate_nbf = true;
         validation.validate_aud = false;
         Auth {
             encoding: EncodingKey::from_secret(secret.as_bytes()),
@@ -74,33 +86,56 @@ impl Auth {
         Auth { subject_ok: rule, ..self }
     }
 
-    /// Checks a token and returns its claims.
+    /// Checks a token (signature, `exp` and `nbf` with [`CLOCK_LEEWAY_SECS`])
+    /// and returns its claims. The display name comes back cleaned by
+    /// [`text::display_name`]; a name it refuses is replaced by
+    /// [`fallback_name`] of the user id.
     pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
-        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)?.claims;
+        let mut claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)?.claims;
         if !(self.subject_ok)(&claims.sub) {
             return Err(AuthError::BadSubject);
         }
+        claims.name = text::display_name(&claims.name).unwrap_or_else(|_| fallback_name(&claims.sub));
         Ok(claims)
     }
 
-    /// Signs claims into a token.
-    pub fn sign(&self, claims: &Claims) -> Result<String, AuthError> {
+    /// Signs claims into a token: Marquee's [`Claims`], or any other
+    /// serializable set (for instance with an `nbf`).
+    pub fn sign<C: Serialize>(&self, claims: &C) -> Result<String, AuthError> {
         Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)?)
     }
 
-    /// Mints a guest token valid for `ttl_secs`.
+    /// Mints a guest token valid for `ttl_secs`. The name is cleaned by
+    /// [`text::display_name`]; without one, or when it is refused (empty,
+    /// reserved, shaped like a user id), the guest gets the generated name
+    /// `Guest <4 hex digits of its id>`. The claims say which name was given.
     pub fn guest(&self, name: Option<&str>, ttl_secs: u64) -> Result<(Claims, String), AuthError> {
         let id = format!("guest-{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff);
-        let name = name.map(clean_name).filter(|n| !n.is_empty()).unwrap_or_else(|| format!("Guest {}", &id[6..10]));
-        let claims = Claims { sub: id, name, exp: now_secs() + ttl_secs, rooms: None };
+        let name = name.and_then(|n| text::display_name(n).ok()).unwrap_or_else(|| fallback_name(&id));
+        let claims = Claims { sub: id, name, exp: now_secs().saturating_add(ttl_secs), rooms: None };
         let token = self.sign(&claims)?;
         Ok((claims, token))
     }
 }
 
-/// Trims a display name and drops control characters; at most 40 characters.
-fn clean_name(name: &str) -> String {
-    name.trim().chars().filter(|c| !c.is_control()).take(40).collect()
+impl Claims {
+    /// The last second (since the epoch) at which [`Auth::verify`] still
+    /// accepts this token: `exp` plus [`CLOCK_LEEWAY_SECS`]. A session must
+    /// not outlive it.
+    pub fn valid_until(&self) -> u64 {
+        self.exp.saturating_add(CLOCK_LEEWAY_SECS)
+    }
+}
+
+/// The name shown for a user whose own name is missing or refused: for a
+/// guest id `guest-1a2b…` the generated `Guest 1a2b`, for any other id the
+/// id itself (cut to [`text::MAX_NAME_CHARS`] characters). It names the user
+/// by their own id, so it can impersonate no one.
+pub fn fallback_name(user: &str) -> String {
+    match user.strip_prefix("guest-").and_then(|hex| hex.get(..4)) {
+        Some(short) => format!("Guest {short}"),
+        None => user.chars().take(text::MAX_NAME_CHARS).collect(),
+    }
 }
 
 /// Seconds since the Unix epoch.
@@ -129,5 +164,53 @@ mod tests {
         let bad = strict.sign(&bad_sub).expect("sign");
         assert!(auth.verify(&bad).is_ok(), "the default rule takes any non-empty id");
         assert!(matches!(strict.verify(&bad), Err(AuthError::BadSubject)));
+    }
+
+    /// A token signed with extra registered claims.
+    #[derive(Serialize)]
+    struct WithNbf<'a> {
+        sub: &'a str,
+        name: &'a str,
+        exp: u64,
+        nbf: u64,
+    }
+
+    #[test]
+    fn nbf_is_checked_with_the_documented_leeway() {
+        let auth = Auth::new("s3cret");
+        let now = now_secs();
+        let token = |nbf: u64, exp: u64| auth.sign(&WithNbf { sub: "u1", name: "Ann", exp, nbf }).expect("sign");
+        let early = auth.verify(&token(now + 3600, now + 7200)).expect_err("not valid before nbf");
+        assert!(
+            matches!(&early, AuthError::Invalid(e) if *e.kind() == jsonwebtoken::errors::ErrorKind::ImmatureSignature),
+            "{early:?}"
+        );
+        assert!(auth.verify(&token(now + CLOCK_LEEWAY_SECS - 2, now + 60)).is_ok(), "within the leeway");
+        assert!(auth.verify(&token(now + CLOCK_LEEWAY_SECS + 30, now + 60)).is_err(), "past the leeway");
+        assert!(auth.verify(&token(now - 10, now + 60)).is_ok(), "valid since 10 s");
+        // exp: accepted up to the leeway after it, refused beyond.
+        let claims = |exp: u64| Claims { sub: "u1".into(), name: "Ann".into(), exp, rooms: None };
+        assert!(auth.verify(&auth.sign(&claims(now - 2)).expect("sign")).is_ok(), "expired 2 s ago, within 5 s");
+        assert!(auth.verify(&auth.sign(&claims(now - 30)).expect("sign")).is_err(), "expired 30 s ago");
+        assert_eq!(claims(now).valid_until(), now + CLOCK_LEEWAY_SECS);
+    }
+
+    #[test]
+    fn refused_names_fall_back_to_the_users_own_id() {
+        let auth = Auth::new("s3cret");
+        for name in [Some("admin"), Some("운영자"), Some("  \u{200B} "), Some("guest-0123456789ab"), None] {
+            let (claims, token) = auth.guest(name, 60).expect("sign");
+            assert_eq!(claims.name, format!("Guest {}", &claims.sub[6..10]), "{name:?}");
+            assert_eq!(auth.verify(&token).expect("valid").name, claims.name);
+        }
+        let (claims, _) = auth.guest(Some("\u{202E}할머니\u{2066}"), 60).expect("sign");
+        assert_eq!(claims.name, "할머니");
+        // A token minted elsewhere (or before this rule) is cleaned on verify.
+        let raw = |name: &str| Claims { sub: "bob".into(), name: name.into(), exp: now_secs() + 60, rooms: None };
+        let verified = |name: &str| auth.verify(&auth.sign(&raw(name)).expect("sign")).expect("valid").name;
+        assert_eq!(verified("Administrator"), "bob");
+        assert_eq!(verified(""), "bob");
+        assert_eq!(verified("Bob\u{202E}\u{7} Lee"), "Bob Lee");
+        assert_eq!(fallback_name(&"x".repeat(64)), "x".repeat(text::MAX_NAME_CHARS));
     }
 }

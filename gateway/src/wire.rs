@@ -266,6 +266,15 @@ pub enum ClientMsg {
         /// The utterance.
         utterance_id: String,
     },
+    /// Replace the session's token with a newer one for the same user (and
+    /// the same `rooms`), so the session outlives the old token's expiry
+    /// (answered with `refreshed`).
+    Refresh {
+        /// Request id.
+        id: ReqId,
+        /// The new token.
+        token: String,
+    },
     /// A `type` this protocol does not define. Recognised by serde from the
     /// tag itself, so an unknown type is told apart from a known one with bad
     /// fields without reading error messages. [`decode`] never returns it: it
@@ -307,6 +316,12 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
+    /// Whether the frame is not JSON at all (as opposed to JSON with a wrong
+    /// `type` or wrong fields); the session closes after several in a row.
+    pub fn is_malformed(&self) -> bool {
+        matches!(self, DecodeError::BadRequest(e) if e.is_syntax() || e.is_eof())
+    }
+
     /// The error code the client gets.
     pub fn code(&self) -> ErrorCode {
         match self {
@@ -383,7 +398,8 @@ pub enum ErrorCode {
     Unavailable,
     /// The server is draining; reconnect elsewhere.
     ShuttingDown,
-    /// REST only: no or invalid bearer token (WebSocket sessions close with 4001).
+    /// No or invalid bearer token (REST), or a `refresh` with a bad token;
+    /// a WebSocket connecting with a bad token is closed with 4001 instead.
     Unauthorized,
     /// Seats: no such showtime.
     UnknownShowtime,
@@ -641,6 +657,13 @@ pub enum ServerMsg<'a> {
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         duplicate: bool,
     },
+    /// Answer to `refresh`: the session now ends with the new token.
+    Refreshed {
+        /// Request id.
+        id: ReqId,
+        /// The new token's `exp`.
+        expires_at: u64,
+    },
 }
 
 impl ServerMsg<'_> {
@@ -729,8 +752,21 @@ pub mod close {
     pub const SERVICE_RESTART: u16 = 1012;
     /// A frame exceeded the size limit.
     pub const MESSAGE_TOO_BIG: u16 = 1009;
+    /// The client broke the WebSocket framing (RFC 6455: unmasked frame,
+    /// reserved bits, bad opcode, fragmented control frame, …).
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    /// A binary frame: the protocol is JSON text only (RFC 6455: "a type of
+    /// data it cannot accept").
+    pub const UNSUPPORTED_DATA: u16 = 1003;
+    /// A text frame that is not UTF-8, or too many text frames in a row that
+    /// are not JSON (RFC 6455: "data within a message that was not
+    /// consistent with the type of the message").
+    pub const INVALID_PAYLOAD: u16 = 1007;
     /// No or invalid token.
     pub const UNAUTHORIZED: u16 = 4001;
+    /// The session's token expired (`exp` plus the clock leeway): get a new
+    /// token, then reconnect with recovery.
+    pub const TOKEN_EXPIRED: u16 = 4003;
     /// No frame within the heartbeat timeout.
     pub const HEARTBEAT_TIMEOUT: u16 = 4004;
     /// The client did not read fast enough; its queue overflowed.
@@ -805,6 +841,10 @@ mod tests {
         assert_eq!(code(r#"{"type":"subscribe","id":3}"#), ErrorCode::BadRequest, "no topic");
         assert_eq!(code(r#"{"type":5,"id":3}"#), ErrorCode::BadRequest, "a type that is not a string");
         assert_eq!(code("{not json"), ErrorCode::BadRequest);
+        assert!(decode("{not json").expect_err("syntax").is_malformed());
+        assert!(decode("").expect_err("eof").is_malformed());
+        assert!(!decode(r#"{"type":"subscribe","id":3}"#).expect_err("fields").is_malformed(), "JSON, wrong fields");
+        assert!(!decode(r#"{"type":"dance"}"#).expect_err("type").is_malformed());
         let text = r#"{"type":"best_available","id":3,"showtime":"s","count":2,"class":"vip"}"#;
         assert_eq!(code(text), ErrorCode::BadRequest, "a bad value is a bad request");
         let e = decode(r#"{"type":"dance"}"#).expect_err("unknown");

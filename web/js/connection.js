@@ -82,8 +82,9 @@ export class Connection extends EventTarget {
     this.backoff = Math.min(this.backoff * 2, BACKOFF_MAX_MS);
     delay += Math.random() * 300;
     this.setState("offline", { retryInMs: delay, code: ev.code });
-    if (ev.code === 4001) {
-      // The token was refused (expired, or the server's secret changed): a new guest.
+    if (ev.code === 4001 || ev.code === 4003) {
+      // The token was refused (expired, or the server's secret changed), or the
+      // session's token expired (4003): a new guest.
       try {
         const g = await guestToken(true);
         this.token = g.token;

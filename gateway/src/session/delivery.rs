@@ -17,10 +17,16 @@ use crate::wire::{self, ServerMsg, close};
 
 /// Items written to the socket before one flush.
 const WRITE_BATCH: usize = 64;
-/// How long the close frame may take to go out. A slow consumer's socket is
-/// full; the frame goes after what is already buffered, so a client that
-/// resumes reading within this time still learns why it was closed.
+/// How long a close frame may take to go out.
 pub(super) const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a slow consumer's close frame (4008) may wait. Its socket is
+/// full, and the frame goes after what is already buffered there, so it is
+/// written only once the client reads again. The session has already left
+/// its topics by then (nothing more is queued), so waiting holds only the
+/// socket and its bounded write buffer; a client that resumes reading within
+/// this time still learns why it was closed, a later one sees the
+/// connection end without a close frame.
+pub(super) const SLOW_CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Session {
     /// Writes one queued item and whatever else is queued, then flushes once.

@@ -8,6 +8,10 @@
 //! past a gap triggers a repair from history, and a repair that history can no
 //! longer serve becomes an explicit `reset` frame.
 //!
+//! A session ends when its token does (`exp` plus the clock leeway, close
+//! 4003) unless a `refresh` frame brought a newer one, and on protocol violations with the RFC 6455 codes (1002, 1003,
+//! 1007; see [`read_error`] and [`MAX_MALFORMED_IN_A_ROW`]).
+//!
 //! The session's parts: [`delivery`] writes to the socket (the per-topic
 //! offsets, repair from history, the slow-consumer bound), [`topics`]
 //! answers the topic requests, [`seats`] the seat-store requests and
@@ -22,7 +26,7 @@ mod topics;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use bus::Topic;
@@ -34,10 +38,19 @@ use crate::node::Node;
 use crate::wire::{self, ClientMsg, ErrorCode, ReqId, ServerMsg, close};
 
 use chat::{ChatIn, Voice};
-use delivery::{CLOSE_TIMEOUT, slow_consumer};
+use delivery::{CLOSE_TIMEOUT, SLOW_CLOSE_TIMEOUT, slow_consumer};
 
 /// Most history entries one `history` request returns.
 pub const MAX_HISTORY_PAGE: usize = 100;
+
+/// Text frames in a row that are not JSON at all before the session closes
+/// with 1007. Each gets a `bad_request` first, so one buggy frame costs a
+/// client nothing; a stream of garbage (another protocol, a fuzzer) ends.
+pub const MAX_MALFORMED_IN_A_ROW: u8 = 8;
+
+/// A token deadline further away than this is treated as this far (timers
+/// need an instant they can represent).
+const MAX_TOKEN_WAIT: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Where a subscription stands for this client.
 struct SubState {
@@ -73,14 +86,23 @@ pub async fn run(node: Arc<Node>, socket: WebSocket, claims: Claims) {
         chat_bucket: TokenBucket::new(node.config.chat_rate, node.config.chat_rate * 3),
         voice: None,
         last_seen: Instant::now(),
+        malformed: 0,
     };
     // Both boxed so the task itself stays small: an idle session's memory is
     // the serve state only, and the cleanup state (bus futures) exists only
     // while cleaning up. See BENCHMARKS.md, idle memory per connection.
     let serve = Box::pin(tracing::Instrument::instrument(session.serve(rx), span.clone()));
     tracing::trace!(future_bytes = std::mem::size_of_val(&*serve), "session future");
-    serve.await;
-    Box::pin(tracing::Instrument::instrument(session.cleanup(), span)).await;
+    let end = serve.await;
+    let finish = async {
+        // Subscriptions and presence go first: a slow consumer's close may
+        // wait long behind what its socket holds, and must not keep them.
+        session.cleanup().await;
+        if let End::Close(code, reason) = end {
+            session.close(code, reason).await;
+        }
+    };
+    Box::pin(tracing::Instrument::instrument(finish, span)).await;
     node.metrics.connections.fetch_sub(1, Ordering::Relaxed);
 }
 
@@ -104,10 +126,12 @@ struct Session {
     /// Utterances being spoken (created on the first voice frame).
     voice: Option<Box<Voice>>,
     last_seen: Instant,
+    /// Text frames in a row that were not JSON (see [`MAX_MALFORMED_IN_A_ROW`]).
+    malformed: u8,
 }
 
 impl Session {
-    async fn serve(&mut self, mut rx: mpsc::Receiver<Outbound>) {
+    async fn serve(&mut self, mut rx: mpsc::Receiver<Outbound>) -> End {
         let heartbeat = self.node.config.heartbeat();
         let welcome = ServerMsg::Welcome {
             session: &self.presence_key,
@@ -117,17 +141,22 @@ impl Session {
             heartbeat_ms: heartbeat.as_millis() as u64,
         }
         .encode();
-        if self.send_now(welcome).await.is_err() {
-            return;
+        if let Err(end) = self.send_now(welcome).await {
+            return end;
         }
         let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
         let shutdown = self.node.shutdown.clone();
         let slow = self.shared.slow.clone();
-        let drain = tokio::time::sleep(Duration::MAX);
-        tokio::pin!(drain);
+        // One timer for both ends that come with time: the token's expiry,
+        // and while draining, the end of the grace period (whichever is first).
+        let mut expiry = token_deadline(&self.claims);
+        let mut token_exp = self.claims.exp;
+        let deadline = tokio::time::sleep_until(expiry);
+        tokio::pin!(deadline);
         let mut draining = false;
+        let mut end_of_grace = None;
 
-        let end = loop {
+        loop {
             tokio::select! {
                 _ = shutdown.cancelled(), if !draining => {
                     draining = true;
@@ -138,9 +167,16 @@ impl Session {
                     if self.send_now(ServerMsg::Reconnect { delay_ms }.encode()).await.is_err() {
                         break End::Gone;
                     }
-                    drain.as_mut().reset(tokio::time::Instant::now() + Duration::from_millis(grace));
+                    let grace_end = tokio::time::Instant::now() + Duration::from_millis(grace);
+                    end_of_grace = Some(grace_end);
+                    deadline.as_mut().reset(grace_end.min(expiry));
                 }
-                _ = &mut drain => break End::Close(close::SERVICE_RESTART, "server restarting, reconnect"),
+                _ = &mut deadline => {
+                    if tokio::time::Instant::now() >= expiry {
+                        break End::Close(close::TOKEN_EXPIRED, "token expired");
+                    }
+                    break End::Close(close::SERVICE_RESTART, "server restarting, reconnect");
+                }
                 _ = slow.cancelled() => break slow_consumer(&self.node),
                 item = rx.recv() => {
                     let Some(item) = item else { break End::Gone };
@@ -159,6 +195,12 @@ impl Session {
                         if let Err(end) = Box::pin(self.on_message(msg)).await {
                             break end;
                         }
+                        if self.claims.exp != token_exp {
+                            // A `refresh` replaced the token.
+                            token_exp = self.claims.exp;
+                            expiry = token_deadline(&self.claims);
+                            deadline.as_mut().reset(end_of_grace.map_or(expiry, |g: tokio::time::Instant| g.min(expiry)));
+                        }
                     }
                 },
                 _ = ping.tick() => {
@@ -170,11 +212,23 @@ impl Session {
                     }
                 }
             }
-        };
-        if let End::Close(code, reason) = end {
-            tracing::debug!(code, reason, "closing");
-            let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
-            let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.socket.send(Message::Close(Some(frame)))).await;
+        }
+    }
+
+    /// Sends the close frame, waiting at most [`CLOSE_TIMEOUT`] for it to go
+    /// out; a slow consumer's may wait [`SLOW_CLOSE_TIMEOUT`] (it queues
+    /// behind what the socket already holds), unless the node shuts down.
+    async fn close(&mut self, code: u16, reason: &'static str) {
+        tracing::debug!(code, reason, "closing");
+        let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
+        let wait = if code == close::SLOW_CONSUMER { SLOW_CLOSE_TIMEOUT } else { CLOSE_TIMEOUT };
+        let shutdown = self.node.shutdown.clone();
+        let send = tokio::time::timeout(wait, self.socket.send(Message::Close(Some(frame))));
+        tokio::select! {
+            _ = send => {}
+            // Only a slow consumer's long wait gives way to shutdown; other
+            // closes (the drain's 1012 among them) are short anyway.
+            _ = shutdown.cancelled(), if code == close::SLOW_CONSUMER => {}
         }
     }
 
@@ -189,11 +243,25 @@ impl Session {
         self.node.metrics.frames_in.fetch_add(1, Ordering::Relaxed);
         match msg {
             Message::Text(text) => match wire::decode(text.as_str()) {
-                Ok(msg) => self.handle(msg).await,
-                Err(e) => self.error(wire::salvage_id(text.as_str()), e.code(), &e.to_string()).await,
+                Ok(msg) => {
+                    self.malformed = 0;
+                    self.handle(msg).await
+                }
+                Err(e) => {
+                    self.malformed = if e.is_malformed() { self.malformed.saturating_add(1) } else { 0 };
+                    self.error(wire::salvage_id(text.as_str()), e.code(), &e.to_string()).await?;
+                    if self.malformed >= MAX_MALFORMED_IN_A_ROW {
+                        return Err(End::Close(close::INVALID_PAYLOAD, "too many frames that are not JSON"));
+                    }
+                    Ok(())
+                }
             },
             Message::Binary(_) => {
-                self.error(None, ErrorCode::UnsupportedFrame, "binary frames are not supported; send JSON text").await
+                // The error says why in the protocol's own terms; the close
+                // code says it in RFC 6455's.
+                self.error(None, ErrorCode::UnsupportedFrame, "binary frames are not supported; send JSON text")
+                    .await?;
+                Err(End::Close(close::UNSUPPORTED_DATA, "binary frames are not supported"))
             }
             Message::Close(_) => Err(End::Gone),
             Message::Ping(_) | Message::Pong(_) => Ok(()),
@@ -239,9 +307,31 @@ impl Session {
             ClientMsg::BestAvailable { id, showtime, count, class } => {
                 self.best_available(id, showtime, count, class).await
             }
+            ClientMsg::Refresh { id, token } => self.refresh(id, &token).await,
             // `decode` answers an unknown type itself; kept for exhaustiveness.
             ClientMsg::Unknown => self.error(None, ErrorCode::UnknownType, "unknown frame type").await,
         }
+    }
+
+    /// Takes a newer token for the same user and the same rooms; the serve
+    /// loop moves the session's end to the new expiry. A token for another
+    /// user or other rooms would change what this session may read, so it
+    /// is refused (reconnect with it instead).
+    async fn refresh(&mut self, id: ReqId, token: &str) -> Result<(), End> {
+        let claims = match self.node.auth.verify(token) {
+            Ok(claims) => claims,
+            Err(e) => {
+                tracing::debug!(error = %e, "refresh with a bad token");
+                return self.error(Some(id), ErrorCode::Unauthorized, "invalid token").await;
+            }
+        };
+        if claims.sub != self.claims.sub || claims.rooms != self.claims.rooms {
+            let why = "the new token is for another user or other rooms; reconnect with it";
+            return self.error(Some(id), ErrorCode::Forbidden, why).await;
+        }
+        let expires_at = claims.exp;
+        self.claims = claims;
+        self.reply(ServerMsg::Refreshed { id, expires_at }).await
     }
 
     async fn unavailable(&mut self, id: ReqId, e: bus::BusError) -> Result<(), End> {
@@ -255,14 +345,28 @@ impl Session {
     }
 }
 
-/// Maps a read error to how the session ends: an oversized frame gets 1009,
-/// anything else means the connection is gone.
+/// Maps a read error to how the session ends (RFC 6455, section 7.4.1): an
+/// oversized frame gets 1009, a text frame that is not UTF-8 1007, broken
+/// framing 1002; a connection that just ended (reset, EOF) is gone.
+/// tungstenite reports these without closing, so the close frame is ours.
 fn read_error(e: axum::Error) -> End {
+    use tungstenite::error::ProtocolError;
     let inner = e.into_inner();
     match inner.downcast_ref::<tungstenite::Error>() {
         Some(tungstenite::Error::Capacity(_)) => End::Close(close::MESSAGE_TOO_BIG, "frame too large"),
+        Some(tungstenite::Error::Utf8(_)) => End::Close(close::INVALID_PAYLOAD, "text frame is not UTF-8"),
+        Some(tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake)) => End::Gone,
+        Some(tungstenite::Error::Protocol(_)) => End::Close(close::PROTOCOL_ERROR, "websocket protocol error"),
         _ => End::Gone,
     }
+}
+
+/// When the session's token stops being accepted ([`Claims::valid_until`]),
+/// on the session's clock.
+fn token_deadline(claims: &Claims) -> tokio::time::Instant {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let left = Duration::from_secs(claims.valid_until()).saturating_sub(now);
+    tokio::time::Instant::now() + left.min(MAX_TOKEN_WAIT)
 }
 
 /// A rate limit: `rate` per second sustained, bursts of `burst`.
