@@ -56,6 +56,10 @@ pub struct BusConfig {
     /// In-process engine only: most topic states kept; past it, states are
     /// evicted (see [`MemoryBus::topic_count`]). Redis keys expire instead.
     pub max_topic_states: usize,
+    /// In-process engine only: most users whose room memberships (for
+    /// unread counts) are kept; past it, those who joined least recently
+    /// are forgotten (see [`MemoryBus::member_count`]). Redis keys expire instead.
+    pub max_members: usize,
 }
 
 /// Default for [`BusConfig::history_size`].
@@ -77,6 +81,8 @@ pub const DEFAULT_MAX_IDEMPOTENCY_KEYS: usize = 10_000;
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 160;
 /// Default for [`BusConfig::max_topic_states`].
 pub const DEFAULT_MAX_TOPIC_STATES: usize = 100_000;
+/// Default for [`BusConfig::max_members`].
+pub const DEFAULT_MAX_MEMBERS: usize = 100_000;
 
 impl Default for BusConfig {
     fn default() -> Self {
@@ -88,6 +94,7 @@ impl Default for BusConfig {
             idempotency_window: DEFAULT_IDEMPOTENCY_WINDOW,
             max_idempotency_keys: DEFAULT_MAX_IDEMPOTENCY_KEYS,
             max_topic_states: DEFAULT_MAX_TOPIC_STATES,
+            max_members: DEFAULT_MAX_MEMBERS,
         }
     }
 }

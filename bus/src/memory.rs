@@ -37,10 +37,19 @@ pub struct MemoryBus {
 struct Inner {
     config: BusConfig,
     topics: DashMap<Topic, Arc<Mutex<TopicState>>>,
-    members: DashMap<String, BTreeSet<Topic>>,
+    members: DashMap<String, Membership>,
     sink: OnceLock<Arc<dyn Deliver>>,
     /// The topic count at which the next sweep runs.
     next_sweep: AtomicUsize,
+    /// The member count at which the next sweep of memberships runs.
+    next_member_sweep: AtomicUsize,
+}
+
+/// The rooms a user joined (for unread counts), like Redis's
+/// `mq:{user:<u>}:rooms`, which lives `history_ttl` after the last join.
+struct Membership {
+    rooms: BTreeSet<Topic>,
+    last_join: Instant,
 }
 
 struct TopicState {
@@ -102,6 +111,7 @@ impl MemoryBus {
     /// A new engine whose sink is set later with [`MemoryBus::set_sink`].
     pub fn detached(config: BusConfig) -> MemoryBus {
         let first_sweep = SWEEP_MIN_TOPIC_STATES.min(config.max_topic_states.max(1));
+        let first_member_sweep = SWEEP_MIN_TOPIC_STATES.min(config.max_members.max(1));
         MemoryBus {
             inner: Arc::new(Inner {
                 config,
@@ -109,6 +119,7 @@ impl MemoryBus {
                 members: DashMap::new(),
                 sink: OnceLock::new(),
                 next_sweep: AtomicUsize::new(first_sweep),
+                next_member_sweep: AtomicUsize::new(first_member_sweep),
             }),
         }
     }
@@ -124,6 +135,43 @@ impl MemoryBus {
     /// recently used states this node is not subscribed to are evicted.
     pub fn topic_count(&self) -> usize {
         self.inner.topics.len()
+    }
+
+    /// How many users' room memberships the engine holds now (for tests and
+    /// metrics). Memberships older than the history TTL are swept when the
+    /// count doubles, and at [`BusConfig::max_members`] the users who joined
+    /// a room least recently are forgotten (their unread list empties).
+    pub fn member_count(&self) -> usize {
+        self.inner.members.len()
+    }
+
+    /// Drops memberships whose last join is older than the history TTL (all
+    /// but `keep`'s), then, at the cap, those of the users who joined least
+    /// recently, down to fifteen sixteenths of the cap.
+    fn sweep_members(&self, keep: &str) {
+        let now = Instant::now();
+        let ttl = self.inner.config.history_ttl;
+        let cap = self.inner.config.max_members.max(1);
+        if !ttl.is_zero() {
+            self.inner.members.retain(|u, m| u == keep || now.saturating_duration_since(m.last_join) < ttl);
+        }
+        let len = self.inner.members.len();
+        if len >= cap {
+            let mut oldest: Vec<(Instant, String)> = self
+                .inner
+                .members
+                .iter()
+                .filter(|e| e.key() != keep)
+                .map(|e| (e.value().last_join, e.key().clone()))
+                .collect();
+            oldest.sort_unstable();
+            for (_, user) in oldest.into_iter().take(len.saturating_sub(cap - cap / 16).max(1)) {
+                self.inner.members.remove(&user);
+            }
+        }
+        let len = self.inner.members.len();
+        let next = if len >= cap { len + (cap / 16).max(1) } else { (2 * len).max(SWEEP_MIN_TOPIC_STATES).min(cap) };
+        self.inner.next_member_sweep.store(next, Ordering::Relaxed);
     }
 
     /// Runs `f` on `topic`'s state under its mutex, creating the state when
@@ -300,7 +348,23 @@ impl MemoryBus {
     }
 
     pub(crate) async fn add_member(&self, user: &str, topic: &Topic) -> Result<(), BusError> {
-        self.inner.members.entry(user.to_owned()).or_default().insert(topic.clone());
+        let now = Instant::now();
+        let created = match self.inner.members.entry(user.to_owned()) {
+            MapEntry::Occupied(mut e) => {
+                let m = e.get_mut();
+                m.rooms.insert(topic.clone());
+                m.last_join = now;
+                false
+            }
+            MapEntry::Vacant(v) => {
+                v.insert(Membership { rooms: BTreeSet::from([topic.clone()]), last_join: now });
+                true
+            }
+        };
+        // The map's shard lock is released here: a sweep takes them all.
+        if created && self.inner.members.len() >= self.inner.next_member_sweep.load(Ordering::Relaxed) {
+            self.sweep_members(user);
+        }
         Ok(())
     }
 
@@ -318,7 +382,7 @@ impl MemoryBus {
 
     pub(crate) async fn unread(&self, user: &str) -> Result<Vec<(String, u64)>, BusError> {
         let rooms: Vec<Topic> =
-            self.inner.members.get(user).map(|set| set.iter().cloned().collect()).unwrap_or_default();
+            self.inner.members.get(user).map(|m| m.rooms.iter().cloned().collect()).unwrap_or_default();
         let mut out = Vec::with_capacity(rooms.len());
         for topic in rooms {
             let unread = self.with_topic(&topic, |st| st.top.saturating_sub(st.reads.get(user).copied().unwrap_or(0)));

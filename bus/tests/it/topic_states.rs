@@ -2,7 +2,8 @@
 //! touches (history reads, presence lists, read marks, subscribe and
 //! unsubscribe of fresh names) do not stay, while topics with subscribers,
 //! presence or history keep their epoch; at the cap the least recently used
-//! unsubscribed states go first. (The Redis engine keeps no per-name state
+//! unsubscribed states go first. Room memberships per user are bounded the
+//! same way. (The Redis engine keeps no per-name state
 //! in the process; its keys expire: `workqueue::every_key_a_client_can_cause_expires`.)
 
 use std::time::Duration;
@@ -96,4 +97,43 @@ async fn at_the_cap_the_least_recently_used_unsubscribed_states_are_evicted() {
     assert_eq!(newest.position.offset, 1, "a recent one was kept");
     let now = bus.history_after(&listened, 0, 10).await.unwrap();
     assert_eq!(now.position, kept, "a subscribed topic is never evicted, however old");
+}
+
+#[tokio::test]
+async fn room_memberships_of_many_users_are_capped_least_recent_first() {
+    let cap = 2_000;
+    let (mem, _rec) = engine(BusConfig { max_members: cap, ..config(100) });
+    let bus = Bus::Memory(mem.clone());
+    let lobby = topic("room:lobby");
+    bus.publish(&lobby, json("1")).await.unwrap();
+    // 3,000 guests each join the room: one membership per user.
+    for i in 0..3_000 {
+        bus.add_member(&format!("guest-{i}"), &lobby).await.unwrap();
+        assert!(mem.member_count() <= cap, "the cap holds: {}", mem.member_count());
+    }
+    assert!(bus.unread("guest-0").await.unwrap().is_empty(), "the least recent joiner was forgotten");
+    assert_eq!(bus.unread("guest-2999").await.unwrap(), [("room:lobby".to_owned(), 1)], "a recent one is kept");
+}
+
+#[tokio::test]
+async fn memberships_older_than_the_history_ttl_are_dropped() {
+    let (mem, _rec) = engine(BusConfig { history_ttl: Duration::from_millis(200), ..config(100) });
+    let bus = Bus::Memory(mem.clone());
+    bus.add_member("old-guest", &topic("room:lobby")).await.unwrap();
+    assert_eq!(bus.unread("old-guest").await.unwrap().len(), 1);
+    // New members make sweeps run; once the old membership is older than the
+    // TTL (Redis lets `mq:{user:<u>}:rooms` expire then) a sweep drops it.
+    let mut round = 0;
+    eventually(Duration::from_secs(10), "the old membership to be dropped", || {
+        round += 1;
+        let bus = bus.clone();
+        async move {
+            for i in 0..SWEEP_MIN_TOPIC_STATES {
+                bus.add_member(&format!("g{round}-{i}"), &topic("room:lobby")).await.unwrap();
+            }
+            bus.unread("old-guest").await.unwrap().is_empty().then_some(())
+        }
+    })
+    .await;
+    assert!(mem.member_count() > 0, "recent members stay");
 }
