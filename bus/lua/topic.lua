@@ -2,15 +2,16 @@
 -- of a topic carries the hash tag `{<topic>}` (bus/src/keys.rs `TopicKeys`).
 
 -- Publishes one message, at most once per idempotency key.
--- KEYS: stream, meta, channel, idempotency hash (key -> `<offset> <epoch>`),
--- idempotency zset (key -> remembered until, unix ms).
+-- KEYS: stream, meta, channel, and with a key: idempotency hash (key ->
+-- `<offset> <epoch>`), idempotency zset (key -> remembered until, unix ms).
 -- ARGV: payload, maxlen, ttl, epoch candidate, history byte budget,
 -- idempotency key ('' or absent: none), now (unix ms), window (ms), most
 -- keys remembered. Returns `{offset, epoch, duplicate}`: with a key seen
 -- within the window nothing is published and the first publication's
 -- `{offset, epoch, 1}` is returned. Both idempotency keys expire after the
 -- window; the oldest entries beyond the cap are forgotten first. Without a
--- key this adds no work to the publish.
+-- key this adds no work to the publish. Arguments were only appended (an
+-- older node's call, without budget or key, still works), so the name stays.
 redis.register_function('topic_publish', function(KEYS, ARGV)
 local key = ARGV[6] or ''
 local now = tonumber(ARGV[7] or '0')

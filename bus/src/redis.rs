@@ -132,30 +132,38 @@ impl RedisBus {
         self.publish_with(topic, data, key).await
     }
 
-    /// One `topic_publish` call; `key` empty = no idempotency key.
+    /// One `topic_publish` call; `key` empty = no idempotency key. Without a
+    /// key the call carries only what publishing needs (the hot path); the
+    /// idempotency keys and arguments follow only with a key.
     async fn publish_with(&self, topic: &Topic, data: Bytes, key: &str) -> Result<Published, BusError> {
         let k = TopicKeys::new(topic);
         let c = &self.inner.config;
-        let args = vec![
+        let mut args = vec![
             Arg::Data(data),
             Arg::Int(c.history_size as i64),
             Arg::Int(c.history_ttl.as_secs() as i64),
             Arg::from(new_epoch()),
             Arg::Int(c.history_bytes as i64),
-            Arg::from(key),
-            Arg::Int(now_ms()),
-            Arg::Int(c.idempotency_window.as_millis().max(1) as i64),
-            Arg::Int(c.max_idempotency_keys.max(1) as i64),
         ];
-        let keys = vec![k.stream, k.meta, k.channel, k.idempotency, k.idempotency_expiry];
+        let mut keys = vec![k.stream, k.meta, k.channel];
+        if !key.is_empty() {
+            args.extend([
+                Arg::from(key),
+                Arg::Int(now_ms()),
+                Arg::Int(c.idempotency_window.as_millis().max(1) as i64),
+                Arg::Int(c.max_idempotency_keys.max(1) as i64),
+            ]);
+            keys.extend([k.idempotency, k.idempotency_expiry]);
+        }
         let reply = self.inner.handle.call(Function::TopicPublish, keys, args).await?.into_array();
         match reply.as_slice() {
-            [offset, epoch, duplicate] => Ok(Published {
+            // A library loaded by an older node answers `{offset, epoch}`.
+            [offset, epoch, rest @ ..] if rest.len() <= 1 => Ok(Published {
                 position: Position {
                     offset: offset.as_u64().ok_or_else(|| protocol("publish offset"))?,
                     epoch: epoch.as_str().ok_or_else(|| protocol("publish epoch"))?.into(),
                 },
-                duplicate: duplicate.as_i64() == Some(1),
+                duplicate: rest.first().and_then(Reply::as_i64) == Some(1),
             }),
             _ => Err(protocol("publish reply")),
         }
