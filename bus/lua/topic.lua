@@ -1,10 +1,48 @@
 -- Topics: offsets, bounded history, presence and read positions. Every key
 -- of a topic carries the hash tag `{<topic>}` (bus/src/keys.rs `TopicKeys`).
 
--- Publishes one message. KEYS: stream, meta, channel.
--- ARGV: payload, maxlen, ttl, epoch candidate. Returns `{offset, epoch}`.
+-- Publishes one message, at most once per idempotency key.
+-- KEYS: stream, meta, channel, and with a key: idempotency hash (key ->
+-- `<offset> <epoch>`), idempotency zset (key -> remembered until, unix ms).
+-- ARGV: payload, maxlen, ttl, epoch candidate, history byte budget,
+-- idempotency key ('' or absent: none), now (unix ms), window (ms), most
+-- keys remembered. Returns `{offset, epoch, duplicate}`: with a key seen
+-- within the window nothing is published and the first publication's
+-- `{offset, epoch, 1}` is returned. Both idempotency keys expire after the
+-- window; the oldest entries beyond the cap are forgotten first. Without a
+-- key this adds no work to the publish. Arguments were only appended (an
+-- older node's call, without budget or key, still works), so the name stays.
 redis.register_function('topic_publish', function(KEYS, ARGV)
-return marquee_publish(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+local key = ARGV[6] or ''
+local now = tonumber(ARGV[7] or '0')
+if key ~= '' then
+  local seen = redis.call('hget', KEYS[4], key)
+  if seen and tonumber(redis.call('zscore', KEYS[5], key) or '0') > now then
+    local sep = string.find(seen, ' ', 1, true)
+    return {tonumber(string.sub(seen, 1, sep - 1)), string.sub(seen, sep + 1), 1}
+  end
+  local old = redis.call('zrangebyscore', KEYS[5], '-inf', now, 'LIMIT', 0, 16)
+  if #old > 0 then
+    redis.call('hdel', KEYS[4], unpack(old))
+    redis.call('zrem', KEYS[5], unpack(old))
+  end
+end
+local r = marquee_publish(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+if key ~= '' then
+  local window = tonumber(ARGV[8])
+  redis.call('hset', KEYS[4], key, r[1] .. ' ' .. r[2])
+  redis.call('zadd', KEYS[5], now + window, key)
+  local over = redis.call('zcard', KEYS[5]) - tonumber(ARGV[9])
+  if over > 0 then
+    local dropped = redis.call('zpopmin', KEYS[5], over)
+    for i = 1, #dropped, 2 do
+      redis.call('hdel', KEYS[4], dropped[i])
+    end
+  end
+  redis.call('pexpire', KEYS[4], window)
+  redis.call('pexpire', KEYS[5], window)
+end
+return {r[1], r[2], 0}
 end)
 
 -- Reads the topic's position and a range of history in one atomic step.

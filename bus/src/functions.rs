@@ -191,6 +191,12 @@ mod tests {
     }
 
     #[test]
+    fn the_library_default_byte_budget_is_the_bus_default() {
+        let line = format!("local HISTORY_BYTES = {}\n", crate::DEFAULT_HISTORY_BYTES);
+        assert!(library().contains(&line), "bus/lua/publish.lua and DEFAULT_HISTORY_BYTES disagree");
+    }
+
+    #[test]
     fn every_include_resolves_and_no_fragment_is_left_unused() {
         let lib = library();
         assert!(!lib.contains("--@include"), "an --@include names no fragment");

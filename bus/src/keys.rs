@@ -18,7 +18,8 @@ pub const PREFIX: &str = "mq";
 pub struct TopicKeys {
     /// Stream of publications; entry ids are `0-<offset>`, field `d` holds the data.
     pub stream: String,
-    /// Hash with `e` (epoch) and `o` (last assigned offset).
+    /// Hash with `e` (epoch), `o` (last assigned offset) and `b` (payload
+    /// bytes in the stream, for the history byte budget).
     pub meta: String,
     /// Pub/sub channel the nodes subscribe to.
     pub channel: String,
@@ -28,6 +29,10 @@ pub struct TopicKeys {
     pub presence_expiry: String,
     /// Hash: user id → last offset the user has read.
     pub reads: String,
+    /// Hash: publish idempotency key → `<offset> <epoch>` of its publication.
+    pub idempotency: String,
+    /// Sorted set: publish idempotency key → remembered until (unix ms).
+    pub idempotency_expiry: String,
 }
 
 impl TopicKeys {
@@ -41,6 +46,8 @@ impl TopicKeys {
             presence: format!("{tag}:p"),
             presence_expiry: format!("{tag}:pz"),
             reads: format!("{tag}:r"),
+            idempotency: format!("{tag}:i"),
+            idempotency_expiry: format!("{tag}:iz"),
         }
     }
 
@@ -171,7 +178,8 @@ mod tests {
     fn keys_share_one_hash_tag_and_channel_round_trips() {
         let t = Topic::parse("showtime:42").expect("valid");
         let k = TopicKeys::new(&t);
-        for key in [&k.stream, &k.meta, &k.channel, &k.presence, &k.presence_expiry, &k.reads] {
+        let all = [&k.stream, &k.meta, &k.channel, &k.presence, &k.presence_expiry, &k.reads, &k.idempotency];
+        for key in all.into_iter().chain([&k.idempotency_expiry]) {
             assert!(key.starts_with("mq:{showtime:42}:"), "{key}");
         }
         assert_eq!(topic_of_channel(&k.channel), Some("showtime:42"));

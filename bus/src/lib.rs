@@ -16,6 +16,7 @@
 
 pub mod functions;
 mod handle;
+mod idempotency;
 pub mod keys;
 mod memory;
 mod redis;
@@ -29,7 +30,7 @@ use bytes::Bytes;
 
 pub use functions::Function;
 pub use handle::{Arg, RedisHandle, Reply};
-pub use memory::MemoryBus;
+pub use memory::{MemoryBus, SWEEP_MIN_TOPIC_STATES};
 pub use redis::RedisBus;
 pub use topic::{MAX_TOPIC_ID_LEN, Topic, TopicError, TopicKind};
 pub use workqueue::{CLAIM_START, DEAD_LETTER_MAXLEN, WorkItem, WorkQueue};
@@ -39,10 +40,26 @@ pub use workqueue::{CLAIM_START, DEAD_LETTER_MAXLEN, WorkItem, WorkQueue};
 pub struct BusConfig {
     /// Publications kept per topic for recovery and paging (`XADD MAXLEN`).
     pub history_size: usize,
+    /// Payload bytes kept per topic: past it the oldest publications are
+    /// trimmed (the newest is always kept), like past `history_size`.
+    pub history_bytes: usize,
     /// How long an idle topic's history and epoch are kept (0 = forever).
     pub history_ttl: Duration,
     /// How long a presence entry lives without being refreshed by its node.
     pub presence_ttl: Duration,
+    /// How long a publication's idempotency key is remembered
+    /// ([`Bus::publish_idempotent`]).
+    pub idempotency_window: Duration,
+    /// Most idempotency keys remembered per topic; past it the oldest is
+    /// forgotten first (a retry of that publication would publish again).
+    pub max_idempotency_keys: usize,
+    /// In-process engine only: most topic states kept; past it, states are
+    /// evicted (see [`MemoryBus::topic_count`]). Redis keys expire instead.
+    pub max_topic_states: usize,
+    /// In-process engine only: most users whose room memberships (for
+    /// unread counts) are kept; past it, those who joined least recently
+    /// are forgotten (see [`MemoryBus::member_count`]). Redis keys expire instead.
+    pub max_members: usize,
 }
 
 /// Default for [`BusConfig::history_size`].
@@ -51,15 +68,45 @@ pub const DEFAULT_HISTORY_SIZE: usize = 1000;
 pub const DEFAULT_HISTORY_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Default for [`BusConfig::presence_ttl`].
 pub const DEFAULT_PRESENCE_TTL: Duration = Duration::from_secs(60);
+/// Default for [`BusConfig::history_bytes`]: 1 MiB of payload per topic.
+/// Publishing functions of the seat store and the chat queue, which do not
+/// pass a budget, get this one (`bus/lua/publish.lua` holds the same number).
+pub const DEFAULT_HISTORY_BYTES: usize = 1024 * 1024;
+/// Default for [`BusConfig::idempotency_window`]: five minutes.
+pub const DEFAULT_IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(300);
+/// Default for [`BusConfig::max_idempotency_keys`].
+pub const DEFAULT_MAX_IDEMPOTENCY_KEYS: usize = 10_000;
+/// Longest idempotency key the bus accepts, in bytes (the gateway scopes a
+/// client's 64-byte key by its user id, so it passes at most 129).
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 160;
+/// Default for [`BusConfig::max_topic_states`].
+pub const DEFAULT_MAX_TOPIC_STATES: usize = 100_000;
+/// Default for [`BusConfig::max_members`].
+pub const DEFAULT_MAX_MEMBERS: usize = 100_000;
 
 impl Default for BusConfig {
     fn default() -> Self {
         BusConfig {
             history_size: DEFAULT_HISTORY_SIZE,
+            history_bytes: DEFAULT_HISTORY_BYTES,
             history_ttl: DEFAULT_HISTORY_TTL,
             presence_ttl: DEFAULT_PRESENCE_TTL,
+            idempotency_window: DEFAULT_IDEMPOTENCY_WINDOW,
+            max_idempotency_keys: DEFAULT_MAX_IDEMPOTENCY_KEYS,
+            max_topic_states: DEFAULT_MAX_TOPIC_STATES,
+            max_members: DEFAULT_MAX_MEMBERS,
         }
     }
+}
+
+/// The answer to an idempotent publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    /// Where the publication is: for a duplicate, the first one's position.
+    pub position: Position,
+    /// True when the key was seen within the window: nothing new was
+    /// published, `position` is the earlier publication's.
+    pub duplicate: bool,
 }
 
 /// Where a topic's stream stands: its epoch (changes when history is lost,
@@ -131,6 +178,9 @@ pub enum BusError {
     /// Redis answered something the engine did not expect.
     #[error("unexpected reply from redis: {0}")]
     Protocol(String),
+    /// An idempotency key was empty or longer than [`MAX_IDEMPOTENCY_KEY_LEN`].
+    #[error("idempotency key must be 1-{MAX_IDEMPOTENCY_KEY_LEN} bytes")]
+    BadIdempotencyKey,
 }
 
 impl From<fred::error::Error> for BusError {
@@ -161,6 +211,24 @@ impl Bus {
     /// Publishes `data` (a JSON text) to `topic`; returns its position.
     pub async fn publish(&self, topic: &Topic, data: Bytes) -> Result<Position, BusError> {
         dispatch!(self, b => b.publish(topic, data).await)
+    }
+
+    /// Publishes `data` to `topic` unless a publication with the same `key`
+    /// was made on `topic` within [`BusConfig::idempotency_window`]; then
+    /// publishes nothing and answers that publication's position with
+    /// `duplicate: true`. The check and the publish are one atomic step, so a
+    /// retry that reaches the engine after (or while) the first attempt runs
+    /// never publishes twice. Keys are opaque; at most
+    /// [`BusConfig::max_idempotency_keys`] per topic are remembered (oldest forgotten first).
+    ///
+    /// # Errors
+    /// [`BusError::BadIdempotencyKey`] for an empty or too long key (nothing
+    /// is sent); otherwise those of [`Bus::publish`].
+    pub async fn publish_idempotent(&self, topic: &Topic, data: Bytes, key: &str) -> Result<Published, BusError> {
+        if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_LEN {
+            return Err(BusError::BadIdempotencyKey);
+        }
+        dispatch!(self, b => b.publish_idempotent(topic, data, key).await)
     }
 
     /// Reads the position and up to `limit` entries with offsets above `after`.

@@ -21,7 +21,9 @@ use tokio_util::sync::CancellationToken;
 use crate::functions::Function;
 use crate::handle::{Arg, RedisHandle, Reply};
 use crate::keys::{TopicKeys, topic_of_channel, user_rooms_key};
-use crate::{BusConfig, BusError, BusEvent, Deliver, Entry, HistoryDir, HistoryPage, Position, Topic, new_epoch};
+use crate::{
+    BusConfig, BusError, BusEvent, Deliver, Entry, HistoryDir, HistoryPage, Position, Published, Topic, new_epoch,
+};
 
 /// How long one Redis command may take before it fails (Redis down or stuck).
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
@@ -118,20 +120,50 @@ impl RedisBus {
     }
 
     pub(crate) async fn publish(&self, topic: &Topic, data: Bytes) -> Result<Position, BusError> {
+        Ok(self.publish_with(topic, data, "").await?.position)
+    }
+
+    pub(crate) async fn publish_idempotent(
+        &self,
+        topic: &Topic,
+        data: Bytes,
+        key: &str,
+    ) -> Result<Published, BusError> {
+        self.publish_with(topic, data, key).await
+    }
+
+    /// One `topic_publish` call; `key` empty = no idempotency key. Without a
+    /// key the call carries only what publishing needs (the hot path); the
+    /// idempotency keys and arguments follow only with a key.
+    async fn publish_with(&self, topic: &Topic, data: Bytes, key: &str) -> Result<Published, BusError> {
         let k = TopicKeys::new(topic);
         let c = &self.inner.config;
-        let args = vec![
+        let mut args = vec![
             Arg::Data(data),
             Arg::Int(c.history_size as i64),
             Arg::Int(c.history_ttl.as_secs() as i64),
             Arg::from(new_epoch()),
+            Arg::Int(c.history_bytes as i64),
         ];
-        let reply =
-            self.inner.handle.call(Function::TopicPublish, vec![k.stream, k.meta, k.channel], args).await?.into_array();
+        let mut keys = vec![k.stream, k.meta, k.channel];
+        if !key.is_empty() {
+            args.extend([
+                Arg::from(key),
+                Arg::Int(now_ms()),
+                Arg::Int(c.idempotency_window.as_millis().max(1) as i64),
+                Arg::Int(c.max_idempotency_keys.max(1) as i64),
+            ]);
+            keys.extend([k.idempotency, k.idempotency_expiry]);
+        }
+        let reply = self.inner.handle.call(Function::TopicPublish, keys, args).await?.into_array();
         match reply.as_slice() {
-            [offset, epoch] => Ok(Position {
-                offset: offset.as_u64().ok_or_else(|| protocol("publish offset"))?,
-                epoch: epoch.as_str().ok_or_else(|| protocol("publish epoch"))?.into(),
+            // A library loaded by an older node answers `{offset, epoch}`.
+            [offset, epoch, rest @ ..] if rest.len() <= 1 => Ok(Published {
+                position: Position {
+                    offset: offset.as_u64().ok_or_else(|| protocol("publish offset"))?,
+                    epoch: epoch.as_str().ok_or_else(|| protocol("publish epoch"))?.into(),
+                },
+                duplicate: rest.first().and_then(Reply::as_i64) == Some(1),
             }),
             _ => Err(protocol("publish reply")),
         }

@@ -150,6 +150,11 @@ pub struct Config {
     #[arg(long, env = "HISTORY_SIZE", default_value_t = bus::DEFAULT_HISTORY_SIZE)]
     pub history_size: usize,
 
+    /// Payload bytes of history kept per topic (the oldest go first, the newest is always kept);
+    /// a recovery from a trimmed offset answers "refetch state".
+    #[arg(long, env = "HISTORY_BYTES", default_value_t = bus::DEFAULT_HISTORY_BYTES)]
+    pub history_bytes: usize,
+
     /// Most publications recovered on resubscribe; a larger gap answers "refetch state".
     #[arg(long, env = "MAX_RECOVER", default_value_t = DEFAULT_MAX_RECOVER)]
     pub max_recover: usize,
@@ -271,6 +276,7 @@ impl Config {
             ("MAX_SUBSCRIPTIONS", self.max_subscriptions),
             ("MAX_CONNECTIONS", self.max_connections),
             ("HISTORY_SIZE", self.history_size),
+            ("HISTORY_BYTES", self.history_bytes),
             ("HEARTBEAT_MS", self.heartbeat_ms as usize),
             ("PUBLISH_RATE", self.publish_rate as usize),
             ("SWEEP_INTERVAL_MS", self.sweep_interval_ms as usize),

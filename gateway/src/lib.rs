@@ -69,7 +69,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     let metrics = Arc::new(metrics::Metrics::default());
     seats::metrics::init();
     let hub = Arc::new(hub::Hub::new(metrics.clone()));
-    let bus_config = BusConfig { history_size: config.history_size, ..BusConfig::default() };
+    let bus_config = bus_config_of(&config);
     let presence_ttl = bus_config.presence_ttl;
     // The bus outlives the sessions: it stops only after they have left.
     let bus_stop = CancellationToken::new();
@@ -101,7 +101,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     tracing::info!(node = %node_id, showtimes = store.schedule().showtimes().len(), "schedule loaded");
     let tracker = TaskTracker::new();
     let sweep_every = config.sweep_interval();
-    let chat_queue = chat::ChatQueue::new(&bus, bus_config_for_chat(&config), config.chat_queue_max);
+    let chat_queue = chat::ChatQueue::new(&bus, bus_config_of(&config), config.chat_queue_max);
     let node = Arc::new(node::Node::new(
         node_id.clone(),
         config,
@@ -165,8 +165,9 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     Ok(())
 }
 
-fn bus_config_for_chat(config: &Config) -> BusConfig {
-    BusConfig { history_size: config.history_size, ..BusConfig::default() }
+/// The bus settings of this configuration (the bus, the seat store and the chat queue share them).
+fn bus_config_of(config: &Config) -> BusConfig {
+    BusConfig { history_size: config.history_size, history_bytes: config.history_bytes, ..BusConfig::default() }
 }
 
 /// Starts this node's chat dispatcher (and, without MODEL_SVC_URL, the

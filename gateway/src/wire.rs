@@ -38,6 +38,24 @@ fn optional_offset<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Er
     Option::<u64>::deserialize(d)?.map(checked_offset).transpose()
 }
 
+/// Longest `idem` of a `publish`, in bytes.
+pub const MAX_PUBLISH_IDEM_LEN: usize = 64;
+
+/// A `publish` idempotency key: 1–64 of `A-Z a-z 0-9 _ . : -` (the charset
+/// of the other client-chosen ids), else `bad_request`.
+fn publish_idem<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let Some(key) = Option::<String>::deserialize(d)? else { return Ok(None) };
+    let valid = !key.is_empty()
+        && key.len() <= MAX_PUBLISH_IDEM_LEN
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
+    if !valid {
+        return Err(serde::de::Error::custom(format!(
+            "idem must be 1-{MAX_PUBLISH_IDEM_LEN} characters of A-Z a-z 0-9 _ . : -"
+        )));
+    }
+    Ok(Some(key))
+}
+
 /// Where a resubscribing client left off.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 pub struct RecoverFrom {
@@ -79,6 +97,10 @@ pub enum ClientMsg {
         /// cannot borrow raw values inside internally tagged enums.
         #[serde(skip)]
         data: Option<Box<RawValue>>,
+        /// Idempotency key: a retry with the same key (same user and topic,
+        /// within 5 minutes) publishes nothing and gets the first answer.
+        #[serde(default, deserialize_with = "publish_idem")]
+        idem: Option<String>,
     },
     /// Page through a topic's history.
     History {
@@ -394,7 +416,8 @@ pub enum ErrorCode {
     NotSubscribed,
     /// The connection publishes faster than allowed.
     RateLimited,
-    /// The bus (Redis) is unreachable; retry later. Nothing was published.
+    /// The bus (Redis) failed or did not answer in time: the request may
+    /// have happened (docs/protocol.md, *Retries*); retry with the same key.
     Unavailable,
     /// The server is draining; reconnect elsewhere.
     ShuttingDown,
@@ -523,6 +546,10 @@ pub enum ServerMsg<'a> {
         topic: &'a str,
         /// The offset the publication got.
         offset: u64,
+        /// The `idem` key was seen: nothing new was published, `offset` is
+        /// the first publication's.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        duplicate: bool,
     },
     /// Answer to `presence`.
     Presence {
@@ -825,6 +852,26 @@ mod tests {
             other => panic!("unexpected {other:?}"),
         }
         assert!(decode(r#"{"type":"publish","id":2,"topic":"room:a"}"#).is_err(), "data is required");
+    }
+
+    #[test]
+    fn a_publish_idem_key_is_optional_and_checked() {
+        let idem = |text: &str| match decode(text) {
+            Ok(ClientMsg::Publish { idem, .. }) => Ok(idem),
+            Ok(other) => panic!("unexpected {other:?}"),
+            Err(e) => Err(e.code()),
+        };
+        assert_eq!(idem(r#"{"type":"publish","id":1,"topic":"room:a","data":1}"#), Ok(None));
+        assert_eq!(idem(r#"{"type":"publish","id":1,"topic":"room:a","data":1,"idem":null}"#), Ok(None));
+        let ok = format!(r#"{{"type":"publish","id":1,"topic":"room:a","data":1,"idem":"{}"}}"#, "a:b.c_d-".repeat(8));
+        assert_eq!(idem(&ok), Ok(Some("a:b.c_d-".repeat(8))), "64 bytes is the limit");
+        for bad in ["", "a b", "키", "{x}"] {
+            let text = format!(r#"{{"type":"publish","id":1,"topic":"room:a","data":1,"idem":"{bad}"}}"#);
+            assert_eq!(idem(&text), Err(ErrorCode::BadRequest), "{bad:?}");
+        }
+        let long = format!(r#"{{"type":"publish","id":1,"topic":"room:a","data":1,"idem":"{}"}}"#, "k".repeat(65));
+        assert_eq!(idem(&long), Err(ErrorCode::BadRequest));
+        assert_eq!(idem(r#"{"type":"publish","id":1,"topic":"room:a","data":1,"idem":7}"#), Err(ErrorCode::BadRequest));
     }
 
     #[test]

@@ -75,21 +75,21 @@ fn config(history: usize) -> BusConfig {
     BusConfig { history_size: history, ..BusConfig::default() }
 }
 
-fn memory(history: usize) -> (Engine, Keep) {
+fn memory_with(config: BusConfig) -> (Engine, Keep) {
     let rec = Arc::new(Recorder::default());
-    let bus = Bus::Memory(MemoryBus::new(config(history), rec.clone()));
+    let bus = Bus::Memory(MemoryBus::new(config, rec.clone()));
     (Engine { bus, rec }, Keep { _redis: None, _stop: CancellationToken::new().drop_guard() })
 }
 
 async fn redis_on(server: &Arc<RedisServer>, history: usize) -> (Engine, Keep) {
-    let rec = Arc::new(Recorder::default());
-    let stop = CancellationToken::new();
-    let bus = Bus::Redis(RedisBus::connect(&server.url(), config(history), rec.clone(), stop.clone()).await.unwrap());
-    (Engine { bus, rec }, Keep { _redis: Some(server.clone()), _stop: stop.drop_guard() })
+    redis_with(server, config(history)).await
 }
 
-async fn redis(history: usize) -> (Engine, Keep) {
-    redis_on(&Arc::new(RedisServer::start()), history).await
+async fn redis_with(server: &Arc<RedisServer>, config: BusConfig) -> (Engine, Keep) {
+    let rec = Arc::new(Recorder::default());
+    let stop = CancellationToken::new();
+    let bus = Bus::Redis(RedisBus::connect(&server.url(), config, rec.clone(), stop.clone()).await.unwrap());
+    (Engine { bus, rec }, Keep { _redis: Some(server.clone()), _stop: stop.drop_guard() })
 }
 
 fn topic(s: &str) -> Topic {
@@ -100,22 +100,31 @@ fn json(s: &str) -> Bytes {
     Bytes::copy_from_slice(s.as_bytes())
 }
 
-/// Runs an async test body against both engines.
-macro_rules! both_engines {
-    ($name:ident, $history:expr, $body:expr) => {
+/// Runs an async test body against both engines, each built with the
+/// [`BusConfig`] `$config` (`both_engines!` with a history size: the default
+/// configuration with that size).
+macro_rules! both_engines_with {
+    ($name:ident, $config:expr, $body:expr) => {
         mod $name {
             use super::*;
             #[tokio::test]
             async fn memory_engine() {
-                let (engine, _keep) = memory($history);
+                let (engine, _keep) = memory_with($config);
                 ($body)(engine).await;
             }
             #[tokio::test]
             async fn redis_engine() {
-                let (engine, _keep) = redis($history).await;
+                let (engine, _keep) = redis_with(&Arc::new(RedisServer::start()), $config).await;
                 ($body)(engine).await;
             }
         }
+    };
+}
+
+/// Runs an async test body against both engines.
+macro_rules! both_engines {
+    ($name:ident, $history:expr, $body:expr) => {
+        both_engines_with!($name, config($history), $body);
     };
 }
 
@@ -328,3 +337,8 @@ async fn redis_restart_reconnects_resyncs_and_changes_epoch() {
     })
     .await;
 }
+
+// After the macros, so that these modules can use them.
+mod history_bytes;
+mod idempotency;
+mod topic_states;

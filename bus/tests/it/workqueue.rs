@@ -206,10 +206,15 @@ async fn every_key_a_client_can_cause_expires() {
     }
     let t = bus::Topic::parse("room:used").unwrap();
     bus.publish(&t, bytes::Bytes::from_static(b"{}")).await.unwrap();
+    bus.publish_idempotent(&t, bytes::Bytes::from_static(b"{}"), "guest-0:k1").await.unwrap();
     bus.mark_read(&t, "guest-0", 1).await.unwrap();
     bus.presence_add(&t, "s1", bytes::Bytes::from_static(b"{}")).await.unwrap();
     let keys = h.cmd("KEYS", vec![text("*")]).await.unwrap().into_array();
     assert!(keys.len() > 40, "the keys were made: {}", keys.len());
+    let idempotency = bus::keys::TopicKeys::new(&t);
+    for k in [idempotency.idempotency, idempotency.idempotency_expiry] {
+        assert!(keys.iter().any(|x| x.to_text().as_deref() == Some(k.as_str())), "{k} was made");
+    }
     let mut forever = Vec::new();
     for k in keys {
         let name = k.to_text().unwrap();

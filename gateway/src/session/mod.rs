@@ -272,7 +272,9 @@ impl Session {
         match msg {
             ClientMsg::Subscribe { id, topic, recover } => self.subscribe(id, &topic, recover).await,
             ClientMsg::Unsubscribe { id, topic } => self.unsubscribe(id, &topic).await,
-            ClientMsg::Publish { id, topic, data: Some(data) } => self.publish(id, &topic, &data).await,
+            ClientMsg::Publish { id, topic, data: Some(data), idem } => {
+                self.publish(id, &topic, &data, idem.as_deref()).await
+            }
             // `decode` always fills `data` or fails.
             ClientMsg::Publish { id, .. } => self.error(Some(id), ErrorCode::BadRequest, "missing field `data`").await,
             ClientMsg::History { id, topic, before, after, limit } => {

@@ -91,6 +91,7 @@ impl Session {
         id: ReqId,
         name: &str,
         data: &serde_json::value::RawValue,
+        idem: Option<&str>,
     ) -> Result<(), End> {
         let Some(topic) = self.topic(id, name).await? else { return Ok(()) };
         if !allowed(&self.claims, &topic, Action::Publish, self.subs.contains_key(&topic)) {
@@ -106,8 +107,25 @@ impl Session {
         }
         let info = wire::PublisherInfo { user: &self.claims.sub, name: &self.claims.name };
         let payload = Bytes::from(wire::stored_payload(data, &info));
-        match self.node.count_bus(self.node.bus.publish(&topic, payload).await) {
-            Ok(pos) => self.reply(ServerMsg::Published { id, topic: topic.as_str(), offset: pos.offset }).await,
+        let published = match idem {
+            // Scoped by user (user ids have no `:`), so nobody can claim
+            // another user's key and swallow their publication.
+            Some(key) => {
+                let key = format!("{}:{key}", self.claims.sub);
+                self.node.bus.publish_idempotent(&topic, payload, &key).await
+            }
+            None => self
+                .node
+                .bus
+                .publish(&topic, payload)
+                .await
+                .map(|position| bus::Published { position, duplicate: false }),
+        };
+        match self.node.count_bus(published) {
+            Ok(p) => {
+                let (offset, duplicate) = (p.position.offset, p.duplicate);
+                self.reply(ServerMsg::Published { id, topic: topic.as_str(), offset, duplicate }).await
+            }
             Err(e) => self.unavailable(id, e).await,
         }
     }

@@ -249,3 +249,94 @@ async fn redis_restart_is_reported_and_clients_are_told_to_refetch() {
     assert_eq!(r["offset"], 1);
     assert_eq!(c.next_pub("room:r").await["data"], 3);
 }
+
+/// Sends `publish` with `idem` until it is answered with `published` (Redis
+/// stopped: each attempt times out as `unavailable`, which means "may have
+/// happened", so the client retries with the same key); returns the answer.
+async fn publish_until_answered(c: &mut Client, topic: &str, data: serde_json::Value, idem: &str) -> serde_json::Value {
+    for _ in 0..20 {
+        let r = c.request(json!({"type": "publish", "topic": topic, "data": data, "idem": idem})).await;
+        if r["type"] == "published" {
+            return r;
+        }
+        assert_eq!((r["type"].as_str(), r["code"].as_str()), (Some("error"), Some("unavailable")), "{r}");
+    }
+    panic!("publish was never answered");
+}
+
+#[tokio::test]
+async fn a_publish_retried_with_its_idem_key_while_redis_is_stopped_appears_once() {
+    let redis = RedisServer::start();
+    let (a, b) = pair(&redis).await;
+    let mut reader = Client::connect(&b, "alice").await;
+    let mut writer = Client::connect(&a, "bob").await;
+    reader.subscribe("room:retry").await;
+    writer.subscribe("room:retry").await;
+    // SIGSTOP: every attempt times out, but its command waits in Redis's
+    // socket buffer and runs on SIGCONT.
+    redis.pause();
+    for _ in 0..3 {
+        let r = writer
+            .request(json!({"type": "publish", "topic": "room:retry", "data": {"text": "once"}, "idem": "send-1"}))
+            .await;
+        assert_eq!((r["type"].as_str(), r["code"].as_str()), (Some("error"), Some("unavailable")), "{r}");
+    }
+    redis.resume();
+    let r = publish_until_answered(&mut writer, "room:retry", json!({"text": "once"}), "send-1").await;
+    // The timed-out attempts ran on resume, ahead of this retry on the same
+    // connection, so the retry is normally the duplicate (seen every run);
+    // whichever attempt ran first, only one may have published.
+    assert_eq!(r["offset"], 1, "the retry learns the first publication's offset: {r}");
+
+    let p = reader.next_pub("room:retry").await;
+    assert_eq!((p["offset"].as_u64(), &p["data"]), (Some(1), &json!({"text": "once"})));
+    // Nothing more was published: the next publication is offset 2, and it
+    // is the next frame the reader gets.
+    let next = writer.publish("room:retry", json!({"text": "after"})).await;
+    assert_eq!(next["offset"], 2, "{next}");
+    let p = reader.next_pub("room:retry").await;
+    assert_eq!((p["offset"].as_u64(), &p["data"]), (Some(2), &json!({"text": "after"})));
+    let h = reader.request(json!({"type": "history", "topic": "room:retry", "after": 0})).await;
+    let offsets: Vec<u64> = h["pubs"].as_array().unwrap().iter().filter_map(|p| p["offset"].as_u64()).collect();
+    assert_eq!(offsets, [1, 2], "exactly one copy in history: {h}");
+    // Retrying once more, on the other node, is answered as a duplicate.
+    let mut writer_on_b = Client::connect(&b, "bob").await;
+    writer_on_b.subscribe("room:retry").await;
+    let again = publish_until_answered(&mut writer_on_b, "room:retry", json!({"text": "once"}), "send-1").await;
+    assert_eq!((again["offset"].as_u64(), &again["duplicate"]), (Some(1), &json!(true)), "{again}");
+    // Another user's identical key is another publication.
+    let other = publish_until_answered(&mut reader, "room:retry", json!({"text": "mine"}), "send-1").await;
+    assert_eq!((other["offset"].as_u64(), other.get("duplicate")), (Some(3), None), "{other}");
+}
+
+#[tokio::test]
+async fn recovery_past_history_trimmed_by_its_byte_budget_says_cannot_recover() {
+    let redis = RedisServer::start();
+    // About 200 bytes per stored publication: 1,000 bytes keep 4 or 5.
+    let a = Node::start(Some(&redis), "a", |c| c.history_bytes = 1_000).await;
+    let mut writer = Client::connect(&a, "bob").await;
+    let sub = writer.subscribe("room:bytes").await;
+    let epoch = sub["epoch"].as_str().unwrap().to_owned();
+    let text = "x".repeat(150);
+    for i in 1..=12 {
+        writer.publish("room:bytes", json!({"n": i, "text": text})).await;
+    }
+    let h = writer.request(json!({"type": "history", "topic": "room:bytes", "after": 0})).await;
+    let first = h["first"].as_u64().unwrap();
+    assert!(first > 3 && h["offset"] == 12, "the byte budget trimmed the oldest: {h}");
+    let mut c = Client::connect(&a, "alice").await;
+    let r = c
+        .request(json!({"type": "subscribe", "topic": "room:bytes", "recover": {"epoch": epoch, "offset": first - 2}}))
+        .await;
+    assert_eq!(r["recovered"], false, "offset {} was trimmed: {r}", first - 1);
+    writer.publish("room:bytes", json!({"n": 13})).await;
+    assert_eq!(c.next_pub("room:bytes").await["offset"], 13, "no partial history was sent");
+    let mut d = Client::connect(&a, "dave").await;
+    let r = d
+        .request(json!({"type": "subscribe", "topic": "room:bytes", "recover": {"epoch": epoch, "offset": first - 1}}))
+        .await;
+    assert_eq!(r["recovered"], true, "from the oldest kept offset on it recovers: {r}");
+    for i in first..=13 {
+        assert_eq!(d.next_pub("room:bytes").await["offset"], i);
+    }
+}
