@@ -94,17 +94,28 @@ pub fn admin_router(node: Arc<Node>) -> Router {
     with_security_headers(app)
 }
 
-/// Only the client's own files: `index.html`, `style.css` and `js/`. The
-/// rest of `web/` (the browser tests, their `node_modules`, dotfiles) is not
-/// served; a new kind of client file needs a route here.
+/// Only the client's own files: `index.html`, `style.css` and `js/` (no
+/// dotfiles there either). The rest of `web/` (the browser tests, their
+/// `node_modules`) is not served; a new kind of client file needs a route here.
 fn web_client(node: &Node) -> Router<Arc<Node>> {
     let dir = &node.config.web_dir;
     let index = ServeFile::new(dir.join("index.html"));
+    let modules =
+        Router::new().nest_service("/js", ServeDir::new(dir.join("js"))).layer(axum::middleware::from_fn(no_dotfiles));
     Router::new()
         .route_service("/", index.clone())
         .route_service("/index.html", index)
         .route_service("/style.css", ServeFile::new(dir.join("style.css")))
-        .nest_service("/js", ServeDir::new(dir.join("js")))
+        .merge(modules)
+}
+
+/// 404 for a path with a segment that starts with a dot (`.env`, `.git/…`,
+/// and `..` before ServeDir would refuse it anyway).
+async fn no_dotfiles(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if req.uri().path().split('/').any(|segment| segment.starts_with('.')) {
+        return not_found().await;
+    }
+    next.run(req).await
 }
 
 async fn not_found() -> Response {

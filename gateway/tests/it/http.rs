@@ -252,25 +252,58 @@ fn web_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web")
 }
 
+/// A web root like `web/` with a file in each place that must not be served.
+fn web_root_with_traps() -> std::path::PathBuf {
+    let root = std::env::temp_dir().join(format!("marquee-web-{}-{}", std::process::id(), rand_suffix()));
+    for (path, text) in [
+        ("index.html", "<!doctype html><title>t</title>"),
+        ("style.css", "body{}"),
+        ("js/app.js", "export {};"),
+        ("js/.secret", "dotfile"),
+        ("tests/harness.js", "test"),
+        ("tests/node_modules/playwright-core/package.json", "{}"),
+        (".env", "SECRET=1"),
+    ] {
+        let file = root.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, text).unwrap();
+    }
+    root
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::time::SystemTime::now())
+}
+
 #[tokio::test]
 async fn only_the_clients_files_are_served_not_the_tests_or_dotfiles() {
-    let n = Node::start(None, "solo", |c| c.web_dir = web_dir()).await;
+    let root = web_root_with_traps();
+    let n = Node::start(None, "solo", |c| c.web_dir = root.clone()).await;
     let (status, body) = n.get("/").await;
     assert_eq!(status, 200);
     assert!(body.to_ascii_lowercase().starts_with("<!doctype html>"), "{body}");
     assert_eq!(n.get("/index.html").await.0, 200);
     assert_eq!(n.get("/style.css").await.0, 200);
-    assert_eq!(n.get("/js/app.js").await.0, 200);
+    assert_eq!(n.get("/js/app.js").await, (200, "export {};".into()));
     for path in [
         "/tests/harness.js",
-        "/tests/package.json",
         "/tests/node_modules/playwright-core/package.json",
-        "/.git/HEAD",
+        "/.env",
+        "/js/.secret",
         "/js/../tests/harness.js",
+        "/js/%2e%2e/tests/harness.js",
         "/nothing",
     ] {
         assert_eq!(n.get(path).await.0, 404, "{path}");
     }
+    // The real client's entry points are where the routes say.
+    let real = Node::start(None, "solo", |c| c.web_dir = web_dir()).await;
+    for path in ["/", "/style.css", "/js/app.js", "/js/connection.js"] {
+        assert_eq!(real.get(path).await.0, 200, "{path}");
+    }
+    assert_eq!(real.get("/tests/harness.js").await.0, 404);
+    let _ = std::fs::remove_dir_all(root);
 }
 
 #[tokio::test]
