@@ -231,6 +231,31 @@ async fn concurrent_upgrades_past_the_limit_admit_exactly_the_limit_and_close_th
 }
 
 #[tokio::test]
+async fn sockets_past_the_limit_and_the_refusal_slots_are_closed_unanswered() {
+    let n = Node::start(None, "solo", |c| {
+        c.max_connections = Some(1);
+        c.http_header_timeout_ms = 60_000;
+    })
+    .await;
+    // The one permit and every refusal slot held by clients that stall.
+    let mut held = Vec::new();
+    for _ in 0..=gateway::listener::REFUSAL_SLOTS {
+        let mut s = TcpStream::connect(n.addr).await.unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\nX-Slow: ").await.unwrap();
+        held.push(s);
+    }
+    // The next socket sends a whole request and is closed without an answer
+    // (a refusal slot would have answered 503).
+    let mut past = TcpStream::connect(n.addr).await.unwrap();
+    past.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    assert_eq!(read_until_closed(&mut past, WAIT).await, "", "closed unanswered");
+    // The refusal slots' own clients are closed after REFUSAL_TIMEOUT.
+    for s in held.iter_mut().skip(1) {
+        read_until_closed(s, WAIT).await;
+    }
+}
+
+#[tokio::test]
 async fn a_draining_node_answers_503_during_the_grace_then_stops_accepting() {
     let mut n = Node::start(None, "solo", |c| c.drain_grace_ms = 1_500).await;
     assert_eq!(n.get("/readyz").await.0, 200);
