@@ -25,8 +25,18 @@ pub const DEFAULT_MAX_SUBSCRIPTIONS: usize = 64;
 pub const DEFAULT_PUBLISH_RATE: u32 = 20;
 /// Server ping interval, in milliseconds.
 pub const DEFAULT_HEARTBEAT_MS: u64 = 25_000;
-/// Connections one node accepts.
+/// Connections one node accepts at most, when the open-file limit allows
+/// them (the default is the smaller of this and what the limit leaves, see
+/// `listener::connection_limit`).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 50_000;
+/// How long a client has to send a request's headers (and, on a kept-alive
+/// connection, the next request's), in milliseconds.
+pub const HTTP_HEADER_TIMEOUT_MS: u64 = 10_000;
+/// How long an HTTP connection (before any WebSocket upgrade) may move no
+/// byte in either direction, in milliseconds.
+pub const HTTP_IDLE_TIMEOUT_MS: u64 = 5_000;
+/// Guest tokens one client address may take per minute (and at once).
+pub const DEFAULT_GUEST_RATE_PER_MIN: u32 = 30;
 /// How long draining waits for clients to leave before closing them.
 pub const DEFAULT_DRAIN_GRACE_MS: u64 = 5_000;
 /// Publications recovered on resubscribe at most; more means "refetch state".
@@ -51,6 +61,15 @@ pub const DEFAULT_CHAT_GIVE_UP_MS: u64 = 600_000;
 /// A model call that sends nothing (no headers, no event) this long is
 /// abandoned and retried, in ms.
 pub const DEFAULT_CHAT_MODEL_STALL_MS: u64 = 30_000;
+
+/// Whether `POST /auth/guest` issues tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Guests {
+    /// Anyone may get a guest token (rate-limited per address).
+    On,
+    /// No guest tokens: 403.
+    Off,
+}
 
 /// What a gateway process does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -105,6 +124,15 @@ pub struct Config {
     #[arg(long, env = "GUEST_TOKEN_TTL_SECS", default_value_t = 24 * 3600)]
     pub guest_token_ttl_secs: u64,
 
+    /// `off`: POST /auth/guest answers 403 (only tokens signed elsewhere get in).
+    #[arg(long, env = "GUESTS", value_enum, default_value = "on")]
+    pub guests: Guests,
+
+    /// Guest tokens one client address (an IPv6 /64) may take per minute, in
+    /// bursts of as many; more answers 429 with Retry-After.
+    #[arg(long, env = "GUEST_RATE_PER_MIN", default_value_t = DEFAULT_GUEST_RATE_PER_MIN)]
+    pub guest_rate_per_min: u32,
+
     /// Browser origins allowed to open WebSockets (comma-separated, `*` for any).
     /// A page served by this gateway itself is always allowed.
     #[arg(long, env = "ALLOWED_ORIGINS", value_delimiter = ',')]
@@ -138,9 +166,25 @@ pub struct Config {
     #[arg(long, env = "HEARTBEAT_MS", default_value_t = DEFAULT_HEARTBEAT_MS)]
     pub heartbeat_ms: u64,
 
-    /// Maximum concurrent connections on this node.
-    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS)]
-    pub max_connections: usize,
+    /// Most open sockets on this node (HTTP and WebSocket alike); over it a
+    /// WebSocket is closed with 4013 and HTTP answers 503. Default: 50,000 or
+    /// the open-file soft limit (`ulimit -n`) minus 256 kept for Redis, the
+    /// model service, files and listeners, whichever is smaller (half the limit
+    /// when it is below 512). A larger value than the file limit allows is
+    /// lowered to it, with a warning.
+    #[arg(long, env = "MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+
+    /// A request's headers (and, on a kept-alive connection, the next request)
+    /// must arrive within this many ms, or the connection is closed.
+    #[arg(long, env = "HTTP_HEADER_TIMEOUT_MS", default_value_t = HTTP_HEADER_TIMEOUT_MS)]
+    pub http_header_timeout_ms: u64,
+
+    /// An HTTP connection that moves no byte for this many ms is closed (an idle
+    /// kept-alive connection, a stalled request body, a response nobody reads).
+    /// Not applied after a WebSocket upgrade (heartbeats cover those).
+    #[arg(long, env = "HTTP_IDLE_TIMEOUT_MS", default_value_t = HTTP_IDLE_TIMEOUT_MS)]
+    pub http_idle_timeout_ms: u64,
 
     /// On SIGTERM: how long clients get to reconnect elsewhere before being closed, in ms.
     #[arg(long, env = "DRAIN_GRACE_MS", default_value_t = DEFAULT_DRAIN_GRACE_MS)]
@@ -172,6 +216,12 @@ pub struct Config {
     /// (from the notifications stream with Redis, from an in-process queue without).
     #[arg(long, env = "BOOKING_WEBHOOK_URL")]
     pub booking_webhook: Option<String>,
+
+    /// A second listen address for `/metrics` (with `/healthz` and `/readyz`);
+    /// when set, the public address answers 404 for `/metrics`. Absent:
+    /// `/metrics` is on the public address.
+    #[arg(long, env = "ADMIN_ADDR")]
+    pub admin_addr: Option<SocketAddr>,
 
     /// Secret for `POST /api/admin/schedule` (`Authorization: Bearer <secret>`),
     /// at least 32 bytes. Absent: the admin endpoint answers 403 to everyone.
@@ -274,7 +324,10 @@ impl Config {
             ("OUTBOUND_QUEUE", self.outbound_queue),
             ("OUTBOUND_BYTES", self.outbound_bytes),
             ("MAX_SUBSCRIPTIONS", self.max_subscriptions),
-            ("MAX_CONNECTIONS", self.max_connections),
+            ("MAX_CONNECTIONS", self.max_connections.unwrap_or(1)),
+            ("HTTP_HEADER_TIMEOUT_MS", self.http_header_timeout_ms as usize),
+            ("HTTP_IDLE_TIMEOUT_MS", self.http_idle_timeout_ms as usize),
+            ("GUEST_RATE_PER_MIN", self.guest_rate_per_min as usize),
             ("HISTORY_SIZE", self.history_size),
             ("HISTORY_BYTES", self.history_bytes),
             ("HEARTBEAT_MS", self.heartbeat_ms as usize),
@@ -419,6 +472,27 @@ mod tests {
         use clap::CommandFactory;
         let help = Config::command().render_long_help().to_string();
         assert!(help.contains("--allow-dev-secret") && help.contains("MARQUEE_ALLOW_DEV_SECRET"), "{help}");
+    }
+
+    #[test]
+    fn the_help_documents_the_http_settings() {
+        use clap::CommandFactory;
+        let help = Config::command().render_long_help().to_string();
+        for setting in [
+            "MAX_CONNECTIONS",
+            "ulimit -n",
+            "HTTP_HEADER_TIMEOUT_MS",
+            "HTTP_IDLE_TIMEOUT_MS",
+            "GUESTS",
+            "GUEST_RATE_PER_MIN",
+            "ADMIN_ADDR",
+        ] {
+            assert!(help.contains(setting), "{setting} missing from --help:\n{help}");
+        }
+        let mut c = Config::for_tests();
+        assert_eq!((c.max_connections, c.guests), (None, Guests::On), "derived limit, guests on by default");
+        c.http_header_timeout_ms = 0;
+        assert!(matches!(c.validate(), Err(ConfigError::Zero("HTTP_HEADER_TIMEOUT_MS"))));
     }
 
     #[test]

@@ -12,8 +12,10 @@ pub mod api;
 pub mod auth;
 pub mod chat;
 pub mod config;
+pub mod guest_limit;
 pub mod http;
 pub mod hub;
+pub mod listener;
 pub mod metrics;
 pub mod node;
 pub mod permissions;
@@ -35,6 +37,8 @@ pub use config::Config;
 
 /// How much longer than the drain grace period shutdown waits for sessions.
 const SHUTDOWN_SLACK: Duration = Duration::from_secs(3);
+/// Connections the admin listener serves at once (a scraper or two).
+const ADMIN_CONNECTIONS: usize = 64;
 
 /// Why the server could not run.
 #[derive(Debug, thiserror::Error)]
@@ -59,11 +63,39 @@ pub enum RunError {
     Model(#[from] chat::model::ModelError),
 }
 
-/// Serves the gateway on `listener` until `shutdown` is cancelled, then
-/// drains: stops accepting, tells clients to reconnect elsewhere, closes them
-/// after the grace period, and waits for every session to finish.
+/// Serves the gateway on `listener` (and `/metrics` on `ADMIN_ADDR`, when
+/// set) until `shutdown` is cancelled, then drains: tells clients to
+/// reconnect elsewhere and keeps answering 503 to new ones for the grace
+/// period, then stops accepting, closes the sessions, and waits for every
+/// session and connection to finish.
 pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationToken) -> Result<(), RunError> {
     config.validate()?;
+    let admin = match config.admin_addr {
+        Some(addr) => Some(TcpListener::bind(addr).await?),
+        None => None,
+    };
+    serve(listener, admin, config, shutdown).await
+}
+
+/// [`run`] with the admin listener already bound (tests bind `127.0.0.1:0`);
+/// `config.admin_addr` becomes its address.
+pub async fn run_with_admin(
+    listener: TcpListener,
+    admin: TcpListener,
+    mut config: Config,
+    shutdown: CancellationToken,
+) -> Result<(), RunError> {
+    config.admin_addr = Some(admin.local_addr()?);
+    config.validate()?;
+    serve(listener, Some(admin), config, shutdown).await
+}
+
+async fn serve(
+    listener: TcpListener,
+    admin: Option<TcpListener>,
+    config: Config,
+    shutdown: CancellationToken,
+) -> Result<(), RunError> {
     let node_id: Arc<str> =
         config.node_id.clone().unwrap_or_else(|| format!("n{:06x}", rand::random::<u32>() & 0xff_ffff)).into();
     let metrics = Arc::new(metrics::Metrics::default());
@@ -146,20 +178,41 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     let role = node.config.role;
     let mode = if node.config.redis_url.is_some() { "redis" } else { "in-process" };
     tracing::info!(node = %node_id, %addr, bus = mode, ?role, "gateway listening");
-    let grace = Duration::from_millis(node.config.drain_grace_ms);
-    // Small frames must not wait for Nagle's algorithm.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, http::router(node.clone())).with_graceful_shutdown(shutdown.cancelled_owned()).await?;
+    let limit = listener::connection_limit(node.config.max_connections, listener::nofile_soft_limit());
+    if let Some(asked) = limit.lowered_from {
+        tracing::warn!(
+            max_connections = asked,
+            allowed = limit.max,
+            "MAX_CONNECTIONS is more than the open-file limit (ulimit -n) leaves for connections; using {}",
+            limit.max
+        );
+    }
+    tracing::info!(node = %node_id, max_connections = limit.max, "connection limit");
+    let settings = listener::Settings {
+        max_connections: limit.max,
+        header_timeout: Duration::from_millis(node.config.http_header_timeout_ms),
+        idle_timeout: Duration::from_millis(node.config.http_idle_timeout_ms),
+        drain_grace: Duration::from_millis(node.config.drain_grace_ms),
+    };
+    // Dropped connections still open after the deadline below.
+    let stop = CancellationToken::new();
+    if let Some(admin) = admin {
+        tracing::info!(node = %node_id, addr = %admin.local_addr()?, "admin listener (metrics)");
+        let routers =
+            listener::Routers { app: http::admin_router(node.clone()), full: http::full_router(node.clone()) };
+        let admin_settings = listener::Settings { max_connections: ADMIN_CONNECTIONS, ..settings };
+        tracker.spawn(listener::serve(admin, routers, admin_settings, shutdown.clone(), tracker.clone(), stop.clone()));
+    }
+    let routers = listener::Routers { app: http::router(node.clone()), full: http::full_router(node.clone()) };
+    listener::serve(listener, routers, settings, shutdown.clone(), tracker.clone(), stop.clone()).await;
 
-    tracing::info!(node = %node_id, "draining");
+    // Sessions close with 1012 at the end of the grace, which has passed.
+    tracing::info!(node = %node_id, "stopped accepting; closing connections");
     tracker.close();
-    if tokio::time::timeout(grace + SHUTDOWN_SLACK, tracker.wait()).await.is_err() {
+    if tokio::time::timeout(SHUTDOWN_SLACK, tracker.wait()).await.is_err() {
         tracing::warn!("sessions still open after the grace period; stopping anyway");
     }
+    stop.cancel();
     bus_stop.cancel();
     tracing::info!(node = %node_id, "stopped");
     Ok(())

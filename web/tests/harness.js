@@ -118,7 +118,8 @@ export async function startGateway({ redis, port, nodeId = "a", env = {} } = {})
   const log = fs.openSync(path.join(os.tmpdir(), `marquee-web-gateway-${nodeId}-${port}.log`), "a");
   const child = spawn(GATEWAY_BIN, args, {
     cwd: ROOT,
-    env: { ...process.env, JWT_SECRET, NODE_ID: nodeId, WEB_DIR: path.join(ROOT, "web"), RUST_LOG: "warn", ...env },
+    // A short drain: a stopping node keeps answering 503 for DRAIN_GRACE_MS (5 s by default).
+    env: { ...process.env, JWT_SECRET, NODE_ID: nodeId, WEB_DIR: path.join(ROOT, "web"), RUST_LOG: "warn", DRAIN_GRACE_MS: "500", ...env },
     stdio: ["ignore", log, log],
   });
   const url = `http://127.0.0.1:${port}`;

@@ -32,6 +32,31 @@ pub struct Node {
 
 impl Node {
     pub async fn start(redis: Option<&RedisServer>, id: &str, tweak: impl FnOnce(&mut Config)) -> Node {
+        let config = Node::config(redis, id, tweak);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(gateway::run(listener, config, stop.clone()));
+        Node { addr, stop, task }
+    }
+
+    /// A node with an admin listener (`ADMIN_ADDR`) on a free port; returns
+    /// the node and that address.
+    pub async fn start_with_admin(
+        redis: Option<&RedisServer>,
+        id: &str,
+        tweak: impl FnOnce(&mut Config),
+    ) -> (Node, SocketAddr) {
+        let config = Node::config(redis, id, tweak);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (addr, admin_addr) = (listener.local_addr().unwrap(), admin.local_addr().unwrap());
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(gateway::run_with_admin(listener, admin, config, stop.clone()));
+        (Node { addr, stop, task }, admin_addr)
+    }
+
+    fn config(redis: Option<&RedisServer>, id: &str, tweak: impl FnOnce(&mut Config)) -> Config {
         let mut config = Config::for_tests();
         config.redis_url = redis.map(RedisServer::url);
         config.node_id = Some(id.to_owned());
@@ -41,11 +66,7 @@ impl Node {
         // with the real model service in process.
         config.in_process_model = Some(in_process_model());
         tweak(&mut config);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let stop = CancellationToken::new();
-        let task = tokio::spawn(gateway::run(listener, config, stop.clone()));
-        Node { addr, stop, task }
+        config
     }
 
     pub fn url(&self, token: &str) -> String {
