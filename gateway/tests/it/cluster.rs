@@ -340,3 +340,70 @@ async fn recovery_past_history_trimmed_by_its_byte_budget_says_cannot_recover() 
         assert_eq!(d.next_pub("room:bytes").await["offset"], i);
     }
 }
+
+/// Runs `redis-cli` against the test's Redis.
+fn redis_cli(redis: &RedisServer, args: &[&str]) -> String {
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", &redis.port().to_string()])
+        .args(args)
+        .output()
+        .expect("redis-cli is installed with redis-server");
+    assert!(out.status.success(), "redis-cli {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn is_chat_event(v: &serde_json::Value, mid: &str, event: &str) -> bool {
+    v["type"] == "pub" && v["data"]["type"] == "chat" && v["data"]["message_id"] == mid && v["data"]["event"] == event
+}
+
+#[tokio::test]
+async fn a_chat_whose_claim_ran_after_it_timed_out_is_still_answered_when_retried() {
+    let redis = RedisServer::start();
+    let a = Node::start(Some(&redis), "a", |_| {}).await;
+    let mut c = Client::connect(&a, "alice").await;
+    c.subscribe("user:alice").await;
+    let chat = json!({"type": "chat", "message_id": "m-stall", "conversation": "c1", "text": "가족 영화 뭐 있어?"});
+    // Writes wait and reads are answered for 4 s: the accept's queue-depth
+    // read is answered, its claim waits past the 2 s command timeout (the
+    // client gets `unavailable`) and runs when the pause ends; the queueing
+    // that would have followed it was never sent.
+    redis_cli(&redis, &["CLIENT", "PAUSE", "4000", "WRITE"]);
+    let r = c.request(chat.clone()).await;
+    assert_eq!((r["type"].as_str(), r["code"].as_str()), (Some("error"), Some("unavailable")), "{r}");
+    let echo = c.recv_where_within(Duration::from_secs(10), |v| is_chat_event(v, "m-stall", "message")).await;
+    assert_eq!(echo["data"]["text"], "가족 영화 뭐 있어?", "the claim (and its echo) ran late: {echo}");
+    // A retry while Redis is stopped: `unavailable` again.
+    redis.pause();
+    let r = c.request(chat.clone()).await;
+    redis.resume();
+    assert_eq!((r["type"].as_str(), r["code"].as_str()), (Some("error"), Some("unavailable")), "{r}");
+    let mut accepted = None;
+    for _ in 0..10 {
+        let r = c.request(chat.clone()).await;
+        if r["type"] == "chat_accepted" {
+            accepted = Some(r);
+            break;
+        }
+        assert_eq!(r["code"], "unavailable", "{r}");
+    }
+    let accepted = accepted.expect("a retry is accepted once Redis answers");
+    // Whichever retry queued it, the message is answered, once.
+    let fin = c
+        .recv_where_within(Duration::from_secs(60), |v| {
+            is_chat_event(v, "m-stall", "final") || is_chat_event(v, "m-stall", "message")
+        })
+        .await;
+    assert!(is_chat_event(&fin, "m-stall", "final"), "the echo is not published again: {fin} (accepted: {accepted})");
+    let again = c.request(chat.clone()).await;
+    assert_eq!((again["type"].as_str(), &again["duplicate"]), (Some("chat_accepted"), &json!(true)), "{again}");
+    let h = c.request(json!({"type": "history", "topic": "user:alice", "after": 0})).await;
+    let count = |event: &str| {
+        h["pubs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["data"]["message_id"] == "m-stall" && p["data"]["event"] == event)
+            .count()
+    };
+    assert_eq!((count("message"), count("final")), (1, 1), "one echo and one answer: {h}");
+}
