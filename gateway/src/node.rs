@@ -154,6 +154,18 @@ impl Node {
         }
     }
 
+    /// Undoes a `presence_join` that was followed by a failure, or whose
+    /// outcome is unknown (a timed-out write may still run in Redis): the
+    /// entry is no longer refreshed here and is removed from the bus whether
+    /// or not this node recorded it. If the removal fails too, the entry
+    /// expires after the presence TTL, since nothing refreshes it.
+    pub async fn presence_undo(&self, topic: &Topic, session: String) {
+        self.presence.remove(&(topic.clone(), session.clone()));
+        if let Err(e) = self.count_bus(self.bus.presence_remove(topic, &session).await) {
+            tracing::warn!(%topic, error = %e, "presence remove after a failed join failed; it will expire");
+        }
+    }
+
     /// Counts a bus request and its failure.
     pub fn count_bus<T>(&self, r: Result<T, BusError>) -> Result<T, BusError> {
         self.metrics.bus_requests.fetch_add(1, Ordering::Relaxed);

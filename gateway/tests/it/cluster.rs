@@ -407,3 +407,30 @@ async fn a_chat_whose_claim_ran_after_it_timed_out_is_still_answered_when_retrie
     };
     assert_eq!((count("message"), count("final")), (1, 1), "one echo and one answer: {h}");
 }
+
+#[tokio::test]
+async fn a_join_that_fails_after_its_presence_was_recorded_leaves_no_presence_behind() {
+    let redis = RedisServer::start();
+    let (a, b) = pair(&redis).await;
+    // The room's read marks are not a hash, so the join's last step (its
+    // read mark) fails after its presence entry was written.
+    redis_cli(&redis, &["SET", "mq:{room:ghost}:r", "not-a-hash"]);
+    let mut alice = Client::connect(&a, "alice").await;
+    let r = alice.request(json!({"type": "subscribe", "topic": "room:ghost"})).await;
+    assert_eq!((r["type"].as_str(), r["code"].as_str()), (Some("error"), Some("unavailable")), "{r}");
+    let mut bob = Client::connect(&b, "bob").await;
+    let p = bob.request(json!({"type": "presence", "topic": "room:ghost"})).await;
+    assert_eq!(p["clients"], json!([]), "a failed join is not present: {p}");
+    // Nor after the connection ends: nothing is left for the node's
+    // presence refresh to keep alive.
+    drop(alice);
+    let mut again = Client::connect(&a, "alice").await;
+    let r = again.request(json!({"type": "presence", "topic": "room:ghost"})).await;
+    assert_eq!(r["clients"], json!([]), "{r}");
+    // Once the fault is gone the same user joins normally.
+    redis_cli(&redis, &["DEL", "mq:{room:ghost}:r"]);
+    again.subscribe("room:ghost").await;
+    let p = bob.request(json!({"type": "presence", "topic": "room:ghost"})).await;
+    let users: Vec<&str> = p["clients"].as_array().unwrap().iter().filter_map(|c| c["user"].as_str()).collect();
+    assert_eq!(users, ["alice"], "{p}");
+}
