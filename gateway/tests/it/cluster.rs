@@ -352,6 +352,10 @@ fn redis_cli(redis: &RedisServer, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+fn keys_of(topic: &str) -> bus::keys::TopicKeys {
+    bus::keys::TopicKeys::new(&bus::Topic::parse(topic).expect("valid topic"))
+}
+
 fn is_chat_event(v: &serde_json::Value, mid: &str, event: &str) -> bool {
     v["type"] == "pub" && v["data"]["type"] == "chat" && v["data"]["message_id"] == mid && v["data"]["event"] == event
 }
@@ -414,7 +418,8 @@ async fn a_join_that_fails_after_its_presence_was_recorded_leaves_no_presence_be
     let (a, b) = pair(&redis).await;
     // The room's read marks are not a hash, so the join's last step (its
     // read mark) fails after its presence entry was written.
-    redis_cli(&redis, &["SET", "mq:{room:ghost}:r", "not-a-hash"]);
+    let reads = keys_of("room:ghost").reads;
+    redis_cli(&redis, &["SET", &reads, "not-a-hash"]);
     let mut alice = Client::connect(&a, "alice").await;
     let r = alice.request(json!({"type": "subscribe", "topic": "room:ghost"})).await;
     assert_eq!((r["type"].as_str(), r["code"].as_str()), (Some("error"), Some("unavailable")), "{r}");
@@ -428,9 +433,48 @@ async fn a_join_that_fails_after_its_presence_was_recorded_leaves_no_presence_be
     let r = again.request(json!({"type": "presence", "topic": "room:ghost"})).await;
     assert_eq!(r["clients"], json!([]), "{r}");
     // Once the fault is gone the same user joins normally.
-    redis_cli(&redis, &["DEL", "mq:{room:ghost}:r"]);
+    redis_cli(&redis, &["DEL", &reads]);
     again.subscribe("room:ghost").await;
     let p = bob.request(json!({"type": "presence", "topic": "room:ghost"})).await;
     let users: Vec<&str> = p["clients"].as_array().unwrap().iter().filter_map(|c| c["user"].as_str()).collect();
     assert_eq!(users, ["alice"], "{p}");
+}
+
+/// How many connections are subscribed to `topic`'s channel in Redis.
+fn channel_subscribers(redis: &RedisServer, topic: &str) -> u64 {
+    let out = redis_cli(redis, &["PUBSUB", "NUMSUB", &keys_of(topic).channel]);
+    out.lines().last().and_then(|n| n.trim().parse().ok()).unwrap_or_else(|| panic!("NUMSUB answered {out:?}"))
+}
+
+#[tokio::test]
+async fn a_bus_unsubscribe_that_failed_is_retried_when_redis_is_back() {
+    let mut redis = RedisServer::start();
+    let port = redis.port();
+    let a = Node::start(Some(&redis), "a", |_| {}).await;
+    let mut c = Client::connect(&a, "alice").await;
+    c.subscribe("room:left").await;
+    c.subscribe("room:kept").await;
+    assert_eq!((channel_subscribers(&redis, "room:left"), channel_subscribers(&redis, "room:kept")), (1, 1));
+    redis.kill();
+    eventually(Duration::from_secs(10), "readyz reports not ready", || async {
+        (a.get("/readyz").await.0 == 503).then_some(())
+    })
+    .await;
+    // The node's `UNSUBSCRIBE` fails; the client is unsubscribed anyway.
+    let r = c.request(json!({"type": "unsubscribe", "topic": "room:left"})).await;
+    assert_eq!(r["type"], "unsubscribed", "{r}");
+    let redis = RedisServer::start_on(port);
+    eventually(Duration::from_secs(15), "ready again", || async { (a.get("/readyz").await.0 == 200).then_some(()) })
+        .await;
+    // The reconnect resubscribes what the connection still had; the node
+    // releases the channel nobody here wants and keeps the other.
+    eventually(Duration::from_secs(15), "room:left released in Redis", || async {
+        (channel_subscribers(&redis, "room:left") == 0).then_some(())
+    })
+    .await;
+    assert_eq!(channel_subscribers(&redis, "room:kept"), 1);
+    // And subscribing again later works.
+    let mut bob = Client::connect(&a, "bob").await;
+    bob.subscribe("room:left").await;
+    assert_eq!(channel_subscribers(&redis, "room:left"), 1);
 }
