@@ -478,3 +478,28 @@ async fn a_bus_unsubscribe_that_failed_is_retried_when_redis_is_back() {
     bob.subscribe("room:left").await;
     assert_eq!(channel_subscribers(&redis, "room:left"), 1);
 }
+
+#[tokio::test]
+async fn a_bus_subscribe_that_timed_out_is_released_when_redis_resumes() {
+    let redis = RedisServer::start();
+    let a = Node::start(Some(&redis), "a", |_| {}).await;
+    let mut c = Client::connect(&a, "alice").await;
+    // SIGSTOP: the node's `SUBSCRIBE` times out but waits in Redis's socket
+    // buffer and runs on SIGCONT.
+    redis.pause();
+    c.send(json!({"type": "subscribe", "topic": "room:stalled", "id": 1})).await;
+    let r = c.recv_where_within(Duration::from_secs(15), |v| v["id"] == 1).await;
+    redis.resume();
+    assert_eq!((r["type"].as_str(), r["code"].as_str()), (Some("error"), Some("unavailable")), "{r}");
+    eventually(Duration::from_secs(10), "ready again", || async { (a.get("/readyz").await.0 == 200).then_some(()) })
+        .await;
+    // Nobody here subscribes, so the node releases the subscription the
+    // late `SUBSCRIBE` made (its confirming `PING` timed out, so the node
+    // had answered `unavailable`).
+    eventually(Duration::from_secs(10), "no subscription left in Redis", || async {
+        (channel_subscribers(&redis, "room:stalled") == 0).then_some(())
+    })
+    .await;
+    c.subscribe("room:stalled").await;
+    assert_eq!(channel_subscribers(&redis, "room:stalled"), 1);
+}
