@@ -170,6 +170,10 @@ impl Node {
     pub async fn release_stray_subscriptions(&self) -> bool {
         let mut released_all = true;
         for topic in self.bus.node_topics() {
+            // Wanted (the common case): skip it without waiting.
+            if self.bus_subscriptions.get(&topic).is_some_and(|l| l.try_lock().is_ok_and(|s| *s)) {
+                continue;
+            }
             let lock = self.bus_lock(&topic);
             {
                 let subscribed = lock.lock().await;
