@@ -79,3 +79,30 @@ if redis.call('hget', KEYS[1], 'a') ~= ARGV[1] then return 0 end
 redis.call('hset', KEYS[1], 'o', ARGV[1])
 return 1
 end)
+
+-- Like chat_accept, for an accept made of two steps (this claim, then the
+-- queueing `XADD` on the request stream, which lives in another Cluster slot
+-- and so cannot be written here) that a timed-out attempt may have left
+-- half done: a claim that ran but whose request was never queued is told
+-- apart from one that was, so the retry queues it. The gateway sets `q` on
+-- the message once its request is queued; `a` above 0 (a dispatcher began
+-- it) or `d` (answered) also mean queued. (chat_accept stays for nodes of
+-- the previous release during a deploy; it never sets `q`, so a retry of
+-- its claim that no dispatcher has begun yet is queued again: the
+-- dispatchers' attempt fence answers it once.)
+-- KEYS: stream, meta, channel of user:<u>, message.
+-- ARGV: echo payload, maxlen, ttl, epoch candidate, state ttl.
+-- Returns 1 (claimed now, echo published: queue it), 2 (claimed before and
+-- not known to be queued: queue it, no new echo) or 0 (queued before).
+redis.register_function('chat_accept_claim', function(KEYS, ARGV)
+local m = redis.call('hmget', KEYS[4], 'a', 'q', 'd')
+if m[1] then
+  if m[2] == '1' or m[3] == '1' or (tonumber(m[1]) or 0) > 0 then return 0 end
+  redis.call('expire', KEYS[4], ARGV[5])
+  return 2
+end
+redis.call('hset', KEYS[4], 'a', 0)
+redis.call('expire', KEYS[4], ARGV[5])
+marquee_publish(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+return 1
+end)

@@ -85,11 +85,14 @@ pub enum Function {
     ChatBeginAttempt,
     /// `chat_mark_output`: records that an attempt began streaming output.
     ChatMarkOutput,
+    /// `chat_accept_claim`: `chat_accept`, and whether a claim made before
+    /// still needs its request queued (a timed-out accept left it half done).
+    ChatAcceptClaim,
 }
 
 impl Function {
     /// Every function, in library order.
-    pub const ALL: [Function; 24] = [
+    pub const ALL: [Function; 25] = [
         Function::TopicPublish,
         Function::TopicHistory,
         Function::PresenceAdd,
@@ -114,6 +117,7 @@ impl Function {
         Function::ChatDueWarnings,
         Function::ChatBeginAttempt,
         Function::ChatMarkOutput,
+        Function::ChatAcceptClaim,
     ];
 
     /// Its name in the library (what `FCALL` takes).
@@ -143,6 +147,7 @@ impl Function {
             Function::ChatDueWarnings => "chat_due_warnings",
             Function::ChatBeginAttempt => "chat_begin_attempt",
             Function::ChatMarkOutput => "chat_mark_output",
+            Function::ChatAcceptClaim => "chat_accept_claim",
         }
     }
 }

@@ -154,7 +154,7 @@ impl ChatKeys {
     /// Sorted set of hold-expiry warnings due (score: when, Unix ms).
     pub const WARNINGS: &'static str = "mq:{chat}:warn";
 
-    /// Per-message state: hash with `a` (attempt), `d`, `ap`, `o` and `r:<call>`.
+    /// Per-message state: hash with `a` (attempt), `q` (queued), `d`, `ap`, `o` and `r:<call>`.
     pub fn message(user: &str, message_id: &str) -> String {
         format!("mq:{{user:{user}}}:chat:{message_id}")
     }

@@ -257,6 +257,13 @@ impl Bus {
         dispatch!(self, b => b.unsubscribe_node(topic).await)
     }
 
+    /// The topics this node is subscribed to as the engine tracks them
+    /// (with Redis: the channels the subscriber connection subscribes again
+    /// after a reconnect, including one whose `unsubscribe_node` failed).
+    pub fn node_topics(&self) -> Vec<Topic> {
+        dispatch!(self, b => b.node_topics())
+    }
+
     /// Adds (or refreshes) a session's presence in `topic`.
     pub async fn presence_add(&self, topic: &Topic, session: &str, info: Bytes) -> Result<(), BusError> {
         dispatch!(self, b => b.presence_add(topic, session, info).await)

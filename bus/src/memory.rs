@@ -321,6 +321,10 @@ impl MemoryBus {
         Ok(())
     }
 
+    pub(crate) fn node_topics(&self) -> Vec<Topic> {
+        self.inner.topics.iter().filter(|e| lock(e.value()).subscribers > 0).map(|e| e.key().clone()).collect()
+    }
+
     pub(crate) async fn presence_add(&self, topic: &Topic, session: &str, info: Bytes) -> Result<(), BusError> {
         self.with_topic(topic, |st| {
             if st.presence.insert(session.to_owned(), info.clone()).is_none()

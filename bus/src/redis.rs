@@ -213,6 +213,11 @@ impl RedisBus {
         Ok(self.inner.subscriber.unsubscribe(TopicKeys::new(topic).channel).await?)
     }
 
+    pub(crate) fn node_topics(&self) -> Vec<Topic> {
+        let channels = self.inner.subscriber.tracked_channels();
+        channels.iter().filter_map(|c| topic_of_channel(c).and_then(|t| Topic::parse(t).ok())).collect()
+    }
+
     pub(crate) async fn presence_add(&self, topic: &Topic, session: &str, info: Bytes) -> Result<(), BusError> {
         let k = TopicKeys::new(topic);
         let ttl = self.inner.config.presence_ttl;

@@ -22,6 +22,10 @@ use crate::metrics::Metrics;
 /// How long `/readyz` waits for Redis to answer before it says 503.
 pub const READY_PROBE_DEADLINE: std::time::Duration = std::time::Duration::from_millis(500);
 
+/// How often the node looks for bus subscriptions nobody here wants (left
+/// by a failed unsubscribe) and releases them.
+pub const STRAY_SUBSCRIPTION_CHECK: Duration = Duration::from_secs(5);
+
 /// Everything a node's handlers share.
 pub struct Node {
     /// This node's id.
@@ -100,6 +104,12 @@ impl Node {
         !self.shutdown.is_cancelled() && self.bus.probe(READY_PROBE_DEADLINE).await
     }
 
+    /// How many topics have bus bookkeeping here (a lock, subscribed or not).
+    #[cfg(test)]
+    fn bus_topic_count(&self) -> usize {
+        self.bus_subscriptions.len()
+    }
+
     fn bus_lock(&self, topic: &Topic) -> Arc<tokio::sync::Mutex<bool>> {
         self.bus_subscriptions.entry(topic.clone()).or_default().clone()
     }
@@ -111,7 +121,16 @@ impl Node {
         let lock = self.bus_lock(topic);
         let mut subscribed = lock.lock().await;
         if !*subscribed {
-            self.count_bus(self.bus.subscribe_node(topic).await)?;
+            if let Err(e) = self.count_bus(self.bus.subscribe_node(topic).await) {
+                // No entry stays behind for a name whose subscribe failed (a
+                // client could otherwise grow the map during an outage). A
+                // subscription the engine recorded anyway is released by
+                // `release_stray_subscriptions`.
+                drop(subscribed);
+                drop(lock);
+                self.forget_lock(topic);
+                return Err(e);
+            }
             *subscribed = true;
         }
         self.hub.add(topic, mailbox);
@@ -126,15 +145,52 @@ impl Node {
             let mut subscribed = lock.lock().await;
             if self.hub.remove(topic, id) && *subscribed {
                 if let Err(e) = self.count_bus(self.bus.unsubscribe_node(topic).await) {
-                    tracing::warn!(%topic, error = %e, "bus unsubscribe failed");
+                    // The engine still has the subscription (and subscribes
+                    // it again after a reconnect):
+                    // `release_stray_subscriptions` retries.
+                    tracing::warn!(%topic, error = %e, "bus unsubscribe failed; will retry");
                 }
                 *subscribed = false;
             }
         }
         drop(lock);
-        // Forget the lock of a topic nobody here uses (ours is dropped, so a
-        // count of one is the map's own reference).
+        self.forget_lock(topic);
+    }
+
+    /// Forgets the lock of a topic nobody here uses (the caller has dropped
+    /// its reference, so a count of one is the map's own).
+    fn forget_lock(&self, topic: &Topic) {
         self.bus_subscriptions.remove_if(topic, |_, l| Arc::strong_count(l) == 1 && l.try_lock().is_ok_and(|s| !*s));
+    }
+
+    /// Unsubscribes the node on the bus from every topic the engine still
+    /// has a subscription to but no local subscriber wants: one whose
+    /// `unsubscribe_node` failed, or whose `subscribe_node` failed after the
+    /// engine had recorded it. Returns whether every one was released.
+    pub async fn release_stray_subscriptions(&self) -> bool {
+        let mut released_all = true;
+        for topic in self.bus.node_topics() {
+            // Wanted (the common case): skip it without waiting.
+            if self.bus_subscriptions.get(&topic).is_some_and(|l| l.try_lock().is_ok_and(|s| *s)) {
+                continue;
+            }
+            let lock = self.bus_lock(&topic);
+            {
+                let subscribed = lock.lock().await;
+                if !*subscribed {
+                    match self.count_bus(self.bus.unsubscribe_node(&topic).await) {
+                        Ok(()) => tracing::info!(%topic, "stray bus subscription released"),
+                        Err(e) => {
+                            tracing::warn!(%topic, error = %e, "stray bus subscription not released; will retry");
+                            released_all = false;
+                        }
+                    }
+                }
+            }
+            drop(lock);
+            self.forget_lock(&topic);
+        }
+        released_all
     }
 
     /// Records a session's presence in a topic and announces it.
@@ -154,6 +210,18 @@ impl Node {
         }
     }
 
+    /// Undoes a `presence_join` that was followed by a failure, or whose
+    /// outcome is unknown (a timed-out write may still run in Redis): the
+    /// entry is no longer refreshed here and is removed from the bus whether
+    /// or not this node recorded it. If the removal fails too, the entry
+    /// expires after the presence TTL, since nothing refreshes it.
+    pub async fn presence_undo(&self, topic: &Topic, session: String) {
+        self.presence.remove(&(topic.clone(), session.clone()));
+        if let Err(e) = self.count_bus(self.bus.presence_remove(topic, &session).await) {
+            tracing::warn!(%topic, error = %e, "presence remove after a failed join failed; it will expire");
+        }
+    }
+
     /// Counts a bus request and its failure.
     pub fn count_bus<T>(&self, r: Result<T, BusError>) -> Result<T, BusError> {
         self.metrics.bus_requests.fetch_add(1, Ordering::Relaxed);
@@ -169,11 +237,23 @@ impl Node {
     /// if Redis came back empty, this node offers its schedule before a
     /// restarted node seeds its own (the sweeper checks it on every tick
     /// anyway).
+    ///
+    /// Every [`STRAY_SUBSCRIPTION_CHECK`], and after every resync (a
+    /// reconnect subscribes again what the engine tracks), it also releases
+    /// bus subscriptions no local subscriber wants
+    /// ([`Node::release_stray_subscriptions`]).
     pub async fn resync_loop(self: Arc<Self>) {
+        let mut check = tokio::time::interval(STRAY_SUBSCRIPTION_CHECK);
+        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tokio::select! {
+            let resync = tokio::select! {
                 _ = self.shutdown.cancelled() => return,
-                _ = self.hub.resync_requested() => {}
+                _ = self.hub.resync_requested() => true,
+                _ = check.tick() => false,
+            };
+            self.release_stray_subscriptions().await;
+            if !resync {
+                continue;
             }
             if let Err(e) = self.seats.refresh_schedule().await {
                 tracing::debug!(error = %e, "schedule check after a resync failed; the sweeper retries");
@@ -209,5 +289,55 @@ impl Node {
                 let _ = self.count_bus(self.bus.presence_add(&topic, &session, info).await);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A node on `redis`, assembled as `run` does (no listener, no loops).
+    async fn node_on(redis: &testkit::RedisServer) -> Arc<Node> {
+        let mut config = Config::for_tests();
+        config.redis_url = Some(redis.url());
+        let metrics = Arc::new(Metrics::default());
+        let hub = Arc::new(Hub::new(metrics.clone()));
+        let bus_config = crate::bus_config_of(&config);
+        let stop = CancellationToken::new();
+        let redis_bus =
+            bus::RedisBus::connect(&redis.url(), bus_config.clone(), hub.clone(), stop.clone()).await.expect("bus");
+        let schedule = seats::demo::schedule_from_today().expect("demo schedule");
+        let store = SeatStore::redis(redis_bus.clone(), bus_config.clone(), schedule, config.clock.clone());
+        let bus = Bus::Redis(redis_bus);
+        let chat = ChatQueue::new(&bus, bus_config, config.chat_queue_max);
+        let id: Arc<str> = "t".into();
+        Arc::new(Node::new(id, config, bus, hub, metrics, store, chat, stop, TaskTracker::new()))
+    }
+
+    #[tokio::test]
+    async fn a_failed_bus_subscribe_leaves_no_bookkeeping_behind() {
+        let redis = testkit::RedisServer::start();
+        let node = node_on(&redis).await;
+        let (mailbox, _rx) = Mailbox::new(1, 16, 1 << 16);
+        // SIGSTOP: every bus subscribe times out, as during an outage in
+        // which a client subscribes to fresh names.
+        redis.pause();
+        let topics: Vec<Topic> =
+            (0..20).map(|i| Topic::parse(&format!("room:fresh-{i}")).expect("valid name")).collect();
+        let tries = topics.iter().map(|t| node.subscribe(t, mailbox.clone()));
+        let results = futures_util::future::join_all(tries).await;
+        redis.resume();
+        assert!(results.iter().all(Result::is_err), "every subscribe failed while Redis was stopped");
+        assert_eq!(node.bus_topic_count(), 0, "no per-topic entry is left for a failed subscribe");
+        assert_eq!(node.hub.topics().len(), 0);
+        // Once Redis answers, subscribing and leaving works and cleans up.
+        let t = &topics[0];
+        testkit::eventually(Duration::from_secs(10), "a subscribe succeeds", || async {
+            node.subscribe(t, mailbox.clone()).await.ok()
+        })
+        .await;
+        assert_eq!(node.bus_topic_count(), 1);
+        node.unsubscribe(t, 1).await;
+        assert_eq!(node.bus_topic_count(), 0);
     }
 }

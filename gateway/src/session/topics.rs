@@ -46,15 +46,26 @@ impl Session {
         if topic.kind() == TopicKind::Room {
             let info = presence_info(&self.claims, &self.presence_key);
             let user = self.claims.sub.clone();
-            let joined = async {
-                self.node.bus.add_member(&user, &topic).await?;
-                self.node.presence_join(&topic, self.presence_key.clone(), info).await?;
-                self.node.bus.mark_read(&topic, &user, 0).await
+            // Whether the presence entry was sent: a join that fails after
+            // it (or whose write timed out, and may still run) removes it.
+            let mut presence_sent = false;
+            let joined = match self.node.bus.add_member(&user, &topic).await {
+                Ok(()) => {
+                    presence_sent = true;
+                    match self.node.presence_join(&topic, self.presence_key.clone(), info).await {
+                        Ok(()) => self.node.bus.mark_read(&topic, &user, 0).await,
+                        Err(e) => Err(e),
+                    }
+                }
+                Err(e) => Err(e),
             };
-            match self.node.count_bus(joined.await) {
+            match self.node.count_bus(joined) {
                 Ok(n) => unread = Some(n),
                 Err(e) => {
                     self.node.unsubscribe(&topic, self.id).await;
+                    if presence_sent {
+                        self.node.presence_undo(&topic, self.presence_key.clone()).await;
+                    }
                     return self.unavailable(id, e).await;
                 }
             }

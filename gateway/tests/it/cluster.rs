@@ -340,3 +340,166 @@ async fn recovery_past_history_trimmed_by_its_byte_budget_says_cannot_recover() 
         assert_eq!(d.next_pub("room:bytes").await["offset"], i);
     }
 }
+
+/// Runs `redis-cli` against the test's Redis.
+fn redis_cli(redis: &RedisServer, args: &[&str]) -> String {
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", &redis.port().to_string()])
+        .args(args)
+        .output()
+        .expect("redis-cli is installed with redis-server");
+    assert!(out.status.success(), "redis-cli {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn keys_of(topic: &str) -> bus::keys::TopicKeys {
+    bus::keys::TopicKeys::new(&bus::Topic::parse(topic).expect("valid topic"))
+}
+
+fn is_chat_event(v: &serde_json::Value, mid: &str, event: &str) -> bool {
+    v["type"] == "pub" && v["data"]["type"] == "chat" && v["data"]["message_id"] == mid && v["data"]["event"] == event
+}
+
+#[tokio::test]
+async fn a_chat_whose_claim_ran_after_it_timed_out_is_still_answered_when_retried() {
+    let redis = RedisServer::start();
+    let a = Node::start(Some(&redis), "a", |_| {}).await;
+    let mut c = Client::connect(&a, "alice").await;
+    c.subscribe("user:alice").await;
+    let chat = json!({"type": "chat", "message_id": "m-stall", "conversation": "c1", "text": "가족 영화 뭐 있어?"});
+    // Writes wait and reads are answered for 4 s: the accept's queue-depth
+    // read is answered, its claim waits past the 2 s command timeout (the
+    // client gets `unavailable`) and runs when the pause ends; the queueing
+    // that would have followed it was never sent.
+    redis_cli(&redis, &["CLIENT", "PAUSE", "4000", "WRITE"]);
+    let r = c.request(chat.clone()).await;
+    assert_eq!((r["type"].as_str(), r["code"].as_str()), (Some("error"), Some("unavailable")), "{r}");
+    let echo = c.recv_where_within(Duration::from_secs(10), |v| is_chat_event(v, "m-stall", "message")).await;
+    assert_eq!(echo["data"]["text"], "가족 영화 뭐 있어?", "the claim (and its echo) ran late: {echo}");
+    // A retry while Redis is stopped: `unavailable` again.
+    redis.pause();
+    let r = c.request(chat.clone()).await;
+    redis.resume();
+    assert_eq!((r["type"].as_str(), r["code"].as_str()), (Some("error"), Some("unavailable")), "{r}");
+    let mut accepted = None;
+    for _ in 0..10 {
+        let r = c.request(chat.clone()).await;
+        if r["type"] == "chat_accepted" {
+            accepted = Some(r);
+            break;
+        }
+        assert_eq!(r["code"], "unavailable", "{r}");
+    }
+    let accepted = accepted.expect("a retry is accepted once Redis answers");
+    // Whichever retry queued it, the message is answered, once.
+    let fin = c
+        .recv_where_within(Duration::from_secs(60), |v| {
+            is_chat_event(v, "m-stall", "final") || is_chat_event(v, "m-stall", "message")
+        })
+        .await;
+    assert!(is_chat_event(&fin, "m-stall", "final"), "the echo is not published again: {fin} (accepted: {accepted})");
+    let again = c.request(chat.clone()).await;
+    assert_eq!((again["type"].as_str(), &again["duplicate"]), (Some("chat_accepted"), &json!(true)), "{again}");
+    let h = c.request(json!({"type": "history", "topic": "user:alice", "after": 0})).await;
+    let count = |event: &str| {
+        h["pubs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["data"]["message_id"] == "m-stall" && p["data"]["event"] == event)
+            .count()
+    };
+    assert_eq!((count("message"), count("final")), (1, 1), "one echo and one answer: {h}");
+}
+
+#[tokio::test]
+async fn a_join_that_fails_after_its_presence_was_recorded_leaves_no_presence_behind() {
+    let redis = RedisServer::start();
+    let (a, b) = pair(&redis).await;
+    // The room's read marks are not a hash, so the join's last step (its
+    // read mark) fails after its presence entry was written.
+    let reads = keys_of("room:ghost").reads;
+    redis_cli(&redis, &["SET", &reads, "not-a-hash"]);
+    let mut alice = Client::connect(&a, "alice").await;
+    let r = alice.request(json!({"type": "subscribe", "topic": "room:ghost"})).await;
+    assert_eq!((r["type"].as_str(), r["code"].as_str()), (Some("error"), Some("unavailable")), "{r}");
+    let mut bob = Client::connect(&b, "bob").await;
+    let p = bob.request(json!({"type": "presence", "topic": "room:ghost"})).await;
+    assert_eq!(p["clients"], json!([]), "a failed join is not present: {p}");
+    // Nor after the connection ends: nothing is left for the node's
+    // presence refresh to keep alive.
+    drop(alice);
+    let mut again = Client::connect(&a, "alice").await;
+    let r = again.request(json!({"type": "presence", "topic": "room:ghost"})).await;
+    assert_eq!(r["clients"], json!([]), "{r}");
+    // Once the fault is gone the same user joins normally.
+    redis_cli(&redis, &["DEL", &reads]);
+    again.subscribe("room:ghost").await;
+    let p = bob.request(json!({"type": "presence", "topic": "room:ghost"})).await;
+    let users: Vec<&str> = p["clients"].as_array().unwrap().iter().filter_map(|c| c["user"].as_str()).collect();
+    assert_eq!(users, ["alice"], "{p}");
+}
+
+/// How many connections are subscribed to `topic`'s channel in Redis.
+fn channel_subscribers(redis: &RedisServer, topic: &str) -> u64 {
+    let out = redis_cli(redis, &["PUBSUB", "NUMSUB", &keys_of(topic).channel]);
+    out.lines().last().and_then(|n| n.trim().parse().ok()).unwrap_or_else(|| panic!("NUMSUB answered {out:?}"))
+}
+
+#[tokio::test]
+async fn a_bus_unsubscribe_that_failed_is_retried_when_redis_is_back() {
+    let mut redis = RedisServer::start();
+    let port = redis.port();
+    let a = Node::start(Some(&redis), "a", |_| {}).await;
+    let mut c = Client::connect(&a, "alice").await;
+    c.subscribe("room:left").await;
+    c.subscribe("room:kept").await;
+    assert_eq!((channel_subscribers(&redis, "room:left"), channel_subscribers(&redis, "room:kept")), (1, 1));
+    redis.kill();
+    eventually(Duration::from_secs(10), "readyz reports not ready", || async {
+        (a.get("/readyz").await.0 == 503).then_some(())
+    })
+    .await;
+    // The node's `UNSUBSCRIBE` fails; the client is unsubscribed anyway.
+    let r = c.request(json!({"type": "unsubscribe", "topic": "room:left"})).await;
+    assert_eq!(r["type"], "unsubscribed", "{r}");
+    let redis = RedisServer::start_on(port);
+    eventually(Duration::from_secs(15), "ready again", || async { (a.get("/readyz").await.0 == 200).then_some(()) })
+        .await;
+    // The reconnect resubscribes what the connection still had; the node
+    // releases the channel nobody here wants and keeps the other.
+    eventually(Duration::from_secs(15), "room:left released in Redis", || async {
+        (channel_subscribers(&redis, "room:left") == 0).then_some(())
+    })
+    .await;
+    assert_eq!(channel_subscribers(&redis, "room:kept"), 1);
+    // And subscribing again later works.
+    let mut bob = Client::connect(&a, "bob").await;
+    bob.subscribe("room:left").await;
+    assert_eq!(channel_subscribers(&redis, "room:left"), 1);
+}
+
+#[tokio::test]
+async fn a_bus_subscribe_that_timed_out_is_released_when_redis_resumes() {
+    let redis = RedisServer::start();
+    let a = Node::start(Some(&redis), "a", |_| {}).await;
+    let mut c = Client::connect(&a, "alice").await;
+    // SIGSTOP: the node's `SUBSCRIBE` times out but waits in Redis's socket
+    // buffer and runs on SIGCONT.
+    redis.pause();
+    c.send(json!({"type": "subscribe", "topic": "room:stalled", "id": 1})).await;
+    let r = c.recv_where_within(Duration::from_secs(15), |v| v["id"] == 1).await;
+    redis.resume();
+    assert_eq!((r["type"].as_str(), r["code"].as_str()), (Some("error"), Some("unavailable")), "{r}");
+    eventually(Duration::from_secs(10), "ready again", || async { (a.get("/readyz").await.0 == 200).then_some(()) })
+        .await;
+    // Nobody here subscribes, so the node releases the subscription the
+    // late `SUBSCRIBE` made (its confirming `PING` timed out, so the node
+    // had answered `unavailable`).
+    eventually(Duration::from_secs(10), "no subscription left in Redis", || async {
+        (channel_subscribers(&redis, "room:stalled") == 0).then_some(())
+    })
+    .await;
+    c.subscribe("room:stalled").await;
+    assert_eq!(channel_subscribers(&redis, "room:stalled"), 1);
+}

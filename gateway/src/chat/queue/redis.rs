@@ -11,6 +11,9 @@ use super::{
     Turn, turn_json, user_topic,
 };
 
+/// What `chat_accept_claim` answers when the message was queued before.
+const QUEUED_BEFORE: i64 = 0;
+
 /// The Redis engine.
 pub struct RedisQueue {
     redis: RedisHandle,
@@ -45,15 +48,23 @@ impl RedisQueue {
             Arg::Int(STATE_TTL.as_secs() as i64),
         ];
         let keys = vec![k.stream, k.meta, k.channel, key.clone()];
-        let fresh = self.redis.call(Function::ChatAccept, keys, args).await?;
-        if fresh.as_i64() == Some(0) {
+        // Two steps (the request stream is in another Cluster slot than the
+        // user's keys, so no function may write both): the claim, then the
+        // queueing. A claim that ran without its queueing (a timed-out
+        // attempt, or a failed `XADD`) is told apart by the retry (2), which
+        // queues it then; queueing twice is harmless (the dispatchers'
+        // attempt fence answers a message once), never queueing is not.
+        let claim = self.redis.call(Function::ChatAcceptClaim, keys, args).await?;
+        if claim.as_i64() == Some(QUEUED_BEFORE) {
             return Ok(Accepted::Duplicate);
         }
         let body = serde_json::to_string(req).map_err(|e| BusError::Protocol(format!("request: {e}")))?;
-        if let Err(e) = self.queue.add(vec![("r", Arg::from(body))], None).await {
-            // Not queued: forget the id so a retry with it is queued.
-            let _ = self.redis.cmd("DEL", vec![Arg::from(key)]).await;
-            return Err(e.into());
+        self.queue.add(vec![("r", Arg::from(body))], None).await?;
+        // Queued: later retries are duplicates. If this mark is lost, a
+        // retry before a dispatcher begins the message queues it again.
+        let mark = vec![Arg::from(key), Arg::from("q"), Arg::from("1")];
+        if let Err(e) = self.redis.cmd("HSET", mark).await {
+            tracing::warn!(error = %e, "chat request queued but not marked queued");
         }
         // Everything ahead of it when it was checked, and itself.
         Ok(Accepted::Queued(depth + 1))
