@@ -69,7 +69,8 @@ async fn the_document_describes_every_registered_route() {
 }
 
 /// Extractor rejections (path, query, body) answered with axum's plain-text
-/// bodies instead of the documented JSON error; an oversized body said 400.
+/// bodies instead of the documented JSON error; an oversized body said 400
+/// (found while listing each handler's statuses for the OpenAPI document).
 #[tokio::test]
 async fn malformed_paths_queries_and_bodies_answer_the_json_error() {
     let n = Node::start(None, "doc", |c| c.admin_token = Some(ADMIN_TOKEN.to_owned())).await;
