@@ -124,3 +124,17 @@ ensure_web_test_deps() {
     (cd web/tests && npm ci --no-audit --no-fund --silent)
   fi
 }
+
+# schemathesis (property-based API tests from an OpenAPI description, used by
+# scripts/schema-test) from PyPI, pinned, into its own venv in the cache outside
+# the repository; exports SCHEMATHESIS (the CLI's path).
+MARQUEE_SCHEMATHESIS_PYPI_PACKAGE="schemathesis==4.32.5"
+ensure_schemathesis() {
+  local venv="${MARQUEE_SCHEMATHESIS_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/marquee/schemathesis-venv}"
+  if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "${MARQUEE_SCHEMATHESIS_PYPI_PACKAGE#*==}"; then
+    step "installing schemathesis ($MARQUEE_SCHEMATHESIS_PYPI_PACKAGE from PyPI) into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$MARQUEE_SCHEMATHESIS_PYPI_PACKAGE"
+  fi
+  export SCHEMATHESIS="$venv/bin/schemathesis"
+}

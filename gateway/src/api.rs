@@ -3,10 +3,16 @@
 //! `Authorization: Bearer <token>`, never from the request body. Errors are
 //! one type, [`ApiError`], turned into a status and a JSON body in one place;
 //! this module must not hold seat state of its own.
+//!
+//! The OpenAPI description ([`ApiDoc`], served at `GET /api/openapi.json`) is
+//! generated from the `#[utoipa::path]` attributes of the handlers below and
+//! the `ToSchema` types they return; a handler's attribute lists every status
+//! it can answer with.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
-use axum::extract::rejection::JsonRejection;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
@@ -15,6 +21,8 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use seats::{Booking, SeatClass, SeatError, SeatId};
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 
 use crate::auth::Claims;
 use crate::http::bearer;
@@ -36,6 +44,58 @@ pub fn routes() -> Router<Arc<Node>> {
         .route("/api/bookings", get(my_bookings))
         .route("/api/bookings/{id}", delete(cancel_booking))
         .route("/api/admin/schedule", post(load_schedule))
+        .route("/api/openapi.json", get(openapi_json))
+}
+
+/// The OpenAPI 3.1 description of [`routes`].
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Marquee seat API", description = "The seat REST API of the Marquee gateway (docs/protocol.md, *REST API*)."),
+    paths(
+        list_showtimes,
+        seat_map,
+        hold,
+        release_hold,
+        extend,
+        confirm,
+        release_seats,
+        best_available,
+        my_bookings,
+        cancel_booking,
+        load_schedule,
+        openapi_json
+    ),
+    components(schemas(ErrorBody, ErrorCode)),
+    modifiers(&BearerToken),
+    security(("bearer" = [])),
+    tags((name = "seats", description = "Showtimes, holds and bookings"), (name = "admin", description = "Operator endpoints"))
+)]
+pub struct ApiDoc;
+
+/// Adds the `bearer` security scheme (a JWT from `POST /auth/guest`, or the
+/// admin secret for `/api/admin/...`).
+struct BearerToken;
+
+impl Modify for BearerToken {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("JWT")
+            .description(Some("A user token (the JWT of `POST /auth/guest`); `/api/admin/...` takes the configured `ADMIN_TOKEN` instead."))
+            .build();
+        doc.components.get_or_insert_with(Default::default).add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+/// The document, built once.
+static OPENAPI_JSON: LazyLock<String> =
+    LazyLock::new(|| ApiDoc::openapi().to_pretty_json().unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}")));
+
+/// This document.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "seats", security(()),
+    responses((status = 200, description = "The OpenAPI description of the seat API", content_type = "application/json", body = Object)))]
+async fn openapi_json() -> Response {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI_JSON.as_str()).into_response()
 }
 
 /// Why a REST request failed. Converted to a response once, in
@@ -51,16 +111,44 @@ pub enum ApiError {
     /// The admin secret is missing, wrong, or not configured.
     #[error("admin secret required")]
     Forbidden,
-    /// The body is not the expected JSON.
+    /// The body, path or query is not what the route expects.
     #[error("{0}")]
     BadRequest(String),
+    /// The body is larger than the request body limit.
+    #[error("{0}")]
+    TooLarge(String),
     /// The schedule sent to the admin endpoint is invalid.
     #[error("invalid schedule: {0}")]
     Schedule(#[from] seats::ScheduleError),
 }
 
+impl ApiError {
+    /// A rejected body: 413 when it is over the body limit, otherwise 400.
+    fn rejected(status: StatusCode, text: String) -> ApiError {
+        if status == StatusCode::PAYLOAD_TOO_LARGE { ApiError::TooLarge(text) } else { ApiError::BadRequest(text) }
+    }
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
+        ApiError::rejected(r.status(), r.body_text())
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(r: BytesRejection) -> Self {
+        ApiError::rejected(r.status(), r.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        ApiError::BadRequest(r.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
         ApiError::BadRequest(r.body_text())
     }
 }
@@ -72,6 +160,7 @@ impl ApiError {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized),
             ApiError::Forbidden => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
             ApiError::BadRequest(_) | ApiError::Schedule(_) => (StatusCode::BAD_REQUEST, ErrorCode::BadRequest),
+            ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::BadRequest),
         }
     }
 }
@@ -124,137 +213,288 @@ impl FromRequestParts<Arc<Node>> for User {
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
-#[derive(Deserialize)]
+/// Query parameters of `GET /api/showtimes`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ShowtimesQuery {
+    /// Only showtimes starting on this day (`YYYY-MM-DD`, the schedule's time zone).
     date: Option<String>,
+    /// Only showtimes of this movie id.
     movie: Option<String>,
 }
 
-#[derive(Serialize)]
+/// `GET /api/showtimes`.
+#[derive(Serialize, ToSchema)]
 struct ShowtimesBody<'a> {
     showtimes: Vec<ShowtimeView<'a>>,
 }
 
-async fn list_showtimes(_user: User, State(node): State<Arc<Node>>, Query(q): Query<ShowtimesQuery>) -> Response {
+/// The showtimes, by start time, optionally of one day and one movie.
+#[utoipa::path(get, path = "/api/showtimes", tag = "seats", params(ShowtimesQuery), responses(
+    (status = 200, description = "The showtimes", body = ShowtimesBody),
+    (status = 400, description = "`bad_request`: a malformed query string", content_type = "application/json", body = ErrorBody),
+    (status = 401, description = "`unauthorized`: no or invalid bearer token", content_type = "application/json", body = ErrorBody),
+))]
+async fn list_showtimes(
+    _user: User,
+    State(node): State<Arc<Node>>,
+    q: Result<Query<ShowtimesQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = q?;
     let schedule = node.seats.schedule();
     let showtimes = seating::list_showtimes(&schedule, q.date.as_deref(), q.movie.as_deref());
-    Json(ShowtimesBody { showtimes }).into_response()
+    Ok(Json(ShowtimesBody { showtimes }).into_response())
 }
 
-async fn seat_map(User(c): User, State(node): State<Arc<Node>>, Path(id): Path<String>) -> ApiResult<seats::SeatMap> {
+/// The seat map of a showtime, with the caller's own holds marked.
+#[utoipa::path(get, path = "/api/showtimes/{id}/seats", tag = "seats", params(("id" = String, Path, description = "The showtime id")), responses(
+    (status = 200, description = "The seat map", body = seats::SeatMap),
+    (status = 400, description = "`bad_request`: a malformed path", content_type = "application/json", body = ErrorBody),
+    (status = 401, description = "`unauthorized`: no or invalid bearer token", content_type = "application/json", body = ErrorBody),
+    (status = 404, description = "`unknown_showtime`", content_type = "application/json", body = ErrorBody),
+    (status = 503, description = "`unavailable`: the seat store (Redis) failed; retry", content_type = "application/json", body = ErrorBody),
+))]
+async fn seat_map(
+    User(c): User,
+    State(node): State<Arc<Node>>,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult<seats::SeatMap> {
+    let Path(id) = id?;
     Ok(Json(node.seats.snapshot(&id, Some(&c.sub)).await?))
 }
 
-#[derive(Deserialize)]
+/// `POST /api/showtimes/{id}/holds`.
+#[derive(Deserialize, ToSchema)]
 struct HoldBody {
+    /// Seat ids such as `A7` (order and duplicates do not matter).
+    #[schema(min_items = 1, max_items = 10, example = json!(["A7", "A8"]))]
     seats: Vec<String>,
+    /// The hold's lifetime in seconds; the server's default (600) when absent.
     #[serde(default)]
+    #[schema(minimum = 10, maximum = 1800)]
     ttl_secs: Option<u64>,
+    /// Client-chosen key: a retry with the same key returns the first result.
+    #[schema(pattern = "^[A-Za-z0-9_.:-]{1,64}$")]
     idempotency_key: String,
 }
 
+/// Holds seats for the caller, all or none.
+#[utoipa::path(post, path = "/api/showtimes/{id}/holds", tag = "seats", params(("id" = String, Path, description = "The showtime id")), request_body = HoldBody, responses(
+    (status = 200, description = "The hold", body = seats::Hold),
+    (status = 400, description = "`bad_request` (not the expected JSON), `unknown_seat` (listed in `seats`) or `invalid_request`", content_type = "application/json", body = ErrorBody),
+    (status = 401, description = "`unauthorized`: no or invalid bearer token", content_type = "application/json", body = ErrorBody),
+    (status = 404, description = "`unknown_showtime`", content_type = "application/json", body = ErrorBody),
+    (status = 409, description = "`seats_unavailable` (listed in `seats`; nothing was held) or `idempotency_conflict`", content_type = "application/json", body = ErrorBody),
+    (status = 413, description = "`bad_request`: the body is over the request body limit", content_type = "application/json", body = ErrorBody),
+    (status = 503, description = "`unavailable`: the seat store (Redis) failed; retry with the same key", content_type = "application/json", body = ErrorBody),
+))]
 async fn hold(
     User(c): User,
     State(node): State<Arc<Node>>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     body: Result<Json<HoldBody>, JsonRejection>,
 ) -> ApiResult<seats::Hold> {
+    let Path(id) = id?;
     let Json(b) = body?;
     let req = seating::hold_request(id, &c.sub, b.seats, b.ttl_secs, b.idempotency_key);
     Ok(Json(node.seats.hold(req).await?))
 }
 
+/// Extends one of the caller's holds.
+#[utoipa::path(post, path = "/api/showtimes/{id}/holds/{hold_id}/extend", tag = "seats", params(("id" = String, Path, description = "The showtime id"), ("hold_id" = String, Path, description = "The hold id")), responses(
+    (status = 200, description = "The extended hold", body = seats::Hold),
+    (status = 400, description = "`bad_request`: a malformed path", content_type = "application/json", body = ErrorBody),
+    (status = 401, description = "`unauthorized`: no or invalid bearer token", content_type = "application/json", body = ErrorBody),
+    (status = 403, description = "`not_owner`: another user's hold", content_type = "application/json", body = ErrorBody),
+    (status = 404, description = "`unknown_showtime` or `hold_not_found`", content_type = "application/json", body = ErrorBody),
+    (status = 409, description = "`extend_limit`", content_type = "application/json", body = ErrorBody),
+    (status = 410, description = "`hold_expired`", content_type = "application/json", body = ErrorBody),
+    (status = 503, description = "`unavailable`: the seat store (Redis) failed; retry", content_type = "application/json", body = ErrorBody),
+))]
 async fn extend(
     User(c): User,
     State(node): State<Arc<Node>>,
-    Path((id, hold_id)): Path<(String, String)>,
+    ids: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult<seats::Hold> {
+    let Path((id, hold_id)) = ids?;
     Ok(Json(node.seats.extend(&id, &c.sub, &hold_id).await?))
 }
 
+/// Releases every seat of one of the caller's holds.
+#[utoipa::path(delete, path = "/api/showtimes/{id}/holds/{hold_id}", tag = "seats", params(("id" = String, Path, description = "The showtime id"), ("hold_id" = String, Path, description = "The hold id")), responses(
+    (status = 200, description = "The seats freed", body = seats::Released),
+    (status = 400, description = "`bad_request`: a malformed path", content_type = "application/json", body = ErrorBody),
+    (status = 401, description = "`unauthorized`: no or invalid bearer token", content_type = "application/json", body = ErrorBody),
+    (status = 403, description = "`not_owner`: another user's hold", content_type = "application/json", body = ErrorBody),
+    (status = 404, description = "`unknown_showtime` or `hold_not_found`", content_type = "application/json", body = ErrorBody),
+    (status = 410, description = "`hold_expired`", content_type = "application/json", body = ErrorBody),
+    (status = 503, description = "`unavailable`: the seat store (Redis) failed; retry", content_type = "application/json", body = ErrorBody),
+))]
 async fn release_hold(
     User(c): User,
     State(node): State<Arc<Node>>,
-    Path((id, hold_id)): Path<(String, String)>,
+    ids: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult<seats::Released> {
+    let Path((id, hold_id)) = ids?;
     Ok(Json(node.seats.release(&id, &c.sub, seats::ReleaseTarget::Hold(hold_id)).await?))
 }
 
-#[derive(Deserialize)]
+/// `POST /api/showtimes/{id}/release`.
+#[derive(Deserialize, ToSchema)]
 struct ReleaseBody {
+    /// Seat ids; only the caller's held seats among them are freed.
+    #[schema(max_items = 40)]
     seats: Vec<String>,
 }
 
+/// Releases seats the caller holds, wherever they are held.
+#[utoipa::path(post, path = "/api/showtimes/{id}/release", tag = "seats", params(("id" = String, Path, description = "The showtime id")), request_body = ReleaseBody, responses(
+    (status = 200, description = "The seats freed", body = seats::Released),
+    (status = 400, description = "`bad_request` (not the expected JSON), `unknown_seat` or `invalid_request`", content_type = "application/json", body = ErrorBody),
+    (status = 401, description = "`unauthorized`: no or invalid bearer token", content_type = "application/json", body = ErrorBody),
+    (status = 404, description = "`unknown_showtime`", content_type = "application/json", body = ErrorBody),
+    (status = 413, description = "`bad_request`: the body is over the request body limit", content_type = "application/json", body = ErrorBody),
+    (status = 503, description = "`unavailable`: the seat store (Redis) failed; retry", content_type = "application/json", body = ErrorBody),
+))]
 async fn release_seats(
     User(c): User,
     State(node): State<Arc<Node>>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     body: Result<Json<ReleaseBody>, JsonRejection>,
 ) -> ApiResult<seats::Released> {
+    let Path(id) = id?;
     let Json(b) = body?;
     Ok(Json(node.seats.release(&id, &c.sub, seats::ReleaseTarget::Seats(b.seats)).await?))
 }
 
+/// Buys the seats of one of the caller's holds.
+#[utoipa::path(post, path = "/api/showtimes/{id}/holds/{hold_id}/confirm", tag = "seats", params(("id" = String, Path, description = "The showtime id"), ("hold_id" = String, Path, description = "The hold id")), responses(
+    (status = 200, description = "The booking", body = Booking),
+    (status = 400, description = "`bad_request`: a malformed path", content_type = "application/json", body = ErrorBody),
+    (status = 401, description = "`unauthorized`: no or invalid bearer token", content_type = "application/json", body = ErrorBody),
+    (status = 403, description = "`not_owner`: another user's hold", content_type = "application/json", body = ErrorBody),
+    (status = 404, description = "`unknown_showtime` or `hold_not_found`", content_type = "application/json", body = ErrorBody),
+    (status = 410, description = "`hold_expired`", content_type = "application/json", body = ErrorBody),
+    (status = 503, description = "`unavailable`: the seat store (Redis) failed; retry", content_type = "application/json", body = ErrorBody),
+))]
 async fn confirm(
     User(c): User,
     State(node): State<Arc<Node>>,
-    Path((id, hold_id)): Path<(String, String)>,
+    ids: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult<Booking> {
+    let Path((id, hold_id)) = ids?;
     Ok(Json(node.seats.confirm(&id, &c.sub, &hold_id).await?))
 }
 
-#[derive(Serialize)]
+/// `GET /api/bookings`.
+#[derive(Serialize, ToSchema)]
 struct BookingsBody {
+    /// Oldest first.
     bookings: Vec<Booking>,
 }
 
+/// The caller's bookings, oldest first.
+#[utoipa::path(get, path = "/api/bookings", tag = "seats", responses(
+    (status = 200, description = "The bookings", body = BookingsBody),
+    (status = 401, description = "`unauthorized`: no or invalid bearer token", content_type = "application/json", body = ErrorBody),
+    (status = 503, description = "`unavailable`: the seat store (Redis) failed; retry", content_type = "application/json", body = ErrorBody),
+))]
 async fn my_bookings(User(c): User, State(node): State<Arc<Node>>) -> ApiResult<BookingsBody> {
     Ok(Json(BookingsBody { bookings: node.seats.my_bookings(&c.sub).await? }))
 }
 
-async fn cancel_booking(User(c): User, State(node): State<Arc<Node>>, Path(id): Path<String>) -> ApiResult<Booking> {
+/// Cancels one of the caller's bookings, freeing its seats.
+#[utoipa::path(delete, path = "/api/bookings/{id}", tag = "seats",
+    params(("id" = String, Path, description = "The booking id (`bk<hex>-<showtime>`)")), responses(
+    (status = 200, description = "The booking, with `status: \"cancelled\"`", body = Booking),
+    (status = 400, description = "`bad_request`: a malformed path", content_type = "application/json", body = ErrorBody),
+    (status = 401, description = "`unauthorized`: no or invalid bearer token", content_type = "application/json", body = ErrorBody),
+    (status = 403, description = "`not_owner`: another user's booking", content_type = "application/json", body = ErrorBody),
+    (status = 404, description = "`booking_not_found`", content_type = "application/json", body = ErrorBody),
+    (status = 409, description = "`already_cancelled`", content_type = "application/json", body = ErrorBody),
+    (status = 503, description = "`unavailable`: the seat store (Redis) failed; retry", content_type = "application/json", body = ErrorBody),
+))]
+async fn cancel_booking(
+    User(c): User,
+    State(node): State<Arc<Node>>,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult<Booking> {
+    let Path(id) = id?;
     Ok(Json(node.seats.cancel_booking(&c.sub, &id).await?))
 }
 
-#[derive(Deserialize)]
+/// `POST /api/showtimes/{id}/best-available`.
+#[derive(Deserialize, ToSchema)]
 struct BestBody {
+    /// How many adjacent seats.
+    #[schema(minimum = 1, maximum = 10)]
     count: usize,
+    /// Only seats of this class.
     #[serde(default)]
     class: Option<SeatClass>,
 }
 
-#[derive(Serialize)]
+/// `POST /api/showtimes/{id}/best-available`.
+#[derive(Serialize, ToSchema)]
 struct BestReply {
     showtime: String,
     seats: Vec<SeatId>,
 }
 
+/// The best free block of `count` seats (nothing is held).
+#[utoipa::path(post, path = "/api/showtimes/{id}/best-available", tag = "seats", params(("id" = String, Path, description = "The showtime id")), request_body = BestBody, responses(
+    (status = 200, description = "The seats", body = BestReply),
+    (status = 400, description = "`bad_request` (not the expected JSON) or `invalid_request` (count)", content_type = "application/json", body = ErrorBody),
+    (status = 401, description = "`unauthorized`: no or invalid bearer token", content_type = "application/json", body = ErrorBody),
+    (status = 404, description = "`unknown_showtime`", content_type = "application/json", body = ErrorBody),
+    (status = 409, description = "`no_fit`", content_type = "application/json", body = ErrorBody),
+    (status = 413, description = "`bad_request`: the body is over the request body limit", content_type = "application/json", body = ErrorBody),
+    (status = 503, description = "`unavailable`: the seat store (Redis) failed; retry", content_type = "application/json", body = ErrorBody),
+))]
 async fn best_available(
     _user: User,
     State(node): State<Arc<Node>>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     body: Result<Json<BestBody>, JsonRejection>,
 ) -> ApiResult<BestReply> {
+    let Path(id) = id?;
     let Json(b) = body?;
     let seats = node.seats.best_available(&id, b.count, b.class).await?;
     Ok(Json(BestReply { showtime: id, seats }))
 }
 
-#[derive(Serialize)]
+/// `POST /api/admin/schedule`.
+#[derive(Serialize, ToSchema)]
 struct ScheduleLoaded {
+    /// Showtimes in the new schedule.
     showtimes: usize,
 }
 
 /// Replaces the schedule of every node (through Redis; in process, of this
 /// single node). Guarded by the configured admin secret
 /// (`ADMIN_TOKEN`), compared in constant time; without one, always 403.
-async fn load_schedule(State(node): State<Arc<Node>>, headers: HeaderMap, body: String) -> ApiResult<ScheduleLoaded> {
+#[utoipa::path(post, path = "/api/admin/schedule", tag = "admin",
+    request_body(content = Object, description = "A schedule file (docs/protocol.md, *Schedule*)", content_type = "application/json"),
+    responses(
+    (status = 200, description = "The schedule was replaced", body = ScheduleLoaded),
+    (status = 400, description = "`bad_request`: not a valid schedule", content_type = "application/json", body = ErrorBody),
+    (status = 403, description = "`forbidden`: not the configured `ADMIN_TOKEN`, or none is configured", content_type = "application/json", body = ErrorBody),
+    (status = 413, description = "`bad_request`: the body is over the request body limit", content_type = "application/json", body = ErrorBody),
+    (status = 503, description = "`unavailable`: Redis failed", content_type = "application/json", body = ErrorBody),
+))]
+async fn load_schedule(
+    State(node): State<Arc<Node>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<ScheduleLoaded> {
     let given = bearer(&headers).unwrap_or_default();
     let allowed = node.config.admin_token.as_deref().is_some_and(|secret| same_secret(secret, &given));
     if !allowed {
         return Err(ApiError::Forbidden);
     }
-    let schedule = seats::Schedule::from_json(&body)?;
+    let body = body?;
+    let text = std::str::from_utf8(&body).map_err(|e| ApiError::BadRequest(format!("the body is not UTF-8: {e}")))?;
+    let schedule = seats::Schedule::from_json(text)?;
     let showtimes = schedule.showtimes().len();
     node.seats.publish_schedule(schedule).await?;
     tracing::info!(showtimes, "schedule replaced by admin request");

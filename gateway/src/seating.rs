@@ -10,7 +10,7 @@ use serde::Serialize;
 
 /// One showtime as listed to clients: the schedule entry plus the movie's
 /// titles and the screen's seat count.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ShowtimeView<'a> {
     /// The schedule entry (`id`, `movie`, `theater`, `screen`, `starts_at`, `prices`).
     #[serde(flatten)]

@@ -395,7 +395,7 @@ pub fn decode(text: &str) -> Result<ClientMsg, DecodeError> {
 }
 
 /// Stable error codes sent in `error` frames.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The frame is not valid JSON or misses required fields.
@@ -485,7 +485,7 @@ pub fn error_seats(e: &SeatError) -> Option<Vec<&str>> {
 }
 
 /// The error body shared by `error` frames' fields and REST errors.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody<'a> {
     /// Stable code.
     pub code: ErrorCode,

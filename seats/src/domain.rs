@@ -9,6 +9,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// The time zone every showtime is expressed in.
 pub const TIME_ZONE: &str = "Asia/Seoul";
@@ -59,7 +60,7 @@ pub fn validate_id(id: &str) -> Result<(), ScheduleError> {
 }
 
 /// The class of a seat; prices are per class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SeatClass {
     /// An ordinary seat (`S` in a row pattern).
@@ -91,8 +92,9 @@ impl SeatClass {
 
 /// A seat id such as `A7`: a row letter `A`-`Z` and a seat number 1-99
 /// (no leading zero). Cheap to clone.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(try_from = "String", into = "String")]
+#[schema(value_type = String, example = "A7")]
 pub struct SeatId(Arc<str>);
 
 impl SeatId {
@@ -320,7 +322,7 @@ pub struct Movie {
 }
 
 /// Ticket price per seat class, in Korean won.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Prices {
     /// Standard seat.
     pub standard: u32,
@@ -342,7 +344,7 @@ impl Prices {
 }
 
 /// One screening of a movie on a screen.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Showtime {
     /// Id, e.g. `gangnam-1-20261122-2000`; the topic is `showtime:<id>`.
     pub id: String,
@@ -353,6 +355,7 @@ pub struct Showtime {
     /// The screen's id within the theater.
     pub screen: String,
     /// Start, in [`TIME_ZONE`] (RFC 9557 text, e.g. `2026-11-22T20:00:00+09:00[Asia/Seoul]`).
+    #[schema(value_type = String, example = "2026-11-22T20:00:00+09:00[Asia/Seoul]")]
     pub starts_at: jiff::Zoned,
     /// Prices per seat class.
     pub prices: Prices,

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::domain::{SeatClass, SeatId};
 
@@ -73,7 +74,7 @@ impl Clock {
 }
 
 /// The public state of a seat, as in deltas.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SeatState {
     /// Anyone may hold it.
@@ -85,7 +86,7 @@ pub enum SeatState {
 }
 
 /// One seat in a [`SeatMap`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct SeatStatus {
     /// `A7`.
     pub seat: SeatId,
@@ -105,7 +106,7 @@ pub struct SeatStatus {
 }
 
 /// The full seat map of a showtime at one version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct SeatMap {
     /// The showtime id.
     pub showtime: String,
@@ -116,7 +117,7 @@ pub struct SeatMap {
 }
 
 /// A successful hold.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Hold {
     /// Id to extend, release or confirm it with.
     pub hold_id: String,
@@ -133,7 +134,7 @@ pub struct Hold {
 }
 
 /// Whether a booking stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum BookingStatus {
     /// Seats sold to the user.
@@ -143,7 +144,7 @@ pub enum BookingStatus {
 }
 
 /// A booking: seats sold to one user by one confirm.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Booking {
     /// Id, `bk<hex>-<showtime>`.
     pub booking_id: String,
@@ -164,7 +165,7 @@ pub struct Booking {
 }
 
 /// Seats released by [`crate::SeatStore::release`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Released {
     /// The seats that were freed (only the caller's own holds are touched).
     pub seats: Vec<SeatId>,

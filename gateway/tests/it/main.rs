@@ -6,6 +6,7 @@
 mod chat;
 mod cluster;
 mod http;
+mod openapi;
 mod protocol;
 mod seats;
 mod support;
