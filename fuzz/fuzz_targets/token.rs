@@ -1,7 +1,8 @@
 //! Fuzz target: the token a client sends (query string or `Authorization`
 //! header), and tokens correctly signed around hostile claims. Verifying must
-//! never panic; a signed token must verify to the claims it was signed with
-//! (or fail as expired), and nothing unsigned may verify.
+//! never panic; a signed token verifies to the claims it was signed with (its
+//! name cleaned, as every verified name is) or fails as expired, and nothing
+//! unsigned verifies.
 #![no_main]
 
 use auth::{Auth, Claims};
@@ -18,7 +19,13 @@ fuzz_target!(|data: &[u8]| {
             let Ok(claims) = serde_json::from_str::<Claims>(json) else { return };
             let Ok(token) = auth.sign(&claims) else { return };
             if let Ok(back) = auth.verify(&token) {
-                assert_eq!(back, claims, "a signed token verifies to its own claims");
+                // The same claims, but the name as verify shows it: cleaned,
+                // or the user's fallback name when it is refused.
+                assert_eq!((&back.sub, back.exp, &back.rooms), (&claims.sub, claims.exp, &claims.rooms));
+                if let Ok(clean) = auth::text::display_name(&claims.name) {
+                    assert_eq!(back.name, clean, "an acceptable name is shown cleaned");
+                }
+                assert!(!back.name.chars().any(auth::text::is_invisible), "a shown name has no invisible characters");
             }
             let other = Auth::new("another-secret-that-is-at-least-32-bytes");
             assert!(other.verify(&token).is_err(), "a token verifies only with its own key");
