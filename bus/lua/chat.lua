@@ -25,8 +25,11 @@ end)
 
 -- Fenced publish. KEYS: stream, meta, channel of user:<u>, message,
 -- conversation turns, conversation state. ARGV: payload, maxlen, ttl,
--- epoch candidate, kind (e|s|a|f), attempt, user turn, bot turn, state,
--- state ttl, max turns. Returns the offset, or 0 when fenced out.
+-- epoch candidate, kind (e: event of the attempt, o: output of the attempt
+-- (delta, citation, action), also recorded in `o` so the next attempt
+-- publishes `restart`; s: status; a: apology; f: final), attempt, user turn,
+-- bot turn, state, state ttl, max turns. Returns the offset, or 0 when
+-- fenced out.
 redis.register_function('chat_publish', function(KEYS, ARGV)
 if redis.call('hget', KEYS[4], 'd') == '1' then return 0 end
 local kind = ARGV[5]
@@ -35,6 +38,7 @@ if kind == 'a' then
 elseif kind ~= 's' then
   if redis.call('hget', KEYS[4], 'a') ~= ARGV[6] then return 0 end
 end
+if kind == 'o' then redis.call('hset', KEYS[4], 'o', ARGV[6]) end
 if kind == 'f' then
   redis.call('hset', KEYS[4], 'd', 1)
   redis.call('rpush', KEYS[5], ARGV[7], ARGV[8])
@@ -55,7 +59,7 @@ end)
 
 
 -- Like chat_begin, and also says whether the attempt before the new one
--- began streaming output (`o`, set by chat_mark_output), so the new one
+-- began streaming output (`o`, set by chat_publish with kind `o`), so the new one
 -- publishes `restart`; `o` is left as it is. (chat_begin stays for nodes of
 -- the previous release during a deploy.)
 -- KEYS: message, conversation turns, conversation state. ARGV: ttl.
@@ -68,16 +72,6 @@ local state = redis.call('get', KEYS[3]) or ''
 local restart = 0
 if redis.call('hget', KEYS[1], 'o') == tostring(a - 1) then restart = 1 end
 return {a, state, redis.call('lrange', KEYS[2], 0, -1), restart}
-end)
-
--- Records that an attempt is about to publish its first output, if it is
--- still the current attempt of an unanswered message. KEYS: message.
--- ARGV: attempt. Returns 1 when recorded, 0 when fenced out.
-redis.register_function('chat_mark_output', function(KEYS, ARGV)
-if redis.call('hget', KEYS[1], 'd') == '1' then return 0 end
-if redis.call('hget', KEYS[1], 'a') ~= ARGV[1] then return 0 end
-redis.call('hset', KEYS[1], 'o', ARGV[1])
-return 1
 end)
 
 -- Like chat_accept, for an accept made of two steps (this claim, then the

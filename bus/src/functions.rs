@@ -83,8 +83,6 @@ pub enum Function {
     ChatDueWarnings,
     /// `chat_begin_attempt`: `chat_begin`, and whether the new attempt is a restart.
     ChatBeginAttempt,
-    /// `chat_mark_output`: records that an attempt began streaming output.
-    ChatMarkOutput,
     /// `chat_accept_claim`: `chat_accept`, and whether a claim made before
     /// still needs its request queued (a timed-out accept left it half done).
     ChatAcceptClaim,
@@ -92,7 +90,7 @@ pub enum Function {
 
 impl Function {
     /// Every function, in library order.
-    pub const ALL: [Function; 25] = [
+    pub const ALL: [Function; 24] = [
         Function::TopicPublish,
         Function::TopicHistory,
         Function::PresenceAdd,
@@ -116,7 +114,6 @@ impl Function {
         Function::ChatPublish,
         Function::ChatDueWarnings,
         Function::ChatBeginAttempt,
-        Function::ChatMarkOutput,
         Function::ChatAcceptClaim,
     ];
 
@@ -146,7 +143,6 @@ impl Function {
             Function::ChatPublish => "chat_publish",
             Function::ChatDueWarnings => "chat_due_warnings",
             Function::ChatBeginAttempt => "chat_begin_attempt",
-            Function::ChatMarkOutput => "chat_mark_output",
             Function::ChatAcceptClaim => "chat_accept_claim",
         }
     }

@@ -386,13 +386,11 @@ impl Dispatcher {
             (_, true) => Some(publish(Event::Restart { attempt })),
             (_, false) => None,
         };
-        // Before the attempt's first output, the queue records it, so that
-        // the next attempt (here or on another node) knows to `restart`.
-        let mut marked = false;
-        let output = |marked: &mut bool| {
-            let was = std::mem::replace(marked, true);
-            async move { if was { Ok(true) } else { self.queue.mark_output(req, attempt).await } }
-        };
+        // Output (deltas, citations, actions) is published with its own
+        // fence, which also records in the same atomic step that the attempt
+        // showed output, so the next attempt (here or on another node) knows
+        // to `restart`: no extra round trip before the first delta.
+        let output = Fence::Output(attempt);
         let mut state = conv.state.clone();
         let mut results: Vec<pb::ToolResult> = Vec::new();
         let mut text = String::new();
@@ -465,7 +463,7 @@ impl Dispatcher {
                         }
                         text.push_str(&d.text);
                         let e = Event::Delta { attempt, text: &d.text };
-                        if !output(&mut marked).await? || !self.queue.publish(req, fence.clone(), publish(e)).await? {
+                        if !self.queue.publish(req, output.clone(), publish(e)).await? {
                             return Err(Stop::Fenced);
                         }
                     }
@@ -477,7 +475,7 @@ impl Dispatcher {
                             snippet: &c.snippet,
                             attribution: &c.attribution,
                         };
-                        if !output(&mut marked).await? || !self.queue.publish(req, fence.clone(), publish(e)).await? {
+                        if !self.queue.publish(req, output.clone(), publish(e)).await? {
                             return Err(Stop::Fenced);
                         }
                     }
@@ -518,7 +516,7 @@ impl Dispatcher {
                     ok: !outcome.is_error,
                     result: result.as_deref().unwrap_or(null),
                 };
-                if !output(&mut marked).await? || !self.queue.publish(req, fence.clone(), publish(e)).await? {
+                if !self.queue.publish(req, output.clone(), publish(e)).await? {
                     return Err(Stop::Fenced);
                 }
                 results.push(pb::ToolResult {

@@ -175,17 +175,6 @@ impl MemoryQueue {
         Ok((Begin::Attempt { attempt: m.attempt, restart }, conv))
     }
 
-    pub(super) async fn mark_output(&self, req: &Request, attempt: u32) -> Result<bool, ChatError> {
-        let mut s = self.lock();
-        match s.messages.get_mut(&(req.user.clone(), req.message_id.clone())) {
-            Some(m) if !m.done && m.attempt == attempt => {
-                m.output = attempt;
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
-    }
-
     pub(super) async fn publish(&self, req: &Request, fence: Fence, payload: String) -> Result<bool, ChatError> {
         let topic = user_topic(&req.user)?;
         // The fence check and the publish happen under one lock: one step.
@@ -197,7 +186,8 @@ impl MemoryQueue {
                 return Ok(false);
             }
             match &fence {
-                Fence::Attempt(a) | Fence::Final(a, _) if m.attempt != *a => return Ok(false),
+                Fence::Attempt(a) | Fence::Output(a) | Fence::Final(a, _) if m.attempt != *a => return Ok(false),
+                Fence::Output(a) => m.output = *a,
                 Fence::Apology if m.apologized => return Ok(false),
                 Fence::Apology => m.apologized = true,
                 _ => {}
@@ -308,8 +298,9 @@ mod tests {
         assert_eq!(q.accept(&req, "{}".into()).await.unwrap(), Accepted::Queued(1));
         assert_eq!(begin(&q, &req).await, (1, false));
         assert_eq!(begin(&q, &req).await, (2, false), "attempt 1 showed nothing");
-        assert!(!q.mark_output(&req, 1).await.unwrap(), "a superseded attempt is fenced out");
-        assert!(q.mark_output(&req, 2).await.unwrap());
+        let output = |a| q.publish(&req, Fence::Output(a), "{}".into());
+        assert!(!output(1).await.unwrap(), "a superseded attempt's output is fenced out");
+        assert!(output(2).await.unwrap());
         assert_eq!(begin(&q, &req).await, (3, true), "attempt 2 streamed output");
         assert_eq!(begin(&q, &req).await, (4, false), "attempt 3 did not");
     }

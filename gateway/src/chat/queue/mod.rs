@@ -141,6 +141,10 @@ pub struct FinalSave {
 pub enum Fence {
     /// Only while `attempt` is the message's current attempt.
     Attempt(u32),
+    /// Output of `attempt` (a delta, citation or action): fenced like
+    /// [`Fence::Attempt`], and records in the same step that the attempt
+    /// showed output, so the next attempt publishes `restart`.
+    Output(u32),
     /// A status note (`queued`): while the message is unanswered.
     Status,
     /// The apology: once per message, while it is unanswered.
@@ -249,14 +253,6 @@ impl ChatQueue {
     /// (one round trip with Redis).
     pub async fn begin(&self, req: &Request) -> Result<(Begin, Conversation), ChatError> {
         dispatch!(self, q => q.begin(req).await)
-    }
-
-    /// Records that `attempt` of `req` is about to publish its first output
-    /// (text, citation or action), so that the next attempt publishes
-    /// `restart`. Called before that output is published; false when the
-    /// attempt is fenced out (a newer attempt owns the message, or it is answered).
-    pub async fn mark_output(&self, req: &Request, attempt: u32) -> Result<bool, ChatError> {
-        dispatch!(self, q => q.mark_output(req, attempt).await)
     }
 
     /// Publishes `payload` on `user:<user>` if `fence` holds; false when it

@@ -144,17 +144,12 @@ impl RedisQueue {
         Ok((begin, Conversation { turns, state }))
     }
 
-    pub(super) async fn mark_output(&self, req: &Request, attempt: u32) -> Result<bool, ChatError> {
-        let keys = vec![ChatKeys::message(&req.user, &req.message_id)];
-        let marked = self.redis.call(Function::ChatMarkOutput, keys, vec![Arg::from(attempt.to_string())]).await?;
-        Ok(marked.as_i64() == Some(1))
-    }
-
     pub(super) async fn publish(&self, req: &Request, fence: Fence, payload: String) -> Result<bool, ChatError> {
         let k = TopicKeys::new(&user_topic(&req.user)?);
         let (turns_key, state_key) = ChatKeys::conversation(&req.user, &req.conversation);
         let (kind, attempt, save) = match fence {
             Fence::Attempt(a) => ("e", a, None),
+            Fence::Output(a) => ("o", a, None),
             Fence::Status => ("s", 0, None),
             Fence::Apology => ("a", 0, None),
             Fence::Final(a, save) => ("f", a, Some(save)),
