@@ -8,7 +8,7 @@ use gateway::config::Role;
 use serde_json::{Value, json};
 use testkit::RedisServer;
 
-use crate::support::{Client, ModelSvc, Node, SECRET, api, token};
+use crate::support::{Client, ModelSvc, Node, SECRET, api, redis_cli, token};
 
 /// Chat answers come through a queue, a model and back: give them time on a
 /// loaded machine.
@@ -321,18 +321,6 @@ async fn with_the_model_down_the_user_gets_queued_then_an_apology_then_the_answe
         events[sorry..first_delta].iter().all(|e| e["event"] == "apology" || e["event"] == "queued"),
         "nothing but queued notes between the apology and the answer: {events:?}"
     );
-}
-
-/// Runs `redis-cli` against the test's Redis (to stage state an older
-/// version could have left).
-fn redis_cli(redis: &RedisServer, args: &[&str]) -> String {
-    let out = std::process::Command::new("redis-cli")
-        .args(["-p", &redis.port().to_string()])
-        .args(args)
-        .output()
-        .expect("redis-cli is installed with redis-server");
-    assert!(out.status.success(), "redis-cli {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 #[tokio::test]

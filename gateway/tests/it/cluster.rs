@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::json;
 use testkit::{RedisServer, eventually};
 
-use crate::support::{Client, Closed, Node};
+use crate::support::{Client, Closed, Node, redis_cli};
 
 async fn pair(redis: &RedisServer) -> (Node, Node) {
     (Node::start(Some(redis), "a", |_| {}).await, Node::start(Some(redis), "b", |_| {}).await)
@@ -339,17 +339,6 @@ async fn recovery_past_history_trimmed_by_its_byte_budget_says_cannot_recover() 
     for i in first..=13 {
         assert_eq!(d.next_pub("room:bytes").await["offset"], i);
     }
-}
-
-/// Runs `redis-cli` against the test's Redis.
-fn redis_cli(redis: &RedisServer, args: &[&str]) -> String {
-    let out = std::process::Command::new("redis-cli")
-        .args(["-p", &redis.port().to_string()])
-        .args(args)
-        .output()
-        .expect("redis-cli is installed with redis-server");
-    assert!(out.status.success(), "redis-cli {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 fn keys_of(topic: &str) -> bus::keys::TopicKeys {

@@ -336,3 +336,15 @@ impl Drop for ModelSvc {
         self.stop.cancel();
     }
 }
+
+/// Runs `redis-cli` against the test's Redis (to stage state an older
+/// version or a fault could have left, or to read what a test checks).
+pub fn redis_cli(redis: &RedisServer, args: &[&str]) -> String {
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", &redis.port().to_string()])
+        .args(args)
+        .output()
+        .expect("redis-cli is installed with redis-server");
+    assert!(out.status.success(), "redis-cli {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
