@@ -17,6 +17,16 @@ ensure_redis_server() {
   # do not use it, so it is left as the package set it up.
 }
 
+# PostgreSQL's server binaries (initdb, postgres, pg_ctl, pg_isready,
+# createdb) for the integration tests, which start their own server in a temp
+# directory on a free loopback port (testkit::PostgresServer); a system-wide
+# service is neither needed nor used.
+ensure_postgres() {
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+    apt_install postgresql
+  fi
+}
+
 # Where a cached model lives, and whether it is complete there.
 model_dir() { echo "${MARQUEE_MODEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/marquee/models}/$1"; }
 model_present() { [ -f "$1/model.safetensors" ] && [ -f "$1/tokenizer.json" ] && [ -f "$1/config.json" ]; }

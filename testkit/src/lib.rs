@@ -1,10 +1,14 @@
 //! Test support shared by every crate's integration tests.
 //!
-//! It starts real servers (today: `redis-server`) on free loopback ports and
+//! It starts real servers (`redis-server`, PostgreSQL) on free loopback ports and
 //! offers an `eventually` helper so tests poll for a condition instead of
 //! sleeping for a fixed time. It must never be a dependency of production code.
 
 #![allow(clippy::unwrap_used)]
+
+mod postgres;
+
+pub use crate::postgres::PostgresServer;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
