@@ -11,8 +11,10 @@
 -- 3. `:holds` hash hold id → JSON `{u,s,e,f,t,n,st,b,x}`
 -- 4. `:hz` sorted set live hold id → expiry (ms)
 -- 5. `:hend` sorted set ended hold id → end time (tombstones, pruned after an hour)
--- 6. `:bookings` hash booking id → booking JSON
--- 7. `:outbox` list of booking events not yet handed to the notifications stream
+-- 6. `:bookings` hash booking id → `{"user":…}` (the cache of the ledger's
+--    bookings: who bought a sold seat, for a viewer's `mine`)
+-- 7. `:synced` set once the showtime's sold seats were rebuilt from the
+--    ledger (absent after Redis lost its data: holds are refused until then)
 -- 8. to 10. the bus's stream, meta and channel of topic `showtime:<id>`
 -- 11. and on (operations only) the holds' idempotency keys `:idem:<user>:<key>`
 --
@@ -44,6 +46,8 @@
 redis.register_function('seats_ops', function(KEYS, ARGV)
 --@include seats_prelude
 --@include live_hold
+-- Whether the showtime's sold seats are in the cache (see `seats_apply`).
+local synced = redis.call('exists', K_SYNC) == 1
 -- The earliest expiry among live holds (false: none), read once per run.
 local earliest_live
 local function earliest()
@@ -59,6 +63,7 @@ end
 -- the costliest part of a hold otherwise. Result `raw` is that JSON without
 -- its version and closing brace.
 local function op_hold(user, a)
+  if not synced then return fail('unsynced') end
   local key = tonumber(a[5])
   if idem_seen[key] then
     return idem_seen[key]
@@ -235,23 +240,46 @@ end
 return '[' .. table.concat(out, ',') .. ']'
 end)
 
--- Confirm. ARGV 7: user, 8: hold id, 9: new booking id. A retried confirm of
--- an already confirmed hold returns its booking. The booking event goes to
--- the outbox in the same step; the caller moves it to the notifications
--- stream and the user's topic (other slots) right after.
+-- Pin: the first step of a confirm, before the ledger commits the sale.
+-- ARGV 7: user, 8: hold id, 9: pin time (ms). The user's live hold is made to
+-- live at least that long from now (without counting as an extend), so it
+-- cannot run out while the ledger commits; returns its seats. Fails like
+-- `seats_ops`' extend (`hold_not_found`, `hold_expired`, `not_owner`).
+redis.register_function('seats_pin', function(KEYS, ARGV)
+--@include seats_prelude
+--@include live_hold
+local user, id, pin = ARGV[7], ARGV[8], tonumber(ARGV[9])
+return run(function()
+  local rec, err = live_hold(id, user)
+  if not rec then return fail(err) end
+  if rec.e < NOW + pin then
+    rec.e = NOW + pin
+    redis.call('hset', K_HOLDS, id, cjson.encode(rec))
+    redis.call('zadd', K_HZ, rec.e, id)
+    touch(3)
+    touch(4)
+  end
+  return {ok = true, seats = rec.s, e = rec.e}
+end)
+end)
+
+-- Confirm: the cache follows a booking the ledger (the system of record)
+-- has committed already. ARGV 7: user, 8: hold id, 9: the committed booking's
+-- id. The hold's seats become sold to it and the hold ends, even when the
+-- hold ran out while the ledger committed: the sale is checked before due
+-- holds expire. Fails (`hold_not_found`, `hold_expired`, `not_owner`) when
+-- the hold is not the user's any more (a sweep expired it first); the caller
+-- then forces the sale with `seats_apply`. Confirming a hold confirmed to this
+-- booking again is a no-op.
 redis.register_function('seats_confirm', function(KEYS, ARGV)
 --@include seats_prelude
 local user, id, bid = ARGV[7], ARGV[8], ARGV[9]
-return run(function()
+local function sell()
   local raw = redis.call('hget', K_HOLDS, id)
   if not raw then return fail('hold_not_found') end
   local rec = cjson.decode(raw)
   if rec.u ~= user then return fail('not_owner') end
-  if rec.st == 'c' then
-    local b = redis.call('hget', K_BOOK, rec.b)
-    if not b then return fail('booking_not_found') end
-    return {ok = true, booking = b, again = true}
-  end
+  if rec.st == 'c' and rec.b == bid then return {ok = true, again = true} end
   if rec.st == 'x' then return fail('hold_expired') end
   if rec.st ~= 'h' then return fail('hold_not_found') end
   for _, s in ipairs(rec.s) do
@@ -260,46 +288,63 @@ return run(function()
   end
   rec.b = bid
   end_hold(id, rec, 'c')
-  local v = version() + 1
-  local booking = cjson.encode({booking_id = bid, showtime = SHOWTIME, user = user, seats = rec.s, created_at = NOW, status = 'confirmed', amount = 0, version = v})
-  redis.call('hset', K_BOOK, bid, booking)
-  redis.call('rpush', K_OUTBOX, booking)
+  redis.call('hset', K_BOOK, bid, '{"user":"' .. user .. '"}')
   touch(6)
-  touch(7)
-  return {ok = true, booking = booking}
-end)
+  return {ok = true}
+end
+local r = sell()
+expire_due()
+r.version = commit()
+for i in pairs(touched) do
+  redis.call('pexpireat', KEYS[i], KEEP_UNTIL)
+end
+return cjson.encode(r)
 end)
 
--- Cancel a booking. ARGV 7: user, 8: booking id.
-redis.register_function('seats_cancel', function(KEYS, ARGV)
+-- Apply bookings of the ledger to the cache, whatever the cache holds: the
+-- rebuild after Redis lost its data, a cancellation, and the repair of a sale
+-- whose hold ended before the cache heard of it. ARGV 7: `1` to mark the
+-- showtime rebuilt (holds are refused until it is, see `seats_ops`), 8: JSON
+-- array of `{"b": booking id, "u": user, "s": [seats], "st": "confirmed" |
+-- "cancelled"}`. A confirmed booking's seats become sold to it (a hold on one
+-- of them loses that seat: the ledger's sale wins); a cancelled booking's
+-- seats that are still sold to it become free. Idempotent.
+redis.register_function('seats_apply', function(KEYS, ARGV)
 --@include seats_prelude
-local user, bid = ARGV[7], ARGV[8]
+local mark, list = ARGV[7], cjson.decode(ARGV[8])
 return run(function()
-  local raw = redis.call('hget', K_BOOK, bid)
-  if not raw then return fail('booking_not_found') end
-  local b = cjson.decode(raw)
-  if b.user ~= user then return fail('not_owner') end
-  if b.status ~= 'confirmed' then return fail('already_cancelled') end
-  for _, s in ipairs(b.seats) do
-    if redis.call('hget', K_SEATS, s) == 's|' .. bid then
-      redis.call('hdel', K_SEATS, s)
-      change(s, 'free')
+  for _, b in ipairs(list) do
+    local sold = 's|' .. b.b
+    if b.st == 'confirmed' then
+      for _, s in ipairs(b.s) do
+        if redis.call('hget', K_SEATS, s) ~= sold then
+          redis.call('hset', K_SEATS, s, sold)
+          change(s, 'sold')
+        end
+      end
+      redis.call('hset', K_BOOK, b.b, '{"user":"' .. b.u .. '"}')
+      touch(6)
+    else
+      for _, s in ipairs(b.s) do
+        if redis.call('hget', K_SEATS, s) == sold then
+          redis.call('hdel', K_SEATS, s)
+          change(s, 'free')
+        end
+      end
+      redis.call('hdel', K_BOOK, b.b)
     end
   end
-  b.status = 'cancelled'
-  b.version = version() + 1
-  local booking = cjson.encode(b)
-  redis.call('hset', K_BOOK, bid, booking)
-  redis.call('rpush', K_OUTBOX, booking)
-  touch(6)
-  touch(7)
-  return {ok = true, booking = booking}
+  if mark == '1' then
+    redis.call('set', K_SYNC, '1')
+    touch(7)
+  end
+  return {ok = true}
 end)
 end)
 
 -- Snapshot for a viewer. ARGV 7: viewer (may be empty). Read-only: does not
 -- expire anything, so the map is exactly the state at its version. Returns
--- `{"version":N,"seats":[[seat,"h"|"s",mine(0/1),until,hold id],...]}`.
+-- `{"version":N,"synced":0|1,"seats":[[seat,"h"|"s",mine(0/1),until,hold id],...]}`.
 redis.register_function('seats_snapshot', function(KEYS, ARGV)
 --@include seats_prelude
 local viewer = ARGV[7]
@@ -326,10 +371,11 @@ for i = 1, #all, 2 do
   end
   seats[#seats + 1] = {seat, kind, mine, exp, hid}
 end
+local synced = redis.call('exists', K_SYNC)
 if #seats == 0 then
-  return '{"version":' .. version() .. ',"seats":[]}'
+  return '{"version":' .. version() .. ',"synced":' .. synced .. ',"seats":[]}'
 end
-return cjson.encode({version = version(), seats = seats})
+return cjson.encode({version = version(), synced = synced, seats = seats})
 end)
 
 -- Sweep: expires due holds and publishes the release. Returns
@@ -385,18 +431,6 @@ if not stored[2] or (tonumber(stored[1]) or 0) < mine then
   redis.call('hset', KEYS[1], 'doc', ARGV[1], 'v', math.max(mine, 1), 'h', redis.sha1hex(ARGV[1]))
 end
 return redis.call('hmget', KEYS[1], 'v', 'h', 'doc')
-end)
-
--- Adds a booking to a user's bookings index and makes the index live at
--- least until the booking's showtime state expires. KEYS: the index.
--- ARGV: booking id, showtime id, keep-until (ms), now (ms).
-redis.register_function('user_bookings_add', function(KEYS, ARGV)
-redis.call('hset', KEYS[1], ARGV[1], ARGV[2])
-local left = redis.call('pttl', KEYS[1])
-if left < 0 or tonumber(ARGV[4]) + left < tonumber(ARGV[3]) then
-  redis.call('pexpireat', KEYS[1], ARGV[3])
-end
-return 1
 end)
 
 -- Lets go of a lease only if it is still ours. KEYS: the lease key. ARGV:

@@ -53,10 +53,12 @@ pub enum Function {
     RoomMemberAdd,
     /// `seats_ops`: a batch of hold, extend and release operations.
     SeatsOps,
-    /// `seats_confirm`: sells a hold's seats.
+    /// `seats_pin`: keeps a hold alive while the ledger commits its sale.
+    SeatsPin,
+    /// `seats_confirm`: sells a hold's seats to a booking the ledger committed.
     SeatsConfirm,
-    /// `seats_cancel`: cancels a booking.
-    SeatsCancel,
+    /// `seats_apply`: applies the ledger's bookings to the cache (rebuild, cancel, repair).
+    SeatsApply,
     /// `seats_snapshot`: the seat map at its version, for a viewer.
     SeatsSnapshot,
     /// `seats_sweep`: expires due holds.
@@ -69,8 +71,6 @@ pub enum Function {
     ScheduleStore,
     /// `schedule_share`: offers a node's schedule (stored if none, or a lower version, is).
     ScheduleShare,
-    /// `user_bookings_add`: adds a booking to a user's index.
-    UserBookingsAdd,
     /// `lease_release`: deletes a lease key if it still holds our token.
     LeaseRelease,
     /// `chat_begin`: the next attempt at a message and its conversation.
@@ -99,15 +99,15 @@ impl Function {
         Function::MarkRead,
         Function::RoomMemberAdd,
         Function::SeatsOps,
+        Function::SeatsPin,
         Function::SeatsConfirm,
-        Function::SeatsCancel,
+        Function::SeatsApply,
         Function::SeatsSnapshot,
         Function::SeatsSweep,
         Function::HoldIndexLower,
         Function::ScheduleSeed,
         Function::ScheduleStore,
         Function::ScheduleShare,
-        Function::UserBookingsAdd,
         Function::LeaseRelease,
         Function::ChatBegin,
         Function::ChatAccept,
@@ -128,15 +128,15 @@ impl Function {
             Function::MarkRead => "mark_read",
             Function::RoomMemberAdd => "room_member_add",
             Function::SeatsOps => "seats_ops",
+            Function::SeatsPin => "seats_pin",
             Function::SeatsConfirm => "seats_confirm",
-            Function::SeatsCancel => "seats_cancel",
+            Function::SeatsApply => "seats_apply",
             Function::SeatsSnapshot => "seats_snapshot",
             Function::SeatsSweep => "seats_sweep",
             Function::HoldIndexLower => "hold_index_lower",
             Function::ScheduleSeed => "schedule_seed",
             Function::ScheduleStore => "schedule_store",
             Function::ScheduleShare => "schedule_share",
-            Function::UserBookingsAdd => "user_bookings_add",
             Function::LeaseRelease => "lease_release",
             Function::ChatBegin => "chat_begin",
             Function::ChatAccept => "chat_accept",

@@ -76,12 +76,10 @@ pub struct ShowtimeKeys {
     pub hold_expiry: String,
     /// Sorted set ended hold id → end time (tombstones).
     pub holds_ended: String,
-    /// Hash booking id → booking JSON.
+    /// Hash booking id → `{"user":…}`: the cache of the ledger's bookings.
     pub bookings: String,
-    /// List of booking events not yet handed on.
-    pub outbox: String,
-    /// The outbox's drain lease.
-    pub outbox_lease: String,
+    /// Set once the showtime's sold seats were rebuilt from the ledger.
+    pub synced: String,
     /// The keys of topic `showtime:<id>`.
     pub topic: TopicKeys,
     tag: String,
@@ -98,8 +96,7 @@ impl ShowtimeKeys {
             hold_expiry: format!("{tag}:hz"),
             holds_ended: format!("{tag}:hend"),
             bookings: format!("{tag}:bookings"),
-            outbox: format!("{tag}:outbox"),
-            outbox_lease: format!("{tag}:outbox:lock"),
+            synced: format!("{tag}:synced"),
             topic: TopicKeys::new(topic),
             tag,
         }
@@ -115,7 +112,7 @@ impl ShowtimeKeys {
             self.hold_expiry.clone(),
             self.holds_ended.clone(),
             self.bookings.clone(),
-            self.outbox.clone(),
+            self.synced.clone(),
             self.topic.stream.clone(),
             self.topic.meta.clone(),
             self.topic.channel.clone(),
@@ -132,17 +129,8 @@ impl ShowtimeKeys {
 pub mod seats {
     /// Sorted set: showtime id → earliest time one of its holds may expire.
     pub const HOLD_INDEX: &str = "mq:{seats}:holdidx";
-    /// Set of showtime ids whose outbox may hold undelivered booking events.
-    pub const OUTBOX_INDEX: &str = "mq:{seats}:outboxidx";
-    /// Stream of confirmed and cancelled bookings (field `d`: the event JSON).
-    pub const NOTIFY_STREAM: &str = "mq:{notify}:bookings";
     /// Hash of the cluster's schedule: `v` (version) and `doc` (JSON).
     pub const SCHEDULE: &str = "mq:{seats}:schedule";
-
-    /// A user's bookings index: hash booking id → showtime id.
-    pub fn user_bookings(user: &str) -> String {
-        format!("mq:{{user:{user}}}:bookings")
-    }
 }
 
 /// The chat pipeline's keys.
@@ -191,14 +179,14 @@ mod tests {
         let t = Topic::parse("showtime:42").expect("valid");
         let k = ShowtimeKeys::new(&t);
         let mut all = k.function_keys();
-        all.extend([k.outbox_lease.clone(), k.hold_idempotency("u1", "abc")]);
+        all.push(k.hold_idempotency("u1", "abc"));
         for key in &all {
             assert!(key.starts_with("mq:{showtime:42}:"), "{key}");
         }
         assert_eq!(all[0], "mq:{showtime:42}:seats");
         assert_eq!(all[9], k.topic.channel);
         let (turns, state) = ChatKeys::conversation("u1", "c1");
-        for key in [ChatKeys::message("u1", "m1"), turns, state, seats::user_bookings("u1")] {
+        for key in [ChatKeys::message("u1", "m1"), turns, state] {
             assert!(key.starts_with("mq:{user:u1}:"), "{key}");
         }
     }

@@ -177,7 +177,7 @@ pub fn seat_status(e: &SeatError) -> StatusCode {
         | SeatError::NoFit(_) => StatusCode::CONFLICT,
         SeatError::NotOwner => StatusCode::FORBIDDEN,
         SeatError::HoldExpired => StatusCode::GONE,
-        SeatError::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
+        SeatError::Storage(_) | SeatError::Unsynced => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 

@@ -10,6 +10,8 @@ use clap::Parser;
 
 /// Default listen address.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+/// Where the single-node default keeps its SQLite file.
+pub const DEFAULT_DATA_DIR: &str = "./data";
 /// Default secret for HS256 tokens (the `auth` crate's). Fine for a laptop
 /// demo, refused with Redis.
 pub use ::auth::DEV_JWT_SECRET;
@@ -212,10 +214,21 @@ pub struct Config {
     #[arg(long, env = "SCHEDULE_FILE")]
     pub schedule_file: Option<PathBuf>,
 
-    /// Webhook (`http://host[:port]/path`) that receives every booking event
-    /// (from the notifications stream with Redis, from an in-process queue without).
+    /// Webhook (`http(s)://host[:port]/path`) that receives every booking
+    /// event, from the ledger's outbox (at least once, `Idempotency-Key`).
     #[arg(long, env = "BOOKING_WEBHOOK_URL")]
     pub booking_webhook: Option<String>,
+
+    /// The system of record for bookings: `postgres://user:pass@host/db`
+    /// (a cluster: every node the same database) or `sqlite://path`.
+    /// Absent: the SQLite file `marquee.db` in `DATA_DIR`.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Where the single-node default keeps its SQLite file (created when
+    /// missing). Used only without `DATABASE_URL`.
+    #[arg(long, env = "DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
 
     /// A second listen address for `/metrics` (with `/healthz` and `/readyz`);
     /// when set, the public address answers 404 for `/metrics`. Absent:
@@ -311,9 +324,12 @@ pub enum ConfigError {
     /// Split roles share state through Redis.
     #[error("MARQUEE_ROLE gateway or dispatcher needs REDIS_URL")]
     RoleWithoutRedis,
-    /// The notifier speaks plain HTTP only.
-    #[error("BOOKING_WEBHOOK_URL must be http://host[:port][/path]")]
+    /// The webhook must be an HTTP(S) URL with a host.
+    #[error("BOOKING_WEBHOOK_URL must be http(s)://host[:port][/path]")]
     WebhookUrl,
+    /// The database URL names no engine this build has.
+    #[error("DATABASE_URL must be postgres://… or sqlite://…")]
+    DatabaseUrl,
 }
 
 impl Config {
@@ -359,9 +375,14 @@ impl Config {
             return Err(ConfigError::WeakSecret("ADMIN_TOKEN", token.len()));
         }
         if let Some(url) = &self.booking_webhook
-            && url.strip_prefix("http://").is_none_or(str::is_empty)
+            && !["http://", "https://"].iter().any(|p| url.strip_prefix(p).is_some_and(|h| !h.is_empty()))
         {
             return Err(ConfigError::WebhookUrl);
+        }
+        if let Some(url) = &self.database_url
+            && !["postgres://", "postgresql://", "sqlite:"].iter().any(|p| url.starts_with(p))
+        {
+            return Err(ConfigError::DatabaseUrl);
         }
         if self.role != Role::All && self.redis_url.is_none() {
             return Err(ConfigError::RoleWithoutRedis);
@@ -499,14 +520,20 @@ mod tests {
     fn the_booking_webhook_needs_an_http_url() {
         let mut c = Config::for_tests();
         c.booking_webhook = Some("http://127.0.0.1:9/hook".into());
-        assert!(c.validate().is_ok(), "in process too");
-        c.redis_url = Some("redis://127.0.0.1:6379".into());
-        c.jwt_secret = "not-the-dev-secret-0123456789abcdef".into();
         assert!(c.validate().is_ok());
         c.booking_webhook = Some("https://example.com/hook".into());
+        assert!(c.validate().is_ok());
+        c.booking_webhook = Some("ftp://example.com/hook".into());
+        assert!(matches!(c.validate(), Err(ConfigError::WebhookUrl)));
+        c.booking_webhook = Some("https://".into());
         assert!(matches!(c.validate(), Err(ConfigError::WebhookUrl)));
         c.booking_webhook = None;
+        c.database_url = Some("mysql://db/x".into());
+        assert!(matches!(c.validate(), Err(ConfigError::DatabaseUrl)));
+        c.database_url = Some("postgres://u@db/x".into());
+        assert!(c.validate().is_ok());
         c.sweep_interval_ms = 0;
         assert!(matches!(c.validate(), Err(ConfigError::Zero("SWEEP_INTERVAL_MS"))));
     }
+
 }

@@ -55,6 +55,10 @@ pub enum RunError {
     /// The cluster's schedule could not be read or seeded.
     #[error("seat store: {0}")]
     Seats(#[from] seats::SeatError),
+    /// The system of record could not be opened (unreachable, bad URL, a
+    /// migration failed).
+    #[error("database: {0}")]
+    Ledger(#[from] ledger::LedgerError),
     /// Serving failed.
     #[error("serve: {0}")]
     Io(#[from] std::io::Error),
@@ -109,21 +113,32 @@ async fn serve(
         Some(path) => seats::Schedule::load(path)?,
         None => seats::demo::schedule_from_today()?,
     };
-    let notifier = config
-        .booking_webhook
-        .as_ref()
-        .map(|url| seats::notifier::NotifierConfig::new(url.clone(), node_id.to_string()));
+    let outbox = seats::notifier::OutboxConfig::new(config.booking_webhook.clone());
+    let ledger = match &config.database_url {
+        Some(url) => ledger::Ledger::open(url).await?,
+        None => {
+            if config.redis_url.is_some() {
+                tracing::warn!(
+                    data_dir = %config.data_dir.display(),
+                    "bookings go to a node-local SQLite file: nodes on other hosts will not see them; set DATABASE_URL"
+                );
+            }
+            ledger::Ledger::open_in_dir(&config.data_dir).await?
+        }
+    };
     // The seat store publishes through the node's own bus engine, so seat
     // deltas reach sessions by the same hub fan-out as every publication.
     let (bus, store) = match &config.redis_url {
         Some(url) => {
             let redis = RedisBus::connect(url, bus_config.clone(), hub.clone(), bus_stop.clone()).await?;
-            let store = SeatStore::redis(redis.clone(), bus_config, schedule, config.clock.clone());
+            let store = SeatStore::redis(redis.clone(), bus_config, schedule, config.clock.clone(), ledger)
+                .with_channels(&outbox.channels());
             (Bus::Redis(redis), store)
         }
         None => {
             let memory = MemoryBus::new(bus_config, hub.clone());
-            let store = SeatStore::memory(memory.clone(), schedule, config.clock.clone());
+            let store = SeatStore::memory(memory.clone(), schedule, config.clock.clone(), ledger)
+                .with_channels(&outbox.channels());
             (Bus::Memory(memory), store)
         }
     };
@@ -151,27 +166,13 @@ async fn serve(
     tracker.spawn(node.clone().resync_loop());
     tracker.spawn(node.clone().presence_refresh_loop(presence_ttl / 3));
     tracker.spawn(store.clone().run_sweeper(sweep_every, shutdown.clone()));
-    if let Some(cfg) = notifier {
-        let stop = shutdown.clone();
-        match &node.bus {
-            Bus::Redis(redis) => {
-                let handle = redis.handle().clone();
-                tracker.spawn(async move {
-                    if let Err(e) = seats::notifier::run_notifier(handle, cfg, stop).await {
-                        tracing::error!(error = %e, "booking notifier stopped");
-                    }
-                });
+    {
+        let (store, stop) = (store.clone(), shutdown.clone());
+        tracker.spawn(async move {
+            if let Err(e) = seats::notifier::run_outbox(store, outbox, stop).await {
+                tracing::error!(error = %e, "booking outbox worker stopped");
             }
-            Bus::Memory(_) => {
-                if let Some(queue) = store.local_notifications(seats::notifier::LOCAL_QUEUE_CAPACITY) {
-                    tracker.spawn(async move {
-                        if let Err(e) = seats::notifier::run_local_notifier(queue, cfg, stop).await {
-                            tracing::error!(error = %e, "booking notifier stopped");
-                        }
-                    });
-                }
-            }
-        }
+        });
     }
 
     let addr = listener.local_addr()?;

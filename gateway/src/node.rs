@@ -307,7 +307,9 @@ mod tests {
         let redis_bus =
             bus::RedisBus::connect(&redis.url(), bus_config.clone(), hub.clone(), stop.clone()).await.expect("bus");
         let schedule = seats::demo::schedule_from_today().expect("demo schedule");
-        let store = SeatStore::redis(redis_bus.clone(), bus_config.clone(), schedule, config.clock.clone());
+        let dir = std::env::temp_dir().join(format!("marquee-node-test-{}-{}", std::process::id(), redis.port()));
+        let ledger = ledger::Ledger::open_in_dir(&dir).await.expect("ledger");
+        let store = SeatStore::redis(redis_bus.clone(), bus_config.clone(), schedule, config.clock.clone(), ledger);
         let bus = Bus::Redis(redis_bus);
         let chat = ChatQueue::new(&bus, bus_config, config.chat_queue_max);
         let id: Arc<str> = "t".into();

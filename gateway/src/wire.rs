@@ -469,7 +469,7 @@ impl From<&SeatError> for ErrorCode {
             SeatError::BookingNotFound => ErrorCode::BookingNotFound,
             SeatError::AlreadyCancelled => ErrorCode::AlreadyCancelled,
             SeatError::NoFit(_) => ErrorCode::NoFit,
-            SeatError::Storage(_) => ErrorCode::Unavailable,
+            SeatError::Storage(_) | SeatError::Unsynced => ErrorCode::Unavailable,
         }
     }
 }

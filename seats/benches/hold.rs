@@ -45,12 +45,18 @@ fn bench(c: &mut Criterion) {
     let server = testkit::RedisServer::start();
     let schedule = || seats::demo::schedule(jiff::civil::date(2026, 11, 22)).unwrap();
     let shutdown = CancellationToken::new();
+    // Holds never touch the ledger; it is there because a store needs one.
+    let data = tempfile::tempdir().unwrap();
     let redis = rt.block_on(async {
         let bus =
             RedisBus::connect(&server.url(), BusConfig::default(), Arc::new(Discard), shutdown.clone()).await.unwrap();
-        SeatStore::redis(bus, BusConfig::default(), schedule(), Clock::System)
+        let ledger = ledger::Ledger::open_in_dir(&data.path().join("redis")).await.unwrap();
+        SeatStore::redis(bus, BusConfig::default(), schedule(), Clock::System, ledger)
     });
-    let memory = SeatStore::memory(MemoryBus::new(BusConfig::default(), Arc::new(Discard)), schedule(), Clock::System);
+    let memory = rt.block_on(async {
+        let ledger = ledger::Ledger::open_in_dir(&data.path().join("memory")).await.unwrap();
+        SeatStore::memory(MemoryBus::new(BusConfig::default(), Arc::new(Discard)), schedule(), Clock::System, ledger)
+    });
     let seats: Vec<String> = rt.block_on(async {
         redis.snapshot(SHOWTIME, None).await.unwrap().seats.iter().map(|s| s.seat.to_string()).collect()
     });

@@ -11,6 +11,9 @@ use crate::types::{Millis, SeatState};
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Taken {
     pub version: u64,
+    /// Whether the showtime's sold seats were rebuilt from the ledger (false
+    /// after Redis lost its data, or before the first use in process).
+    pub synced: bool,
     pub seats: HashMap<SeatId, TakenSeat>,
 }
 
@@ -37,6 +40,23 @@ pub(crate) struct HoldCmd<'a> {
     pub now: Millis,
 }
 
+/// A booking of the ledger as the cache needs it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct CachedBooking {
+    #[serde(rename = "b")]
+    pub booking_id: String,
+    #[serde(rename = "u")]
+    pub user: String,
+    #[serde(rename = "s")]
+    pub seats: Vec<SeatId>,
+    #[serde(rename = "st", serialize_with = "status_name")]
+    pub confirmed: bool,
+}
+
+fn status_name<S: serde::Serializer>(confirmed: &bool, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(if *confirmed { "confirmed" } else { "cancelled" })
+}
+
 /// A validated release target.
 #[derive(Debug, Clone)]
 pub(crate) enum Target {
@@ -52,6 +72,18 @@ pub(crate) fn new_hold_id() -> String {
 /// A fresh booking id that names its showtime: `bk<12 hex>-<showtime>`.
 pub(crate) fn new_booking_id(showtime: &str) -> String {
     format!("bk{:012x}-{showtime}", rand::random::<u64>() & 0xffff_ffff_ffff)
+}
+
+/// The letters of booking codes: digits and capitals without the look-alikes
+/// 0/O, 1/I/L, 5/S, 2/Z and 8/B (25 left: 25^8 ≈ 1.5·10^11 codes).
+const CODE_ALPHABET: &[u8] = b"34679ACDEFGHJKMNPQRTUVWXY";
+
+/// A fresh booking code: 8 characters of [`CODE_ALPHABET`] from the
+/// thread's CSPRNG.
+pub(crate) fn new_booking_code() -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..8).map(|_| CODE_ALPHABET[rng.gen_range(0..CODE_ALPHABET.len())] as char).collect()
 }
 
 /// The showtime a booking id names.

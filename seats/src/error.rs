@@ -42,7 +42,12 @@ pub enum SeatError {
     /// Best-available found no block of seats that fits.
     #[error("no {0} adjacent seats available")]
     NoFit(usize),
-    /// Redis could not be reached or failed; the operation may or may not
+    /// The showtime's sold seats are not in the cache yet (Redis lost its
+    /// data or the process just started): the store rebuilds them from the
+    /// ledger and retries; it reaches a caller only as `unavailable`.
+    #[error("seat map is being rebuilt; try again")]
+    Unsynced,
+    /// Redis or the database could not be reached or failed; the operation may or may not
     /// have happened (retry with the same idempotency key).
     #[error("storage unavailable: {0}")]
     Storage(String),
@@ -72,14 +77,14 @@ impl SeatError {
             SeatError::BookingNotFound => "booking_not_found",
             SeatError::AlreadyCancelled => "already_cancelled",
             SeatError::NoFit(_) => "no_fit",
-            SeatError::Storage(_) => "unavailable",
+            SeatError::Storage(_) | SeatError::Unsynced => "unavailable",
         }
     }
 
     /// Whether the caller may retry the same request later with success
     /// (only storage failures).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, SeatError::Storage(_))
+        matches!(self, SeatError::Storage(_) | SeatError::Unsynced)
     }
 
     /// Maps an error code returned by a Lua script to the error.
@@ -92,6 +97,7 @@ impl SeatError {
             "extend_limit" => SeatError::ExtendLimit,
             "booking_not_found" => SeatError::BookingNotFound,
             "already_cancelled" => SeatError::AlreadyCancelled,
+            "unsynced" => SeatError::Unsynced,
             other => SeatError::Storage(format!("unexpected script error {other:?}")),
         }
     }
@@ -100,5 +106,19 @@ impl SeatError {
 impl From<bus::BusError> for SeatError {
     fn from(e: bus::BusError) -> Self {
         SeatError::Storage(e.to_string())
+    }
+}
+
+impl From<ledger::LedgerError> for SeatError {
+    fn from(e: ledger::LedgerError) -> Self {
+        use ledger::LedgerError as L;
+        match e {
+            L::SeatsSold(seats) => SeatError::Unavailable(seats.iter().filter_map(|s| SeatId::parse(s)).collect()),
+            L::NotFound => SeatError::BookingNotFound,
+            L::NotOwner => SeatError::NotOwner,
+            L::AlreadyCancelled => SeatError::AlreadyCancelled,
+            L::Conflict => SeatError::IdempotencyConflict,
+            other => SeatError::Storage(other.to_string()),
+        }
     }
 }

@@ -1,6 +1,12 @@
 //! Showtimes and live seat maps: the showtime domain, and [`SeatStore`], the
 //! one place that changes seat state.
 //!
+//! Bookings are the [`ledger::Ledger`]'s (the system of record): a confirm
+//! commits the booking there first and only then sells the seats in the
+//! engine, which is a cache of the ledger's sold seats, rebuilt from it
+//! whenever an engine has lost them (Redis restarted empty, FLUSHALL, a fresh
+//! process) before any hold on that showtime is accepted.
+//!
 //! Every change (hold, release, expiry, confirm, cancel) happens atomically
 //! together with its publication on topic `showtime:<id>` as a versioned
 //! [`Delta`], so a viewer that applies deltas in offset order always has the
@@ -29,10 +35,10 @@ use tokio_util::sync::CancellationToken;
 
 pub use crate::domain::{Layout, Movie, Prices, Schedule, ScheduleError, Screen, SeatClass, SeatId, Showtime, Theater};
 pub use crate::error::SeatError;
-pub use crate::redis::{HOLD_INDEX_KEY, NOTIFY_STREAM_KEY, OUTBOX_INDEX_KEY, SCHEDULE_KEY, user_bookings_key};
+pub use crate::redis::{HOLD_INDEX_KEY, SCHEDULE_KEY};
 pub use crate::types::*;
 
-use crate::engine::{HoldCmd, Target};
+use crate::engine::{CachedBooking, HoldCmd, Target};
 use crate::memory::MemoryEngine;
 use crate::redis::RedisEngine;
 
@@ -134,20 +140,73 @@ pub struct SeatStore {
     engine: Engine,
     schedule: SharedSchedule,
     clock: Clock,
+    ledger: ledger::Ledger,
+    /// The outbox channels every booking event is queued for (`live` first).
+    channels: Arc<[String]>,
+    /// Wakes the outbox workers when a change queued events.
+    kick: Arc<tokio::sync::Notify>,
 }
 
+/// The channel of the live `user:<id>` event, always queued.
+pub const LIVE_CHANNEL: &str = "live";
+/// How long a confirm keeps its hold alive at least (its first step) while
+/// the ledger commits the sale: the sale must reach the cache before the
+/// hold could run out, or another customer could hold a seat the ledger has
+/// just sold (the ledger would still refuse to sell it twice).
+const CONFIRM_PIN_MS: Millis = 30_000;
+/// How many times a confirm draws a new booking code when one clashes.
+const CODE_ATTEMPTS: usize = 4;
+
 impl SeatStore {
-    /// A single-node store publishing through `bus`.
-    pub fn memory(bus: bus::MemoryBus, schedule: Schedule, clock: Clock) -> SeatStore {
+    /// A single-node store publishing through `bus`, with bookings in `ledger`.
+    pub fn memory(bus: bus::MemoryBus, schedule: Schedule, clock: Clock, ledger: ledger::Ledger) -> SeatStore {
         let schedule = SharedSchedule::new(schedule);
-        SeatStore { engine: Engine::Memory(MemoryEngine::new(bus, schedule.clone())), schedule, clock }
+        SeatStore::with_engine(Engine::Memory(MemoryEngine::new(bus, schedule.clone())), schedule, clock, ledger)
     }
 
-    /// A store over the Redis that `bus` is connected to; `config` must be the
-    /// bus's own (history length and TTL of the showtime topics).
-    pub fn redis(bus: bus::RedisBus, config: bus::BusConfig, schedule: Schedule, clock: Clock) -> SeatStore {
+    /// A store over the Redis that `bus` is connected to, with bookings in
+    /// `ledger`; `config` must be the bus's own (history length and TTL of
+    /// the showtime topics).
+    pub fn redis(
+        bus: bus::RedisBus,
+        config: bus::BusConfig,
+        schedule: Schedule,
+        clock: Clock,
+        ledger: ledger::Ledger,
+    ) -> SeatStore {
         let schedule = SharedSchedule::new(schedule);
-        SeatStore { engine: Engine::Redis(RedisEngine::new(bus, config, schedule.clone())), schedule, clock }
+        SeatStore::with_engine(Engine::Redis(RedisEngine::new(bus, config, schedule.clone())), schedule, clock, ledger)
+    }
+
+    fn with_engine(engine: Engine, schedule: SharedSchedule, clock: Clock, ledger: ledger::Ledger) -> SeatStore {
+        SeatStore {
+            engine,
+            schedule,
+            clock,
+            ledger,
+            channels: Arc::from(vec![LIVE_CHANNEL.to_owned()]),
+            kick: Arc::default(),
+        }
+    }
+
+    /// Queues every booking event for `channels` too (e.g. `webhook`, as
+    /// configured; [`notifier::run_outbox`] must deliver each of them).
+    pub fn with_channels(mut self, channels: &[&str]) -> SeatStore {
+        let mut all = vec![LIVE_CHANNEL.to_owned()];
+        all.extend(channels.iter().filter(|c| **c != LIVE_CHANNEL).map(|c| (*c).to_owned()));
+        self.channels = Arc::from(all);
+        self
+    }
+
+    /// The system of record.
+    pub fn ledger(&self) -> &ledger::Ledger {
+        &self.ledger
+    }
+
+    /// Resolves when a change queued outbox events (or at once if one did
+    /// since the last call): the outbox workers' wake-up.
+    pub async fn outbox_kicked(&self) {
+        self.kick.notified().await;
     }
 
     /// The current schedule.
@@ -245,17 +304,10 @@ impl SeatStore {
         changed
     }
 
-    /// In process: connects a bounded queue of booking events (confirmed and
-    /// cancelled, as JSON [`BookingEvent`]s) for [`notifier::run_local_notifier`]
-    /// and returns its receiving end. While it is full, confirm and cancel
-    /// fail with `unavailable` and change nothing, so no event is dropped.
-    /// `None` with Redis (the notifier reads the stream there) or when a
-    /// queue is connected already.
-    pub fn local_notifications(&self, capacity: usize) -> Option<tokio::sync::mpsc::Receiver<String>> {
-        match &self.engine {
-            Engine::Memory(e) => e.notifications(capacity),
-            Engine::Redis(_) => None,
-        }
+    /// Publishes `data` on `topic` through the store's bus (the outbox's
+    /// live channel).
+    pub async fn publish(&self, topic: &bus::Topic, data: bytes::Bytes) -> Result<(), SeatError> {
+        dispatch!(self, e => e.publish(topic, data).await)
     }
 
     /// The store's clock.
@@ -271,7 +323,11 @@ impl SeatStore {
         if let Some(v) = viewer {
             validate_user(v)?;
         }
-        let taken = dispatch!(self, e => e.snapshot(showtime, viewer).await)?;
+        let mut taken = dispatch!(self, e => e.snapshot(showtime, viewer).await)?;
+        if !taken.synced {
+            self.rebuild(showtime).await?;
+            taken = dispatch!(self, e => e.snapshot(showtime, viewer).await)?;
+        }
         let seats = layout
             .seats()
             .map(|s| match taken.seats.get(&s.id) {
@@ -323,7 +379,38 @@ impl SeatStore {
             hold_id: engine::new_hold_id(),
             now: self.clock.now_ms(),
         };
-        metrics::op("hold", dispatch!(self, e => e.hold(cmd).await))
+        let first = dispatch!(self, e => e.hold(cmd.clone()).await);
+        let result = match first {
+            Err(SeatError::Unsynced) => {
+                self.rebuild(&req.showtime).await?;
+                dispatch!(self, e => e.hold(cmd).await)
+            }
+            other => other,
+        };
+        metrics::op("hold", result)
+    }
+
+    /// Rebuilds the engine's sold seats of `showtime` from the ledger and
+    /// marks the showtime rebuilt, so holds on it are accepted again.
+    async fn rebuild(&self, showtime: &str) -> Result<(), SeatError> {
+        let sold = self.ledger.sold_seats(showtime).await?;
+        let mut by_booking: Vec<CachedBooking> = Vec::new();
+        for s in sold {
+            let Some(seat) = SeatId::parse(&s.seat) else { continue };
+            match by_booking.iter_mut().find(|b| b.booking_id == s.booking_id) {
+                Some(b) => b.seats.push(seat),
+                None => by_booking.push(CachedBooking {
+                    booking_id: s.booking_id,
+                    user: s.user,
+                    seats: vec![seat],
+                    confirmed: true,
+                }),
+            }
+        }
+        let now = self.clock.now_ms();
+        dispatch!(self, e => e.apply(showtime, &by_booking, true, now).await)?;
+        tracing::info!(%showtime, bookings = by_booking.len(), "seat map rebuilt from the ledger");
+        Ok(())
     }
 
     /// Extends `hold_id` by its original TTL from now, at most
@@ -352,36 +439,192 @@ impl SeatStore {
         metrics::op("release", dispatch!(self, e => e.release(showtime, user, &target, now).await))
     }
 
-    /// Turns the caller's unexpired hold into a sale in one atomic step and
-    /// returns the booking. Confirming again returns the same booking.
+    /// Sells the caller's unexpired hold: the booking is committed to the
+    /// ledger first (where a seat sold before refuses the sale, whatever
+    /// the cache said), then the cache sells the seats and publishes the
+    /// delta. Confirming again returns the same booking.
     pub async fn confirm(&self, showtime: &str, user: &str, hold_id: &str) -> Result<Booking, SeatError> {
         self.check_showtime(showtime)?;
         validate_user(user)?;
         validate_hold_id(hold_id)?;
-        let now = self.clock.now_ms();
-        let booking_id = engine::new_booking_id(showtime);
-        let b =
-            metrics::op("confirm", dispatch!(self, e => e.confirm(showtime, user, hold_id, booking_id, now).await))?;
-        Ok(self.priced(b))
+        let b = metrics::op("confirm", self.confirm_inner(showtime, user, hold_id).await)?;
+        Ok(b)
     }
 
-    /// Cancels the caller's booking and frees its seats.
+    async fn confirm_inner(&self, showtime: &str, user: &str, hold_id: &str) -> Result<Booking, SeatError> {
+        if let Some(prior) = self.ledger.booking_by_hold(hold_id).await? {
+            if prior.user != user {
+                return Err(SeatError::NotOwner);
+            }
+            if !prior.applied {
+                self.apply_record(&prior).await;
+            }
+            return Ok(booking_of(&prior, 0));
+        }
+        let now = self.clock.now_ms();
+        // The hold cannot run out while the ledger commits (see CONFIRM_PIN_MS).
+        let seats = dispatch!(self, e => e.pin(showtime, user, hold_id, CONFIRM_PIN_MS, now).await)?;
+        let amount = self.schedule.amount(showtime, &seats);
+        let booking_id = engine::new_booking_id(showtime);
+        let mut draft = Booking {
+            booking_id: booking_id.clone(),
+            code: String::new(),
+            showtime: showtime.to_owned(),
+            user: user.to_owned(),
+            seats: seats.clone(),
+            created_at: now,
+            status: BookingStatus::Confirmed,
+            amount,
+            version: 0,
+        };
+        let mut recorded = None;
+        for _ in 0..CODE_ATTEMPTS {
+            draft.code = engine::new_booking_code();
+            let new = ledger::NewBooking {
+                booking_id: booking_id.clone(),
+                code: draft.code.clone(),
+                hold_id: hold_id.to_owned(),
+                showtime: showtime.to_owned(),
+                user: user.to_owned(),
+                seats: seats.iter().map(|s| s.as_str().to_owned()).collect(),
+                details: "{}".to_owned(),
+                amount: i64::from(amount),
+                created_at: now,
+            };
+            match self.ledger.record_booking(&new, &self.events(&draft)?).await {
+                Err(ledger::LedgerError::CodeTaken) => continue,
+                Err(ledger::LedgerError::SeatsSold(seats)) => {
+                    // The cache did not show a sale the ledger has: bring it up to date.
+                    if let Err(e) = self.rebuild(showtime).await {
+                        tracing::warn!(%showtime, error = %e, "seat map rebuild after a refused sale failed");
+                    }
+                    return Err(ledger::LedgerError::SeatsSold(seats).into());
+                }
+                other => {
+                    recorded = Some(other?.into_record());
+                    break;
+                }
+            }
+        }
+        let record = recorded.ok_or_else(|| SeatError::Storage("no free booking code".into()))?;
+        self.kick.notify_one();
+        if record.booking_id != booking_id {
+            // A concurrent confirm of the same hold committed first.
+            self.apply_record(&record).await;
+            return Ok(booking_of(&record, 0));
+        }
+        let cached = dispatch!(self, e => e.confirm(showtime, user, hold_id, &booking_id, now).await);
+        let version = match cached {
+            Ok(v) => {
+                self.mark_applied(&record).await;
+                v
+            }
+            // The hold ended between the check and the sale (it expired, or
+            // the cache lost it): the committed sale wins.
+            Err(SeatError::HoldExpired | SeatError::HoldNotFound | SeatError::NotOwner) => {
+                self.apply_record(&record).await
+            }
+            Err(e) => {
+                // Committed: the reconciler brings the cache up to date.
+                tracing::warn!(%showtime, booking = %booking_id, error = %e, "booking committed; seat cache not updated yet");
+                0
+            }
+        };
+        Ok(booking_of(&record, version))
+    }
+
+    /// Cancels the caller's booking in the ledger, then frees its seats in
+    /// the cache.
     pub async fn cancel_booking(&self, user: &str, booking_id: &str) -> Result<Booking, SeatError> {
         validate_user(user)?;
         let showtime = engine::showtime_of_booking(booking_id).ok_or(SeatError::BookingNotFound)?;
         // Only scheduled showtimes: a made-up id must not create state.
         self.check_showtime(showtime).map_err(|_| SeatError::BookingNotFound)?;
         let now = self.clock.now_ms();
-        let b = metrics::op("cancel", dispatch!(self, e => e.cancel(showtime, user, booking_id, now).await))?;
-        Ok(self.priced(b))
+        let result = async {
+            let prior = self.ledger.booking(booking_id).await?.ok_or(SeatError::BookingNotFound)?;
+            let mut draft = booking_of(&prior, 0);
+            draft.status = BookingStatus::Cancelled;
+            let record = self.ledger.cancel_booking(booking_id, user, now, &self.events(&draft)?).await?;
+            self.kick.notify_one();
+            let version = self.apply_record(&record).await;
+            Ok(booking_of(&record, version))
+        }
+        .await;
+        metrics::op("cancel", result)
     }
 
-    /// The caller's bookings (confirmed and cancelled), oldest first.
+    /// The caller's bookings (confirmed and cancelled), oldest first, from
+    /// the ledger.
     pub async fn my_bookings(&self, user: &str) -> Result<Vec<Booking>, SeatError> {
         validate_user(user)?;
-        let mut list = dispatch!(self, e => e.bookings_of(user).await)?;
-        list.sort_by(|a, b| (a.created_at, &a.booking_id).cmp(&(b.created_at, &b.booking_id)));
-        Ok(list.into_iter().map(|b| self.priced(b)).collect())
+        let list = self.ledger.bookings_of(user).await?;
+        Ok(list.iter().map(|b| booking_of(b, 0)).collect())
+    }
+
+    /// Brings the cache up to date with bookings whose last change it did not
+    /// hear of (a node died between the commit and the cache update, or
+    /// Redis failed then); returns how many were applied. Run by the sweeper.
+    pub async fn reconcile(&self) -> Result<usize, SeatError> {
+        let pending = self.ledger.unapplied(RECONCILE_BATCH).await?;
+        for b in &pending {
+            if self.schedule.get().showtime(&b.showtime).is_some() {
+                self.apply_record(b).await;
+            } else {
+                // Not scheduled here: nothing is cached for it.
+                self.mark_applied(b).await;
+            }
+        }
+        Ok(pending.len())
+    }
+
+    /// Applies one ledger booking to the cache and records that it was;
+    /// returns the showtime version after (0 when the cache failed: the
+    /// reconciler tries again).
+    async fn apply_record(&self, b: &ledger::BookingRecord) -> u64 {
+        let cached = CachedBooking {
+            booking_id: b.booking_id.clone(),
+            user: b.user.clone(),
+            seats: b.seats.iter().filter_map(|s| SeatId::parse(s)).collect(),
+            confirmed: b.status == ledger::BookingStatus::Confirmed,
+        };
+        let now = self.clock.now_ms();
+        match dispatch!(self, e => e.apply(&b.showtime, std::slice::from_ref(&cached), false, now).await) {
+            Ok(v) => {
+                self.mark_applied(b).await;
+                v
+            }
+            Err(e) => {
+                tracing::warn!(booking = %b.booking_id, error = %e, "seat cache not updated; retrying later");
+                0
+            }
+        }
+    }
+
+    async fn mark_applied(&self, b: &ledger::BookingRecord) {
+        if let Err(e) = self.ledger.mark_applied(&b.booking_id, b.status).await {
+            // Harmless: applying again changes nothing.
+            tracing::warn!(booking = %b.booking_id, error = %e, "could not record the cache update");
+        }
+    }
+
+    /// The outbox events announcing `b`: one per channel, each with its
+    /// idempotency key `<booking>:<status>:<channel>`.
+    fn events(&self, b: &Booking) -> Result<Vec<ledger::NewEvent>, SeatError> {
+        let payload = serde_json::to_string(&BookingEvent::new(b.clone())).map_err(|e| SeatError::Storage(e.to_string()))?;
+        let status = match b.status {
+            BookingStatus::Confirmed => "confirmed",
+            BookingStatus::Cancelled => "cancelled",
+        };
+        Ok(self
+            .channels
+            .iter()
+            .map(|c| ledger::NewEvent {
+                channel: c.clone(),
+                key: format!("{}:{status}:{c}", b.booking_id),
+                payload: payload.clone(),
+            })
+            .collect())
     }
 
     /// Proposes `n` adjacent seats (see [`best::best_available`]) from the
@@ -404,15 +647,14 @@ impl SeatStore {
     }
 
     /// Releases every hold that expired by now and publishes the releases;
-    /// returns how many seats were freed. With Redis, also delivers booking
-    /// events left in outboxes. Safe to run on every node at once.
+    /// returns how many seats were freed. Safe to run on every node at once.
     pub async fn sweep_expired(&self) -> Result<usize, SeatError> {
         let now = self.clock.now_ms();
         metrics::swept(dispatch!(self, e => e.sweep(now).await))
     }
 
-    /// Runs [`SeatStore::refresh_schedule`] and [`SeatStore::sweep_expired`]
-    /// every `every` until `shutdown`.
+    /// Runs [`SeatStore::refresh_schedule`], [`SeatStore::reconcile`] and
+    /// [`SeatStore::sweep_expired`] every `every` until `shutdown`.
     /// Errors are logged here (and retried next tick), not returned.
     pub async fn run_sweeper(self, every: Duration, shutdown: CancellationToken) {
         let mut tick = tokio::time::interval(every);
@@ -424,6 +666,9 @@ impl SeatStore {
                     if let Err(e) = self.refresh_schedule().await {
                         tracing::warn!(error = %e, "schedule check failed; retrying next tick");
                     }
+                    if let Err(e) = self.reconcile().await {
+                        tracing::warn!(error = %e, "reconciling the seat cache with the ledger failed; retrying next tick");
+                    }
                     match self.sweep_expired().await {
                         Ok(0) => {}
                         Ok(freed) => tracing::debug!(freed, "expired holds released"),
@@ -432,11 +677,6 @@ impl SeatStore {
                 }
             }
         }
-    }
-
-    fn priced(&self, mut b: Booking) -> Booking {
-        b.amount = self.schedule.amount(&b.showtime, &b.seats);
-        b
     }
 
     fn check_showtime(&self, showtime: &str) -> Result<(), SeatError> {
@@ -467,6 +707,28 @@ impl SeatStore {
         ids.sort();
         ids.dedup();
         Ok(ids)
+    }
+}
+
+/// Most bookings one reconcile pass applies.
+const RECONCILE_BATCH: i64 = 64;
+
+/// The wire shape of a ledger booking; `version` is the showtime version
+/// after its last change when known (0: not known here).
+fn booking_of(b: &ledger::BookingRecord, version: u64) -> Booking {
+    Booking {
+        booking_id: b.booking_id.clone(),
+        code: b.code.clone(),
+        showtime: b.showtime.clone(),
+        user: b.user.clone(),
+        seats: b.seats.iter().filter_map(|s| SeatId::parse(s)).collect(),
+        created_at: b.created_at,
+        status: match b.status {
+            ledger::BookingStatus::Confirmed => BookingStatus::Confirmed,
+            ledger::BookingStatus::Cancelled => BookingStatus::Cancelled,
+        },
+        amount: u32::try_from(b.amount).unwrap_or(u32::MAX),
+        version,
     }
 }
 

@@ -3,20 +3,18 @@
 //! lock, so version order is offset order. Same semantics as the Redis
 //! scripts; it must never await while holding a showtime's lock.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
 use dashmap::DashMap;
-use tokio::sync::mpsc;
 
 use crate::SharedSchedule;
 use crate::domain::SeatId;
-use crate::engine::{HoldCmd, Taken, TakenSeat, Target};
+use crate::engine::{CachedBooking, HoldCmd, Taken, TakenSeat, Target};
 use crate::error::SeatError;
 use crate::types::{
-    Booking, BookingEvent, BookingStatus, Delta, ENDED_HOLD_MEMORY, Hold, IDEMPOTENCY_TTL, MAX_EXTENDS, MAX_HOLD_TOTAL,
-    Millis, Released, SeatState,
+    Delta, ENDED_HOLD_MEMORY, Hold, IDEMPOTENCY_TTL, MAX_EXTENDS, MAX_HOLD_TOTAL, Millis, Released, SeatState,
 };
 
 #[derive(Debug, Clone)]
@@ -56,7 +54,10 @@ struct Show {
     version: u64,
     seats: HashMap<SeatId, Cell>,
     holds: HashMap<String, HoldRec>,
-    bookings: BTreeMap<String, Booking>,
+    /// The cache of the ledger's bookings: booking id → buyer.
+    bookings: HashMap<String, String>,
+    /// Whether the sold seats were rebuilt from the ledger (holds wait for it).
+    synced: bool,
     idem: HashMap<(String, String), Remembered>,
     /// Live holds by expiry, so expiring is O(due holds).
     expiries: BTreeSet<(Millis, String)>,
@@ -78,39 +79,11 @@ pub(crate) struct MemoryEngine {
     bus: bus::MemoryBus,
     schedule: SharedSchedule,
     shows: Arc<DashMap<String, Arc<Mutex<Show>>>>,
-    user_bookings: Arc<DashMap<String, Vec<(String, String)>>>,
-    /// The bounded queue to the in-process webhook notifier, once one runs.
-    outbox: Arc<OnceLock<mpsc::Sender<String>>>,
 }
-
-/// A reserved place in the notification queue (or none when no notifier runs).
-type Slot<'a> = Option<mpsc::Permit<'a, String>>;
 
 impl MemoryEngine {
     pub(crate) fn new(bus: bus::MemoryBus, schedule: SharedSchedule) -> MemoryEngine {
-        MemoryEngine { bus, schedule, shows: Arc::default(), user_bookings: Arc::default(), outbox: Arc::default() }
-    }
-
-    /// Connects the notification queue (bounded at `capacity` events) and
-    /// returns its receiving end; `None` if one is connected already.
-    pub(crate) fn notifications(&self, capacity: usize) -> Option<mpsc::Receiver<String>> {
-        let (tx, rx) = mpsc::channel(capacity.max(1));
-        self.outbox.set(tx).ok().map(|()| rx)
-    }
-
-    /// Reserves a place for one booking event before a sale or cancellation,
-    /// so that the change is refused (`unavailable`, nothing changed) rather
-    /// than its notification dropped when the notifier has fallen behind.
-    fn reserve(&self) -> Result<Slot<'_>, SeatError> {
-        let Some(tx) = self.outbox.get() else { return Ok(None) };
-        match tx.try_reserve() {
-            Ok(permit) => Ok(Some(permit)),
-            Err(mpsc::error::TrySendError::Full(())) => {
-                Err(SeatError::Storage("booking notification queue is full; try again".into()))
-            }
-            // The notifier stopped (shutdown): the event still reaches `user:<id>`.
-            Err(mpsc::error::TrySendError::Closed(())) => Ok(None),
-        }
+        MemoryEngine { bus, schedule, shows: Arc::default() }
     }
 
     fn show(&self, id: &str) -> Arc<Mutex<Show>> {
@@ -129,6 +102,19 @@ impl MemoryEngine {
         r
     }
 
+    /// Like [`MemoryEngine::with_show`], but `f` runs before due holds
+    /// expire (a confirm of a sale the ledger committed wins over an expiry
+    /// that fell due meanwhile).
+    fn with_show_then_expire<R>(&self, showtime: &str, now: Millis, f: impl FnOnce(&mut Show) -> R) -> R {
+        let show = self.show(showtime);
+        let mut st = lock(&show);
+        let r = f(&mut st);
+        st.expire_due(now);
+        self.commit(showtime, &mut st);
+        st.keep_until = self.schedule.keep_until(showtime, now);
+        r
+    }
+
     fn commit(&self, showtime: &str, st: &mut Show) {
         if st.changes.is_empty() {
             return;
@@ -141,31 +127,14 @@ impl MemoryEngine {
         }
     }
 
-    /// Publishes a booking event on `user:<id>` and hands it to the
-    /// in-process notifier through its reserved `slot`.
-    fn notify(&self, booking: &Booking, slot: Slot<'_>) {
-        let mut booking = booking.clone();
-        booking.amount = self.schedule.amount(&booking.showtime, &booking.seats);
-        let event = BookingEvent::new(booking.clone());
-        let Ok(json) = serde_json::to_string(&event) else {
-            tracing::error!(booking = %booking.booking_id, "booking event not serializable");
-            return;
-        };
-        if let Ok(topic) = bus::Topic::new(bus::TopicKind::User, &booking.user) {
-            self.bus.publish_now(&topic, Bytes::from(json.clone()));
-        }
-        if let Some(permit) = slot {
-            permit.send(json);
-        }
-    }
-
     pub(crate) async fn snapshot(&self, showtime: &str, viewer: Option<&str>) -> Result<Taken, SeatError> {
         // Reads do not create state: an untouched showtime is all free.
         let Some(show) = self.shows.get(showtime).map(|e| e.value().clone()) else {
             return Ok(Taken::default());
         };
         let st = lock(&show);
-        let mut taken = Taken { version: st.version, seats: HashMap::with_capacity(st.seats.len()) };
+        let mut taken =
+            Taken { version: st.version, synced: st.synced, seats: HashMap::with_capacity(st.seats.len()) };
         for (seat, cell) in &st.seats {
             let t = match cell {
                 Cell::Held(h) => {
@@ -178,7 +147,7 @@ impl MemoryEngine {
                     }
                 }
                 Cell::Sold(b) => {
-                    let mine = viewer.is_some() && st.bookings.get(b).map(|b| b.user.as_str()) == viewer;
+                    let mine = viewer.is_some() && st.bookings.get(b).map(String::as_str) == viewer;
                     TakenSeat { state: SeatState::Sold, mine, hold: None }
                 }
             };
@@ -189,6 +158,9 @@ impl MemoryEngine {
 
     pub(crate) async fn hold(&self, cmd: HoldCmd<'_>) -> Result<Hold, SeatError> {
         self.with_show(cmd.showtime, cmd.now, |st| {
+            if !st.synced {
+                return Err(SeatError::Unsynced);
+            }
             let key = (cmd.user.to_owned(), cmd.key.to_owned());
             if let Some(r) = st.idem.get(&key).filter(|r| r.expires > cmd.now) {
                 return if r.seats == cmd.seats { r.result.clone() } else { Err(SeatError::IdempotencyConflict) };
@@ -312,110 +284,104 @@ impl MemoryEngine {
         })
     }
 
+    /// Makes the user's live hold live at least `pin_ms` from now (the
+    /// first step of a confirm); returns its seats.
+    pub(crate) async fn pin(
+        &self,
+        showtime: &str,
+        user: &str,
+        hold_id: &str,
+        pin_ms: i64,
+        now: Millis,
+    ) -> Result<Vec<SeatId>, SeatError> {
+        self.with_show(showtime, now, |st| {
+            let rec = st.holds.get_mut(hold_id).ok_or(SeatError::HoldNotFound)?;
+            live_hold_of(rec, user)?;
+            let seats = rec.seats.clone();
+            let old = rec.expires;
+            if old < now + pin_ms {
+                rec.expires = now + pin_ms;
+                st.expiries.remove(&(old, hold_id.to_owned()));
+                st.expiries.insert((now + pin_ms, hold_id.to_owned()));
+            }
+            Ok(seats)
+        })
+    }
+
+    /// Publishes `data` on `topic` (the outbox's live channel).
+    pub(crate) async fn publish(&self, topic: &bus::Topic, data: Bytes) -> Result<(), SeatError> {
+        self.bus.publish_now(topic, data);
+        Ok(())
+    }
+
+    /// Sells the user's live hold to `booking_id`, which the ledger committed.
     pub(crate) async fn confirm(
         &self,
         showtime: &str,
         user: &str,
         hold_id: &str,
-        booking_id: String,
+        booking_id: &str,
         now: Millis,
-    ) -> Result<Booking, SeatError> {
-        let slot = self.reserve()?;
-        let booking = self.with_show(showtime, now, |st| {
-            let version = st.version;
+    ) -> Result<u64, SeatError> {
+        self.with_show_then_expire(showtime, now, |st| {
             let rec = st.holds.get_mut(hold_id).ok_or(SeatError::HoldNotFound)?;
             if rec.user != user {
                 return Err(SeatError::NotOwner);
             }
             match &rec.status {
                 HoldStatus::Live => {}
+                HoldStatus::Confirmed(b) if b == booking_id => return Ok(st.version),
                 HoldStatus::Expired => return Err(SeatError::HoldExpired),
-                HoldStatus::Released => return Err(SeatError::HoldNotFound),
-                // A retried confirm returns the booking it made (without a second notification).
-                HoldStatus::Confirmed(b) => {
-                    let b = st.bookings.get(b).cloned().ok_or(SeatError::BookingNotFound)?;
-                    return Ok((b, false));
-                }
+                HoldStatus::Released | HoldStatus::Confirmed(_) => return Err(SeatError::HoldNotFound),
             }
-            rec.status = HoldStatus::Confirmed(booking_id.clone());
+            rec.status = HoldStatus::Confirmed(booking_id.to_owned());
             let seats = rec.seats.clone();
             let expires = rec.expires;
             st.note_ended(expires, hold_id.to_owned(), now);
             for s in &seats {
-                st.seats.insert(s.clone(), Cell::Sold(booking_id.clone()));
+                st.seats.insert(s.clone(), Cell::Sold(booking_id.to_owned()));
                 st.changes.push((s.clone(), SeatState::Sold));
             }
-            let booking = Booking {
-                booking_id: booking_id.clone(),
-                showtime: showtime.to_owned(),
-                user: user.to_owned(),
-                seats,
-                created_at: now,
-                status: BookingStatus::Confirmed,
-                amount: 0,
-                version: version + 1,
-            };
-            st.bookings.insert(booking_id.clone(), booking.clone());
-            Ok((booking, true))
-        });
-        let (booking, new) = booking?;
-        if new {
-            self.user_bookings
-                .entry(user.to_owned())
-                .or_default()
-                .push((booking.booking_id.clone(), showtime.to_owned()));
-            self.notify(&booking, slot);
-        }
-        Ok(booking)
+            st.bookings.insert(booking_id.to_owned(), user.to_owned());
+            Ok(st.version + 1)
+        })
     }
 
-    pub(crate) async fn cancel(
+    /// Applies the ledger's bookings whatever the cache holds (see
+    /// `seats_apply` in `bus/lua/seats.lua`); `mark` records the showtime as
+    /// rebuilt. Returns the version after.
+    pub(crate) async fn apply(
         &self,
         showtime: &str,
-        user: &str,
-        booking_id: &str,
+        bookings: &[CachedBooking],
+        mark: bool,
         now: Millis,
-    ) -> Result<Booking, SeatError> {
-        let slot = self.reserve()?;
-        let booking = self.with_show(showtime, now, |st| {
-            let version = st.version;
-            let b = st.bookings.get_mut(booking_id).ok_or(SeatError::BookingNotFound)?;
-            if b.user != user {
-                return Err(SeatError::NotOwner);
+    ) -> Result<u64, SeatError> {
+        Ok(self.with_show(showtime, now, |st| {
+            for b in bookings {
+                if b.confirmed {
+                    for s in &b.seats {
+                        if !matches!(st.seats.get(s), Some(Cell::Sold(id)) if *id == b.booking_id) {
+                            st.seats.insert(s.clone(), Cell::Sold(b.booking_id.clone()));
+                            st.changes.push((s.clone(), SeatState::Sold));
+                        }
+                    }
+                    st.bookings.insert(b.booking_id.clone(), b.user.clone());
+                } else {
+                    for s in &b.seats {
+                        if matches!(st.seats.get(s), Some(Cell::Sold(id)) if *id == b.booking_id) {
+                            st.seats.remove(s);
+                            st.changes.push((s.clone(), SeatState::Free));
+                        }
+                    }
+                    st.bookings.remove(&b.booking_id);
+                }
             }
-            if b.status == BookingStatus::Cancelled {
-                return Err(SeatError::AlreadyCancelled);
+            if mark {
+                st.synced = true;
             }
-            b.status = BookingStatus::Cancelled;
-            b.version = version + 1;
-            let b = b.clone();
-            for s in &b.seats {
-                st.seats.remove(s);
-                st.changes.push((s.clone(), SeatState::Free));
-            }
-            Ok(b)
-        })?;
-        self.notify(&booking, slot);
-        Ok(booking)
-    }
-
-    pub(crate) async fn booking(&self, showtime: &str, booking_id: &str) -> Result<Option<Booking>, SeatError> {
-        let Some(show) = self.shows.get(showtime).map(|e| e.value().clone()) else {
-            return Ok(None);
-        };
-        let st = lock(&show);
-        Ok(st.bookings.get(booking_id).cloned())
-    }
-
-    pub(crate) async fn bookings_of(&self, user: &str) -> Result<Vec<Booking>, SeatError> {
-        let ids = self.user_bookings.get(user).map(|v| v.clone()).unwrap_or_default();
-        let mut out = Vec::with_capacity(ids.len());
-        for (id, showtime) in ids {
-            if let Some(b) = self.booking(&showtime, &id).await? {
-                out.push(b);
-            }
-        }
-        Ok(out)
+            st.version + u64::from(!st.changes.is_empty())
+        }))
     }
 
     pub(crate) async fn sweep(&self, now: Millis) -> Result<usize, SeatError> {
@@ -435,8 +401,8 @@ impl MemoryEngine {
         Ok(freed)
     }
 
-    /// Drops the state of showtimes kept long enough (and the users' index
-    /// entries of their bookings), as Redis expires their keys.
+    /// Drops the state of showtimes kept long enough, as Redis expires their
+    /// keys (the ledger keeps the bookings; a later read rebuilds from it).
     fn forget(&self, showtimes: &[String], now: Millis) {
         if showtimes.is_empty() {
             return;
@@ -448,10 +414,6 @@ impl MemoryEngine {
                 st.keep_until != 0 && st.keep_until <= now
             });
         }
-        self.user_bookings.retain(|_, entries| {
-            entries.retain(|(_, showtime)| self.shows.contains_key(showtime));
-            !entries.is_empty()
-        });
     }
 }
 

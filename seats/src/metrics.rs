@@ -16,8 +16,9 @@ struct SeatMetrics {
     lane_queued: Gauge,
     lane_refused: Counter,
     expired: Counter,
-    delivered: Counter,
-    failures: CounterFamily,
+    delivered: CounterFamily,
+    failures: CounterFamily2,
+    dead: CounterFamily,
 }
 
 static METRICS: LazyLock<SeatMetrics> = LazyLock::new(|| {
@@ -28,8 +29,9 @@ static METRICS: LazyLock<SeatMetrics> = LazyLock::new(|| {
         lane_queued: Gauge::default(),
         lane_refused: Counter::default(),
         expired: Counter::default(),
-        delivered: Counter::default(),
-        failures: CounterFamily::default(),
+        delivered: CounterFamily::default(),
+        failures: CounterFamily2::default(),
+        dead: CounterFamily::default(),
     };
     let mut r = telemetry::global();
     r.register(
@@ -55,13 +57,18 @@ static METRICS: LazyLock<SeatMetrics> = LazyLock::new(|| {
     r.register("marquee_seats_expired_total", "Held seats released by the expiry sweeper", m.expired.clone());
     r.register(
         "marquee_notifications_delivered_total",
-        "Booking events the webhook accepted (2xx)",
+        "Booking events delivered from the outbox, by channel (live, webhook)",
         m.delivered.clone(),
     );
     r.register(
         "marquee_notification_failures_total",
-        "Failed webhook attempts by reason (timeout, transport, status); each is retried with backoff",
+        "Failed outbox deliveries by channel and outcome (retry: due again after a backoff; dead_letter: given up)",
         m.failures.clone(),
+    );
+    r.register(
+        "marquee_notify_dead_letters_total",
+        "Outbox events given up on (a permanent failure or too many attempts), by channel",
+        m.dead.clone(),
     );
     drop(r);
     m
@@ -109,12 +116,25 @@ pub(crate) fn lane_dequeued(n: usize, batch: bool) {
     }
 }
 
-/// A booking event the webhook accepted.
-pub(crate) fn notification_delivered() {
-    METRICS.delivered.inc();
+/// The label of an outbox channel (a fixed set; anything else is `other`).
+fn channel_label(channel: &str) -> &'static str {
+    match channel {
+        crate::LIVE_CHANNEL => crate::LIVE_CHANNEL,
+        crate::notifier::WEBHOOK_CHANNEL => crate::notifier::WEBHOOK_CHANNEL,
+        _ => "other",
+    }
 }
 
-/// A failed webhook attempt; `reason` is one of a fixed set.
-pub(crate) fn notification_failed(reason: &'static str) {
-    METRICS.failures.get_or_create(&[("reason", reason)]).inc();
+/// An outbox event delivered on `channel`.
+pub(crate) fn notification_delivered(channel: &str) {
+    METRICS.delivered.get_or_create(&[("channel", channel_label(channel))]).inc();
+}
+
+/// A failed outbox delivery; `outcome` is `retry` or `dead_letter`.
+pub(crate) fn notification_failed(channel: &str, outcome: &'static str) {
+    let channel = channel_label(channel);
+    METRICS.failures.get_or_create(&[("channel", channel), ("outcome", outcome)]).inc();
+    if outcome == "dead_letter" {
+        METRICS.dead.get_or_create(&[("channel", channel)]).inc();
+    }
 }

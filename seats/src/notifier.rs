@@ -1,188 +1,212 @@
-//! The booking notifier: reads the notifications stream with a consumer group
-//! and POSTs every event to a webhook (the SMS or mail gateway of a real
-//! deployment), retrying with exponential backoff. At least once: an entry is
-//! acknowledged only after the webhook answered 2xx (the consumer-group
-//! mechanics are `bus::WorkQueue`'s), entries of a crashed
-//! consumer are claimed by another after [`NotifierConfig::claim_idle`], so
-//! the webhook must dedupe by the `Idempotency-Key` header.
+//! The outbox worker: delivers the booking events the ledger's transactional
+//! outbox holds (written in the transaction of the booking or cancellation
+//! they announce), one row per event and channel:
+//! - `live`: the event on topic `user:<id>`, so every device of the buyer
+//!   sees the booking;
+//! - `webhook`: a POST to the booking webhook (the SMS or mail gateway of a
+//!   real deployment) with `Idempotency-Key: <booking>:<status>:webhook`.
 //!
-//! Without Redis, [`run_local_notifier`] does the same from the in-process
-//! store's bounded queue ([`crate::SeatStore::local_notifications`]): one
-//! event at a time, in order, retried until 2xx. At least once as far as one
-//! process can: events still queued when the process stops are lost.
-//!
-//! The HTTP(S) delivery itself, with its retries, is [`crate::webhook`].
+//! Workers run on every node and claim events with a time lease
+//! ([`ledger::Ledger::claim_events`]), not a consumer name, so a node that
+//! dies strands nothing whatever `NODE_ID` its replacement has. Each event is
+//! tried on its own: a failure puts only that event back, due after its own
+//! exponential backoff, and after [`OutboxConfig::max_attempts`] (or at once
+//! for a permanent failure such as a 4xx) it is dead-lettered: kept in the
+//! ledger with its last error, counted in /metrics, listed for operators.
+//! At least once: receivers dedupe by the idempotency key.
 
 use std::time::Duration;
 
-use bus::{RedisHandle, WorkItem, WorkQueue};
+use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
-use crate::redis::NOTIFY_STREAM_KEY;
-use crate::webhook::{Webhook, deliver_with_retry};
+use crate::SeatStore;
+use crate::types::BookingEvent;
+use crate::webhook::{Failure, Webhook};
 
-/// Consumer group of the notifier on the notifications stream.
-pub const NOTIFIER_GROUP: &str = "webhook";
+/// The channel of the booking webhook.
+pub const WEBHOOK_CHANNEL: &str = "webhook";
 
-/// Why the notifier could not start or a delivery failed.
+/// Why the worker could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum NotifierError {
     /// The webhook URL is not `http(s)://host[:port][/path]`.
     #[error("webhook url must be http(s)://host[:port][/path]: {0}")]
     BadUrl(String),
-    /// Redis failed.
-    #[error(transparent)]
-    Redis(#[from] bus::BusError),
-    /// The webhook could not be reached or answered badly.
+    /// The webhook client could not be built.
     #[error("webhook: {0}")]
     Webhook(String),
 }
 
-/// Where and how to deliver.
+/// How the outbox is drained.
 #[derive(Debug, Clone)]
-pub struct NotifierConfig {
-    /// `http(s)://host[:port][/path]`.
-    pub webhook_url: String,
-    /// This consumer's name in the group (stable per node, so a restarted
-    /// node re-delivers what it had read but not acknowledged).
-    pub consumer: String,
-    /// Entries read per batch.
-    pub batch: u64,
-    /// Pause when the stream has nothing new.
+pub struct OutboxConfig {
+    /// `http(s)://host[:port][/path]` of the booking webhook; `None`: no
+    /// webhook channel.
+    pub webhook_url: Option<String>,
+    /// Events claimed per round.
+    pub batch: i64,
+    /// How long a claim is this worker's alone: longer than one delivery
+    /// can take, so an event is not delivered twice while it is tried.
+    pub lease: Duration,
+    /// The longest wait between rounds when nothing wakes the worker.
     pub poll_interval: Duration,
-    /// First retry delay; doubles per failure up to `max_backoff`.
+    /// First retry delay of a failed event; doubles per attempt up to `max_backoff`.
     pub min_backoff: Duration,
     /// Longest retry delay.
     pub max_backoff: Duration,
-    /// Time limit of one webhook request (connect, send, read the status).
+    /// Attempts before a failing event is dead-lettered.
+    pub max_attempts: i64,
+    /// Time limit of one webhook request.
     pub request_timeout: Duration,
-    /// Entries pending this long in another consumer are taken over.
-    pub claim_idle: Duration,
 }
 
-impl NotifierConfig {
-    /// Defaults for `webhook_url` and `consumer`.
-    pub fn new(webhook_url: impl Into<String>, consumer: impl Into<String>) -> NotifierConfig {
-        NotifierConfig {
-            webhook_url: webhook_url.into(),
-            consumer: consumer.into(),
+impl OutboxConfig {
+    /// Defaults, with the webhook at `webhook_url` if any.
+    pub fn new(webhook_url: Option<String>) -> OutboxConfig {
+        OutboxConfig {
+            webhook_url,
             batch: 32,
+            lease: Duration::from_secs(30),
             poll_interval: Duration::from_millis(500),
             min_backoff: Duration::from_millis(200),
-            max_backoff: Duration::from_secs(30),
+            max_backoff: Duration::from_secs(300),
+            max_attempts: 12,
             request_timeout: Duration::from_secs(5),
-            claim_idle: Duration::from_secs(60),
         }
+    }
+
+    /// The channels to queue events for besides `live`.
+    pub fn channels(&self) -> Vec<&'static str> {
+        if self.webhook_url.is_some() { vec![WEBHOOK_CHANNEL] } else { Vec::new() }
+    }
+
+    /// The delay before attempt `attempts + 1` (jittered ±20 % so events that
+    /// failed together do not retry together).
+    pub fn backoff(&self, attempts: i64) -> Duration {
+        let exp = u32::try_from(attempts.clamp(1, 30) - 1).unwrap_or(0);
+        let base = self.min_backoff.saturating_mul(2u32.saturating_pow(exp)).min(self.max_backoff);
+        base.mul_f64(0.8 + 0.4 * rand::random::<f64>())
     }
 }
 
-/// Default bound of the in-process notification queue (events).
-pub const LOCAL_QUEUE_CAPACITY: usize = 4096;
-
-/// Delivers booking events from the in-process queue to the webhook until
-/// `shutdown` or until the store is gone. Errors are logged and retried;
-/// only a bad URL is returned, before anything runs.
-pub async fn run_local_notifier(
-    mut queue: tokio::sync::mpsc::Receiver<String>,
-    config: NotifierConfig,
-    shutdown: CancellationToken,
-) -> Result<(), NotifierError> {
-    let hook = Webhook::new(&config)?;
-    loop {
-        let event = tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
-            e = queue.recv() => e,
-        };
-        let Some(data) = event else { return Ok(()) };
-        if !deliver_with_retry(&hook, &config, &data, &shutdown).await {
-            return Ok(());
-        }
-    }
+/// What one delivery attempt came to.
+enum Outcome {
+    Delivered,
+    /// Worth trying again later.
+    Retry(String),
+    /// Retrying cannot help (a 4xx, an unreadable event, an unknown channel).
+    Permanent(String),
 }
 
-/// Delivers booking events from the notifications stream to the webhook
-/// until `shutdown`. Errors are logged here and retried, never returned,
-/// except a bad URL, which is reported before anything runs.
-pub async fn run_notifier(
-    redis: RedisHandle,
-    config: NotifierConfig,
-    shutdown: CancellationToken,
-) -> Result<(), NotifierError> {
-    let hook = Webhook::new(&config)?;
-    let queue = WorkQueue::new(redis, NOTIFY_STREAM_KEY, NOTIFIER_GROUP);
-    let mut backoff = config.min_backoff;
-    // Entries this consumer read before a restart come first, then new ones.
-    let mut own_pending_done = false;
-    let mut group_ready = false;
+/// Drains the outbox until `shutdown`. Errors of the database are logged
+/// and retried; only a bad webhook URL is returned, before anything runs.
+pub async fn run_outbox(store: SeatStore, config: OutboxConfig, shutdown: CancellationToken) -> Result<(), NotifierError> {
+    let hook = match &config.webhook_url {
+        Some(url) => Some(Webhook::new(url, config.request_timeout)?),
+        None => None,
+    };
+    let mut db_backoff = config.min_backoff;
     while !shutdown.is_cancelled() {
-        let entries = match next_batch(&queue, &config, &mut own_pending_done, &mut group_ready).await {
+        let now = store.clock().now_ms();
+        let lease = config.lease.as_millis() as i64;
+        let events = match store.ledger().claim_events(now, lease, config.batch).await {
             Ok(e) => {
-                backoff = config.min_backoff;
+                db_backoff = config.min_backoff;
                 e
             }
             Err(e) => {
-                tracing::warn!(error = %e, "notifier cannot read the stream; retrying");
-                group_ready = false;
-                sleep_or_cancel(&shutdown, backoff).await;
-                backoff = (backoff * 2).min(config.max_backoff);
+                tracing::warn!(error = %e, "outbox: cannot claim events; retrying");
+                sleep_or_cancel(&shutdown, db_backoff).await;
+                db_backoff = (db_backoff * 2).min(config.max_backoff);
                 continue;
             }
         };
-        if entries.is_empty() {
-            sleep_or_cancel(&shutdown, config.poll_interval).await;
-            continue;
-        }
-        for item in entries {
-            let Some(data) = item.field("d") else {
-                // No event in it: no retry can deliver it.
-                tracing::error!(id = %item.id, "notification entry without an event; dead-lettered");
-                if let Err(e) = queue.dead_letter(&item, "no field d").await {
-                    tracing::warn!(error = %e, id = %item.id, "dead-letter failed");
+        let full = events.len() as i64 == config.batch;
+        for event in events {
+            let outcome = deliver(&store, hook.as_ref(), &event).await;
+            let now = store.clock().now_ms();
+            let ledger = store.ledger();
+            let stored = match outcome {
+                Outcome::Delivered => {
+                    crate::metrics::notification_delivered(&event.channel);
+                    ledger.delivered(event.id, now).await
                 }
-                continue;
+                Outcome::Retry(why) if event.attempts < config.max_attempts => {
+                    crate::metrics::notification_failed(&event.channel, "retry");
+                    let due = now + config.backoff(event.attempts).as_millis() as i64;
+                    tracing::warn!(key = %event.key, attempt = event.attempts, error = %why, "delivery failed; retrying later");
+                    ledger.retry_at(event.id, due, &why).await
+                }
+                Outcome::Retry(why) | Outcome::Permanent(why) => {
+                    crate::metrics::notification_failed(&event.channel, "dead_letter");
+                    tracing::error!(key = %event.key, attempts = event.attempts, error = %why, "delivery given up; dead-lettered");
+                    ledger.dead_letter(event.id, now, &why).await
+                }
             };
-            if !deliver_with_retry(&hook, &config, data, &shutdown).await {
-                return Ok(()); // cancelled; the entry stays pending for next time
+            if let Err(e) = stored {
+                // The lease runs out and the event is tried again: at least once.
+                tracing::warn!(key = %event.key, error = %e, "outbox: could not record the outcome");
             }
-            if let Err(e) = queue.ack(&item.id, false).await {
-                // Not acknowledged: delivered again later, which at-least-once allows.
-                tracing::warn!(error = %e, id = %item.id, "ack failed");
+        }
+        if !full {
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                _ = store.outbox_kicked() => {}
+                _ = tokio::time::sleep(config.poll_interval) => {}
             }
         }
     }
     Ok(())
 }
 
-/// The next entries to deliver: this consumer's own pending ones after a
-/// restart, then new ones, and when idle, entries stuck at a dead consumer.
-async fn next_batch(
-    queue: &WorkQueue,
-    config: &NotifierConfig,
-    own_pending_done: &mut bool,
-    group_ready: &mut bool,
-) -> Result<Vec<WorkItem>, NotifierError> {
-    if !*group_ready {
-        queue.ensure_group().await?;
-        *group_ready = true;
+async fn deliver(store: &SeatStore, hook: Option<&Webhook>, event: &ledger::OutboxEvent) -> Outcome {
+    match event.channel.as_str() {
+        crate::LIVE_CHANNEL => {
+            let parsed: Result<BookingEvent, _> = serde_json::from_str(&event.payload);
+            let Ok(parsed) = parsed else { return Outcome::Permanent("unreadable booking event".into()) };
+            let Ok(topic) = bus::Topic::new(bus::TopicKind::User, &parsed.booking.user) else {
+                return Outcome::Permanent("user id is not a topic id".into());
+            };
+            match store.publish(&topic, Bytes::from(event.payload.clone())).await {
+                Ok(()) => Outcome::Delivered,
+                Err(e) => Outcome::Retry(e.to_string()),
+            }
+        }
+        WEBHOOK_CHANNEL => {
+            let Some(hook) = hook else { return Outcome::Retry("no webhook configured on this node".into()) };
+            match hook.post(&event.key, &event.payload).await {
+                Ok(()) => Outcome::Delivered,
+                Err(f @ Failure::Status(code)) if (400..500).contains(&code) && code != 408 && code != 429 => {
+                    Outcome::Permanent(f.to_string())
+                }
+                Err(f) => Outcome::Retry(f.to_string()),
+            }
+        }
+        other => Outcome::Permanent(format!("unknown channel {other:?}")),
     }
-    let batch = config.batch as usize;
-    let mut entries = Vec::new();
-    if !*own_pending_done {
-        entries = queue.read_own_pending(&config.consumer, batch).await?;
-        *own_pending_done = entries.is_empty();
-    }
-    if entries.is_empty() {
-        entries = queue.read_new(&config.consumer, batch, None).await?;
-    }
-    if entries.is_empty() {
-        entries = queue.claim_idle(&config.consumer, config.claim_idle, batch).await?;
-    }
-    Ok(entries)
 }
 
 async fn sleep_or_cancel(shutdown: &CancellationToken, d: Duration) {
     tokio::select! {
         _ = shutdown.cancelled() => {}
         _ = tokio::time::sleep(d) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_with_jitter() {
+        let c = OutboxConfig::new(None);
+        let first = c.backoff(1);
+        assert!(first >= Duration::from_millis(160) && first <= Duration::from_millis(240), "{first:?}");
+        let third = c.backoff(3);
+        assert!(third >= Duration::from_millis(640) && third <= Duration::from_millis(960), "{third:?}");
+        assert!(c.backoff(40) <= Duration::from_secs(360));
+        assert!(c.channels().is_empty());
+        assert_eq!(OutboxConfig::new(Some("http://x".into())).channels(), [WEBHOOK_CHANNEL]);
     }
 }

@@ -3,40 +3,29 @@
 //! bus's library (`bus/lua/seats.lua`), which publish each delta on the bus
 //! in the same atomic step. Redis is reached through `bus::RedisHandle`.
 //!
-//! Two things cross slots and so happen right after a script, never inside
-//! it: the global index of showtimes with live holds (for the sweeper), and
-//! moving booking events from a showtime's outbox to the notifications stream,
-//! the user's bookings index and topic `user:<id>` (at least once).
+//! One thing crosses slots and so happens right after a script, never inside
+//! it: the global index of showtimes with live holds (for the sweeper).
+//! Bookings live in the ledger; Redis holds a cache of their seats (who
+//! bought a sold seat), rebuilt by `seats_apply` when Redis lost it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use bytes::Bytes;
 use serde::{Deserialize, Deserializer};
 
 use bus::keys::{ShowtimeKeys, seats as keys};
 use bus::{Arg, BusConfig, Function, RedisHandle, Reply as RedisReply, Topic, TopicKind};
 
 use crate::domain::SeatId;
-use crate::engine::{HoldCmd, Taken, TakenSeat, Target};
+use crate::engine::{CachedBooking, HoldCmd, Taken, TakenSeat, Target};
 use crate::error::SeatError;
 use crate::lanes::{Committer, Lanes, Op, Pending};
-use crate::types::{
-    Booking, BookingEvent, BookingStatus, Hold, IDEMPOTENCY_TTL, MAX_EXTENDS, MAX_HOLD_TOTAL, Millis, Released,
-    SeatState,
-};
+use crate::types::{Hold, IDEMPOTENCY_TTL, MAX_EXTENDS, MAX_HOLD_TOTAL, Millis, Released, SeatState};
 use crate::{ScheduleId, SharedSchedule};
 
 /// Sorted set: showtime id → earliest time one of its holds may expire.
 pub const HOLD_INDEX_KEY: &str = keys::HOLD_INDEX;
-/// Set of showtime ids whose outbox may hold undelivered booking events.
-pub const OUTBOX_INDEX_KEY: &str = keys::OUTBOX_INDEX;
-/// The notifications stream of confirmed and cancelled bookings (field `d`:
-/// the booking event JSON).
-pub const NOTIFY_STREAM_KEY: &str = keys::NOTIFY_STREAM;
-/// Approximate length the notifications stream is trimmed to.
-pub const NOTIFY_STREAM_MAXLEN: i64 = 100_000;
 /// Hash holding the cluster's schedule: `v` (version, bumped by every admin
 /// load), `doc` (the schedule JSON) and `h` (its SHA-1). Nodes compare `v`
 /// and `h` with theirs every sweep interval and reload on a change; a node
@@ -48,16 +37,6 @@ const SWEEP_BATCH: i64 = 256;
 /// against the global index (repairs the entry of a hold whose node died
 /// between its script and its index update).
 const REINDEX_EVERY: Millis = 30_000;
-/// Most outbox events moved per showtime per drain.
-const DRAIN_BATCH: usize = 256;
-/// How long a node may drain a showtime's outbox alone before another may
-/// take over (the drain of a node that died mid-way).
-const DRAIN_LEASE_MS: i64 = 10_000;
-
-/// The bookings index of a user: hash booking id → showtime id.
-pub fn user_bookings_key(user: &str) -> String {
-    keys::user_bookings(user)
-}
 
 /// The Redis engine. Cheap to clone.
 #[derive(Clone)]
@@ -92,10 +71,6 @@ struct Reply {
     e: Option<Millis>,
     #[serde(default)]
     n: Option<u32>,
-    #[serde(default)]
-    booking: Option<String>,
-    #[serde(default)]
-    again: bool,
     #[serde(default)]
     first: bool,
     #[serde(default)]
@@ -185,6 +160,8 @@ fn seat_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SeatId>, D::Error> {
 #[derive(Deserialize)]
 struct SnapshotReply {
     version: u64,
+    #[serde(default)]
+    synced: u8,
     seats: Vec<(SeatId, String, u8, Millis, String)>,
 }
 
@@ -295,7 +272,7 @@ impl RedisEngine {
             let hold = (mine == 1 && state == SeatState::Held).then_some((until, hold_id));
             seats.insert(seat, TakenSeat { state, mine: mine == 1, hold });
         }
-        Ok(Taken { version: r.version, seats })
+        Ok(Taken { version: r.version, synced: r.synced == 1, seats })
     }
 
     pub(crate) async fn hold(&self, cmd: HoldCmd<'_>) -> Result<Hold, SeatError> {
@@ -308,6 +285,9 @@ impl RedisEngine {
             seats: cmd.seats.to_vec(),
         };
         let r = self.submit(cmd.showtime, op, cmd.now).await?;
+        if r.err.as_deref() == Some("unsynced") {
+            return Err(SeatError::Unsynced);
+        }
         if r.req != cmd.seats {
             return Err(SeatError::IdempotencyConflict);
         }
@@ -364,68 +344,51 @@ impl RedisEngine {
         Ok(Released { seats: r.seats, version: r.version })
     }
 
+    /// Makes the user's live hold live at least `pin_ms` from now (the
+    /// first step of a confirm); returns its seats.
+    pub(crate) async fn pin(
+        &self,
+        showtime: &str,
+        user: &str,
+        hold_id: &str,
+        pin_ms: i64,
+        now: Millis,
+    ) -> Result<Vec<SeatId>, SeatError> {
+        let args = vec![Arg::from(user), Arg::from(hold_id), Arg::Int(pin_ms)];
+        Ok(self.run(Function::SeatsPin, showtime, now, args).await?.check()?.seats)
+    }
+
+    /// Publishes `data` on `topic` (the outbox's live channel).
+    pub(crate) async fn publish(&self, topic: &Topic, data: bytes::Bytes) -> Result<(), SeatError> {
+        self.inner.bus.publish(topic, data).await?;
+        Ok(())
+    }
+
+    /// Sells the user's live hold to `booking_id`, which the ledger committed.
     pub(crate) async fn confirm(
         &self,
         showtime: &str,
         user: &str,
         hold_id: &str,
-        booking_id: String,
-        now: Millis,
-    ) -> Result<Booking, SeatError> {
-        let args = vec![Arg::from(user), Arg::from(hold_id), Arg::from(booking_id)];
-        // Marking the outbox is pipelined with the script: if the process dies
-        // after the sale, the sweepers find and deliver the booking event.
-        let (marked, r) =
-            tokio::join!(self.mark_outbox(showtime), self.run(Function::SeatsConfirm, showtime, now, args));
-        marked?;
-        let r = r?.check()?;
-        let booking = parse_booking(r.booking.as_deref())?;
-        if !r.again {
-            self.drain_logged(showtime).await;
-        }
-        Ok(booking)
-    }
-
-    pub(crate) async fn cancel(
-        &self,
-        showtime: &str,
-        user: &str,
         booking_id: &str,
         now: Millis,
-    ) -> Result<Booking, SeatError> {
-        self.mark_outbox(showtime).await?;
-        let args = vec![Arg::from(user), Arg::from(booking_id)];
-        let r = self.run(Function::SeatsCancel, showtime, now, args).await?.check()?;
-        let booking = parse_booking(r.booking.as_deref())?;
-        self.drain_logged(showtime).await;
-        Ok(booking)
+    ) -> Result<u64, SeatError> {
+        let args = vec![Arg::from(user), Arg::from(hold_id), Arg::from(booking_id)];
+        Ok(self.run(Function::SeatsConfirm, showtime, now, args).await?.check()?.version)
     }
 
-    pub(crate) async fn booking(&self, showtime: &str, booking_id: &str) -> Result<Option<Booking>, SeatError> {
-        let key = Self::keys(showtime)?.bookings;
-        let v = self.cmd("HGET", vec![key.into(), booking_id.into()]).await?;
-        match v.as_str() {
-            Some(text) => Ok(Some(parse_booking(Some(text))?)),
-            None => Ok(None),
-        }
-    }
-
-    pub(crate) async fn bookings_of(&self, user: &str) -> Result<Vec<Booking>, SeatError> {
-        let v = self.cmd("HGETALL", vec![user_bookings_key(user).into()]).await?;
-        let pairs = v.into_array();
-        let mut out = Vec::new();
-        for pair in pairs.chunks(2) {
-            let [id, showtime] = pair else { continue };
-            let (Some(id), Some(showtime)) = (id.as_str(), showtime.as_str()) else { continue };
-            match self.booking(showtime, id).await? {
-                Some(b) => out.push(b),
-                // The showtime's state expired: forget the entry.
-                None => {
-                    self.cmd("HDEL", vec![user_bookings_key(user).into(), id.into()]).await?;
-                }
-            }
-        }
-        Ok(out)
+    /// Applies the ledger's bookings whatever the cache holds (`seats_apply`);
+    /// `mark` records the showtime as rebuilt.
+    pub(crate) async fn apply(
+        &self,
+        showtime: &str,
+        bookings: &[CachedBooking],
+        mark: bool,
+        now: Millis,
+    ) -> Result<u64, SeatError> {
+        let list = serde_json::to_string(bookings).map_err(|e| SeatError::Storage(e.to_string()))?;
+        let args = vec![Arg::from(if mark { "1" } else { "0" }), Arg::from(list)];
+        Ok(self.run(Function::SeatsApply, showtime, now, args).await?.check()?.version)
     }
 
     /// Expires due holds of every showtime the index says is due.
@@ -474,12 +437,6 @@ impl RedisEngine {
             }
             self.lower_to_earliest(&showtime).await?;
         }
-        let pending = self.cmd("SMEMBERS", vec![OUTBOX_INDEX_KEY.into()]).await?;
-        for showtime in pending.into_array() {
-            if let Some(showtime) = showtime.as_str() {
-                self.drain_logged(showtime).await;
-            }
-        }
         Ok(freed)
     }
 
@@ -504,106 +461,6 @@ impl RedisEngine {
         }
         Ok(())
     }
-
-    async fn mark_outbox(&self, showtime: &str) -> Result<(), SeatError> {
-        self.cmd("SADD", vec![OUTBOX_INDEX_KEY.into(), showtime.into()]).await?;
-        Ok(())
-    }
-
-    async fn drain_logged(&self, showtime: &str) {
-        if let Err(e) = self.drain(showtime).await {
-            // The events stay in the outbox; the next sweep delivers them.
-            tracing::warn!(%showtime, error = %e, "booking events not delivered yet");
-        }
-    }
-
-    /// Moves a showtime's booking events to the notifications stream, the
-    /// user's bookings index and topic `user:<id>`, oldest first.
-    ///
-    /// One node drains a showtime at a time: it takes the showtime's drain
-    /// lease (`SET NX PX`), so concurrent drains do not deliver the same event
-    /// twice. A node that finds the lease taken leaves the showtime marked for
-    /// the sweepers; the lease holder checks the outbox again after letting
-    /// go, so an event pushed meanwhile is never stranded. At least once: an
-    /// event leaves the outbox only after it was delivered, so a node that
-    /// dies in between, or stalls past the lease, has it delivered again
-    /// (consumers dedupe by booking id and status).
-    async fn drain(&self, showtime: &str) -> Result<(), SeatError> {
-        let keys = Self::keys(showtime)?;
-        let (outbox, lock) = (keys.outbox, keys.outbox_lease);
-        let token = format!("{:016x}", rand::random::<u64>());
-        // An event pushed while this node drained gets another round here (its
-        // own node found the lease taken); past a few rounds the sweepers do it.
-        for _ in 0..4 {
-            let lease =
-                vec![lock.as_str().into(), token.as_str().into(), "NX".into(), "PX".into(), Arg::Int(DRAIN_LEASE_MS)];
-            if self.cmd("SET", lease).await?.is_nil() {
-                return self.mark_outbox(showtime).await;
-            }
-            let drained = self.drain_locked(showtime, &outbox).await;
-            self.inner.redis.call(Function::LeaseRelease, vec![lock.clone()], vec![token.as_str().into()]).await?;
-            drained?;
-            let left = self.cmd("LLEN", vec![outbox.as_str().into()]).await?;
-            if left.as_u64().unwrap_or(0) == 0 {
-                return Ok(());
-            }
-        }
-        self.mark_outbox(showtime).await
-    }
-
-    /// The drain itself, under the showtime's drain lease.
-    async fn drain_locked(&self, showtime: &str, outbox: &str) -> Result<(), SeatError> {
-        for _ in 0..DRAIN_BATCH {
-            let head = self.cmd("LINDEX", vec![outbox.into(), Arg::Int(0)]).await?;
-            let Some(raw) = head.to_text() else { break };
-            match parse_booking(Some(&raw)) {
-                Ok(mut booking) => {
-                    booking.amount = self.inner.schedule.amount(&booking.showtime, &booking.seats);
-                    self.deliver(&booking).await?;
-                }
-                Err(e) => tracing::error!(%showtime, error = %e, "dropping unreadable outbox entry"),
-            }
-            // By value: after a lease takeover the head may have moved.
-            self.cmd("LREM", vec![outbox.into(), Arg::Int(1), raw.into()]).await?;
-        }
-        self.cmd("SREM", vec![OUTBOX_INDEX_KEY.into(), showtime.into()]).await?;
-        Ok(())
-    }
-
-    async fn deliver(&self, booking: &Booking) -> Result<(), SeatError> {
-        let event = BookingEvent::new(booking.clone());
-        let json = serde_json::to_string(&event).map_err(|e| SeatError::Storage(e.to_string()))?;
-        self.cmd(
-            "XADD",
-            vec![
-                NOTIFY_STREAM_KEY.into(),
-                "MAXLEN".into(),
-                "~".into(),
-                Arg::Int(NOTIFY_STREAM_MAXLEN),
-                "*".into(),
-                "d".into(),
-                json.as_str().into(),
-            ],
-        )
-        .await?;
-        if booking.status == BookingStatus::Confirmed {
-            // The index lives as long as the newest showtime state it points to.
-            let now = booking.created_at;
-            let keep = self.inner.schedule.keep_until(&booking.showtime, now);
-            let args = vec![
-                booking.booking_id.as_str().into(),
-                booking.showtime.as_str().into(),
-                Arg::Int(keep),
-                Arg::Int(now),
-            ];
-            let index = vec![user_bookings_key(&booking.user)];
-            self.inner.redis.call(Function::UserBookingsAdd, index, args).await?;
-        }
-        if let Ok(topic) = Topic::new(TopicKind::User, &booking.user) {
-            self.inner.bus.publish(&topic, Bytes::from(json)).await?;
-        }
-        Ok(())
-    }
 }
 
 /// Reads a `[version, doc]` reply.
@@ -621,9 +478,4 @@ fn id_and_doc(reply: RedisReply) -> (ScheduleId, Option<String>) {
 fn json_reply<T: serde::de::DeserializeOwned>(reply: &RedisReply) -> Result<T, SeatError> {
     let text = reply.as_str().ok_or_else(|| SeatError::Storage("function reply is not text".into()))?;
     serde_json::from_str(text).map_err(|e| SeatError::Storage(format!("function reply: {e}")))
-}
-
-fn parse_booking(text: Option<&str>) -> Result<Booking, SeatError> {
-    let text = text.ok_or_else(|| SeatError::Storage("booking missing from reply".into()))?;
-    serde_json::from_str(text).map_err(|e| SeatError::Storage(format!("booking: {e}")))
 }

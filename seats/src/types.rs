@@ -148,6 +148,10 @@ pub enum BookingStatus {
 pub struct Booking {
     /// Id, `bk<hex>-<showtime>`.
     pub booking_id: String,
+    /// The short code a person reads over the phone or shows at the door
+    /// (8 characters without look-alikes, e.g. `K7MQ2XPA`).
+    #[serde(default)]
+    pub code: String,
     /// The showtime.
     pub showtime: String,
     /// The buyer.
@@ -158,9 +162,11 @@ pub struct Booking {
     pub created_at: Millis,
     /// Confirmed or cancelled.
     pub status: BookingStatus,
-    /// Total price in won, from the showtime's prices per class.
+    /// Total price in won, from the showtime's prices per class, as charged
+    /// (recorded in the ledger at the confirm).
     pub amount: u32,
-    /// The showtime version after the confirm (or cancel, for a cancel result).
+    /// The showtime version after the confirm (or cancel) when the answer
+    /// made it; 0 in listings and events.
     pub version: u64,
 }
 

@@ -1,19 +1,15 @@
-//! Delivery of one booking event to the booking webhook over HTTP or HTTPS
-//! (reqwest with rustls), retried with exponential backoff until the webhook
-//! answers 2xx or the notifier is cancelled. Both notifiers (stream and
-//! in-process queue, in [`crate::notifier`]) deliver through here; this
-//! module knows nothing of where the events come from.
+//! One POST of a booking event to the booking webhook over HTTP or HTTPS
+//! (reqwest with rustls): the `webhook` channel of [`crate::notifier`], which
+//! decides about retries. This module knows nothing of where events come from.
 //!
-//! Every request carries `Idempotency-Key: <booking id>:<event>`, so the
-//! webhook can dedupe the redeliveries that at-least-once delivery makes.
+//! Every request carries `Idempotency-Key: <booking id>:<status>:webhook`, so
+//! the webhook can dedupe the redeliveries that at-least-once delivery makes.
 
 use std::time::Duration;
 
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
-use tokio_util::sync::CancellationToken;
 
-use crate::notifier::{NotifierConfig, NotifierError};
-use crate::types::{BookingEvent, BookingStatus};
+use crate::notifier::NotifierError;
 
 /// The header the webhook dedupes on.
 const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
@@ -30,27 +26,32 @@ impl Webhook {
     /// Checks the URL (`http://` or `https://` with a host) and builds the
     /// client. Redirects are not followed: a webhook that moved is a
     /// configuration error, not something to chase with a booking in hand.
-    pub(crate) fn new(config: &NotifierConfig) -> Result<Webhook, NotifierError> {
-        let bad = || NotifierError::BadUrl(config.webhook_url.clone());
-        let url = reqwest::Url::parse(&config.webhook_url).map_err(|_| bad())?;
+    pub(crate) fn new(webhook_url: &str, request_timeout: Duration) -> Result<Webhook, NotifierError> {
+        let bad = || NotifierError::BadUrl(webhook_url.to_owned());
+        let url = reqwest::Url::parse(webhook_url).map_err(|_| bad())?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
             return Err(bad());
         }
         install_crypto_provider();
         let client = reqwest::Client::builder()
-            .connect_timeout(config.request_timeout)
-            .timeout(config.request_timeout)
+            .connect_timeout(request_timeout)
+            .timeout(request_timeout)
             .redirect(reqwest::redirect::Policy::none())
             // Header names as written here ("Idempotency-Key"), not lower-cased:
             // some webhook receivers match them case-sensitively.
             .http1_title_case_headers()
             .build()
             .map_err(|e| NotifierError::Webhook(e.to_string()))?;
-        Ok(Webhook { client, url, request_timeout: config.request_timeout })
+        Ok(Webhook { client, url, request_timeout })
     }
 
-    /// One POST; Ok only for a 2xx status.
-    async fn post(&self, key: &str, body: &str) -> Result<(), Failure> {
+    /// One POST; Ok only for a 2xx status. reqwest's own timeout bounds the
+    /// request; the outer one also bounds a body upload that trickles.
+    pub(crate) async fn post(&self, key: &str, body: &str) -> Result<(), Failure> {
+        tokio::time::timeout(self.request_timeout, self.post_once(key, body)).await.unwrap_or(Err(Failure::Timeout))
+    }
+
+    async fn post_once(&self, key: &str, body: &str) -> Result<(), Failure> {
         let mut request = self
             .client
             .post(self.url.clone())
@@ -67,7 +68,7 @@ impl Webhook {
 
 /// Why one attempt failed (a bounded set: it is a metric label).
 #[derive(Debug)]
-enum Failure {
+pub(crate) enum Failure {
     /// No answer within the request timeout.
     Timeout,
     /// The connection failed or broke.
@@ -79,17 +80,6 @@ enum Failure {
 impl From<reqwest::Error> for Failure {
     fn from(e: reqwest::Error) -> Failure {
         if e.is_timeout() { Failure::Timeout } else { Failure::Transport(e.to_string()) }
-    }
-}
-
-impl Failure {
-    /// The metric label of this failure.
-    fn reason(&self) -> &'static str {
-        match self {
-            Failure::Timeout => "timeout",
-            Failure::Transport(_) => "transport",
-            Failure::Status(_) => "status",
-        }
     }
 }
 
@@ -110,60 +100,13 @@ fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// The idempotency key of a booking event: one per booking and event.
-fn idempotency_key(data: &str) -> String {
-    match serde_json::from_str::<BookingEvent>(data) {
-        Ok(e) if e.event == BookingStatus::Confirmed => format!("{}:confirmed", e.booking.booking_id),
-        Ok(e) => format!("{}:cancelled", e.booking.booking_id),
-        Err(_) => String::new(),
-    }
-}
-
-/// Retries until the webhook accepts; returns false when cancelled first.
-pub(crate) async fn deliver_with_retry(
-    hook: &Webhook,
-    config: &NotifierConfig,
-    data: &str,
-    shutdown: &CancellationToken,
-) -> bool {
-    let key = idempotency_key(data);
-    let mut backoff = config.min_backoff;
-    loop {
-        if shutdown.is_cancelled() {
-            return false;
-        }
-        // reqwest's own timeout bounds the request; this one also bounds a
-        // body upload that trickles.
-        let attempt = tokio::time::timeout(hook.request_timeout, hook.post(&key, data)).await;
-        match attempt.unwrap_or(Err(Failure::Timeout)) {
-            Ok(()) => {
-                crate::metrics::notification_delivered();
-                return true;
-            }
-            Err(e) => {
-                crate::metrics::notification_failed(e.reason());
-                tracing::warn!(error = %e, booking = %key, "webhook delivery failed; retrying");
-            }
-        }
-        sleep_or_cancel(shutdown, backoff).await;
-        backoff = (backoff * 2).min(config.max_backoff);
-    }
-}
-
-async fn sleep_or_cancel(shutdown: &CancellationToken, d: Duration) {
-    tokio::select! {
-        _ = shutdown.cancelled() => {}
-        _ = tokio::time::sleep(d) => {}
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn hook(url: &str) -> Result<Webhook, NotifierError> {
-        Webhook::new(&NotifierConfig::new(url, "n"))
+        Webhook::new(url, Duration::from_secs(1))
     }
 
     #[test]

@@ -91,6 +91,16 @@ impl RedisServer {
         SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
+    /// A directory beside this server that outlives its restarts on the same
+    /// port ([`RedisServer::start_on`]) and is removed with it: for state that
+    /// belongs with this Redis, such as the shared ledger file of the gateway
+    /// nodes of a cluster test. Created on first use.
+    pub fn scratch_dir(&self) -> PathBuf {
+        let dir = self.dir.join("scratch");
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
     /// A `redis://` URL for the server.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)

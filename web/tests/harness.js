@@ -93,6 +93,8 @@ export async function startRedis() {
       return {
         port,
         url: `redis://127.0.0.1:${port}`,
+        /** The nodes' shared ledger (an SQLite file) lives beside this Redis. */
+        dataDir: path.join(dir, "ledger"),
         async stop() {
           child.kill("SIGKILL");
           await waitExit(child);
@@ -115,11 +117,13 @@ export async function startGateway({ redis, port, nodeId = "a", env = {} } = {})
   port ??= await freePort();
   const args = ["--addr", `127.0.0.1:${port}`];
   if (redis) args.push("--redis-url", redis.url);
+  // Bookings go to a ledger: shared by the nodes of one Redis, else the node's own.
+  const dataDir = redis ? redis.dataDir : fs.mkdtempSync(path.join(os.tmpdir(), "marquee-web-data-"));
   const log = fs.openSync(path.join(os.tmpdir(), `marquee-web-gateway-${nodeId}-${port}.log`), "a");
   const child = spawn(GATEWAY_BIN, args, {
     cwd: ROOT,
     // A short drain: a stopping node keeps answering 503 for DRAIN_GRACE_MS (5 s by default).
-    env: { ...process.env, JWT_SECRET, NODE_ID: nodeId, WEB_DIR: path.join(ROOT, "web"), RUST_LOG: "warn", DRAIN_GRACE_MS: "500", ...env },
+    env: { ...process.env, JWT_SECRET, NODE_ID: nodeId, WEB_DIR: path.join(ROOT, "web"), DATA_DIR: dataDir, RUST_LOG: "warn", DRAIN_GRACE_MS: "500", ...env },
     stdio: ["ignore", log, log],
   });
   const url = `http://127.0.0.1:${port}`;
@@ -135,12 +139,14 @@ export async function startGateway({ redis, port, nodeId = "a", env = {} } = {})
     async kill() {
       child.kill("SIGKILL");
       await waitExit(child);
+      if (!redis) fs.rmSync(dataDir, { recursive: true, force: true });
     },
     async stop() {
       child.kill("SIGTERM");
       const t = setTimeout(() => child.kill("SIGKILL"), 10_000);
       await waitExit(child);
       clearTimeout(t);
+      if (!redis) fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -2,7 +2,7 @@
 --
 -- Shared prelude: state, expiry of due holds, and the commit that bumps the
 -- version and publishes the delta (only when something changed).
-local K_SEATS, K_VER, K_HOLDS, K_HZ, K_HEND, K_BOOK, K_OUTBOX = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local K_SEATS, K_VER, K_HOLDS, K_HZ, K_HEND, K_BOOK, K_SYNC = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local K_STREAM, K_META, K_CHAN = KEYS[8], KEYS[9], KEYS[10]
 local NOW = tonumber(ARGV[1])
 local MAXLEN, HTTL, EPOCH, SHOWTIME = ARGV[2], ARGV[3], ARGV[4], ARGV[5]

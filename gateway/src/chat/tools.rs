@@ -263,6 +263,7 @@ mod tests {
         assert_eq!(serde_json::to_value(&typed).unwrap()["amount"], json!(30000));
         let b = seats::Booking {
             booking_id: "bk1".into(),
+            code: "K7MQ2XPA".into(),
             showtime: st.id.clone(),
             user: "alice".into(),
             seats: vec![seat("F7")],

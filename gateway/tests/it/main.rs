@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod bookings;
 mod chat;
 mod cluster;
 mod http;

@@ -28,16 +28,19 @@ pub struct Node {
     pub addr: SocketAddr,
     pub stop: CancellationToken,
     pub task: JoinHandle<Result<(), gateway::RunError>>,
+    /// The ledger directory of a node without Redis (removed on drop); nodes
+    /// of a cluster share one beside their Redis ([`RedisServer::scratch_dir`]).
+    _data: Option<tempfile::TempDir>,
 }
 
 impl Node {
     pub async fn start(redis: Option<&RedisServer>, id: &str, tweak: impl FnOnce(&mut Config)) -> Node {
-        let config = Node::config(redis, id, tweak);
+        let (config, data) = Node::config(redis, id, tweak);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let stop = CancellationToken::new();
         let task = tokio::spawn(gateway::run(listener, config, stop.clone()));
-        Node { addr, stop, task }
+        Node { addr, stop, task, _data: data }
     }
 
     /// A node with an admin listener (`ADMIN_ADDR`) on a free port; returns
@@ -47,18 +50,33 @@ impl Node {
         id: &str,
         tweak: impl FnOnce(&mut Config),
     ) -> (Node, SocketAddr) {
-        let config = Node::config(redis, id, tweak);
+        let (config, data) = Node::config(redis, id, tweak);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let (addr, admin_addr) = (listener.local_addr().unwrap(), admin.local_addr().unwrap());
         let stop = CancellationToken::new();
         let task = tokio::spawn(gateway::run_with_admin(listener, admin, config, stop.clone()));
-        (Node { addr, stop, task }, admin_addr)
+        (Node { addr, stop, task, _data: data }, admin_addr)
     }
 
-    fn config(redis: Option<&RedisServer>, id: &str, tweak: impl FnOnce(&mut Config)) -> Config {
+    fn config(
+        redis: Option<&RedisServer>,
+        id: &str,
+        tweak: impl FnOnce(&mut Config),
+    ) -> (Config, Option<tempfile::TempDir>) {
         let mut config = Config::for_tests();
         config.redis_url = redis.map(RedisServer::url);
+        let own = match redis {
+            Some(redis) => {
+                config.data_dir = redis.scratch_dir().join("ledger");
+                None
+            }
+            None => {
+                let dir = tempfile::tempdir().unwrap();
+                config.data_dir = dir.path().to_owned();
+                Some(dir)
+            }
+        };
         config.node_id = Some(id.to_owned());
         config.jwt_secret = SECRET.to_owned();
         config.drain_grace_ms = 300;
@@ -66,7 +84,7 @@ impl Node {
         // with the real model service in process.
         config.in_process_model = Some(in_process_model());
         tweak(&mut config);
-        config
+        (config, own)
     }
 
     pub fn url(&self, token: &str) -> String {

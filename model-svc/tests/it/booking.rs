@@ -53,6 +53,8 @@ struct Gateway {
     clock: Clock,
     state: String,
     calls: u64,
+    /// Holds the ledger's SQLite file; removed when the gateway is dropped.
+    _data: tempfile::TempDir,
 }
 
 /// Everything one user turn produced (all rounds).
@@ -77,8 +79,11 @@ impl Gateway {
         let now: jiff::Zoned = NOW.parse().unwrap();
         let schedule = seats::demo::schedule(now.date()).unwrap();
         let clock = Clock::manual(now.timestamp().as_millisecond());
-        let store = SeatStore::memory(MemoryBus::new(BusConfig::default(), Arc::new(Discard)), schedule, clock.clone());
-        Gateway { client: server.client().await, store, clock, state: String::new(), calls: 0 }
+        let data = tempfile::tempdir().unwrap();
+        let ledger = ledger::Ledger::open_in_dir(data.path()).await.unwrap();
+        let bus = MemoryBus::new(BusConfig::default(), Arc::new(Discard));
+        let store = SeatStore::memory(bus, schedule, clock.clone(), ledger);
+        Gateway { client: server.client().await, store, clock, state: String::new(), calls: 0, _data: data }
     }
 
     async fn say(&mut self, text: &str) -> Turn {

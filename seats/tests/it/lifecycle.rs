@@ -40,9 +40,6 @@ async fn every_showtime_key_expires_some_days_after_the_show_and_idempotency_key
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
     let idem_ttl = seats::IDEMPOTENCY_TTL.as_millis() as i64;
     assert!(idem > now && idem <= now + idem_ttl + 1_000, "idempotency key expires within 3 h: {idem}");
-    // The user's bookings index lives as long as the showtime state it points to.
-    let index = seats::user_bookings_key("alice");
-    assert_eq!(expire_time(&env, &index).await, at);
     // A key that empties and comes back gets its expiry again: free every
     // seat (the seats hash disappears), then hold again.
     env.store.cancel_booking("alice", &b.booking_id).await.unwrap();
@@ -50,23 +47,31 @@ async fn every_showtime_key_expires_some_days_after_the_show_and_idempotency_key
     assert_eq!(redis_cmd(&env, "EXISTS", vec![k.seats.as_str().into()]).await.as_u64(), Some(0));
     env.store.hold(req("bob", &["C1"], "k3")).await.unwrap();
     assert_eq!(expire_time(&env, &k.seats).await, at);
-    assert_eq!(expire_time(&env, &k.outbox).await, -2, "drained outbox is gone, not immortal");
+    assert_eq!(expire_time(&env, &k.synced).await, at, "the rebuilt mark goes with the state");
 }
 
 #[tokio::test]
-async fn bookings_of_an_expired_showtime_drop_out_of_my_bookings() {
+async fn bookings_outlive_the_showtimes_redis_state_and_its_seats_come_back_sold() {
     let env = Env::new(Kind::Redis).await;
     let h = env.store.hold(req("alice", &["A1"], "k1")).await.unwrap();
     let b = env.store.confirm("st-1", "alice", &h.hold_id).await.unwrap();
     let h2 = env.store.hold(HoldOn::st2("alice", "A1", "k2")).await.unwrap();
     let b2 = env.store.confirm("st-2", "alice", &h2.hold_id).await.unwrap();
-    let mine = env.store.my_bookings("alice").await.unwrap();
-    assert!(mine.len() == 2 && mine.contains(&b) && mine.contains(&b2), "{mine:?}");
-    // What Redis does when st-1's keys reach their expiry.
-    redis_cmd(&env, "DEL", vec![showtime_keys("st-1").bookings.into()]).await;
-    assert_eq!(env.store.my_bookings("alice").await.unwrap(), vec![b2]);
-    let left = redis_cmd(&env, "HLEN", vec![seats::user_bookings_key("alice").into()]).await;
-    assert_eq!(left.as_u64(), Some(1), "the stale index entry is forgotten");
+    let mut both = vec![crate::listed(&b), crate::listed(&b2)];
+    both.sort_by(|x, y| x.booking_id.cmp(&y.booking_id));
+    assert_eq!(env.store.my_bookings("alice").await.unwrap(), both, "same time: ordered by id");
+    // What Redis does when st-1's keys reach their expiry (or it loses them).
+    let k = showtime_keys("st-1");
+    for key in [&k.seats, &k.version, &k.holds, &k.hold_expiry, &k.holds_ended, &k.bookings, &k.synced] {
+        redis_cmd(&env, "DEL", vec![key.as_str().into()]).await;
+    }
+    assert_eq!(env.store.my_bookings("alice").await.unwrap(), both, "the ledger keeps every booking");
+    // The sold seat is rebuilt from the ledger before anyone may hold it.
+    let err = env.store.hold(req("bob", &["A1"], "kb")).await.unwrap_err();
+    assert_eq!(err, seats::SeatError::Unavailable(vec![seats::SeatId::parse("A1").unwrap()]));
+    let map = env.store.snapshot("st-1", Some("alice")).await.unwrap();
+    let a1 = map.seats.iter().find(|s| s.seat.as_str() == "A1").unwrap();
+    assert_eq!((a1.state, a1.mine), (seats::SeatState::Sold, true));
 }
 
 #[tokio::test]
@@ -83,17 +88,20 @@ async fn the_in_process_engine_forgets_a_showtime_some_days_after_it_ended() {
     env.clock.advance(Duration::from_millis((forget_at - T0 - 1) as u64));
     env.store.sweep_expired().await.unwrap();
     let mine = env.store.my_bookings("alice").await.unwrap();
-    assert!(mine.len() == 2 && mine.contains(&b) && mine.contains(&b2), "{mine:?}");
+    assert!(mine.len() == 2 && mine.contains(&crate::listed(&b)) && mine.contains(&crate::listed(&b2)), "{mine:?}");
     assert_eq!(env.store.snapshot("st-1", None).await.unwrap().version, 2);
 
-    // At the keep time, the sweeper drops st-1's state and its bookings from
-    // the user's list, as Redis expires the keys; st-2 is untouched.
+    // At the keep time, the sweeper drops st-1's state, as Redis expires the
+    // keys; the bookings stay in the ledger, and a later look at st-1
+    // rebuilds its sold seat from there.
     env.clock.advance(Duration::from_millis(1));
     env.store.sweep_expired().await.unwrap();
-    assert_eq!(env.store.my_bookings("alice").await.unwrap(), vec![b2]);
+    assert_eq!(env.store.my_bookings("alice").await.unwrap().len(), 2);
     let map = env.store.snapshot("st-1", None).await.unwrap();
-    assert_eq!(map.version, 0, "the showtime's state is gone");
-    assert!(map.seats.iter().all(|s| s.state == seats::SeatState::Free));
+    assert_eq!(map.version, 1, "a fresh state: the rebuild is its first change");
+    let sold: Vec<&str> =
+        map.seats.iter().filter(|s| s.state == seats::SeatState::Sold).map(|s| s.seat.as_str()).collect();
+    assert_eq!(sold, ["A1"]);
 }
 
 /// Hold requests on other showtimes of the test schedule.

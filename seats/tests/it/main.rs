@@ -15,7 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bus::{Bus, BusConfig, BusEvent, Deliver, MemoryBus, RedisBus, Topic};
-use seats::{Clock, Delta, HoldRequest, Schedule, SeatState, SeatStore};
+use seats::notifier::OutboxConfig;
+use seats::{Booking, Clock, Delta, HoldRequest, Schedule, SeatState, SeatStore};
 use testkit::RedisServer;
 use tokio_util::sync::CancellationToken;
 
@@ -102,12 +103,24 @@ pub(crate) struct Env {
     pub(crate) clock: Clock,
     pub(crate) redis: Option<RedisServer>,
     pub(crate) shutdown: CancellationToken,
+    /// The ledger's SQLite file lives here.
+    pub(crate) data_dir: std::path::PathBuf,
 }
 
 impl Drop for Env {
     fn drop(&mut self) {
         self.shutdown.cancel();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
     }
+}
+
+/// A fresh ledger (an SQLite file in a new temp directory).
+pub(crate) async fn ledger_in_temp() -> (ledger::Ledger, std::path::PathBuf) {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("marquee-seats-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    (ledger::Ledger::open_in_dir(&dir).await.unwrap(), dir)
 }
 
 pub(crate) fn schedule() -> Schedule {
@@ -119,15 +132,36 @@ pub(crate) fn bus_config() -> BusConfig {
 }
 
 impl Env {
+    /// A store with its outbox worker delivering the live channel.
     pub(crate) async fn new(kind: Kind) -> Env {
+        let env = Env::bare(kind).await;
+        env.start_outbox(OutboxConfig::new(None));
+        env
+    }
+
+    /// A store whose booking events are also queued for a webhook, with no
+    /// outbox worker running yet (see [`Env::start_outbox`]).
+    pub(crate) async fn with_webhook(kind: Kind) -> Env {
+        let mut env = Env::bare(kind).await;
+        env.store = env.store.clone().with_channels(&[seats::notifier::WEBHOOK_CHANNEL]);
+        env
+    }
+
+    /// Runs an outbox worker with `config` until the env is dropped.
+    pub(crate) fn start_outbox(&self, config: OutboxConfig) {
+        tokio::spawn(seats::notifier::run_outbox(self.store.clone(), config, self.shutdown.clone()));
+    }
+
+    async fn bare(kind: Kind) -> Env {
         let sink = Arc::new(Collect::default());
         let clock = Clock::manual(T0);
         let shutdown = CancellationToken::new();
+        let (ledger, data_dir) = ledger_in_temp().await;
         match kind {
             Kind::Memory => {
                 let mem = MemoryBus::new(bus_config(), sink.clone());
-                let store = SeatStore::memory(mem.clone(), schedule(), clock.clone());
-                Env { kind, store, bus: Bus::Memory(mem), sink, clock, redis: None, shutdown }
+                let store = SeatStore::memory(mem.clone(), schedule(), clock.clone(), ledger);
+                Env { kind, store, bus: Bus::Memory(mem), sink, clock, redis: None, shutdown, data_dir }
             }
             Kind::Redis => {
                 let server = RedisServer::start();
@@ -136,8 +170,8 @@ impl Env {
                 for t in ["showtime:st-1", "showtime:st-2", "showtime:st-big", "user:alice", "user:bob"] {
                     bus.subscribe_node(&Topic::parse(t).unwrap()).await.unwrap();
                 }
-                let store = SeatStore::redis(rb, bus_config(), schedule(), clock.clone());
-                Env { kind, store, bus, sink, clock, redis: Some(server), shutdown }
+                let store = SeatStore::redis(rb, bus_config(), schedule(), clock.clone(), ledger);
+                Env { kind, store, bus, sink, clock, redis: Some(server), shutdown, data_dir }
             }
         }
     }
@@ -149,10 +183,17 @@ impl Env {
             Some(server) => {
                 let sink = Arc::new(Collect::default());
                 let rb = RedisBus::connect(&server.url(), bus_config(), sink, self.shutdown.clone()).await.unwrap();
-                (SeatStore::redis(rb.clone(), bus_config(), schedule(), self.clock.clone()), Bus::Redis(rb))
+                let ledger = self.store.ledger().clone();
+                (SeatStore::redis(rb.clone(), bus_config(), schedule(), self.clock.clone(), ledger), Bus::Redis(rb))
             }
         }
     }
+}
+
+/// `b` as listings show it (the showtime version is known only in the
+/// answer of the change itself).
+pub(crate) fn listed(b: &Booking) -> Booking {
+    Booking { version: 0, ..b.clone() }
 }
 
 pub(crate) fn req(user: &str, seats: &[&str], key: &str) -> HoldRequest {
