@@ -40,6 +40,9 @@ pub const DEFAULT_MAX_CONNECTIONS: u32 = 16;
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 /// The single-node default's file inside `DATA_DIR`.
 pub const SQLITE_FILE: &str = "marquee.db";
+/// How often opening an SQLite file retries its migrations when another
+/// process migrates the same new file at the same moment.
+const MIGRATE_RETRIES: u64 = 5;
 
 /// Which database engine a [`Ledger`] runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,7 +144,22 @@ impl Ledger {
             Engine::Postgres => sqlx::migrate!("migrations/postgres"),
             Engine::Sqlite => sqlx::migrate!("migrations/sqlite"),
         };
-        migrator.run(&pool).await.map_err(|e| LedgerError::Migration(e.to_string()))?;
+        // PostgreSQL serialises migrators with an advisory lock; SQLite has
+        // none, so two processes opening one new file race to create the
+        // schema. The loser fails on a table the winner made; run again, it
+        // then finds the migrations applied (checksums checked).
+        let mut attempt = 0;
+        loop {
+            match migrator.run(&pool).await {
+                Ok(()) => break,
+                Err(e) if engine == Engine::Sqlite && attempt < MIGRATE_RETRIES => {
+                    attempt += 1;
+                    tracing::debug!(error = %e, attempt, "migration raced another process; again");
+                    tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+                }
+                Err(e) => return Err(LedgerError::Migration(e.to_string())),
+            }
+        }
         tracing::info!(engine = ?engine, "ledger open");
         Ok(Ledger { pool, engine })
     }

@@ -611,7 +611,8 @@ impl SeatStore {
     /// The outbox events announcing `b`: one per channel, each with its
     /// idempotency key `<booking>:<status>:<channel>`.
     fn events(&self, b: &Booking) -> Result<Vec<ledger::NewEvent>, SeatError> {
-        let payload = serde_json::to_string(&BookingEvent::new(b.clone())).map_err(|e| SeatError::Storage(e.to_string()))?;
+        let payload =
+            serde_json::to_string(&BookingEvent::new(b.clone())).map_err(|e| SeatError::Storage(e.to_string()))?;
         let status = match b.status {
             BookingStatus::Confirmed => "confirmed",
             BookingStatus::Cancelled => "cancelled",

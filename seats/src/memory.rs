@@ -133,8 +133,7 @@ impl MemoryEngine {
             return Ok(Taken::default());
         };
         let st = lock(&show);
-        let mut taken =
-            Taken { version: st.version, synced: st.synced, seats: HashMap::with_capacity(st.seats.len()) };
+        let mut taken = Taken { version: st.version, synced: st.synced, seats: HashMap::with_capacity(st.seats.len()) };
         for (seat, cell) in &st.seats {
             let t = match cell {
                 Cell::Held(h) => {

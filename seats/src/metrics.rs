@@ -66,7 +66,7 @@ static METRICS: LazyLock<SeatMetrics> = LazyLock::new(|| {
         m.failures.clone(),
     );
     r.register(
-        "marquee_notify_dead_letters_total",
+        "marquee_notification_dead_letters_total",
         "Outbox events given up on (a permanent failure or too many attempts), by channel",
         m.dead.clone(),
     );

@@ -128,6 +128,10 @@ pub struct Booking {
     /// Id, `bk<hex>-<showtime>`.
     #[serde(default)]
     pub booking_id: String,
+    /// The short code a person reads out at the box office (8 characters
+    /// without look-alikes; absent only in hand-written results).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub code: String,
     /// The showtime.
     #[serde(default)]
     pub showtime: String,

@@ -188,6 +188,7 @@ fn released(r: seats::Released) -> Released {
 fn booking(b: seats::Booking) -> Booking {
     Booking {
         booking_id: b.booking_id,
+        code: b.code,
         showtime: b.showtime,
         user: b.user,
         seats: b.seats.iter().map(|s| s.as_str().to_owned()).collect(),
