@@ -18,6 +18,8 @@ scripts/deploy-test, with the rendered overlays as arguments):
   dispatchers on the chat queue depth, with metrics the Prometheus Adapter
   rules (deploy/prometheus/adapter.yaml) serve;
 - Services point at named ports the selected pods have;
+- the pods of the scrape job are annotated, pass its keep rules and name a
+  port they listen on;
 - every metric named in deploy/prometheus and deploy/grafana is one the code
   exports (docs/metrics.md), with documented labels, except NOT_YET_EXPORTED.
 
@@ -154,6 +156,7 @@ class Checker:
         self.check_hpas(name, by_kind.get("HorizontalPodAutoscaler", []), deployments)
         self.check_services(name, by_kind.get("Service", []), deployments)
         self.check_secret_refs(name, by_kind.get("Secret", []), deployments)
+        self.check_scraped(name, deployments)
         return gateways
 
     def check_resources(self, where, c):
@@ -295,6 +298,40 @@ class Checker:
                     if ref and not ref.get("optional") and ref["key"] not in keys.get(ref["name"], set()):
                         self.fail(f"{name}: {d['metadata']['name']}", f"Secret {ref['name']} has no key {ref['key']}")
 
+    def check_scraped(self, name, deployments):
+        """Pods annotated for scraping pass the scrape job's keep rules and
+        name a port they listen on; Marquee's own pods are all annotated."""
+        config = yaml.safe_load(read("deploy/prometheus/prometheus.yml"))
+        job = next(j for j in config["scrape_configs"] if j["job_name"] == "marquee")
+        namespaces = set(job["kubernetes_sd_configs"][0].get("namespaces", {}).get("names", []))
+        keeps = [r for r in job["relabel_configs"] if r.get("action") == "keep"]
+        for d in deployments:
+            meta = d["spec"]["template"]["metadata"]
+            ann = meta.get("annotations", {})
+            where = f"{name}: Deployment {d['metadata']['name']}"
+            component = meta.get("labels", {}).get("app.kubernetes.io/component")
+            if ann.get("prometheus.io/scrape") != "true":
+                if component in ("gateway", "dispatcher", "model-svc"):
+                    self.fail(where, "its pods are not annotated prometheus.io/scrape")
+                continue
+            if namespaces and d["metadata"].get("namespace") not in namespaces:
+                self.fail(where, f"namespace {d['metadata'].get('namespace')!r} is not scraped ({sorted(namespaces)})")
+            for rule in keeps:
+                values = []
+                for src in rule["source_labels"]:
+                    for prefix, source in (
+                        ("__meta_kubernetes_pod_annotation_", ann),
+                        ("__meta_kubernetes_pod_label_", meta.get("labels", {})),
+                    ):
+                        if src.startswith(prefix):
+                            key = src[len(prefix):]
+                            values.append(next((v for k, v in source.items() if re.sub(r"[^a-zA-Z0-9_]", "_", k) == key), ""))
+                if not re.fullmatch(rule["regex"], ";".join(values)):
+                    self.fail(where, f"the scrape job's keep rule on {rule['source_labels']} drops its pods")
+            ports = {p["containerPort"] for c in d["spec"]["template"]["spec"]["containers"] for p in c.get("ports", [])}
+            if int(ann.get("prometheus.io/port", 0)) not in ports:
+                self.fail(where, f"prometheus.io/port {ann.get('prometheus.io/port')} is no container port")
+
     # ---- canary ----
 
     def check_canary(self, name, docs, gateways):
@@ -415,6 +452,9 @@ def self_test(rendered):
         "no preStop": lambda d: container(d, "marquee-gateway").pop("lifecycle"),
         "an unknown setting": lambda d: container(d, "marquee-gateway")["env"].append({"name": "DRAIN_MS", "value": "1"}),
         "two pods out at once": lambda d: find(d, "Deployment", "marquee-gateway")["spec"]["strategy"]["rollingUpdate"].update(maxUnavailable=2),
+        "pods the scrape job drops": lambda d: find(d, "Deployment", "marquee-dispatcher")["spec"]["template"]["metadata"]["labels"].pop(
+            "app.kubernetes.io/part-of"
+        ),
         "no CPU in the gateway HPA": lambda d: find(d, "HorizontalPodAutoscaler", "marquee-gateway")["spec"].update(
             metrics=[m for m in find(d, "HorizontalPodAutoscaler", "marquee-gateway")["spec"]["metrics"] if m["type"] != "Resource"]
         ),
