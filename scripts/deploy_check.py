@@ -11,7 +11,8 @@ scripts/deploy-test, with the rendered overlays as arguments):
   setting its binary reads (gateway/src/config.rs, model-svc/src/config.rs);
 - a preStop hook starts the drain (SIGTERM to the server, PID 1) and
   terminationGracePeriodSeconds is longer than DRAIN_GRACE_MS plus the
-  gateway's SHUTDOWN_SLACK (gateway/src/lib.rs);
+  gateway's SHUTDOWN_SLACK (gateway/src/lib.rs), and for model-svc longer
+  than MODEL_SVC_SHUTDOWN_GRACE_MS;
 - gateway Deployments roll with maxUnavailable 1 and a small maxSurge; a
   PodDisruptionBudget with maxUnavailable 1 covers every gateway pod;
 - the HPAs scale the gateway on connections per pod and CPU and the
@@ -76,6 +77,13 @@ def default_drain_ms():
     return int(m.group(1).replace("_", ""))
 
 
+def default_model_grace_ms():
+    m = re.search(r"pub const DEFAULT_SHUTDOWN_GRACE_MS: u64 = ([0-9_]+);", read("model-svc/src/config.rs"))
+    if not m:
+        raise SystemExit("deploy_check: DEFAULT_SHUTDOWN_GRACE_MS not found in model-svc/src/config.rs")
+    return int(m.group(1).replace("_", ""))
+
+
 def shutdown_slack_ms():
     m = re.search(r"const SHUTDOWN_SLACK: Duration = Duration::from_(secs|millis)\((\d+)\);", read("gateway/src/lib.rs"))
     if not m:
@@ -118,6 +126,7 @@ class Checker:
         self.errors = []
         self.drain_default = default_drain_ms()
         self.slack = shutdown_slack_ms()
+        self.model_grace_default = default_model_grace_ms()
         self.routes = admin_routes()
         self.metrics = documented_metrics()
 
@@ -146,7 +155,7 @@ class Checker:
                     if env.get("MARQUEE_ROLE", "all") in ("gateway", "all"):
                         gateways.append(dep)
                 elif binary.endswith("/model-svc"):
-                    self.check_model_svc(where, c, env)
+                    self.check_model_svc(where, c, pod, env)
             component = dep["metadata"].get("labels", {}).get("app.kubernetes.io/component")
             if component == "gateway":
                 self.check_rollout(where, spec)
@@ -212,8 +221,12 @@ class Checker:
                 f"terminationGracePeriodSeconds {grace} s is not longer than DRAIN_GRACE_MS {drain} ms + shutdown slack {self.slack} ms",
             )
 
-    def check_model_svc(self, where, c, env):
+    def check_model_svc(self, where, c, pod, env):
         where = f"{where} container {c['name']}"
+        grace = pod.get("terminationGracePeriodSeconds", 30)
+        answers_ms = int(env.get("MODEL_SVC_SHUTDOWN_GRACE_MS", self.model_grace_default))
+        if grace * 1000 <= answers_ms:
+            self.fail(where, f"terminationGracePeriodSeconds {grace} s is not longer than MODEL_SVC_SHUTDOWN_GRACE_MS {answers_ms} ms")
         for key in sorted(set(env) - MODEL_SVC_SETTINGS):
             self.fail(where, f"{key} is not a setting of model-svc (model-svc/src/config.rs)")
         addr = env.get("MODEL_SVC_ADDR")
@@ -389,6 +402,14 @@ class Checker:
             panels = list(walk_panels(board.get("panels", [])))
             if not panels:
                 self.fail(str(rel), "no panels")
+            ids = [p.get("id") for p in panels]
+            if len(set(ids)) != len(ids) or None in ids:
+                self.fail(str(rel), "panel ids are missing or not unique")
+            for var in board.get("templating", {}).get("list", []):
+                q = var.get("query")
+                q = q.get("query", "") if isinstance(q, dict) else q or ""
+                if var.get("type") == "query":
+                    self.check_query(f"{rel} variable {var.get('name')!r}", q)
             for p in panels:
                 targets = p.get("targets", [])
                 if p.get("type") != "row" and not targets:
@@ -448,6 +469,9 @@ def self_test(rendered):
         ),
         "readiness on a path that is not served": lambda d: container(d, "marquee-gateway")["readinessProbe"]["httpGet"].update(path="/ready"),
         "liveness on the public port": lambda d: container(d, "marquee-dispatcher")["livenessProbe"]["httpGet"].update(port=8080),
+        "model-svc killed before its answers finish": lambda d: find(d, "Deployment", "marquee-model-svc")["spec"]["template"]["spec"].update(
+            terminationGracePeriodSeconds=5
+        ),
         "no memory limit": lambda d: container(d, "marquee-model-svc")["resources"]["limits"].pop("memory"),
         "no preStop": lambda d: container(d, "marquee-gateway").pop("lifecycle"),
         "an unknown setting": lambda d: container(d, "marquee-gateway")["env"].append({"name": "DRAIN_MS", "value": "1"}),
@@ -465,6 +489,12 @@ def self_test(rendered):
         brk(docs)
         if not run({"production": docs}):
             missed.append(what)
+    if "canary" in rendered:
+        docs = copy.deepcopy(rendered["canary"])
+        stable = container(docs, "marquee-gateway")["image"]
+        container(docs, "marquee-gateway-canary")["image"] = stable
+        if not run({"canary": docs}):
+            missed.append("a canary on the stable image")
     # A made-up metric in a rule must be caught too.
     ch = Checker()
     ch.check_query("self-test", 'rate(marquee_made_up_total[5m]) + marquee_seat_operations_total{seat="A1"}')
