@@ -21,6 +21,9 @@ scripts/deploy-test, with the rendered overlays as arguments):
 - Services point at named ports the selected pods have;
 - the pods of the scrape job are annotated, pass its keep rules and name a
   port they listen on;
+- the Dockerfile builds bin targets that exist and copies files that exist
+  and are in the build context; the manifests run binaries and read
+  directories the image has;
 - every metric named in deploy/prometheus and deploy/grafana is one the code
   exports (docs/metrics.md), with documented labels, except NOT_YET_EXPORTED.
 
@@ -427,6 +430,44 @@ class Checker:
                 self.fail("NOT_YET_EXPORTED", f"{name} is used by no alert: remove it from the list")
 
 
+def check_image(ch, rendered, bins):
+    """The Dockerfile builds bin targets that exist, copies files that exist
+    and are in the build context, and every path the manifests run or read
+    in the image is one the Dockerfile puts there."""
+    text = read("Dockerfile")
+    ignored = [l.strip().strip("/") for l in read(".dockerignore").splitlines() if l.strip() and not l.startswith("#")]
+    built = set(re.findall(r"--bin ([a-z0-9_-]+)", text))
+    for b in sorted(built - bins):
+        ch.fail("Dockerfile", f"--bin {b} is no bin target of the workspace (cargo metadata)")
+    copied = set()
+    for m in re.finditer(r"^COPY (?!--from)(.+)$", text, re.M):
+        *sources, dest = m.group(1).split()
+        for src in sources:
+            if src == ".":
+                continue
+            if not (ROOT / src).exists():
+                ch.fail("Dockerfile", f"COPY {src}: no such file")
+            if any(src == i or src.startswith(i + "/") for i in ignored):
+                ch.fail("Dockerfile", f"COPY {src}: excluded by .dockerignore")
+            copied.add(dest.rstrip("/") + ("/" + Path(src).name if dest.endswith("/") and not src.endswith("/") else ""))
+    dirs = {str(Path(c).parent) for c in copied} | {c for c in copied}
+    image_bins = {f"/app/bin/{b}" for b in built}
+    for name, docs in rendered.items():
+        for d in docs:
+            if d["kind"] != "Deployment":
+                continue
+            for c in d["spec"]["template"]["spec"]["containers"]:
+                if not c["image"].split("/")[-1].startswith("marquee"):
+                    continue
+                where = f"{name}: Deployment {d['metadata']['name']} container {c['name']}"
+                cmd = (c.get("command") or [""])[0]
+                if cmd not in image_bins:
+                    ch.fail(where, f"command {cmd!r} is not a binary of the image {sorted(image_bins)}")
+                for e in c.get("env", []):
+                    if e["name"] in ("MODEL_SVC_DATA_DIR", "WEB_DIR", "SCHEDULE_FILE") and e.get("value") not in dirs:
+                        ch.fail(where, f"{e['name']}={e.get('value')} is not in the image")
+
+
 def walk_panels(panels):
     for p in panels:
         yield p
@@ -441,9 +482,12 @@ def load(path):
     return [d for d in yaml.safe_load_all(Path(path).read_text(encoding="utf-8")) if d]
 
 
-def run(rendered):
-    """rendered: overlay name -> documents. Returns the errors."""
+def run(rendered, bins=None):
+    """rendered: overlay name -> documents; bins: the workspace's bin
+    targets (None: the image is not checked). Returns the errors."""
     ch = Checker()
+    if bins is not None:
+        check_image(ch, rendered, bins)
     for name, docs in rendered.items():
         gateways = ch.check_overlay(name, docs)
         if name.startswith("canary"):
@@ -489,6 +533,10 @@ def self_test(rendered):
         brk(docs)
         if not run({"production": docs}):
             missed.append(what)
+    docs = copy.deepcopy(base)
+    container(docs, "marquee-dispatcher")["command"] = ["/app/bin/dispatcher"]
+    if not run({"production": docs}, {"marquee", "gateway", "model-svc"}):
+        missed.append("a command the image does not have")
     if "canary" in rendered:
         docs = copy.deepcopy(rendered["canary"])
         stable = container(docs, "marquee-gateway")["image"]
@@ -505,14 +553,19 @@ def self_test(rendered):
 
 def main(argv):
     self_testing = "--self-test" in argv
-    paths = [a for a in argv if a != "--self-test"]
+    bins = None
+    for a in argv:
+        if a.startswith("--cargo-metadata="):
+            meta = json.loads(Path(a.partition("=")[2]).read_text())
+            bins = {t["name"] for p in meta["packages"] for t in p["targets"] if "bin" in t["kind"]}
+    paths = [a for a in argv if not a.startswith("--")]
     if not paths:
-        raise SystemExit("usage: deploy_check.py [--self-test] NAME=RENDERED.yaml ...")
+        raise SystemExit("usage: deploy_check.py [--self-test] [--cargo-metadata=FILE] NAME=RENDERED.yaml ...")
     rendered = {}
     for arg in paths:
         name, _, path = arg.partition("=")
         rendered[name] = load(path)
-    errors = run(rendered)
+    errors = run(rendered, bins)
     for e in errors:
         print(f"deploy_check: {e}", file=sys.stderr)
     if errors:
