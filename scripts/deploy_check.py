@@ -18,7 +18,8 @@ scripts/deploy-test, with the rendered overlays as arguments):
 - the HPAs scale the gateway on connections per pod and CPU and the
   dispatchers on the chat queue depth, with metrics the Prometheus Adapter
   rules (deploy/prometheus/adapter.yaml) serve;
-- Services point at named ports the selected pods have;
+- Services point at named ports the selected pods have; secrets rendered
+  here (the demo's) hold values the gateway accepts;
 - the pods of the scrape job are annotated, pass its keep rules and name a
   port they listen on;
 - the Dockerfile builds bin targets that exist and copies files that exist
@@ -31,6 +32,7 @@ scripts/deploy-test, with the rendered overlays as arguments):
 fails unless every break is reported.
 """
 
+import base64
 import copy
 import json
 import re
@@ -130,6 +132,10 @@ class Checker:
         self.drain_default = default_drain_ms()
         self.slack = shutdown_slack_ms()
         self.model_grace_default = default_model_grace_ms()
+        m = re.search(r"pub const MIN_SECRET_BYTES: usize = (\d+);", read("gateway/src/config.rs"))
+        if not m:
+            raise SystemExit("deploy_check: MIN_SECRET_BYTES not found in gateway/src/config.rs")
+        self.min_secret = int(m.group(1))
         self.routes = admin_routes()
         self.metrics = documented_metrics()
 
@@ -307,6 +313,18 @@ class Checker:
         if not secrets:
             return  # created out of band (production); the demo generates its own
         keys = {s["metadata"]["name"]: set(s.get("data", {})) | set(s.get("stringData", {})) for s in secrets}
+        # Values the gateway would refuse at start (Config::validate).
+        for sec in secrets:
+            values = {k: base64.b64decode(v).decode() for k, v in sec.get("data", {}).items()}
+            values.update(sec.get("stringData", {}))
+            where = f"{name}: Secret {sec['metadata']['name']}"
+            for k in ("JWT_SECRET", "ADMIN_TOKEN"):
+                if k in values and len(values[k].encode()) < self.min_secret:
+                    self.fail(where, f"{k} is shorter than {self.min_secret} bytes (MIN_SECRET_BYTES)")
+            if "REDIS_URL" in values and not values["REDIS_URL"].startswith(("redis://", "redis-cluster://", "redis-sentinel://")):
+                self.fail(where, "REDIS_URL is not a redis:// URL")
+            if "DATABASE_URL" in values and not values["DATABASE_URL"].startswith(("postgres://", "postgresql://")):
+                self.fail(where, "DATABASE_URL is not a postgres:// URL (a cluster needs one database)")
         for d in deployments:
             for c in d["spec"]["template"]["spec"]["containers"]:
                 for e in c.get("env", []):
@@ -537,6 +555,12 @@ def self_test(rendered):
     container(docs, "marquee-dispatcher")["command"] = ["/app/bin/dispatcher"]
     if not run({"production": docs}, {"marquee", "gateway", "model-svc"}):
         missed.append("a command the image does not have")
+    if "demo" in rendered:
+        docs = copy.deepcopy(rendered["demo"])
+        secret = next(d for d in docs if d["kind"] == "Secret")
+        secret["data"]["JWT_SECRET"] = base64.b64encode(b"short").decode()
+        if not run({"demo": docs}):
+            missed.append("a JWT_SECRET the gateway refuses")
     if "canary" in rendered:
         docs = copy.deepcopy(rendered["canary"])
         stable = container(docs, "marquee-gateway")["image"]
