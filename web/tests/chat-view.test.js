@@ -278,7 +278,7 @@ test("read-aloud speaks the final answer's speech form at the chosen rate; the l
   assert.equal(await page.getAttribute("html", "lang"), "ko");
   await page.locator("#lang").click();
   assert.equal(await page.getAttribute("html", "lang"), "en");
-  assert.equal(await page.locator('.tab[data-tab="seats"]').textContent(), "Book step by step");
+  assert.equal(await page.locator('.tab[data-tab="seats"]').textContent(), "Step by step");
   assert.equal(await page.locator("#conn").textContent(), "Connected");
   await context.close();
 });
