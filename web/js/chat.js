@@ -21,6 +21,7 @@ export class Chat {
     this.els = els;
     this.hooks = hooks;
     this.entries = new Map(); // message_id -> entry
+    this.lost = new Map(); // message_id -> text: unanswered when the connection dropped
     this.conversation = localStorage.getItem("marquee.conversation") || newId("c");
     localStorage.setItem("marquee.conversation", this.conversation);
     els.form.addEventListener("submit", (e) => {
@@ -100,6 +101,7 @@ export class Chat {
       const text = e.text ?? e.user?.querySelector(".text")?.textContent ?? "";
       if (!text) return;
       b.remove();
+      this.lost.delete(e.id);
       this.send(text);
     });
     host.append(b);
@@ -109,7 +111,10 @@ export class Chat {
   dropped() {
     for (const e of this.entries.values()) {
       const state = e.bot?.dataset.state;
-      if (e.bot && (state === "waiting" || state === "queued" || state === "streaming")) this.failed(e);
+      if (e.bot && (state === "waiting" || state === "queued" || state === "streaming")) {
+        this.lost.set(e.id, e.text ?? e.user?.querySelector(".text")?.textContent ?? "");
+        this.failed(e);
+      }
     }
   }
 
@@ -273,6 +278,7 @@ export class Chat {
         b.querySelector(".text").textContent = d.text;
         b.querySelector(".resend")?.remove();
         e.user?.classList.remove("failed");
+        this.lost.delete(d.message_id);
         this.suggestions(b, d.suggestions);
         if (!replay) this.hooks.speak(d.speech || d.text);
         break;
@@ -351,5 +357,13 @@ export class Chat {
     this.entries.clear();
     this.els.log.replaceChildren();
     for (const p of pubs) this.onEvent(p.data, true);
+    // Messages left unanswered by a dropped connection stay marked, with their resend button.
+    for (const [id, text] of this.lost) {
+      const e = this.entry(id);
+      e.text ??= text;
+      if (!e.user && text) this.userBubble(id, text, false);
+      this.botBubble(e);
+      this.failed(e);
+    }
   }
 }
