@@ -27,6 +27,7 @@ export class Flow extends EventTarget {
     this.movie = null;
     this.day = null;
     this.booking = null;
+    this.free = new Map(); // showtime id -> free seats, counted from a snapshot when the list has no `free`
     this.$ = (sel) => root.querySelector(sel);
     for (const b of root.querySelectorAll("[data-back]")) b.addEventListener("click", () => this.go(b.dataset.back));
     this.$("#date").addEventListener("change", (e) => {
@@ -167,10 +168,9 @@ export class Flow extends EventTarget {
         time.textContent = hhmm(st);
         const sub = document.createElement("span");
         sub.className = "choice-sub";
-        const screen = t("screen_n", { screen: st.screen });
-        sub.textContent = typeof st.free === "number" ? `${screen} · ${t("seats_left", { free: st.free, total: st.capacity })}` : screen;
+        sub.dataset.free = st.id;
         b.append(time, sub);
-        b.setAttribute("aria-label", `${showTime(st.starts_at)} ${theaterOf(st)} ${sub.textContent}`);
+        this.drawFree(st, b);
         b.addEventListener("click", () => this.openShowtime(st.id));
         li.append(b);
         ul.append(li);
@@ -179,6 +179,34 @@ export class Flow extends EventTarget {
       return g;
     });
     this.$("#showtimes").replaceChildren(...groups);
+    this.countFree(items);
+  }
+
+  /** The sub-line of a showtime button: screen and seats left (when known). */
+  drawFree(st, button) {
+    const sub = button.querySelector("[data-free]");
+    const free = typeof st.free === "number" ? st.free : this.free.get(st.id);
+    const screen = t("screen_n", { screen: st.screen });
+    sub.textContent = typeof free === "number" ? `${screen} · ${t("seats_left", { free, total: st.capacity })}` : screen;
+    // The name starts with what the button shows (WCAG 2.5.3), then the day and theater.
+    button.setAttribute("aria-label", `${hhmm(st)} ${sub.textContent}, ${dayName(ymd(st))} ${theaterOf(st)}`);
+  }
+
+  /** Seats left per listed showtime: the showtime list does not carry them, so count a snapshot of each. */
+  async countFree(items) {
+    for (const st of items) {
+      if (typeof st.free === "number") continue;
+      let r;
+      try {
+        r = await this.seatmap.conn.request({ type: "seat_map", showtime: st.id });
+      } catch {
+        return;
+      }
+      if (r.type !== "seat_map") continue;
+      this.free.set(st.id, r.map.seats.filter((s) => s.state === "free").length);
+      const b = this.$(`.showtime[data-showtime="${st.id}"]`);
+      if (b) this.drawFree(st, b);
+    }
   }
 
   /** The seat step's line per live hold of the open showtime: seats, countdown, a way to the review. */

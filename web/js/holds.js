@@ -200,10 +200,11 @@ export class Holds extends EventTarget {
       const msg = document.createElement("p");
       msg.className = "hold-msg";
       msg.setAttribute("aria-live", "polite");
+      // The countdown and "confirm" stay in view (sticky); the other two follow the card.
       const bar = document.createElement("div");
-      bar.className = "hold-bar";
-      bar.append(this.countdown(h), buttons);
-      card.append(facts, warning, bar, msg);
+      bar.className = "hold-bar row";
+      bar.append(this.countdown(h), buttons.firstChild);
+      card.append(facts, warning, bar, buttons, msg);
       this.root.append(card);
     }
     this.tick();

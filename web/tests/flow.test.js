@@ -166,6 +166,7 @@ for (const cfg of CONFIGS) {
       await page.locator(`[data-seat="${s}"][data-state="selected"]`).waitFor();
       await assertInView(page, "#hold", `${cfg.name} after tapping ${s}`);
     }
+    if (cfg.shots) await page.screenshot({ path: path.join(SHOTS, `flow-seats-chosen-${cfg.name}.png`) });
     const total = Number(await page.locator("#selection").getAttribute("data-total"));
     const expected = await page.evaluate(([id, ss]) => ss.reduce((sum, s) => sum + window.marquee.seatmap.priceOf(id, s), 0), [st.id, seats]);
     assert.ok(total > 0 && total === expected, `running total ${total} is the sum of the seats' class prices (${expected})`);
