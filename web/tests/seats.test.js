@@ -69,7 +69,7 @@ test("keyboard only: through the guided flow to the seat map, move, select, hold
   await page.keyboard.press("Enter");
   await page.locator("#step-seats-h:focus").waitFor();
   await page.locator(`#seatmap[data-showtime="${c.showtime}"] [data-seat]`).first().waitFor();
-  // Tab from the zoom buttons into the grid: exactly one seat is a tab stop.
+  // Tab from the zoom buttons (above the map) into the grid: exactly one seat is a tab stop.
   await page.locator("#zoom-in").focus();
   await page.keyboard.press("Tab");
   const first = await page.evaluate(() => document.activeElement?.dataset.seat);
