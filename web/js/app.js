@@ -111,12 +111,12 @@ const chat = new Chat(
         for (const h of [...holds.holds.values()]) if (h.seats.every((s) => (r.seats ?? []).includes(s))) holds.drop(h.hold_id);
       }
       else if (d.tool === TOOL.CONFIRM_BOOKING && r.booking_id) {
-        for (const h of [...holds.holds.values()]) if (h.showtime === r.showtime && r.seats?.every((s) => h.seats.includes(s))) holds.drop(h.hold_id);
-        seatmap.markSold(r.showtime, r.seats ?? []);
-        bookings.refresh();
         flow.booking = r;
         flow.renderDone();
         flow.go("done", { focus: view === "seats" });
+        for (const h of [...holds.holds.values()]) if (h.showtime === r.showtime && r.seats?.every((s) => h.seats.includes(s))) holds.drop(h.hold_id);
+        seatmap.markSold(r.showtime, r.seats ?? []);
+        bookings.refresh();
       } else if (d.tool === TOOL.CANCEL_BOOKING) bookings.refresh();
     },
   },
