@@ -11,8 +11,11 @@ function key() {
   return `k-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
 }
 
-/** Seat sizes of the zoom steps, in px (44 px is the smallest touch target). */
-export const ZOOM = [44, 56, 68];
+/**
+ * Zoom steps: factors of the base seat size, max(44 px, 2.2 rem) (44 px is the
+ * smallest touch target; larger text makes seats and their numbers larger).
+ */
+export const ZOOM = [1, 1.3, 1.6];
 /** Seat states as drawn (not only the server's: chosen, own hold, own booking). */
 export const STATES = ["free", "selected", "mine", "booked", "held", "sold"];
 const CLASSES = ["standard", "premium", "wheelchair"];
@@ -66,7 +69,7 @@ export class SeatMap extends EventTarget {
   setZoom(z) {
     this.zoom = Math.min(ZOOM.length - 1, Math.max(0, z));
     localStorage.setItem("marquee.zoom", String(this.zoom));
-    this.els.map.style.setProperty("--seat", `${ZOOM[this.zoom]}px`);
+    this.els.map.style.setProperty("--zoom", String(ZOOM[this.zoom]));
     this.els.map.dataset.zoom = String(this.zoom);
     this.els.zoomOut.disabled = this.zoom === 0;
     this.els.zoomIn.disabled = this.zoom === ZOOM.length - 1;
