@@ -85,6 +85,7 @@ test("a chat dialogue books seats by tapping the bot's suggestions", async () =>
   // The guided flow shows what the bot did: the done step, and the seats booked by me.
   await page.locator('.tab[data-tab="seats"]').click();
   await page.locator("#step-done:not([hidden])").waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "step-done-h", "the tab focuses the step the bot reached");
   await page.locator(`#seatmap[data-showtime="${b.showtime}"] [data-seat="${b.seats[0]}"][data-state="booked"]`).waitFor({ state: "attached" });
   await context.close();
 });
