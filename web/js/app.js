@@ -7,6 +7,7 @@ import { Connection } from "./connection.js";
 import { Holds } from "./holds.js";
 import { SeatMap } from "./seatmap.js";
 import { Bookings } from "./bookings.js";
+import { Flow } from "./flow.js";
 import { Chat } from "./chat.js";
 import { Voice } from "./voice.js";
 import { ReadAloud } from "./readaloud.js";
@@ -33,37 +34,62 @@ setSize(size);
 $("lang").addEventListener("click", () => setLanguage(language() === "ko" ? "en" : "ko"));
 
 // Views: one at a time, chosen from the tab bar.
-function show(view) {
+let view = "chat";
+function show(next, { focus = false } = {}) {
+  view = next;
   for (const b of document.querySelectorAll(".tab")) {
-    if (b.dataset.tab === view) b.setAttribute("aria-current", "page");
+    if (b.dataset.tab === next) b.setAttribute("aria-current", "page");
     else b.removeAttribute("aria-current");
   }
-  for (const v of document.querySelectorAll(".view")) v.hidden = v.id !== `view-${view}`;
-  if (view === "bookings") bookings.refresh();
+  for (const v of document.querySelectorAll(".view")) v.hidden = v.id !== `view-${next}`;
+  if (next === "bookings") bookings.refresh();
+  if (next === "seats") seatmap.fit();
+  if (focus) {
+    if (next === "seats") flow.focusStep();
+    else if (next === "bookings") $("bookings-heading").focus();
+  }
 }
-for (const b of document.querySelectorAll(".tab")) b.addEventListener("click", () => show(b.dataset.tab));
+for (const b of document.querySelectorAll(".tab")) b.addEventListener("click", () => show(b.dataset.tab, { focus: true }));
 
-const readAloud = new ReadAloud($("read-aloud"), $("read-rate"));
+const readAloud = new ReadAloud($("read-aloud"), $("read-rate"), $("read-rate-value"));
 let seatmap;
-const holds = new Holds(conn, $("holds"), (st, seat) => seatmap.priceOf(st, seat));
+const holds = new Holds(conn, $("holds"), document.querySelector("#step-review .holds-note"), {
+  showtime: (id) => seatmap.showtime(id),
+  classOf: (st, seat) => seatmap.classOf(st, seat),
+  priceOf: (st, seat) => seatmap.priceOf(st, seat),
+});
 seatmap = new SeatMap(conn, holds, {
-  list: $("showtimes"),
-  date: $("date"),
   map: $("seatmap"),
+  overview: $("overview"),
+  legend: document.querySelector("#step-seats .legend"),
   selection: $("selection"),
+  total: $("selection-total"),
   holdButton: $("hold"),
   clearButton: $("clear"),
+  zoomIn: $("zoom-in"),
+  zoomOut: $("zoom-out"),
   message: $("seat-message"),
   title: $("seatmap-title"),
 });
-const bookings = new Bookings(conn, $("bookings"), $("bookings-status"), (id) => seatmap.showtime(id));
+const flow = new Flow($("view-seats"), seatmap, holds);
+const bookings = new Bookings(
+  conn,
+  { list: $("bookings"), status: $("bookings-status"), dialog: $("cancel-dialog"), what: $("cancel-what"), yes: $("cancel-yes"), no: $("cancel-no") },
+  (id) => seatmap.showtime(id),
+);
 $("refresh-bookings").addEventListener("click", () => bookings.refresh());
+$("done-bookings").addEventListener("click", () => show("bookings", { focus: true }));
 holds.addEventListener("confirmed", (e) => {
   seatmap.markSold(e.detail.showtime, e.detail.seats);
   bookings.refresh();
-  $("seat-message").textContent = t("confirmed", { seats: e.detail.seats.join(", ") });
 });
 holds.addEventListener("warning", () => readAloud.speak(t("hold_warning")));
+
+/** The chat jumps into the guided flow: the review of the bot's hold. */
+function openReview() {
+  show("seats");
+  flow.go("review");
+}
 
 const chat = new Chat(
   conn,
@@ -71,17 +97,23 @@ const chat = new Chat(
   {
     speak: (text) => readAloud.speak(text),
     context: () => (seatmap.current ? { showtime: seatmap.current } : {}),
+    openReview,
     onAction: (d) => {
       // The bot's booking actions show where the user's own would.
       if (!d.ok) return;
       const r = d.result ?? {};
       if ((d.tool === TOOL.HOLD_BEST_AVAILABLE || d.tool === TOOL.EXTEND_HOLD) && r.hold_id) {
+        if (seatmap.current !== r.showtime) flow.openShowtime(r.showtime, { focus: false });
         holds.put(r);
-        if (seatmap.current !== r.showtime) seatmap.open(r.showtime);
+        // The step shows what the bot did: its hold is what the review step shows.
+        if (d.tool === TOOL.HOLD_BEST_AVAILABLE) flow.go("review", { focus: view === "seats" });
       } else if (d.tool === TOOL.RELEASE_HOLD) {
         for (const h of [...holds.holds.values()]) if (h.seats.every((s) => (r.seats ?? []).includes(s))) holds.drop(h.hold_id);
       }
       else if (d.tool === TOOL.CONFIRM_BOOKING && r.booking_id) {
+        flow.booking = r;
+        flow.renderDone();
+        flow.go("done", { focus: view === "seats" });
         for (const h of [...holds.holds.values()]) if (h.showtime === r.showtime && r.seats?.every((s) => h.seats.includes(s))) holds.drop(h.hold_id);
         seatmap.markSold(r.showtime, r.seats ?? []);
         bookings.refresh();
@@ -135,6 +167,7 @@ let lastState = { state: "connecting" };
 conn.addEventListener("state", (e) => {
   lastState = e.detail;
   drawState(e.detail);
+  if (e.detail.state === "offline") chat.dropped();
 });
 
 function langButton() {
@@ -143,8 +176,9 @@ function langButton() {
 onLanguage(() => {
   langButton();
   drawState(lastState);
-  seatmap.renderList();
   seatmap.render();
+  flow.render();
+  if (flow.step === "time") flow.renderTimes();
   holds.render();
   bookings.render();
   $("mic").querySelector(".label").textContent = t($("mic").getAttribute("aria-pressed") === "true" ? "mic_stop" : "mic_start");
@@ -153,9 +187,10 @@ apply(document);
 langButton();
 drawState(lastState);
 seatmap.render();
+flow.go("movie", { focus: false });
 $("mic").querySelector(".label").textContent = t("mic_start");
 
 conn.start().catch(() => ($("conn").textContent = t("conn_failed")));
 
 // For the browser tests and for debugging from the console.
-window.marquee = { conn, seatmap, holds, chat, bookings, show };
+window.marquee = { conn, seatmap, holds, chat, bookings, flow, show };

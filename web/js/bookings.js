@@ -1,16 +1,24 @@
 // bookings: the user's bookings (my_bookings) with a cancel button each.
-// Refreshed on demand and whenever a booking event arrives on user:<id>.
+// Cancelling asks first in a modal dialog that says what will be cancelled and
+// refunded; afterwards focus returns to the booking list. Refreshed on demand
+// and whenever a booking event arrives on user:<id>.
 
-import { t, money, showTime, language } from "./i18n.js";
+import { t, money, showTime, titleOf, theaterOf } from "./i18n.js";
+import { sortSeats } from "./seatmap.js";
 
 export class Bookings {
-  /** conn: Connection; root: the list element; showtimeOf(id) → showtime entry. */
-  constructor(conn, root, status, showtimeOf) {
+  /** conn: Connection; els: {list, status, dialog, what, yes, no}; showtimeOf(id) → showtime entry. */
+  constructor(conn, els, showtimeOf) {
     this.conn = conn;
-    this.root = root;
-    this.status = status;
+    this.els = els;
+    this.root = els.list;
+    this.status = els.status;
     this.showtimeOf = showtimeOf;
     this.list = [];
+    this.asking = null;
+    els.no.addEventListener("click", () => els.dialog.close("no"));
+    els.yes.addEventListener("click", () => els.dialog.close("yes"));
+    els.dialog.addEventListener("close", () => this.answered(els.dialog.returnValue));
   }
 
   async refresh() {
@@ -25,18 +33,53 @@ export class Bookings {
     this.render();
   }
 
-  async cancel(b, button) {
-    button.disabled = true;
+  describe(b) {
+    const st = this.showtimeOf(b.showtime);
+    return t("booking_line", {
+      title: st ? titleOf(st) : b.showtime,
+      time: st ? showTime(st.starts_at) : "",
+      theater: st ? t("theater_screen", { theater: theaterOf(st), screen: st.screen }) : "",
+      seats: sortSeats(b.seats).join(", "),
+      amount: money(b.amount),
+    });
+  }
+
+  /** Asks before cancelling: the dialog names the booking and the refund. */
+  ask(b) {
+    this.asking = b;
+    this.els.what.textContent = t("cancel_what", { booking: this.describe(b), amount: money(b.amount) });
+    this.els.dialog.returnValue = "";
+    this.els.dialog.showModal();
+    this.els.no.focus();
+  }
+
+  async answered(value) {
+    const b = this.asking;
+    this.asking = null;
+    if (!b) return;
+    if (value === "yes") await this.cancel(b);
+    this.focusList(b.booking_id);
+  }
+
+  focusList(id) {
+    const item = id && this.root.querySelector(`[data-booking="${id}"]`);
+    const target = item ?? this.root;
+    if (item) item.tabIndex = -1;
+    target.focus();
+    target.scrollIntoView({ block: "nearest" });
+  }
+
+  async cancel(b) {
     const r = await this.conn.request({ type: "cancel_booking", booking_id: b.booking_id }).catch((e) => ({ type: "error", code: e.message }));
-    if (r.type === "booking_cancelled" || r.code === "already_cancelled") await this.refresh();
-    else {
-      this.status.textContent = t("error_generic", { code: r.code });
-      button.disabled = false;
-    }
+    if (r.type === "booking_cancelled" || r.code === "already_cancelled") {
+      this.status.textContent = t("cancelled_refund", { amount: money(b.amount) });
+      await this.refresh();
+    } else this.status.textContent = t("error_generic", { code: r.code });
   }
 
   render() {
     this.root.dataset.count = String(this.list.filter((b) => b.status === "confirmed").length);
+    const focused = document.activeElement?.closest?.("[data-booking]")?.dataset.booking;
     if (this.list.length === 0) {
       const li = document.createElement("li");
       li.textContent = t("bookings_none");
@@ -45,19 +88,12 @@ export class Bookings {
     }
     this.root.replaceChildren(
       ...[...this.list].reverse().map((b) => {
-        const st = this.showtimeOf(b.showtime);
         const li = document.createElement("li");
         li.className = "booking";
         li.dataset.booking = b.booking_id;
         li.dataset.status = b.status;
         const p = document.createElement("p");
-        const title = st ? (language() === "ko" ? st.title_ko || st.title : st.title) : b.showtime;
-        p.textContent = t("booking_line", {
-          title,
-          time: st ? showTime(st.starts_at) : "",
-          seats: b.seats.join(", "),
-          amount: money(b.amount),
-        });
+        p.textContent = this.describe(b);
         li.append(p);
         if (b.status === "cancelled") {
           const s = document.createElement("p");
@@ -69,11 +105,12 @@ export class Bookings {
           button.type = "button";
           button.className = "quiet";
           button.textContent = t("cancel_booking");
-          button.addEventListener("click", () => this.cancel(b, button));
+          button.addEventListener("click", () => this.ask(b));
           li.append(button);
         }
         return li;
       }),
     );
+    if (focused) this.focusList(focused);
   }
 }

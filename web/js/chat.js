@@ -14,13 +14,14 @@ function newId(prefix) {
 export class Chat {
   /**
    * els: {log, form, input, status}; hooks: {onAction(event), speak(text),
-   * context() → {showtime?}}.
+   * context() → {showtime?}, openReview()}.
    */
   constructor(conn, els, hooks) {
     this.conn = conn;
     this.els = els;
     this.hooks = hooks;
     this.entries = new Map(); // message_id -> entry
+    this.lost = new Map(); // message_id -> text: unanswered when the connection dropped
     this.conversation = localStorage.getItem("marquee.conversation") || newId("c");
     localStorage.setItem("marquee.conversation", this.conversation);
     els.form.addEventListener("submit", (e) => {
@@ -35,6 +36,7 @@ export class Chat {
     const messageId = newId("m");
     const context = { ...this.hooks.context(), ...extra };
     this.userBubble(messageId, text, false);
+    this.entry(messageId).text = text;
     return this.accept(messageId, {
       type: "chat",
       message_id: messageId,
@@ -67,7 +69,7 @@ export class Chat {
       r = await this.conn.request(frame);
     } catch {
       this.status(t("send_failed"));
-      this.entries.get(messageId)?.user?.classList.add("failed");
+      this.failed(this.entry(messageId));
       return false;
     }
     if (r.type === "chat_accepted") {
@@ -78,6 +80,42 @@ export class Chat {
     this.entries.get(messageId)?.user?.classList.add("failed");
     this.status(r.code === "rate_limited" ? t("rate_limited") : r.code === "unavailable" || r.code === "overloaded" ? t("chat_unavailable") : t("error_generic", { code: r.code }));
     return false;
+  }
+
+  /** Marks a message as unanswered and offers to send it again. */
+  failed(e) {
+    const host = e.bot ?? e.user;
+    if (!host) return;
+    e.user?.classList.add("failed");
+    if (e.bot) {
+      e.bot.dataset.state = "dropped";
+      e.bot.setAttribute("aria-busy", "false");
+      e.bot.querySelector(".note").textContent = t("chat_dropped");
+    }
+    if (host.querySelector(".resend")) return;
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "secondary resend";
+    b.textContent = t("resend");
+    b.addEventListener("click", () => {
+      const text = e.text ?? e.user?.querySelector(".text")?.textContent ?? "";
+      if (!text) return;
+      b.remove();
+      this.lost.delete(e.id);
+      this.send(text);
+    });
+    host.append(b);
+  }
+
+  /** The connection dropped: every answer still on its way is marked, with a resend button. */
+  dropped() {
+    for (const e of this.entries.values()) {
+      const state = e.bot?.dataset.state;
+      if (e.bot && (state === "waiting" || state === "queued" || state === "streaming")) {
+        this.lost.set(e.id, e.text ?? e.user?.querySelector(".text")?.textContent ?? "");
+        this.failed(e);
+      }
+    }
   }
 
   status(text) {
@@ -211,6 +249,14 @@ export class Chat {
         li.dataset.tool = d.tool;
         li.dataset.ok = String(d.ok);
         li.textContent = this.describeAction(d);
+        if (d.ok && d.tool === TOOL.HOLD_BEST_AVAILABLE && !replay) {
+          const b = document.createElement("button");
+          b.type = "button";
+          b.className = "secondary open-review";
+          b.textContent = t("action_open");
+          b.addEventListener("click", () => this.hooks.openReview?.());
+          li.append(" ", b);
+        }
         this.botBubble(e).querySelector(".actions").append(li);
         if (!replay) this.hooks.onAction(d);
         break;
@@ -230,6 +276,9 @@ export class Chat {
         b.setAttribute("aria-busy", "false");
         b.querySelector(".note").textContent = "";
         b.querySelector(".text").textContent = d.text;
+        b.querySelector(".resend")?.remove();
+        e.user?.classList.remove("failed");
+        this.lost.delete(d.message_id);
         this.suggestions(b, d.suggestions);
         if (!replay) this.hooks.speak(d.speech || d.text);
         break;
@@ -308,5 +357,13 @@ export class Chat {
     this.entries.clear();
     this.els.log.replaceChildren();
     for (const p of pubs) this.onEvent(p.data, true);
+    // Messages left unanswered by a dropped connection stay marked, with their resend button.
+    for (const [id, text] of this.lost) {
+      const e = this.entry(id);
+      e.text ??= text;
+      if (!e.user && text) this.userBubble(id, text, false);
+      this.botBubble(e);
+      this.failed(e);
+    }
   }
 }

@@ -1,19 +1,27 @@
-// holds: the user's live holds (made on the seat map or by the chat bot), shown
-// in one panel with a countdown, a warning well before expiry and one-tap
-// extend, confirm and release. It asks the gateway; it does not draw seats.
+// holds: the user's live holds (made on the seat map or by the chat bot). Each
+// is drawn as a review card (movie, time, theater, seats in hall order with
+// class and unit price, total, countdown, confirm / more time / release) in the
+// review step, and its countdown also wherever a [data-countdown] element names
+// it (the seat step). It asks the gateway; it does not draw seats.
 
-import { t, money } from "./i18n.js";
+import { t, money, showTime, titleOf, theaterOf } from "./i18n.js";
+import { sortSeats } from "./seatmap.js";
 
 /** Warn this long before a hold expires (the issue asks for at least a minute). */
 export const WARN_BEFORE_MS = 2 * 60 * 1000;
 
+function left(ms) {
+  return { m: Math.floor(ms / 60000), s: Math.floor(ms / 1000) % 60 };
+}
+
 export class Holds extends EventTarget {
-  /** conn: Connection; root: the panel element; priceOf(showtime, seat) → won. */
-  constructor(conn, root, priceOf) {
+  /** conn: Connection; root: the review step's list; note: its note line; info: {showtime(id), classOf(st, seat), priceOf(st, seat)}. */
+  constructor(conn, root, note, info) {
     super();
     this.conn = conn;
     this.root = root;
-    this.priceOf = priceOf;
+    this.noteEl = note;
+    this.info = info;
     this.holds = new Map(); // hold_id -> hold
     this.warned = new Set();
     setInterval(() => this.tick(), 1000);
@@ -23,6 +31,7 @@ export class Holds extends EventTarget {
   put(hold) {
     if (!hold?.hold_id) return;
     this.holds.set(hold.hold_id, { ...this.holds.get(hold.hold_id), ...hold });
+    this.note("");
     this.render();
     this.changed();
   }
@@ -48,26 +57,33 @@ export class Holds extends EventTarget {
   }
 
   async extend(h) {
+    const before = this.holds.get(h.hold_id)?.expires_at ?? h.expires_at;
     const r = await this.conn.request({ type: "extend_hold", showtime: h.showtime, hold_id: h.hold_id }).catch((e) => ({ type: "error", code: e.message }));
     if (r.type === "extended") {
       this.warned.delete(h.hold_id);
       this.put(r.hold);
-      this.say(h.hold_id, "");
-    } else this.fail(h, r);
+      const added = left(Math.max(0, r.hold.expires_at - before));
+      const now = left(Math.max(0, r.hold.expires_at - Date.now()));
+      this.say(h.hold_id, t("extended_by", { am: added.m, as: added.s, m: now.m, s: now.s }));
+      this.root.querySelector(`[data-hold="${h.hold_id}"] [data-action="extend"]`)?.focus();
+    } else if (r.code === "extend_limit") this.say(h.hold_id, t("extend_limit"));
+    else this.fail(h, r);
   }
 
   async confirm(h) {
     const r = await this.conn.request({ type: "confirm", showtime: h.showtime, hold_id: h.hold_id }).catch((e) => ({ type: "error", code: e.message }));
     if (r.type === "confirmed") {
-      this.drop(h.hold_id);
       this.dispatchEvent(new CustomEvent("confirmed", { detail: r.booking }));
+      this.drop(h.hold_id);
     } else this.fail(h, r);
   }
 
   async release(h) {
     const r = await this.conn.request({ type: "release", showtime: h.showtime, hold_id: h.hold_id }).catch((e) => ({ type: "error", code: e.message }));
-    if (r.type === "released" || r.code === "hold_not_found" || r.code === "hold_expired") this.drop(h.hold_id);
-    else this.fail(h, r);
+    if (r.type === "released" || r.code === "hold_not_found" || r.code === "hold_expired") {
+      this.drop(h.hold_id);
+      this.dispatchEvent(new CustomEvent("released", { detail: h }));
+    } else this.fail(h, r);
   }
 
   fail(h, r) {
@@ -80,8 +96,7 @@ export class Holds extends EventTarget {
   }
 
   note(text) {
-    const p = this.root.querySelector(".holds-note");
-    if (p) p.textContent = text;
+    if (this.noteEl) this.noteEl.textContent = text;
   }
 
   say(holdId, text) {
@@ -92,16 +107,19 @@ export class Holds extends EventTarget {
   tick() {
     const now = Date.now();
     for (const h of [...this.holds.values()]) {
-      const left = h.expires_at - now;
-      if (left <= 0) {
+      const ms = h.expires_at - now;
+      if (ms <= 0) {
         this.drop(h.hold_id);
         this.note(t("hold_expired"));
         continue;
       }
+      const warn = ms <= WARN_BEFORE_MS;
+      for (const el of document.querySelectorAll(`[data-countdown="${h.hold_id}"]`)) {
+        el.textContent = t("hold_left", left(ms));
+        el.classList.toggle("warning", warn);
+      }
       const card = this.root.querySelector(`[data-hold="${h.hold_id}"]`);
       if (!card) continue;
-      card.querySelector(".hold-left").textContent = t("hold_left", { m: Math.floor(left / 60000), s: Math.floor(left / 1000) % 60 });
-      const warn = left <= WARN_BEFORE_MS;
       card.classList.toggle("warning", warn);
       const w = card.querySelector(".hold-warning");
       w.hidden = !warn;
@@ -113,21 +131,53 @@ export class Holds extends EventTarget {
     }
   }
 
+  /** A countdown element for hold h (kept current by tick). */
+  countdown(h, tag = "p") {
+    const el = document.createElement(tag);
+    el.className = "hold-left";
+    el.setAttribute("role", "timer");
+    el.dataset.countdown = h.hold_id;
+    el.textContent = t("hold_left", left(Math.max(0, h.expires_at - Date.now())));
+    return el;
+  }
+
   render() {
-    const list = this.root.querySelector(".holds-list");
-    this.root.hidden = this.holds.size === 0 && !this.root.querySelector(".holds-note")?.textContent;
-    list.replaceChildren();
+    this.root.replaceChildren();
     for (const h of this.holds.values()) {
+      const st = this.info.showtime(h.showtime);
       const card = document.createElement("li");
       card.className = "hold-card";
       card.dataset.hold = h.hold_id;
-      const amount = h.amount ?? h.seats.reduce((sum, s) => sum + (this.priceOf(h.showtime, s) || 0), 0);
-      const title = document.createElement("p");
-      title.className = "hold-seats";
-      title.textContent = t("hold_seats", { seats: h.seats.join(", "), amount: money(amount) });
-      const left = document.createElement("p");
-      left.className = "hold-left";
-      left.setAttribute("role", "timer");
+      card.dataset.showtime = h.showtime;
+      const facts = document.createElement("dl");
+      facts.className = "facts";
+      const fact = (k, v) => {
+        const dt = document.createElement("dt");
+        dt.textContent = t(k);
+        const dd = document.createElement("dd");
+        if (typeof v === "string") dd.textContent = v;
+        else dd.append(v);
+        facts.append(dt, dd);
+        return dd;
+      };
+      fact("fact_movie", st ? titleOf(st) : h.showtime);
+      if (st) {
+        fact("fact_time", showTime(st.starts_at));
+        fact("fact_theater", t("theater_screen", { theater: theaterOf(st), screen: st.screen }));
+      }
+      const list = document.createElement("ul");
+      list.className = "hold-seats";
+      let sum = 0;
+      for (const s of sortSeats(h.seats)) {
+        const price = this.info.priceOf(h.showtime, s);
+        sum += price;
+        const li = document.createElement("li");
+        li.textContent = t("seat_line", { seat: s, cls: t(`class_${this.info.classOf(h.showtime, s)}`), price: money(price) });
+        list.append(li);
+      }
+      fact("fact_seats", list);
+      const amount = h.amount ?? sum;
+      fact("fact_total", t("amount", { amount: money(amount) })).className = "total";
       const warning = document.createElement("p");
       warning.className = "hold-warning";
       warning.setAttribute("role", "alert");
@@ -135,8 +185,8 @@ export class Holds extends EventTarget {
       const buttons = document.createElement("div");
       buttons.className = "row";
       for (const [key, fn, cls] of [
-        ["extend", () => this.extend(h), "secondary"],
         ["confirm", () => this.confirm(h), "primary"],
+        ["extend", () => this.extend(h), "secondary"],
         ["release", () => this.release(h), "quiet"],
       ]) {
         const b = document.createElement("button");
@@ -150,8 +200,12 @@ export class Holds extends EventTarget {
       const msg = document.createElement("p");
       msg.className = "hold-msg";
       msg.setAttribute("aria-live", "polite");
-      card.append(title, left, warning, buttons, msg);
-      list.append(card);
+      // The countdown and "confirm" stay in view (sticky); the other two follow the card.
+      const bar = document.createElement("div");
+      bar.className = "hold-bar row";
+      bar.append(this.countdown(h), buttons.firstChild);
+      card.append(facts, warning, bar, buttons, msg);
+      this.root.append(card);
     }
     this.tick();
   }

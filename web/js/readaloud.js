@@ -4,9 +4,10 @@
 import { speechTag } from "./i18n.js";
 
 export class ReadAloud {
-  constructor(toggle, rate) {
+  constructor(toggle, rate, value) {
     this.toggle = toggle;
     this.rate = rate;
+    this.value = value;
     this.on = localStorage.getItem("marquee.readAloud") === "1";
     rate.value = localStorage.getItem("marquee.readRate") || "0.9";
     toggle.setAttribute("aria-pressed", String(this.on));
@@ -16,7 +17,17 @@ export class ReadAloud {
       toggle.setAttribute("aria-pressed", String(this.on));
       if (!this.on) window.speechSynthesis?.cancel();
     });
-    rate.addEventListener("change", () => localStorage.setItem("marquee.readRate", rate.value));
+    const show = () => {
+      const v = `${Number(rate.value).toFixed(1)}×`;
+      if (value) value.textContent = v;
+      rate.setAttribute("aria-valuetext", v);
+    };
+    show();
+    rate.addEventListener("input", show);
+    rate.addEventListener("change", () => {
+      show();
+      localStorage.setItem("marquee.readRate", rate.value);
+    });
   }
 
   /** Speaks `text` (replacing anything still being read) when read-aloud is on. */

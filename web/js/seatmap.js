@@ -1,16 +1,34 @@
-// seatmap: the showtime list and the live seat map of one showtime. Subscribes
-// to showtime:<id> first, then asks for the snapshot, applies deltas in version
-// order and refetches the snapshot on a version gap or a reset. Seats are
-// buttons in a roving-tabindex grid (Tab enters, arrows move, Space/Enter picks).
+// seatmap: the live seat map of one showtime. Subscribes to showtime:<id>
+// first, then asks for the snapshot, applies deltas in version order and
+// refetches the snapshot on a version gap or a reset. Seats are buttons in a
+// roving-tabindex grid (Tab enters, arrows move, Space/Enter picks); a small
+// overview shows the whole hall when the map is wider than its box, and the
+// zoom buttons change the seat size (44 px at the smallest).
 
-import { t, showTime, language, dayName } from "./i18n.js";
+import { t, money, showTime, titleOf, theaterOf } from "./i18n.js";
 
 function key() {
   return `k-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
 }
 
+/**
+ * Zoom steps: factors of the base seat size, max(44 px, 2.2 rem) (44 px is the
+ * smallest touch target; larger text makes seats and their numbers larger).
+ */
+export const ZOOM = [1, 1.3, 1.6];
+/** Seat states as drawn (not only the server's: chosen, own hold, own booking). */
+export const STATES = ["free", "selected", "mine", "booked", "held", "sold"];
+const CLASSES = ["standard", "premium", "wheelchair"];
+
+const rowOf = (id) => id.replace(/\d+$/, "");
+const numOf = (id) => Number(id.slice(rowOf(id).length)) || 0;
+/** Seat ids in hall order: row letter, then number (A2 before A10). */
+export function sortSeats(seats) {
+  return [...seats].sort((a, b) => rowOf(a).localeCompare(rowOf(b)) || numOf(a) - numOf(b));
+}
+
 export class SeatMap extends EventTarget {
-  /** conn: Connection; holds: Holds; els: {list, date, map, selection, holdButton, clearButton, message, title}. */
+  /** conn: Connection; holds: Holds; els: {map, overview, legend, selection, holdButton, clearButton, message, title, zoomIn, zoomOut}. */
   constructor(conn, holds, els) {
     super();
     this.conn = conn;
@@ -25,15 +43,38 @@ export class SeatMap extends EventTarget {
     this.selected = new Set();
     this.focusSeat = null;
     this.snapshots = 0;
+    this.centred = false;
     this.pendingKey = null; // idempotency key of an unanswered hold, reused on retry
+    this.zoom = Math.min(ZOOM.length - 1, Math.max(0, Number(localStorage.getItem("marquee.zoom")) || 0));
     els.holdButton.addEventListener("click", () => this.hold());
     els.clearButton.addEventListener("click", () => {
       this.selected.clear();
       this.render();
     });
-    els.date.addEventListener("change", () => this.renderList());
+    els.zoomIn.addEventListener("click", () => this.setZoom(this.zoom + 1));
+    els.zoomOut.addEventListener("click", () => this.setZoom(this.zoom - 1));
     els.map.addEventListener("keydown", (e) => this.onKey(e));
+    els.overview.addEventListener("click", (e) => {
+      // A tap on the overview scrolls the map to that part of the hall.
+      const r = els.overview.getBoundingClientRect();
+      const m = els.map;
+      m.scrollLeft = ((e.clientX - r.left) / r.width) * m.scrollWidth - m.clientWidth / 2;
+    });
+    els.map.addEventListener("scroll", () => this.drawWindow());
+    window.addEventListener("resize", () => this.fit());
     holds.addEventListener("change", () => this.render());
+    this.setZoom(this.zoom);
+  }
+
+  setZoom(z) {
+    this.zoom = Math.min(ZOOM.length - 1, Math.max(0, z));
+    localStorage.setItem("marquee.zoom", String(this.zoom));
+    this.els.map.style.setProperty("--zoom", String(ZOOM[this.zoom]));
+    this.els.map.dataset.zoom = String(this.zoom);
+    this.els.zoomOut.disabled = this.zoom === 0;
+    this.els.zoomIn.disabled = this.zoom === ZOOM.length - 1;
+    this.centred = false;
+    this.fit();
   }
 
   /** Loads the showtime list (every day of the schedule). */
@@ -41,18 +82,6 @@ export class SeatMap extends EventTarget {
     const r = await this.conn.request({ type: "showtimes" });
     if (r.type !== "showtimes") return;
     this.showtimes = r.showtimes;
-    const dates = [...new Set(r.showtimes.map((s) => s.starts_at.slice(0, 10)))];
-    const keep = this.els.date.value;
-    this.els.date.replaceChildren(
-      ...dates.map((d) => {
-        const o = document.createElement("option");
-        o.value = d;
-        o.textContent = dayName(d);
-        return o;
-      }),
-    );
-    if (dates.includes(keep)) this.els.date.value = keep;
-    this.renderList();
     this.dispatchEvent(new Event("showtimes"));
   }
 
@@ -61,38 +90,18 @@ export class SeatMap extends EventTarget {
     return this.showtimes.find((s) => s.id === id);
   }
 
-  /** Price of a seat of a showtime, from the seat's class when the map is loaded. */
+  /** Seat class of a seat of a showtime (known when its map is loaded). */
+  classOf(showtime, seat) {
+    return (showtime === this.current && this.seats.get(seat)?.class) || "standard";
+  }
+
+  /** Price of a seat of a showtime, from the seat's class. */
   priceOf(showtime, seat) {
-    const st = this.showtime(showtime);
-    const cls = showtime === this.current ? this.seats.get(seat)?.class ?? "standard" : "standard";
-    return st?.prices?.[cls] ?? 0;
+    return this.showtime(showtime)?.prices?.[this.classOf(showtime, seat)] ?? 0;
   }
 
   label(st) {
-    const title = language() === "ko" ? st.title_ko || st.title : st.title;
-    const named = t(`theater_${st.theater}`);
-    const theater = named.startsWith("theater_") ? st.theater : named;
-    return t("showtime_pick", { time: showTime(st.starts_at), title, theater, screen: st.screen });
-  }
-
-  renderList() {
-    for (const o of this.els.date.options) o.textContent = dayName(o.value);
-    const day = this.els.date.value;
-    const items = this.showtimes.filter((s) => s.starts_at.slice(0, 10) === day);
-    this.els.list.replaceChildren(
-      ...items.map((st) => {
-        const li = document.createElement("li");
-        const b = document.createElement("button");
-        b.type = "button";
-        b.className = "showtime";
-        b.dataset.showtime = st.id;
-        b.textContent = this.label(st);
-        b.setAttribute("aria-pressed", String(st.id === this.current));
-        b.addEventListener("click", () => this.open(st.id));
-        li.append(b);
-        return li;
-      }),
-    );
+    return t("showtime_pick", { time: showTime(st.starts_at), title: titleOf(st), theater: theaterOf(st), screen: st.screen });
   }
 
   /** Shows the live map of a showtime (subscribe first, then the snapshot). */
@@ -104,11 +113,8 @@ export class SeatMap extends EventTarget {
     this.selected.clear();
     this.version = -1;
     this.focusSeat = null;
+    this.centred = false;
     const st = this.showtime(id);
-    if (st) {
-      this.els.date.value = st.starts_at.slice(0, 10);
-      this.renderList();
-    }
     this.els.title.textContent = st ? this.label(st) : id;
     this.els.map.dataset.showtime = id;
     this.render();
@@ -147,6 +153,7 @@ export class SeatMap extends EventTarget {
     this.buffer = [];
     for (const d of buffered) this.onDelta(id, d);
     this.render();
+    this.dispatchEvent(new Event("loaded"));
   }
 
   onDelta(id, d) {
@@ -165,15 +172,18 @@ export class SeatMap extends EventTarget {
     for (const c of d.changes) {
       const s = this.seats.get(c.seat);
       if (!s) continue;
+      const wasMine = s.mine;
       s.state = c.state;
       if (c.state === "free") delete s.mine;
       else if (c.state === "held") s.mine = mine.has(c.seat) || undefined;
+      // held → sold keeps `mine` (our own confirm); someone else's sale is not ours.
+      else if (c.state === "sold") s.mine = wasMine || mine.has(c.seat) || undefined;
       if (c.state !== "free") this.selected.delete(c.seat);
     }
     this.render();
   }
 
-  /** Marks seats sold to this user (after a confirm) so they read as "mine". */
+  /** Marks seats sold to this user (after a confirm) so they read as "booked by you". */
   markSold(showtime, seats) {
     if (showtime !== this.current) return;
     for (const id of seats) {
@@ -188,7 +198,7 @@ export class SeatMap extends EventTarget {
 
   async hold() {
     if (!this.current || this.selected.size === 0) return;
-    const seats = [...this.selected];
+    const seats = sortSeats(this.selected);
     this.pendingKey ??= key();
     const ttl = Number(new URLSearchParams(location.search).get("hold_ttl")) || undefined;
     this.message("");
@@ -202,7 +212,6 @@ export class SeatMap extends EventTarget {
     this.pendingKey = null;
     if (r.type === "held") {
       this.selected.clear();
-      this.holds.put(r.hold);
       for (const id of r.hold.seats) {
         const s = this.seats.get(id);
         if (s && s.state !== "sold") {
@@ -210,6 +219,7 @@ export class SeatMap extends EventTarget {
           s.mine = true;
         }
       }
+      this.holds.put(r.hold);
       this.render();
       this.dispatchEvent(new CustomEvent("held", { detail: r.hold }));
     } else if (r.code === "seats_unavailable") {
@@ -226,16 +236,16 @@ export class SeatMap extends EventTarget {
   seatState(s) {
     if (this.selected.has(s.seat)) return "selected";
     if (s.state === "free") return "free";
+    if (s.state === "sold") return s.mine ? "booked" : "sold";
     // A hold's delta and its result (own answer, or the bot's action on
     // user:<id>) arrive on different topics, in either order.
-    if (s.mine || (s.state === "held" && this.holds.seatsOn(this.current).has(s.seat))) return "mine";
-    return s.state;
+    if (s.mine || this.holds.seatsOn(this.current).has(s.seat)) return "mine";
+    return "held";
   }
 
   seatLabel(s) {
-    const st = this.seatState(s);
-    const stateWord = st === "selected" ? t("seat_selected") : t(`seat_${st}`);
-    return t("seat_label", { seat: s.seat, cls: t(`class_${s.class}`), state: stateWord });
+    const price = this.showtime(this.current)?.prices?.[s.class];
+    return t("seat_label", { seat: s.seat, cls: t(`class_${s.class}`), price: price ? money(price) : "", state: t(`seat_${this.seatState(s)}`) });
   }
 
   toggle(id) {
@@ -252,21 +262,20 @@ export class SeatMap extends EventTarget {
     const b = e.target.closest("[data-seat]");
     if (!b) return;
     const order = [...this.seats.keys()];
-    const row = (id) => id.replace(/\d+$/, "");
     const i = order.indexOf(b.dataset.seat);
     let next = null;
     if (e.key === "ArrowRight") next = order[i + 1];
     else if (e.key === "ArrowLeft") next = order[i - 1];
     else if (e.key === "ArrowDown" || e.key === "ArrowUp") {
-      const rows = [...new Set(order.map(row))];
-      const r = rows.indexOf(row(order[i])) + (e.key === "ArrowDown" ? 1 : -1);
+      const rows = [...new Set(order.map(rowOf))];
+      const r = rows.indexOf(rowOf(order[i])) + (e.key === "ArrowDown" ? 1 : -1);
       if (r >= 0 && r < rows.length) {
-        const inRow = order.filter((id) => row(id) === rows[r]);
-        const pos = order.filter((id) => row(id) === row(order[i])).indexOf(order[i]);
+        const inRow = order.filter((id) => rowOf(id) === rows[r]);
+        const pos = order.filter((id) => rowOf(id) === rowOf(order[i])).indexOf(order[i]);
         next = inRow[Math.min(pos, inRow.length - 1)];
       }
-    } else if (e.key === "Home") next = order.find((id) => row(id) === row(order[i]));
-    else if (e.key === "End") next = order.filter((id) => row(id) === row(order[i])).pop();
+    } else if (e.key === "Home") next = order.find((id) => rowOf(id) === rowOf(order[i]));
+    else if (e.key === "End") next = order.filter((id) => rowOf(id) === rowOf(order[i])).pop();
     else return;
     e.preventDefault();
     if (!next) return;
@@ -275,12 +284,25 @@ export class SeatMap extends EventTarget {
     this.els.map.querySelector(`[data-seat="${next}"]`)?.focus();
   }
 
+  rows() {
+    const rows = new Map();
+    for (const s of this.seats.values()) {
+      const r = rowOf(s.seat);
+      if (!rows.has(r)) rows.set(r, []);
+      rows.get(r).push(s);
+    }
+    return rows;
+  }
+
   render() {
     const map = this.els.map;
     map.dataset.version = String(this.version);
     map.dataset.snapshots = String(this.snapshots);
+    this.renderLegend();
     if (!this.current || this.seats.size === 0) {
       map.replaceChildren();
+      this.els.overview.replaceChildren();
+      this.els.overview.hidden = true;
       const p = document.createElement("p");
       p.textContent = this.current ? t("loading") : t("seats_none");
       map.append(p);
@@ -291,26 +313,28 @@ export class SeatMap extends EventTarget {
       this.focusSeat = [...this.seats.values()].find((s) => s.state === "free")?.seat ?? this.seats.keys().next().value;
     }
     const hadFocus = map.contains(document.activeElement);
+    const hall = document.createElement("div");
+    hall.className = "hall";
     const screen = document.createElement("p");
     screen.className = "screen";
     screen.textContent = t("screen");
-    const rows = new Map();
-    for (const s of this.seats.values()) {
-      const r = s.seat.replace(/\d+$/, "");
-      if (!rows.has(r)) rows.set(r, []);
-      rows.get(r).push(s);
-    }
-    const grid = [];
-    for (const [r, seats] of rows) {
+    hall.append(screen);
+    const rowName = (r, side) => {
+      const head = document.createElement("span");
+      head.className = `row-name ${side}`;
+      head.setAttribute("aria-hidden", "true");
+      head.textContent = r;
+      return head;
+    };
+    const over = [];
+    for (const [r, seats] of this.rows()) {
       const line = document.createElement("div");
       line.className = "seat-row";
       line.setAttribute("role", "group");
-      line.setAttribute("aria-label", r);
-      const head = document.createElement("span");
-      head.className = "row-name";
-      head.setAttribute("aria-hidden", "true");
-      head.textContent = r;
-      line.append(head);
+      line.setAttribute("aria-label", t("row_label", { row: r }));
+      line.append(rowName(r, "left"));
+      const mini = document.createElement("div");
+      mini.className = "mini-row";
       for (const s of seats) {
         const b = document.createElement("button");
         b.type = "button";
@@ -318,24 +342,99 @@ export class SeatMap extends EventTarget {
         b.className = `seat ${s.class}`;
         b.dataset.seat = s.seat;
         b.dataset.state = st;
-        b.textContent = s.seat.slice(r.length);
+        // Held and sold seats show a mark instead of their number (the name says which seat).
+        b.textContent = st === "held" ? "" : st === "sold" ? "×" : s.seat.slice(r.length);
         b.setAttribute("aria-label", this.seatLabel(s));
         b.setAttribute("aria-pressed", String(st === "selected"));
         if (st !== "free" && st !== "selected") b.setAttribute("aria-disabled", "true");
         b.tabIndex = s.seat === this.focusSeat ? 0 : -1;
         b.addEventListener("click", () => this.toggle(s.seat));
         line.append(b);
+        const m = document.createElement("span");
+        m.className = `mini ${s.class}`;
+        m.dataset.state = st;
+        mini.append(m);
       }
-      grid.push(line);
+      line.append(rowName(r, "right"));
+      hall.append(line);
+      over.push(mini);
     }
-    map.replaceChildren(screen, ...grid);
+    map.replaceChildren(hall);
+    const oscreen = document.createElement("span");
+    oscreen.className = "mini-screen";
+    const win = document.createElement("span");
+    win.className = "mini-window";
+    this.els.overview.replaceChildren(oscreen, ...over, win);
+    const free = [...this.seats.values()].filter((s) => s.state === "free").length;
+    this.els.overview.setAttribute("aria-label", t("overview_label", { free, total: this.seats.size }));
     if (hadFocus) map.querySelector(`[data-seat="${this.focusSeat}"]`)?.focus();
     this.renderSelection();
+    this.fit();
+  }
+
+  /** Shows the overview only when the hall is wider than its box; centres the map once. */
+  fit() {
+    const map = this.els.map;
+    if (!map.querySelector(".hall")) return;
+    const wide = map.scrollWidth > map.clientWidth + 1;
+    this.els.overview.hidden = !wide;
+    if (wide && !this.centred && map.clientWidth > 0) {
+      map.scrollLeft = (map.scrollWidth - map.clientWidth) / 2;
+      this.centred = true;
+    }
+    this.drawWindow();
+  }
+
+  /** The overview's frame around the part of the hall the map shows. */
+  drawWindow() {
+    const win = this.els.overview.querySelector(".mini-window");
+    const map = this.els.map;
+    if (!win || map.scrollWidth === 0) return;
+    win.style.left = `${(map.scrollLeft / map.scrollWidth) * 100}%`;
+    win.style.width = `${Math.min(1, map.clientWidth / map.scrollWidth) * 100}%`;
+  }
+
+  renderLegend() {
+    const st = this.showtime(this.current);
+    const present = new Set([...this.seats.values()].map((s) => s.class));
+    const items = [];
+    for (const state of STATES) {
+      if (state === "booked" && ![...this.seats.values()].some((s) => this.seatState(s) === "booked")) continue;
+      items.push([`seat legend-seat`, state, t(`legend_${state}`), state === "sold" ? "×" : state === "held" ? "" : "1"]);
+    }
+    for (const cls of CLASSES) {
+      if (!present.has(cls)) continue;
+      const price = st?.prices?.[cls];
+      items.push([`seat legend-seat ${cls}`, "free", price ? t("legend_class", { cls: t(`class_${cls}`), price: money(price) }) : t(`class_${cls}`), "1"]);
+    }
+    this.els.legend.replaceChildren(
+      ...items.map(([cls, state, text, mark]) => {
+        const li = document.createElement("li");
+        const sw = document.createElement("span");
+        sw.className = cls;
+        sw.dataset.state = state;
+        sw.setAttribute("aria-hidden", "true");
+        sw.textContent = mark;
+        const label = document.createElement("span");
+        label.textContent = text;
+        li.append(sw, label);
+        return li;
+      }),
+    );
   }
 
   renderSelection() {
-    const seats = [...this.selected];
-    this.els.selection.textContent = seats.length ? t("selected_count", { seats: seats.join(", ") }) : t("selected_none");
+    const seats = sortSeats(this.selected);
+    const total = seats.reduce((sum, s) => sum + this.priceOf(this.current, s), 0);
+    this.els.selection.textContent = seats.length
+      ? t("selected_count", {
+          n: seats.length,
+          seats: seats.map((s) => `${s} ${t(`class_${this.classOf(this.current, s)}`)} ${money(this.priceOf(this.current, s))}${t("won")}`).join(", "),
+          total: money(total),
+        })
+      : t("selected_none");
+    this.els.selection.dataset.total = String(total);
+    if (this.els.total) this.els.total.textContent = seats.length ? t("bar_total", { n: seats.length, total: money(total) }) : t("bar_none");
     this.els.holdButton.disabled = seats.length === 0;
     this.els.clearButton.disabled = seats.length === 0;
   }

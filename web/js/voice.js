@@ -50,7 +50,7 @@ export class Voice {
     this.els.cancel.hidden = false;
     rec.onresult = (ev) => this.onResult(ev);
     rec.onerror = (ev) => {
-      if (ev.error !== "aborted") this.els.note.textContent = ev.error === "not-allowed" || ev.error === "service-not-allowed" ? t("mic_unsupported") : t("mic_error");
+      if (ev.error !== "aborted") this.els.note.textContent = ev.error === "not-allowed" || ev.error === "service-not-allowed" ? t("mic_denied") : t("mic_error");
     };
     rec.onend = () => {
       this.rec = null;

@@ -82,8 +82,11 @@ test("a chat dialogue books seats by tapping the bot's suggestions", async () =>
   await page.locator('.actions li[data-tool="hold_best_available"][data-ok="true"]').first().waitFor();
   await page.locator('.tab[data-tab="bookings"]').click();
   await page.locator(`.booking[data-booking="${b.booking_id}"][data-status="confirmed"]`).waitFor();
+  // The guided flow shows what the bot did: the done step, and the seats booked by me.
   await page.locator('.tab[data-tab="seats"]').click();
-  await page.locator(`#seatmap[data-showtime="${b.showtime}"] [data-seat="${b.seats[0]}"][data-state="mine"]`).waitFor();
+  await page.locator("#step-done:not([hidden])").waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "step-done-h", "the tab focuses the step the bot reached");
+  await page.locator(`#seatmap[data-showtime="${b.showtime}"] [data-seat="${b.seats[0]}"][data-state="booked"]`).waitFor({ state: "attached" });
   await context.close();
 });
 

@@ -115,11 +115,19 @@ test("a hold the bot made shows in the hold panel and on the seat map; apology a
     { ...base, event: "start", attempt: 1 },
     { ...base, event: "action", attempt: 1, tool: "hold_best_available", ok: true, result: { ...hold, amount: 30000 } },
   ]);
-  await page.locator(".hold-card .hold-seats", { hasText: "B3, B4" }).waitFor();
-  await page.locator('.actions li[data-tool="hold_best_available"]', { hasText: "B3, B4" }).waitFor();
-  await page.locator('.tab[data-tab="seats"]').click();
+  const action = page.locator('.actions li[data-tool="hold_best_available"]', { hasText: "B3, B4" });
+  await action.waitFor();
+  // The chat jumps into the guided flow: the review step shows the bot's hold, with its countdown.
+  await action.locator(".open-review").click();
+  await page.locator("#step-review-h:focus").waitFor();
+  const card = page.locator("#step-review:not([hidden]) .hold-card");
+  assert.deepEqual((await card.locator(".hold-seats li").allTextContents()).map((t) => t.split(" ")[0]), ["B3", "B4"]);
+  await card.locator(".hold-left", { hasText: /\d/ }).waitFor();
+  // And the seat step shows them as held by me, with the countdown.
+  await page.locator('#step-review [data-back="seats"]').click();
   await page.locator(`#seatmap[data-showtime="${showtime.id}"] [data-seat="B3"][data-state="mine"]`).waitFor();
   await page.locator('[data-seat="B4"][data-state="mine"]').waitFor();
+  await page.locator(`#step-seats [data-countdown="${hold.hold_id}"]`, { hasText: /\d/ }).waitFor();
   await page.locator('.tab[data-tab="chat"]').click();
   await publish(page, [{ type: "chat", message_id: "m-3", conversation: "c-1", event: "apology", text: "Sorry, the answer is taking long. It will come.", speech: "Sorry." }]);
   await page.locator('.msg.bot[data-message="m-3"][data-state="apology"]', { hasText: "Sorry, the answer is taking long" }).waitFor();
@@ -252,10 +260,12 @@ test("read-aloud speaks the final answer's speech form at the chosen rate; the l
   const page = await context.newPage();
   await page.goto(`${node.url}/`);
   await page.locator('#conn[data-state="online"]').waitFor();
+  await page.locator(".settings summary").click();
   await page.locator("#read-aloud").click();
   assert.equal(await page.locator("#read-aloud").getAttribute("aria-pressed"), "true");
   await page.locator("#read-rate").fill("1.2");
   await page.locator("#read-rate").dispatchEvent("change");
+  assert.equal(await page.locator("#read-rate-value").textContent(), "1.2×");
   const base = { type: "chat", message_id: "m-9", conversation: "c-9" };
   await publish(page, [
     { ...base, event: "start", attempt: 1 },
@@ -268,7 +278,53 @@ test("read-aloud speaks the final answer's speech form at the chosen rate; the l
   assert.equal(await page.getAttribute("html", "lang"), "ko");
   await page.locator("#lang").click();
   assert.equal(await page.getAttribute("html", "lang"), "en");
-  assert.equal(await page.locator('.tab[data-tab="seats"]').textContent(), "Pick seats");
+  assert.equal(await page.locator('.tab[data-tab="seats"]').textContent(), "Step by step");
   assert.equal(await page.locator("#conn").textContent(), "Connected");
+  await context.close();
+});
+
+test("voice: a denied microphone permission is reported as such", async () => {
+  const context = await browser.newContext({ locale: "en-US" });
+  context.setDefaultTimeout(WAIT_MS);
+  await context.addInitScript(() => {
+    window.SpeechRecognition = class {
+      start() {
+        setTimeout(() => {
+          this.onerror?.({ error: "not-allowed" });
+          this.onend?.();
+        }, 20);
+      }
+      stop() {}
+      abort() {}
+    };
+  });
+  const page = await context.newPage();
+  await page.goto(`${node.url}/`);
+  await page.locator('#conn[data-state="online"]').waitFor();
+  await page.locator("#mic").click();
+  await page.locator("#mic-note", { hasText: "permission was denied" }).waitFor();
+  await context.close();
+});
+
+test("a message whose answer is lost with the connection says so and offers to resend", async () => {
+  const { context, page } = await openPage(browser, node.url, { locale: "en-US" });
+  // A message the bot has queued but not answered yet (its events as the pipeline publishes them).
+  const base = { type: "chat", message_id: "m-drop", conversation: "c-drop" };
+  await publish(page, [
+    { ...base, event: "message", text: "Two seats for tonight" },
+    { ...base, event: "queued", position: 2 },
+  ]);
+  const bot = page.locator('.msg.bot[data-message="m-drop"][data-state="queued"]');
+  await bot.waitFor();
+  // The node goes away (a crash): the answer cannot come over this connection.
+  const port = node.port;
+  await node.kill();
+  await page.locator('#conn[data-state="offline"]').waitFor();
+  const dropped = page.locator('.msg.bot[data-message="m-drop"][data-state="dropped"]');
+  await dropped.locator(".note", { hasText: "connection dropped" }).waitFor();
+  node = await startGateway({ nodeId: "chatview", port });
+  await page.locator('#conn[data-state="online"]').waitFor();
+  await dropped.locator(".resend").click();
+  await page.locator(".msg.user", { hasText: "Two seats for tonight" }).nth(1).waitFor();
   await context.close();
 });

@@ -161,8 +161,9 @@ export function launchBrowser() {
 }
 
 /** A new page in a fresh context (its own storage, so its own guest user). */
-export async function openPage(browser, baseUrl, { locale = "ko-KR", viewport = { width: 1280, height: 800 }, query = "" } = {}) {
+export async function openPage(browser, baseUrl, { locale = "ko-KR", viewport = { width: 1280, height: 800 }, query = "", textSize } = {}) {
   const context = await browser.newContext({ locale, viewport });
+  if (textSize) await context.addInitScript((s) => localStorage.setItem("marquee.size", String(s)), textSize);
   context.setDefaultTimeout(WAIT_MS);
   const page = await context.newPage();
   page.on("pageerror", (e) => console.error(`[page error] ${e.message}`));
@@ -193,9 +194,22 @@ export async function firstShowtime(baseUrl) {
   return r.body.showtimes[0];
 }
 
-/** Opens the seat screen of a showtime and waits for its snapshot. */
+/**
+ * Opens the seat step of a showtime through the guided flow (tab, movie, day,
+ * showtime) and waits for its snapshot.
+ */
 export async function openSeats(page, showtimeId) {
   await page.locator('.tab[data-tab="seats"]').click();
+  await page.waitForFunction(() => window.marquee.seatmap.showtimes.length > 0);
+  const st = await page.evaluate((id) => window.marquee.seatmap.showtime(id), showtimeId);
+  if (!st) throw new Error(`showtime ${showtimeId} is not listed`);
+  if ((await page.locator("#step-movie").isHidden()) && (await page.locator("#step-time").isHidden())) {
+    // Somewhere later in the flow: start again from the movie.
+    await page.evaluate(() => window.marquee.flow.go("movie"));
+  }
+  if (await page.locator("#step-movie").isVisible()) await page.locator(`.choice[data-movie="${st.movie}"]`).click();
+  const day = st.starts_at.slice(0, 10);
+  if ((await page.locator("#date").inputValue()) !== day) await page.locator("#date").selectOption(day);
   await page.locator(`.showtime[data-showtime="${showtimeId}"]`).click();
   await page.locator(`#seatmap[data-showtime="${showtimeId}"] [data-seat]`).first().waitFor();
 }

@@ -34,12 +34,13 @@ test("a hold made in one browser shows as taken in another (on another node)", a
   // Alice's own view turns "mine" when her hold request answers; Bob's delta
   // travels another path (Redis to the other node) and may arrive first.
   for (const s of seats) {
-    await alice.page.locator(`[data-seat="${s}"][data-state="mine"]`).waitFor();
+    await alice.page.locator(`[data-seat="${s}"][data-state="mine"]`).waitFor({ state: "attached" });
     assert.equal(await bob.page.locator(`[data-seat="${s}"]`).getAttribute("aria-disabled"), "true");
   }
-  // Alice's hold panel shows the seats with a countdown and the one-tap actions.
-  const card = alice.page.locator(".hold-card");
-  await card.locator(".hold-seats", { hasText: "C5, C6" }).waitFor();
+  // Alice is taken to the review step: the seats with a countdown and the one-tap actions.
+  const card = alice.page.locator("#step-review:not([hidden]) .hold-card");
+  await card.locator(".hold-seats li", { hasText: "C5" }).waitFor();
+  assert.deepEqual((await card.locator(".hold-seats li").allTextContents()).map((t) => t.split(" ")[0]), seats);
   await card.locator(".hold-left", { hasText: /\d/ }).waitFor();
   // Bob tapping a taken seat (aria-disabled, so forced) selects nothing.
   await bob.page.locator('[data-seat="C5"]').click({ force: true });
@@ -51,20 +52,25 @@ test("a hold made in one browser shows as taken in another (on another node)", a
   await bob.context.close();
 });
 
-test("keyboard only: tab to the seat map, move, select, hold, extend, confirm", async () => {
+test("keyboard only: through the guided flow to the seat map, move, select, hold, extend, confirm, cancel", async () => {
   // A short hold (100 s) so the expiry warning (2 minutes ahead) is on from the start.
   const { context, page } = await openPage(c.browser, c.a.url, { query: "?hold_ttl=100" });
   const viewer = await openPage(c.browser, c.b.url);
   await openSeats(viewer.page, c.showtime);
-  // Reach the seat tab and a showtime by keyboard.
+  // Reach the guided flow, the movie and the showtime by keyboard.
   await page.locator('.tab[data-tab="seats"]').focus();
   await page.keyboard.press("Enter");
-  await page.locator("#view-seats:not([hidden])").waitFor();
+  await page.locator("#step-movie-h:focus").waitFor();
+  const st = await page.evaluate((id) => window.marquee.seatmap.showtime(id), c.showtime);
+  await page.locator(`.choice[data-movie="${st.movie}"]`).focus();
+  await page.keyboard.press("Enter");
+  await page.locator("#step-time-h:focus").waitFor();
   await page.locator(`.showtime[data-showtime="${c.showtime}"]`).focus();
   await page.keyboard.press("Enter");
+  await page.locator("#step-seats-h:focus").waitFor();
   await page.locator(`#seatmap[data-showtime="${c.showtime}"] [data-seat]`).first().waitFor();
-  // Tab from the last showtime button into the grid: exactly one seat is a tab stop.
-  await page.locator(".showtime").last().focus();
+  // Tab from the zoom buttons (above the map) into the grid: exactly one seat is a tab stop.
+  await page.locator("#zoom-in").focus();
   await page.keyboard.press("Tab");
   const first = await page.evaluate(() => document.activeElement?.dataset.seat);
   assert.ok(first, "Tab lands on a seat");
@@ -85,7 +91,8 @@ test("keyboard only: tab to the seat map, move, select, hold, extend, confirm", 
   await page.keyboard.press("Tab");
   assert.equal(await page.evaluate(() => document.activeElement?.id), "hold");
   await page.keyboard.press("Enter");
-  await page.locator('[data-seat="E8"][data-state="mine"]').waitFor();
+  await page.locator("#step-review-h:focus").waitFor();
+  await page.locator('[data-seat="E8"][data-state="mine"]').waitFor({ state: "attached" });
   await viewer.page.locator('[data-seat="E9"][data-state="held"]').waitFor();
   // The warning is shown (under two minutes left) with one-tap extension.
   const card = page.locator(".hold-card");
@@ -94,9 +101,12 @@ test("keyboard only: tab to the seat map, move, select, hold, extend, confirm", 
   await card.locator('[data-action="extend"]').focus();
   await page.keyboard.press("Enter");
   await eventually("the hold's expiry moves later", async () => (await page.evaluate(() => [...window.marquee.holds.holds.values()][0]?.expires_at)) > before);
+  // Extending says by how much.
+  await card.locator(".hold-msg", { hasText: /늘렸어요/ }).waitFor();
   await card.locator('[data-action="confirm"]').focus();
   await page.keyboard.press("Enter");
-  await page.locator('[data-seat="E8"][data-state="mine"]').waitFor();
+  await page.locator("#step-done-h:focus").waitFor();
+  await page.locator('[data-seat="E8"][data-state="booked"]').waitFor({ state: "attached" });
   await page.locator(".hold-card").waitFor({ state: "detached" });
   await viewer.page.locator('[data-seat="E8"][data-state="sold"]').waitFor();
   // My bookings lists it, and cancelling frees the seats for everyone.
@@ -105,7 +115,14 @@ test("keyboard only: tab to the seat map, move, select, hold, extend, confirm", 
   await booking.waitFor();
   await booking.locator("button").focus();
   await page.keyboard.press("Enter");
+  // It asks first; the safe answer has focus; Shift+Tab reaches "cancel the booking".
+  await page.locator("#cancel-dialog[open]", { hasText: "E8, E9" }).waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "cancel-no");
+  await page.keyboard.press("Shift+Tab");
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "cancel-yes");
+  await page.keyboard.press("Enter");
   await page.locator('.booking[data-status="cancelled"]', { hasText: "E8, E9" }).waitFor();
+  assert.ok(await page.evaluate(() => document.getElementById("bookings").contains(document.activeElement)), "focus is back on the list");
   await viewer.page.locator('[data-seat="E8"][data-state="free"]').waitFor();
   await context.close();
   await viewer.context.close();
