@@ -535,5 +535,4 @@ mod tests {
         c.sweep_interval_ms = 0;
         assert!(matches!(c.validate(), Err(ConfigError::Zero("SWEEP_INTERVAL_MS"))));
     }
-
 }

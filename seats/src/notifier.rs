@@ -101,7 +101,11 @@ enum Outcome {
 
 /// Drains the outbox until `shutdown`. Errors of the database are logged
 /// and retried; only a bad webhook URL is returned, before anything runs.
-pub async fn run_outbox(store: SeatStore, config: OutboxConfig, shutdown: CancellationToken) -> Result<(), NotifierError> {
+pub async fn run_outbox(
+    store: SeatStore,
+    config: OutboxConfig,
+    shutdown: CancellationToken,
+) -> Result<(), NotifierError> {
     let hook = match &config.webhook_url {
         Some(url) => Some(Webhook::new(url, config.request_timeout)?),
         None => None,
