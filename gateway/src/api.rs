@@ -43,6 +43,7 @@ pub fn routes() -> Router<Arc<Node>> {
         .route("/api/showtimes/{id}/best-available", post(best_available))
         .route("/api/bookings", get(my_bookings))
         .route("/api/bookings/{id}", delete(cancel_booking))
+        .route("/api/bookings/{id}/ticket.svg", get(ticket_svg))
         .route("/api/admin/schedule", post(load_schedule))
         .route("/api/openapi.json", get(openapi_json))
 }
@@ -62,6 +63,7 @@ pub fn routes() -> Router<Arc<Node>> {
         best_available,
         my_bookings,
         cancel_booking,
+        ticket_svg,
         load_schedule,
         openapi_json
     ),
@@ -454,6 +456,28 @@ async fn cancel_booking(
 ) -> ApiResult<Booking> {
     let Path(id) = id?;
     Ok(Json(node.seats.cancel_booking(&c.sub, &id).await?))
+}
+
+/// The e-ticket of one of the caller's bookings: an SVG QR code carrying
+/// `MARQUEE:<code>:<booking_id>`.
+#[utoipa::path(get, path = "/api/bookings/{id}/ticket.svg", tag = "seats",
+    params(("id" = String, Path, description = "The booking id (`bk<hex>-<showtime>`)")), responses(
+    (status = 200, description = "The QR code", content_type = "image/svg+xml", body = String),
+    (status = 400, description = "`bad_request`: a malformed path", content_type = "application/json", body = ErrorBody),
+    (status = 401, description = "`unauthorized`: no or invalid bearer token", content_type = "application/json", body = ErrorBody),
+    (status = 403, description = "`not_owner`: another user's booking", content_type = "application/json", body = ErrorBody),
+    (status = 404, description = "`booking_not_found`", content_type = "application/json", body = ErrorBody),
+    (status = 503, description = "`unavailable`: the ledger failed; retry", content_type = "application/json", body = ErrorBody),
+))]
+async fn ticket_svg(
+    User(c): User,
+    State(node): State<Arc<Node>>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let Path(id) = id?;
+    let booking = node.seats.booking(&c.sub, &id).await?;
+    let svg = crate::eticket::svg(&booking).map_err(|e| SeatError::Storage(format!("QR code: {e}")))?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
 }
 
 /// `POST /api/showtimes/{id}/best-available`.

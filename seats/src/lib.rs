@@ -627,6 +627,17 @@ impl SeatStore {
         metrics::op("cancel", result)
     }
 
+    /// One of the caller's bookings, from the ledger (`not_owner` for
+    /// someone else's).
+    pub async fn booking(&self, user: &str, booking_id: &str) -> Result<Booking, SeatError> {
+        validate_user(user)?;
+        let record = self.ledger.booking(booking_id).await?.ok_or(SeatError::BookingNotFound)?;
+        if record.user != user {
+            return Err(SeatError::NotOwner);
+        }
+        Ok(self.booking_of(&record, 0))
+    }
+
     /// The caller's bookings (confirmed and cancelled), oldest first, from
     /// the ledger.
     pub async fn my_bookings(&self, user: &str) -> Result<Vec<Booking>, SeatError> {
