@@ -458,10 +458,10 @@ async fn cancel_booking(
     Ok(Json(node.seats.cancel_booking(&c.sub, &id).await?))
 }
 
-/// The e-ticket of one of the caller's bookings: an SVG QR code carrying
-/// `MARQUEE:<code>:<booking_id>`.
+/// The e-ticket of one of the caller's bookings (by id or by its 8-letter
+/// code): an SVG QR code carrying `MARQUEE:<code>:<booking_id>`.
 #[utoipa::path(get, path = "/api/bookings/{id}/ticket.svg", tag = "seats",
-    params(("id" = String, Path, description = "The booking id (`bk<hex>-<showtime>`)")), responses(
+    params(("id" = String, Path, description = "The booking id (`bk<hex>-<showtime>`) or its code (`K7MQ3XPA`)")), responses(
     (status = 200, description = "The QR code", content_type = "image/svg+xml", body = String),
     (status = 400, description = "`bad_request`: a malformed path", content_type = "application/json", body = ErrorBody),
     (status = 401, description = "`unauthorized`: no or invalid bearer token", content_type = "application/json", body = ErrorBody),
@@ -475,7 +475,10 @@ async fn ticket_svg(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let Path(id) = id?;
-    let booking = node.seats.booking(&c.sub, &id).await?;
+    let booking = match seats::BookingCode::parse(&id) {
+        Some(code) => node.seats.booking_by_code(&c.sub, code.as_str()).await?,
+        None => node.seats.booking(&c.sub, &id).await?,
+    };
     let svg = crate::eticket::svg(&booking).map_err(|e| SeatError::Storage(format!("QR code: {e}")))?;
     Ok(([(axum::http::header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
 }

@@ -16,6 +16,7 @@
 //! HTTP or WebSocket: the gateway maps [`SeatError::code`] to its responses.
 
 pub mod best;
+mod code;
 pub mod demo;
 pub mod domain;
 mod engine;
@@ -35,6 +36,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+pub use crate::code::{BookingCode, CODE_ALPHABET, CODE_LEN};
 pub use crate::domain::{
     GeoPoint, Layout, Movie, Prices, Schedule, ScheduleError, Screen, SeatClass, SeatId, Showtime, Theater,
 };
@@ -632,6 +634,18 @@ impl SeatStore {
     pub async fn booking(&self, user: &str, booking_id: &str) -> Result<Booking, SeatError> {
         validate_user(user)?;
         let record = self.ledger.booking(booking_id).await?.ok_or(SeatError::BookingNotFound)?;
+        if record.user != user {
+            return Err(SeatError::NotOwner);
+        }
+        Ok(self.booking_of(&record, 0))
+    }
+
+    /// One of the caller's bookings by its code (`not_owner` for someone
+    /// else's; the code as a person may type it, see [`BookingCode::parse`]).
+    pub async fn booking_by_code(&self, user: &str, code: &str) -> Result<Booking, SeatError> {
+        validate_user(user)?;
+        let code = BookingCode::parse(code).ok_or(SeatError::BookingNotFound)?;
+        let record = self.ledger.booking_by_code(code.as_str()).await?.ok_or(SeatError::BookingNotFound)?;
         if record.user != user {
             return Err(SeatError::NotOwner);
         }

@@ -28,9 +28,10 @@ fn price(st: &Value, ticket: &str, class: &str) -> u64 {
 async fn ticket_types_are_priced_by_the_store_across_nodes() {
     let redis = RedisServer::start();
     let a = Node::start(Some(&redis), "a", |_| {}).await;
-    let b = Node::start(Some(&redis), "b", |_| {}).await;
     // A screen that offers child tickets, for a film children may see.
     let st = showtime_where(&a, |st| st["fares"]["child"].is_object() && st["age_rating"] != "19").await;
+    // The second node starts once the first one serves (and so has opened the shared ledger).
+    let b = Node::start(Some(&redis), "b", |_| {}).await;
     let id = st["id"].as_str().unwrap();
     assert!(st["runtime_min"].as_u64() > Some(60), "{st}");
     let mut alice = Client::connect(&a, "alice").await;
@@ -217,6 +218,9 @@ async fn the_e_ticket_qr_code_carries_the_booking_code() {
     assert_eq!(s, 200, "{svg}");
     assert!(svg.contains("<svg"), "{svg}");
     assert_eq!(decode_qr_svg(&svg), format!("MARQUEE:{code}:{booking_id}"));
+    // The code, as a person reads it, finds the same ticket.
+    let spoken = format!("{}-{}", &code[..4], &code[4..]).to_lowercase();
+    assert_eq!(get("alice", format!("/api/bookings/{spoken}/ticket.svg")).await, (200, svg));
     let (s, body) = get("bob", format!("/api/bookings/{booking_id}/ticket.svg")).await;
     assert_eq!(s, 403, "{body}");
     assert!(body.contains("not_owner"), "{body}");
