@@ -9,7 +9,7 @@ pub const CODE_ALPHABET: &str = "34679ACDEFGHJKMNPQRTUVWXY";
 /// The length of a booking code.
 pub const CODE_LEN: usize = 8;
 
-/// A booking code such as `K7MQ2XPA`.
+/// A booking code such as `K7MQ3XPA`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BookingCode(String);
 

@@ -159,7 +159,7 @@ pub struct Booking {
     /// Id, `bk<hex>-<showtime>`.
     pub booking_id: String,
     /// The short code a person reads over the phone or shows at the door
-    /// (8 characters without look-alikes, e.g. `K7MQ2XPA`).
+    /// (8 characters without look-alikes, e.g. `K7MQ3XPA`).
     #[serde(default)]
     pub code: String,
     /// The showtime.
