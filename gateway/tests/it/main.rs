@@ -11,3 +11,4 @@ mod openapi;
 mod protocol;
 mod seats;
 mod support;
+mod tickets;

@@ -150,6 +150,7 @@ impl Gateway {
                             seats: seats.iter().map(|x| x.to_string()).collect(),
                             ttl: None,
                             idempotency_key: format!("k{}", self.calls),
+                            tickets: None,
                         };
                         self.store.hold(req).await.map(|h| self.priced_hold(h))
                     }
