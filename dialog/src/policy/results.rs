@@ -21,9 +21,8 @@ impl Round<'_> {
                 (Tool::HoldBestAvailable | Tool::ExtendHold, ToolOutput::Hold(h)) => {
                     self.held(h, r.tool == Tool::ExtendHold)
                 }
-                (Tool::ReleaseHold, _) => {
-                    self.state.hold = None;
-                }
+                // The release of a replaced hold leaves the new one in place.
+                (Tool::ReleaseHold, _) => self.released(),
                 (Tool::ConfirmBooking, ToolOutput::Booking(b)) => self.booked(b),
                 (Tool::CancelBooking, _) => {
                     self.state.booking = None;
@@ -36,6 +35,13 @@ impl Round<'_> {
                 (Tool::ListBookings, ToolOutput::Bookings(list)) => self.bookings(list),
                 _ => {}
             }
+        }
+    }
+
+    /// A release came back: the release of a replaced hold leaves the new one in place.
+    fn released(&mut self) {
+        if self.state.replaced.take().is_none() {
+            self.state.hold = None;
         }
     }
 
@@ -143,6 +149,14 @@ impl Round<'_> {
             amount,
         });
         self.state.stage = Stage::Held;
+        // The new hold stands: now the one it replaces is given back.
+        if let Some(old) = self.state.replaced.clone() {
+            if old.id == hold_id {
+                self.state.replaced = None;
+            } else {
+                self.call(ToolCall::ReleaseHold(HoldRef { showtime_id: old.showtime, hold_id: old.id }));
+            }
+        }
         if extended {
             self.say("좌석을 10분 더 잡아 두었어요.", "Your seats are held for another 10 minutes.");
         }
@@ -279,10 +293,15 @@ impl Round<'_> {
                 }
                 self.state.stage = if self.state.offers.is_empty() { Stage::Idle } else { Stage::Offered };
                 self.offer_suggestions();
+                // A correction that could not be held keeps the seats held before.
+                if let Some(old) = self.state.replaced.take() {
+                    self.state.hold = Some(old);
+                    self.state.stage = Stage::Held;
+                    self.say("앞서 잡아 둔 좌석은 그대로 있어요.", "The seats held before are still yours.");
+                    self.read_back();
+                }
             }
-            (Tool::ReleaseHold, _) => {
-                self.state.hold = None;
-            }
+            (Tool::ReleaseHold, _) => self.released(),
             (Tool::CancelBooking, _) => {
                 self.state.stage = Stage::Booked;
                 self.say(
