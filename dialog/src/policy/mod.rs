@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use booking_tools::consent::Reply;
 use booking_tools::{
-    BookingRef, BookingStatus, FindShowtimes, HoldBestAvailable, HoldRef, Showtimes, Tool, ToolOutput,
+    BookingRef, BookingStatus, FindShowtimes, HoldBestAvailable, HoldRef, SeatClass, Showtimes, Tool, ToolOutput,
 };
 pub use booking_tools::{ToolCall, ToolResult};
 

@@ -172,18 +172,25 @@ impl Round<'_> {
         let who = self.state.slots.party.map(|p| party_words(p, self.ko)).unwrap_or_default();
         let won = text::won(h.amount);
         let what = o.as_ref().map(|o| self.offer_speech(o)).unwrap_or_default();
+        // The class is always named (standard is the default, never silent premium).
+        let class = self.state.slots.class.unwrap_or(SeatClass::Standard);
+        let (class_ko, class_en) = match class {
+            SeatClass::Standard => ("일반석", "standard seats"),
+            SeatClass::Premium => ("프리미엄석", "premium seats"),
+            SeatClass::Wheelchair => ("휠체어석", "wheelchair spaces"),
+        };
         if self.ko {
             let head = if what.is_empty() { String::new() } else { format!("{what}, ") };
-            let t = format!("{head}좌석 {seats_text}, {who}모두 {won}원입니다. 이대로 예매를 확정할까요?");
-            let s = format!("{head}좌석 {seats_speech}, {who}모두 {won}원입니다. 이대로 예매를 확정할까요?");
+            let t = format!("{head}{class_ko} {seats_text}, {who}모두 {won}원입니다. 이대로 예매를 확정할까요?");
+            let s = format!("{head}{class_ko} {seats_speech}, {who}모두 {won}원입니다. 이대로 예매를 확정할까요?");
             self.both(&t, &s);
             self.say("좌석은 10분 동안 잡아 둘게요.", "");
             self.yes_no();
             self.suggest("시간 연장", "연장");
         } else {
             let head = if what.is_empty() { String::new() } else { format!("{what}: ") };
-            let t = format!("{head}seats {seats_text}, {who}{won} won in total. Shall I confirm the booking?");
-            let s = format!("{head}seats {seats_speech}, {who}{won} won in total. Shall I confirm the booking?");
+            let t = format!("{head}{class_en} {seats_text}, {who}{won} won in total. Shall I confirm the booking?");
+            let s = format!("{head}{class_en} {seats_speech}, {who}{won} won in total. Shall I confirm the booking?");
             self.both(&t, &s);
             self.say("", "I will keep the seats for 10 minutes.");
             self.yes_no();

@@ -74,7 +74,7 @@ fn korean_booking_holds_reads_back_and_confirms_only_after_yes() {
     assert_eq!(out.calls[0].arguments(), json!({"movie_id": "nsyn-11", "date": "2026-11-28"}));
     let out = t.round("토요일 저녁 7시 매트릭스 두 명 예매해 주세요", &[ok("find_showtimes", showtimes())]);
     assert_eq!(out.calls[0].name(), "hold_best_available");
-    assert_eq!(out.calls[0].arguments(), json!({"showtime_id": "g1-1328-1900", "party_size": 2}));
+    assert_eq!(out.calls[0].arguments(), json!({"showtime_id": "g1-1328-1900", "party_size": 2, "class": "standard"}));
     let out =
         t.round("토요일 저녁 7시 매트릭스 두 명 예매해 주세요", &[ok("hold_best_available", hold("g1-1328-1900"))]);
     assert!(out.calls.is_empty());
@@ -115,7 +115,7 @@ fn offers_then_pick_by_suggestion_then_party() {
     assert!(out.calls.is_empty());
     assert_eq!(t.state.stage, Stage::Chosen);
     let out = t.round("two adults and a child", &[]);
-    assert_eq!(out.calls[0].arguments(), json!({"showtime_id": "g1-1328-1900", "party_size": 3}));
+    assert_eq!(out.calls[0].arguments(), json!({"showtime_id": "g1-1328-1900", "party_size": 3, "class": "standard"}));
 }
 
 #[test]

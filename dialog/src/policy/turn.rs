@@ -437,7 +437,8 @@ impl<'a> Round<'a> {
                 let args = HoldBestAvailable {
                     showtime_id: o.id.clone(),
                     party_size: u32::from(p.total.clamp(1, 10)),
-                    class: self.state.slots.class,
+                    // Standard unless premium or wheelchair was asked for.
+                    class: Some(self.state.slots.class.unwrap_or(SeatClass::Standard)),
                 };
                 self.state.stage = Stage::Chosen;
                 self.call(ToolCall::HoldBestAvailable(args));
@@ -477,7 +478,10 @@ impl<'a> Round<'a> {
             }
             Stage::Chosen => self.after_choice(),
             Stage::Offered => {
-                self.say("아래 상영 시간 중에서 골라 주세요.", "Please pick one of these showtimes.");
+                self.say(
+                    "말씀드린 상영 시간 중에서 번호로 골라 주세요.",
+                    "Please pick one of the showtimes by number.",
+                );
                 self.offer_suggestions();
             }
             Stage::CancelAsk => {

@@ -329,7 +329,7 @@ async fn korean_dialogue_from_a_family_question_to_a_confirmed_booking() {
 
     let t = gw.say("어른 둘 아이 하나").await;
     assert_eq!(t.called(), ["hold_best_available"]);
-    assert_eq!(t.calls[0].1, json!({"showtime_id": showtime, "party_size": 3}));
+    assert_eq!(t.calls[0].1, json!({"showtime_id": showtime, "party_size": 3, "class": "standard"}));
     assert_eq!(gw.held_by_me(&showtime).await, 3);
     assert!(t.text.contains("원") && t.text.contains("확정할까요"), "read back: {}", t.text);
     assert!(!t.speech.contains(&showtime), "no ids in speech: {}", t.speech);
