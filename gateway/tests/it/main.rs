@@ -5,6 +5,7 @@
 
 mod bookings;
 mod chat;
+mod chat_consent;
 mod cluster;
 mod http;
 mod openapi;
