@@ -219,7 +219,8 @@ mod tests {
             exp: u64,
             email: &'a str,
         }
-        let heard: Arc<std::sync::Mutex<Vec<(String, Option<String>)>>> = Arc::default();
+        type Heard = Vec<(String, Option<String>)>;
+        let heard: Arc<std::sync::Mutex<Heard>> = Arc::default();
         let h = heard.clone();
         let auth = Auth::new("s3cret").with_contact_hook(Arc::new(move |user: &str, email: Option<&str>| {
             h.lock().expect("lock").push((user.to_owned(), email.map(str::to_owned)));

@@ -7,6 +7,7 @@ mod bookings;
 mod chat;
 mod cluster;
 mod http;
+mod mail;
 mod openapi;
 mod protocol;
 mod seats;
