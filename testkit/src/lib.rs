@@ -1,8 +1,8 @@
 //! Test support shared by every crate's integration tests.
 //!
-//! It starts real servers (`redis-server`, PostgreSQL, an aiosmtpd SMTP server) on free loopback ports and
-//! offers an `eventually` helper so tests poll for a condition instead of
-//! sleeping for a fixed time. It must never be a dependency of production code.
+//! It starts real servers (`redis-server`, PostgreSQL, an aiosmtpd SMTP
+//! server) on free loopback ports and offers an `eventually` helper so tests
+//! poll for a condition instead of sleeping for a fixed time. It must never be a dependency of production code.
 
 #![allow(clippy::unwrap_used)]
 

@@ -60,8 +60,12 @@ async fn a_confirmation_is_mailed_to_the_address_in_the_buyers_token() {
     assert!(all.iter().all(|m| m.rcpt_to == ["alice@example.org"]), "bob got no mail: {all:?}");
     assert!(all[1].text.contains("예매가 취소되었습니다."), "{}", all[1].text);
     // The channel is counted in /metrics under its own label.
-    let (_, metrics) = node.get("/metrics").await;
-    assert!(metrics.contains("marquee_notifications_delivered_total{channel=\"email\"} 2"), "{metrics}");
+    // (The server stores a message before it answers 250, so wait for the count.)
+    testkit::eventually(WAIT, "two e-mail deliveries counted", || async {
+        let (_, metrics) = node.get("/metrics").await;
+        metrics.contains("marquee_notifications_delivered_total{channel=\"email\"} 2").then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]
