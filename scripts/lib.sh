@@ -201,3 +201,17 @@ ensure_kubectl() {
 ensure_prometheus() {
   command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || apt_install prometheus
 }
+
+# aiosmtpd (a real SMTP server in Python, used by the e-mail channel's tests
+# through testkit's SmtpServer) from PyPI, pinned, into its own venv in the
+# cache outside the repository; exports AIOSMTPD_PYTHON (the venv's python).
+MARQUEE_AIOSMTPD_PYPI_PACKAGE="aiosmtpd==1.4.6"
+ensure_aiosmtpd() {
+  local venv="${MARQUEE_AIOSMTPD_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/marquee/aiosmtpd-venv}"
+  if ! "$venv/bin/python" -c 'import aiosmtpd, sys; sys.exit(aiosmtpd.__version__ != sys.argv[1])' "${MARQUEE_AIOSMTPD_PYPI_PACKAGE#*==}" 2>/dev/null; then
+    step "installing aiosmtpd ($MARQUEE_AIOSMTPD_PYPI_PACKAGE from PyPI) into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$MARQUEE_AIOSMTPD_PYPI_PACKAGE"
+  fi
+  export AIOSMTPD_PYTHON="$venv/bin/python"
+}

@@ -5,12 +5,19 @@
 //! depends on no other Marquee crate, so clients such as `loadtest` sign
 //! tokens without compiling the gateway.
 //!
+//! A token may also carry an `email` claim, the address booking e-mail goes
+//! to. It is not part of [`Claims`] (what a session keeps); a verifier built
+//! with [`Auth::with_contact_hook`] hands each verified user id and its
+//! `email` (or `None`) to the hook, which is how the gateway tells the seat
+//! store where to send a user's confirmations.
+//!
 //! Display names are cleaned and judged by [`text::display_name`] both when a
 //! guest token is minted and when any token is verified (a token minted
 //! before the rule, or by another issuer, gets the same treatment).
 
 pub mod text;
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -57,6 +64,10 @@ pub enum AuthError {
     BadSubject,
 }
 
+/// Told of every verified token: its user id and its `email` claim (`None`
+/// when it has none).
+pub type ContactHook = Arc<dyn Fn(&str, Option<&str>) + Send + Sync>;
+
 /// Signs and checks tokens with one HS256 secret.
 #[derive(Clone)]
 pub struct Auth {
@@ -64,6 +75,16 @@ pub struct Auth {
     decoding: DecodingKey,
     validation: Validation,
     subject_ok: SubjectRule,
+    contact_hook: Option<ContactHook>,
+}
+
+/// What [`Auth::verify`] decodes: the claims and the optional `email`.
+#[derive(Deserialize)]
+struct Verified {
+    #[serde(flatten)]
+    claims: Claims,
+    #[serde(default)]
+    email: Option<String>,
 }
 
 impl Auth {
@@ -78,6 +99,7 @@ impl Auth {
             decoding: DecodingKey::from_secret(secret.as_bytes()),
             validation,
             subject_ok: |sub| !sub.is_empty(),
+            contact_hook: None,
         }
     }
 
@@ -86,14 +108,24 @@ impl Auth {
         Auth { subject_ok: rule, ..self }
     }
 
+    /// The same signer/checker, telling `hook` the user id and `email` claim
+    /// of every token it accepts.
+    pub fn with_contact_hook(self, hook: ContactHook) -> Auth {
+        Auth { contact_hook: Some(hook), ..self }
+    }
+
     /// Checks a token (signature, `exp` and `nbf` with [`CLOCK_LEEWAY_SECS`])
     /// and returns its claims. The display name comes back cleaned by
     /// [`text::display_name`]; a name it refuses is replaced by
     /// [`fallback_name`] of the user id.
     pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
-        let mut claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)?.claims;
+        let Verified { mut claims, email } =
+            jsonwebtoken::decode::<Verified>(token, &self.decoding, &self.validation)?.claims;
         if !(self.subject_ok)(&claims.sub) {
             return Err(AuthError::BadSubject);
+        }
+        if let Some(hook) = &self.contact_hook {
+            hook(&claims.sub, email.as_deref());
         }
         claims.name = text::display_name(&claims.name).unwrap_or_else(|_| fallback_name(&claims.sub));
         Ok(claims)
@@ -177,6 +209,34 @@ mod tests {
         let bad = strict.sign(&bad_sub).expect("sign");
         assert!(auth.verify(&bad).is_ok(), "the default rule takes any non-empty id");
         assert!(matches!(strict.verify(&bad), Err(AuthError::BadSubject)));
+    }
+
+    #[test]
+    fn the_contact_hook_hears_the_email_claim_of_verified_tokens_only() {
+        #[derive(Serialize)]
+        struct WithEmail<'a> {
+            sub: &'a str,
+            exp: u64,
+            email: &'a str,
+        }
+        type Heard = Vec<(String, Option<String>)>;
+        let heard: Arc<std::sync::Mutex<Heard>> = Arc::default();
+        let h = heard.clone();
+        let auth = Auth::new("s3cret").with_contact_hook(Arc::new(move |user: &str, email: Option<&str>| {
+            h.lock().expect("lock").push((user.to_owned(), email.map(str::to_owned)));
+        }));
+        let token = auth.sign(&WithEmail { sub: "u1", exp: now_secs() + 60, email: "u1@example.org" }).expect("sign");
+        assert_eq!(auth.verify(&token).expect("valid").sub, "u1");
+        let (_, guest) = auth.guest(None, 60).expect("sign");
+        let guest_id = auth.verify(&guest).expect("valid").sub;
+        assert!(
+            Auth::new("other")
+                .with_contact_hook(Arc::new(|_: &str, _: Option<&str>| panic!("not verified")))
+                .verify(&token)
+                .is_err()
+        );
+        let heard = heard.lock().expect("lock").clone();
+        assert_eq!(heard, [("u1".to_owned(), Some("u1@example.org".to_owned())), (guest_id, None)]);
     }
 
     /// A token signed with extra registered claims.

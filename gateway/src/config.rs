@@ -219,6 +219,21 @@ pub struct Config {
     #[arg(long, env = "BOOKING_WEBHOOK_URL")]
     pub booking_webhook: Option<String>,
 
+    /// SMTP server of the booking e-mail: `smtp://host[:port]` (plain),
+    /// `smtp://host[:port]?tls=required` (STARTTLS) or `smtps://host[:port]`,
+    /// `user:password@` for AUTH. Set with `MAIL_FROM`; absent: no e-mail.
+    /// Mail goes to the `email` claim of the buyer's token.
+    #[arg(long, env = "SMTP_URL")]
+    pub smtp_url: Option<String>,
+
+    /// The sender of the booking e-mail (`Name <addr>` or an address).
+    #[arg(long, env = "MAIL_FROM")]
+    pub mail_from: Option<String>,
+
+    /// A PEM file of a private CA to trust for the SMTP server (TLS URLs only).
+    #[arg(long, env = "SMTP_CA_FILE")]
+    pub smtp_ca_file: Option<PathBuf>,
+
     /// The system of record for bookings: `postgres://user:pass@host/db`
     /// (a cluster: every node the same database) or `sqlite://path`.
     /// Absent: the SQLite file `marquee.db` in `DATA_DIR`.
@@ -327,6 +342,12 @@ pub enum ConfigError {
     /// The webhook must be an HTTP(S) URL with a host.
     #[error("BOOKING_WEBHOOK_URL must be http(s)://host[:port][/path]")]
     WebhookUrl,
+    /// `SMTP_URL` and `MAIL_FROM` go together.
+    #[error("SMTP_URL and MAIL_FROM must be set together (the booking e-mail needs both)")]
+    MailHalfSet,
+    /// The booking e-mail settings are unusable (the reason names the setting).
+    #[error("booking e-mail: {0}")]
+    Mail(String),
     /// The database URL names no engine this build has.
     #[error("DATABASE_URL must be postgres://… or sqlite://…")]
     DatabaseUrl,
@@ -379,6 +400,9 @@ impl Config {
         {
             return Err(ConfigError::WebhookUrl);
         }
+        if let Some(mail) = self.mail()? {
+            mail.check().map_err(|e| ConfigError::Mail(e.to_string()))?;
+        }
         if let Some(url) = &self.database_url
             && !["postgres://", "postgresql://", "sqlite:"].iter().any(|p| url.starts_with(p))
         {
@@ -405,6 +429,20 @@ impl Config {
         let matches = command.get_matches_from(["gateway"]);
         // The defaults are constants of this file; if they did not parse, no test could run.
         Config::from_arg_matches(&matches).unwrap_or_else(|e| panic!("the default configuration does not parse: {e}"))
+    }
+
+    /// The booking e-mail settings (`SMTP_URL`, `MAIL_FROM`, `SMTP_CA_FILE`),
+    /// not checked beyond both being set: [`Config::validate`] checks them.
+    pub fn mail(&self) -> Result<Option<seats::mail::MailConfig>, ConfigError> {
+        match (&self.smtp_url, &self.mail_from) {
+            (None, None) if self.smtp_ca_file.is_none() => Ok(None),
+            (Some(url), Some(from)) => Ok(Some(seats::mail::MailConfig {
+                smtp_url: url.clone(),
+                from: from.clone(),
+                ca_file: self.smtp_ca_file.clone(),
+            })),
+            _ => Err(ConfigError::MailHalfSet),
+        }
     }
 
     /// Server heartbeat interval.
@@ -534,5 +572,33 @@ mod tests {
         assert!(c.validate().is_ok());
         c.sweep_interval_ms = 0;
         assert!(matches!(c.validate(), Err(ConfigError::Zero("SWEEP_INTERVAL_MS"))));
+    }
+
+    #[test]
+    fn the_booking_email_needs_an_smtp_url_and_a_sender() {
+        let mut c = Config::for_tests();
+        assert!(matches!(c.mail(), Ok(None)));
+        c.smtp_url = Some("smtp://127.0.0.1:2525".into());
+        assert!(matches!(c.validate(), Err(ConfigError::MailHalfSet)));
+        c.mail_from = Some("Marquee <tickets@example.com>".into());
+        assert!(c.validate().is_ok());
+        for ok in ["smtps://mail.example.com", "smtp://u:p@mail.example.com:587?tls=required"] {
+            c.smtp_url = Some(ok.into());
+            assert!(c.validate().is_ok(), "{ok}");
+        }
+        for bad in ["http://mail.example.com", "smtp://", "smtp://mail.example.com?tls=sometimes"] {
+            c.smtp_url = Some(bad.into());
+            let e = c.validate().expect_err(bad);
+            assert!(matches!(&e, ConfigError::Mail(m) if m.contains("SMTP_URL")), "{bad}: {e}");
+        }
+        c.smtp_url = Some("smtp://127.0.0.1:2525".into());
+        c.mail_from = Some("nobody".into());
+        assert!(matches!(c.validate(), Err(ConfigError::Mail(m)) if m.contains("MAIL_FROM")));
+        c.mail_from = Some("tickets@example.com".into());
+        c.smtp_ca_file = Some("/nonexistent/ca.pem".into());
+        assert!(matches!(c.validate(), Err(ConfigError::Mail(m)) if m.contains("SMTP_CA_FILE")));
+        c.smtp_url = None;
+        c.mail_from = None;
+        assert!(matches!(c.validate(), Err(ConfigError::MailHalfSet)), "a CA file alone is a mistake");
     }
 }

@@ -114,7 +114,8 @@ async fn serve(
         Some(path) => seats::Schedule::load(path)?,
         None => seats::demo::schedule_from_today()?,
     };
-    let outbox = seats::notifier::OutboxConfig::new(config.booking_webhook.clone());
+    let mut outbox = seats::notifier::OutboxConfig::new(config.booking_webhook.clone());
+    outbox.mail = config.mail()?;
     let ledger = match &config.database_url {
         Some(url) => ledger::Ledger::open(url).await?,
         None => {
@@ -150,7 +151,7 @@ async fn serve(
     let tracker = TaskTracker::new();
     let sweep_every = config.sweep_interval();
     let chat_queue = chat::ChatQueue::new(&bus, bus_config_of(&config), config.chat_queue_max);
-    let node = Arc::new(node::Node::new(
+    let mut node = node::Node::new(
         node_id.clone(),
         config,
         bus,
@@ -160,7 +161,14 @@ async fn serve(
         chat_queue,
         shutdown.clone(),
         tracker.clone(),
-    ));
+    );
+    if outbox.mail.is_some() {
+        // Every verified token tells the store where its user's booking
+        // e-mail goes (its `email` claim; see seats::mail).
+        let contacts = store.contacts().clone();
+        node.auth = node.auth.clone().with_contact_hook(Arc::new(move |user, email| contacts.record(user, email)));
+    }
+    let node = Arc::new(node);
     if node.config.role.dispatches() {
         start_dispatcher(&node, &tracker).await?;
     }

@@ -22,6 +22,7 @@ pub mod domain;
 mod engine;
 mod error;
 mod lanes;
+pub mod mail;
 mod memory;
 pub mod metrics;
 pub mod nearby;
@@ -154,6 +155,8 @@ pub struct SeatStore {
     channels: Arc<[String]>,
     /// Wakes the outbox workers when a change queued events.
     kick: Arc<tokio::sync::Notify>,
+    /// The buyers' e-mail addresses (from their tokens) for `email` rows.
+    contacts: mail::Contacts,
 }
 
 /// The channel of the live `user:<id>` event, always queued.
@@ -195,6 +198,7 @@ impl SeatStore {
             ledger,
             channels: Arc::from(vec![LIVE_CHANNEL.to_owned()]),
             kick: Arc::default(),
+            contacts: mail::Contacts::default(),
         }
     }
 
@@ -205,6 +209,11 @@ impl SeatStore {
         all.extend(channels.iter().filter(|c| **c != LIVE_CHANNEL).map(|c| (*c).to_owned()));
         self.channels = Arc::from(all);
         self
+    }
+
+    /// Where the `email` channel finds each buyer's address (see [`mail`]).
+    pub fn contacts(&self) -> &mail::Contacts {
+        &self.contacts
     }
 
     /// The system of record.
@@ -715,7 +724,7 @@ impl SeatStore {
             BookingStatus::Confirmed => "confirmed",
             BookingStatus::Cancelled => "cancelled",
         };
-        Ok(self
+        let all = self
             .channels
             .iter()
             .map(|c| ledger::NewEvent {
@@ -723,7 +732,8 @@ impl SeatStore {
                 key: format!("{}:{status}:{c}", b.booking_id),
                 payload: payload.clone(),
             })
-            .collect())
+            .collect();
+        Ok(mail::addressed(all, &self.contacts, &b.user))
     }
 
     /// Proposes `n` adjacent seats (see [`best::best_available`]) from the

@@ -57,7 +57,7 @@ static METRICS: LazyLock<SeatMetrics> = LazyLock::new(|| {
     r.register("marquee_seats_expired_total", "Held seats released by the expiry sweeper", m.expired.clone());
     r.register(
         "marquee_notifications_delivered_total",
-        "Booking events delivered from the outbox, by channel (live, webhook)",
+        "Booking events delivered from the outbox, by channel (live, webhook, email)",
         m.delivered.clone(),
     );
     r.register(
@@ -121,6 +121,7 @@ fn channel_label(channel: &str) -> &'static str {
     match channel {
         crate::LIVE_CHANNEL => crate::LIVE_CHANNEL,
         crate::notifier::WEBHOOK_CHANNEL => crate::notifier::WEBHOOK_CHANNEL,
+        crate::mail::EMAIL_CHANNEL => crate::mail::EMAIL_CHANNEL,
         _ => "other",
     }
 }

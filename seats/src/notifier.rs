@@ -4,7 +4,10 @@
 //! - `live`: the event on topic `user:<id>`, so every device of the buyer
 //!   sees the booking;
 //! - `webhook`: a POST to the booking webhook (the SMS or mail gateway of a
-//!   real deployment) with `Idempotency-Key: <booking>:<status>:webhook`.
+//!   real deployment) with `Idempotency-Key: <booking>:<status>:webhook`;
+//! - `email`: the confirmation or cancellation e-mailed over SMTP to the
+//!   address the buyer's token carried ([`crate::mail`]), its `Message-Id`
+//!   derived from `<booking>:<status>:email`.
 //!
 //! Workers run on every node and claim events with a time lease
 //! ([`ledger::Ledger::claim_events`]), not a consumer name, so a node that
@@ -21,6 +24,7 @@ use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
 use crate::SeatStore;
+use crate::mail::{EMAIL_CHANNEL, MailConfig, MailEvent, MailFailure, Mailer};
 use crate::types::BookingEvent;
 use crate::webhook::{Failure, Webhook};
 
@@ -36,6 +40,12 @@ pub enum NotifierError {
     /// The webhook client could not be built.
     #[error("webhook: {0}")]
     Webhook(String),
+    /// The SMTP URL is not one of the forms the e-mail channel knows.
+    #[error("SMTP_URL {0:?} must be smtp://host[:port], smtp://host[:port]?tls=required or smtps://host[:port]: {1}")]
+    BadSmtpUrl(String, String),
+    /// The sender or the CA file of the e-mail channel is unusable.
+    #[error("e-mail: {0}")]
+    Mail(String),
 }
 
 /// How the outbox is drained.
@@ -44,6 +54,9 @@ pub struct OutboxConfig {
     /// `http(s)://host[:port][/path]` of the booking webhook; `None`: no
     /// webhook channel.
     pub webhook_url: Option<String>,
+    /// The SMTP server and sender of the booking e-mail; `None`: no
+    /// `email` channel.
+    pub mail: Option<MailConfig>,
     /// Events claimed per round.
     pub batch: i64,
     /// How long a claim is this worker's alone: longer than one delivery
@@ -57,7 +70,7 @@ pub struct OutboxConfig {
     pub max_backoff: Duration,
     /// Attempts before a failing event is dead-lettered.
     pub max_attempts: i64,
-    /// Time limit of one webhook request.
+    /// Time limit of one webhook request or one e-mail's SMTP exchange.
     pub request_timeout: Duration,
 }
 
@@ -66,6 +79,7 @@ impl OutboxConfig {
     pub fn new(webhook_url: Option<String>) -> OutboxConfig {
         OutboxConfig {
             webhook_url,
+            mail: None,
             batch: 32,
             lease: Duration::from_secs(30),
             poll_interval: Duration::from_millis(500),
@@ -78,7 +92,14 @@ impl OutboxConfig {
 
     /// The channels to queue events for besides `live`.
     pub fn channels(&self) -> Vec<&'static str> {
-        if self.webhook_url.is_some() { vec![WEBHOOK_CHANNEL] } else { Vec::new() }
+        let mut channels = Vec::new();
+        if self.webhook_url.is_some() {
+            channels.push(WEBHOOK_CHANNEL);
+        }
+        if self.mail.is_some() {
+            channels.push(EMAIL_CHANNEL);
+        }
+        channels
     }
 
     /// The delay before attempt `attempts + 1` (jittered ±20 % so events that
@@ -100,7 +121,8 @@ enum Outcome {
 }
 
 /// Drains the outbox until `shutdown`. Errors of the database are logged
-/// and retried; only a bad webhook URL is returned, before anything runs.
+/// and retried; only a bad webhook URL or e-mail setting is returned, before
+/// anything runs.
 pub async fn run_outbox(
     store: SeatStore,
     config: OutboxConfig,
@@ -108,6 +130,10 @@ pub async fn run_outbox(
 ) -> Result<(), NotifierError> {
     let hook = match &config.webhook_url {
         Some(url) => Some(Webhook::new(url, config.request_timeout)?),
+        None => None,
+    };
+    let mailer = match &config.mail {
+        Some(mail) => Some(Mailer::new(mail, config.request_timeout)?),
         None => None,
     };
     let mut db_backoff = config.min_backoff;
@@ -128,7 +154,7 @@ pub async fn run_outbox(
         };
         let full = events.len() as i64 == config.batch;
         for event in events {
-            let outcome = deliver(&store, hook.as_ref(), &event).await;
+            let outcome = deliver(&store, hook.as_ref(), mailer.as_ref(), &event).await;
             let now = store.clock().now_ms();
             let ledger = store.ledger();
             let stored = match outcome {
@@ -164,7 +190,12 @@ pub async fn run_outbox(
     Ok(())
 }
 
-async fn deliver(store: &SeatStore, hook: Option<&Webhook>, event: &ledger::OutboxEvent) -> Outcome {
+async fn deliver(
+    store: &SeatStore,
+    hook: Option<&Webhook>,
+    mailer: Option<&Mailer>,
+    event: &ledger::OutboxEvent,
+) -> Outcome {
     match event.channel.as_str() {
         crate::LIVE_CHANNEL => {
             let parsed: Result<BookingEvent, _> = serde_json::from_str(&event.payload);
@@ -185,6 +216,16 @@ async fn deliver(store: &SeatStore, hook: Option<&Webhook>, event: &ledger::Outb
                     Outcome::Permanent(f.to_string())
                 }
                 Err(f) => Outcome::Retry(f.to_string()),
+            }
+        }
+        EMAIL_CHANNEL => {
+            let Some(mailer) = mailer else { return Outcome::Retry("no SMTP server configured on this node".into()) };
+            let parsed: Result<MailEvent, _> = serde_json::from_str(&event.payload);
+            let Ok(parsed) = parsed else { return Outcome::Permanent("unreadable e-mail event".into()) };
+            match mailer.send(&event.key, &parsed, &store.schedule()).await {
+                Ok(()) => Outcome::Delivered,
+                Err(MailFailure::Permanent(why)) => Outcome::Permanent(why),
+                Err(MailFailure::Transient(why)) => Outcome::Retry(why),
             }
         }
         other => Outcome::Permanent(format!("unknown channel {other:?}")),
@@ -212,5 +253,8 @@ mod tests {
         assert!(c.backoff(40) <= Duration::from_secs(360));
         assert!(c.channels().is_empty());
         assert_eq!(OutboxConfig::new(Some("http://x".into())).channels(), [WEBHOOK_CHANNEL]);
+        let mut c = OutboxConfig::new(None);
+        c.mail = Some(MailConfig { smtp_url: "smtp://127.0.0.1:25".into(), from: "a@b.test".into(), ca_file: None });
+        assert_eq!(c.channels(), [EMAIL_CHANNEL]);
     }
 }

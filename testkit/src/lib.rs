@@ -1,14 +1,16 @@
 //! Test support shared by every crate's integration tests.
 //!
-//! It starts real servers (`redis-server`, PostgreSQL) on free loopback ports and
-//! offers an `eventually` helper so tests poll for a condition instead of
-//! sleeping for a fixed time. It must never be a dependency of production code.
+//! It starts real servers (`redis-server`, PostgreSQL, an aiosmtpd SMTP
+//! server) on free loopback ports and offers an `eventually` helper so tests
+//! poll for a condition instead of sleeping for a fixed time. It must never be a dependency of production code.
 
 #![allow(clippy::unwrap_used)]
 
 mod postgres;
+mod smtp;
 
 pub use crate::postgres::PostgresServer;
+pub use crate::smtp::{Received, SmtpServer};
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;

@@ -8,6 +8,7 @@ mod chat;
 mod chat_consent;
 mod cluster;
 mod http;
+mod mail;
 mod openapi;
 mod protocol;
 mod seats;

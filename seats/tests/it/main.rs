@@ -1,11 +1,13 @@
 //! Integration tests of the seat store. Every test in `store` runs against
 //! both engines (in-process and a real redis-server); `race` runs the
 //! contention test on Redis with two separate bus connections; `notify` runs
-//! the webhook notifier against Redis and a small HTTP server.
+//! the webhook notifier against Redis and a small HTTP server; `mail` the
+//! e-mail channel against a real SMTP server (aiosmtpd).
 
 #![allow(clippy::unwrap_used)]
 
 mod lifecycle;
+mod mail;
 mod notify;
 mod race;
 mod store;
@@ -152,8 +154,14 @@ impl Env {
     /// A store whose booking events are also queued for a webhook, with no
     /// outbox worker running yet (see [`Env::start_outbox`]).
     pub(crate) async fn with_webhook(kind: Kind) -> Env {
+        Env::with_channels(kind, &[seats::notifier::WEBHOOK_CHANNEL]).await
+    }
+
+    /// A store whose booking events are also queued for `channels`, with no
+    /// outbox worker running yet.
+    pub(crate) async fn with_channels(kind: Kind, channels: &[&str]) -> Env {
         let mut env = Env::bare(kind).await;
-        env.store = env.store.clone().with_channels(&[seats::notifier::WEBHOOK_CHANNEL]);
+        env.store = env.store.clone().with_channels(channels);
         env
     }
 
