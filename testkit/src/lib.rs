@@ -7,8 +7,10 @@
 #![allow(clippy::unwrap_used)]
 
 mod postgres;
+pub mod toss;
 
 pub use crate::postgres::PostgresServer;
+pub use crate::toss::TossServer;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
