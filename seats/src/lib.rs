@@ -16,6 +16,7 @@
 //! HTTP or WebSocket: the gateway maps [`SeatError::code`] to its responses.
 
 pub mod best;
+pub mod checkout;
 pub mod demo;
 pub mod domain;
 mod engine;

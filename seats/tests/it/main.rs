@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod checkout;
 mod lifecycle;
 mod notify;
 mod race;
