@@ -66,10 +66,28 @@ impl Session {
         }
     }
 
-    pub(super) async fn confirm(&mut self, id: ReqId, showtime: String, hold_id: String) -> Result<(), End> {
-        match self.node.seats.confirm(&showtime, &self.claims.sub, &hold_id).await {
+    pub(super) async fn confirm(
+        &mut self,
+        id: ReqId,
+        showtime: String,
+        hold_id: String,
+        payment: wire::PaymentBody,
+    ) -> Result<(), End> {
+        let input = match payment.input() {
+            Ok(input) => input,
+            Err(why) => return self.seat_error(id, &SeatError::Invalid(why)).await,
+        };
+        let provider = &self.node.config.payments;
+        let user = &self.claims.sub;
+        match ::seats::checkout::checkout(&self.node.seats, provider, &showtime, user, &hold_id, &input).await {
             Ok(booking) => self.reply(ServerMsg::Confirmed { id, booking: &booking }).await,
-            Err(e) => self.seat_error(id, &e).await,
+            Err(::seats::checkout::CheckoutError::Seat(e)) => self.seat_error(id, &e).await,
+            Err(e) => {
+                let code = wire::checkout_code(&e);
+                self.node.metrics.error(code);
+                let message = e.to_string();
+                self.reply(ServerMsg::Error { id: Some(id), code, message: &message, seats: None }).await
+            }
         }
     }
 

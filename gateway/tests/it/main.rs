@@ -8,6 +8,7 @@ mod chat;
 mod cluster;
 mod http;
 mod openapi;
+mod payment;
 mod protocol;
 mod seats;
 mod support;
