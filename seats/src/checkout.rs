@@ -315,6 +315,10 @@ pub async fn finish(
         P::Confirmed => Ok(store.confirm(&record.showtime, &record.user, &record.order_id).await?),
         P::Approved => match store.confirm(&record.showtime, &record.user, &record.order_id).await {
             Ok(b) => {
+                if i64::from(b.amount) != record.amount {
+                    // The quote and the confirm priced the hold differently.
+                    tracing::error!(order = %record.order_id, charged = record.amount, booked = b.amount, "booking amount differs from the charge");
+                }
                 let step = Step { booking_id: Some(&b.booking_id), ..Step::default() };
                 transition(store, &record, &[P::Approved], P::Confirmed, step).await?;
                 Ok(b)
