@@ -19,7 +19,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use seats::{Booking, SeatClass, SeatError, SeatId};
+use seats::{Booking, SeatClass, SeatError, SeatId, Tickets};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
@@ -43,6 +43,7 @@ pub fn routes() -> Router<Arc<Node>> {
         .route("/api/showtimes/{id}/best-available", post(best_available))
         .route("/api/bookings", get(my_bookings))
         .route("/api/bookings/{id}", delete(cancel_booking))
+        .route("/api/bookings/{id}/ticket.svg", get(ticket_svg))
         .route("/api/admin/schedule", post(load_schedule))
         .route("/api/openapi.json", get(openapi_json))
 }
@@ -62,6 +63,7 @@ pub fn routes() -> Router<Arc<Node>> {
         best_available,
         my_bookings,
         cancel_booking,
+        ticket_svg,
         load_schedule,
         openapi_json
     ),
@@ -185,7 +187,11 @@ fn payment_status(e: &seats::checkout::CheckoutError) -> StatusCode {
 pub fn seat_status(e: &SeatError) -> StatusCode {
     match e {
         SeatError::UnknownShowtime(_) | SeatError::HoldNotFound | SeatError::BookingNotFound => StatusCode::NOT_FOUND,
-        SeatError::UnknownSeats(_) | SeatError::Invalid(_) => StatusCode::BAD_REQUEST,
+        SeatError::UnknownSeats(_)
+        | SeatError::Invalid(_)
+        | SeatError::TicketCountMismatch { .. }
+        | SeatError::TicketNotOffered(_)
+        | SeatError::AgeRestricted { .. } => StatusCode::BAD_REQUEST,
         SeatError::Unavailable(_)
         | SeatError::IdempotencyConflict
         | SeatError::ExtendLimit
@@ -237,6 +243,11 @@ struct ShowtimesQuery {
     date: Option<String>,
     /// Only showtimes of this movie id.
     movie: Option<String>,
+    /// Only theaters in this district or neighbourhood (`강남`, `홍대 근처`, `Hongdae`).
+    district: Option<String>,
+    /// `lat,lon` (degrees): nearest theaters first, each showtime with its `distance_km`.
+    #[param(example = "37.4979,127.0276")]
+    near: Option<String>,
 }
 
 /// `GET /api/showtimes`.
@@ -245,10 +256,11 @@ struct ShowtimesBody<'a> {
     showtimes: Vec<ShowtimeView<'a>>,
 }
 
-/// The showtimes, by start time, optionally of one day and one movie.
+/// The showtimes, by start time (with `near`, nearest theater first),
+/// optionally of one day, one movie and one district.
 #[utoipa::path(get, path = "/api/showtimes", tag = "seats", params(ShowtimesQuery), responses(
     (status = 200, description = "The showtimes", body = ShowtimesBody),
-    (status = 400, description = "`bad_request`: a malformed query string", content_type = "application/json", body = ErrorBody),
+    (status = 400, description = "`bad_request` (a malformed query string) or `invalid_request` (`near` is not `lat,lon`)", content_type = "application/json", body = ErrorBody),
     (status = 401, description = "`unauthorized`: no or invalid bearer token", content_type = "application/json", body = ErrorBody),
 ))]
 async fn list_showtimes(
@@ -258,7 +270,9 @@ async fn list_showtimes(
 ) -> Result<Response, ApiError> {
     let Query(q) = q?;
     let schedule = node.seats.schedule();
-    let showtimes = seating::list_showtimes(&schedule, q.date.as_deref(), q.movie.as_deref());
+    let filter =
+        seating::ShowtimeFilter::new(q.date.as_deref(), q.movie.as_deref(), q.district.as_deref(), q.near.as_deref())?;
+    let showtimes = seating::list_showtimes_by(&schedule, &filter);
     Ok(Json(ShowtimesBody { showtimes }).into_response())
 }
 
@@ -292,12 +306,26 @@ struct HoldBody {
     /// Client-chosen key: a retry with the same key returns the first result.
     #[schema(pattern = "^[A-Za-z0-9_.:-]{1,64}$")]
     idempotency_key: String,
+    /// Tickets by type (`{"adult":2,"child":1}`), one per seat; all adult when absent.
+    #[serde(default)]
+    tickets: Option<Tickets>,
+}
+
+/// `POST /api/showtimes/{id}/holds/{hold_id}/confirm` (the body is optional).
+#[derive(Deserialize, ToSchema, Default)]
+struct ConfirmBody {
+    /// Tickets by type instead of the hold's; the hold's when absent.
+    #[serde(default)]
+    tickets: Option<Tickets>,
+    /// How the hold is paid (docs/protocol.md, *Payment*); absent: the demo provider.
+    #[serde(default)]
+    payment: Option<wire::PaymentBody>,
 }
 
 /// Holds seats for the caller, all or none.
 #[utoipa::path(post, path = "/api/showtimes/{id}/holds", tag = "seats", params(("id" = String, Path, description = "The showtime id")), request_body = HoldBody, responses(
     (status = 200, description = "The hold", body = seats::Hold),
-    (status = 400, description = "`bad_request` (not the expected JSON), `unknown_seat` (listed in `seats`) or `invalid_request`", content_type = "application/json", body = ErrorBody),
+    (status = 400, description = "`bad_request` (not the expected JSON), `unknown_seat` (listed in `seats`), `invalid_request`, `ticket_count_mismatch`, `ticket_not_offered` or `age_restricted`", content_type = "application/json", body = ErrorBody),
     (status = 401, description = "`unauthorized`: no or invalid bearer token", content_type = "application/json", body = ErrorBody),
     (status = 404, description = "`unknown_showtime`", content_type = "application/json", body = ErrorBody),
     (status = 409, description = "`seats_unavailable` (listed in `seats`; nothing was held) or `idempotency_conflict`", content_type = "application/json", body = ErrorBody),
@@ -312,7 +340,7 @@ async fn hold(
 ) -> ApiResult<seats::Hold> {
     let Path(id) = id?;
     let Json(b) = body?;
-    let req = seating::hold_request(id, &c.sub, b.seats, b.ttl_secs, b.idempotency_key);
+    let req = seating::hold_request(id, &c.sub, b.seats, b.ttl_secs, b.idempotency_key, b.tickets);
     Ok(Json(node.seats.hold(req).await?))
 }
 
@@ -383,10 +411,12 @@ async fn release_seats(
     Ok(Json(node.seats.release(&id, &c.sub, seats::ReleaseTarget::Seats(b.seats)).await?))
 }
 
-/// Buys the seats of one of the caller's holds.
-#[utoipa::path(post, path = "/api/showtimes/{id}/holds/{hold_id}/confirm", tag = "seats", params(("id" = String, Path, description = "The showtime id"), ("hold_id" = String, Path, description = "The hold id")), responses(
+/// Buys the seats of one of the caller's holds, priced by the store from
+/// the schedule for the hold's tickets (or the body's).
+#[utoipa::path(post, path = "/api/showtimes/{id}/holds/{hold_id}/confirm", tag = "seats", params(("id" = String, Path, description = "The showtime id"), ("hold_id" = String, Path, description = "The hold id")),
+    request_body(content = Option<ConfirmBody>, description = "Optional: other tickets than the hold's", content_type = "application/json"), responses(
     (status = 200, description = "The booking", body = Booking),
-    (status = 400, description = "`bad_request`: a malformed path", content_type = "application/json", body = ErrorBody),
+    (status = 400, description = "`bad_request` (a malformed path or body), `ticket_count_mismatch`, `ticket_not_offered` or `age_restricted`", content_type = "application/json", body = ErrorBody),
     (status = 401, description = "`unauthorized`: no or invalid bearer token", content_type = "application/json", body = ErrorBody),
     (status = 403, description = "`not_owner`: another user's hold", content_type = "application/json", body = ErrorBody),
     (status = 404, description = "`unknown_showtime` or `hold_not_found`", content_type = "application/json", body = ErrorBody),
@@ -403,27 +433,19 @@ async fn confirm(
 ) -> ApiResult<Booking> {
     let Path((id, hold_id)) = ids?;
     let body = body?;
-    let payment = if body.iter().all(u8::is_ascii_whitespace) {
-        wire::PaymentBody::default()
+    // No body (or an empty one) is the hold's tickets and the demo payment.
+    let b: ConfirmBody = if body.iter().all(u8::is_ascii_whitespace) {
+        ConfirmBody::default()
     } else {
-        let b: ConfirmBody = serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-        b.payment.unwrap_or_default()
+        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("invalid confirm body: {e}")))?
     };
-    let input = payment.input().map_err(|why| ApiError::Seat(SeatError::Invalid(why)))?;
+    let input = b.payment.unwrap_or_default().input().map_err(|why| ApiError::Seat(SeatError::Invalid(why)))?;
     let provider = &node.config.payments;
-    match seats::checkout::checkout(&node.seats, provider, &id, &c.sub, &hold_id, &input).await {
+    match seats::checkout::checkout(&node.seats, provider, &id, &c.sub, &hold_id, b.tickets, &input).await {
         Ok(b) => Ok(Json(b)),
         Err(seats::checkout::CheckoutError::Seat(e)) => Err(e.into()),
         Err(e) => Err(ApiError::Payment(e)),
     }
-}
-
-/// The optional body of `POST …/confirm`.
-#[derive(Deserialize, ToSchema)]
-struct ConfirmBody {
-    /// How the hold is paid (absent: the demo provider).
-    #[serde(default)]
-    payment: Option<wire::PaymentBody>,
 }
 
 /// `GET /api/bookings`.
@@ -461,6 +483,31 @@ async fn cancel_booking(
 ) -> ApiResult<Booking> {
     let Path(id) = id?;
     Ok(Json(node.seats.cancel_booking(&c.sub, &id).await?))
+}
+
+/// The e-ticket of one of the caller's bookings (by id or by its 8-letter
+/// code): an SVG QR code carrying `MARQUEE:<code>:<booking_id>`.
+#[utoipa::path(get, path = "/api/bookings/{id}/ticket.svg", tag = "seats",
+    params(("id" = String, Path, description = "The booking id (`bk<hex>-<showtime>`) or its code (`K7MQ3XPA`)")), responses(
+    (status = 200, description = "The QR code", content_type = "image/svg+xml", body = String),
+    (status = 400, description = "`bad_request`: a malformed path", content_type = "application/json", body = ErrorBody),
+    (status = 401, description = "`unauthorized`: no or invalid bearer token", content_type = "application/json", body = ErrorBody),
+    (status = 403, description = "`not_owner`: another user's booking", content_type = "application/json", body = ErrorBody),
+    (status = 404, description = "`booking_not_found`", content_type = "application/json", body = ErrorBody),
+    (status = 503, description = "`unavailable`: the ledger failed; retry", content_type = "application/json", body = ErrorBody),
+))]
+async fn ticket_svg(
+    User(c): User,
+    State(node): State<Arc<Node>>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let Path(id) = id?;
+    let booking = match seats::BookingCode::parse(&id) {
+        Some(code) => node.seats.booking_by_code(&c.sub, code.as_str()).await?,
+        None => node.seats.booking(&c.sub, &id).await?,
+    };
+    let svg = crate::eticket::svg(&booking).map_err(|e| SeatError::Storage(format!("QR code: {e}")))?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
 }
 
 /// `POST /api/showtimes/{id}/best-available`.

@@ -12,6 +12,7 @@ pub mod api;
 pub mod auth;
 pub mod chat;
 pub mod config;
+pub mod eticket;
 pub mod guest_limit;
 pub mod http;
 pub mod hub;

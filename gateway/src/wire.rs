@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::ws::Utf8Bytes;
-use seats::{Booking, Hold, Released, SeatClass, SeatError, SeatId, SeatMap};
+use seats::{Booking, Hold, Released, SeatClass, SeatError, SeatId, SeatMap, Tickets};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 
@@ -158,6 +158,12 @@ pub enum ClientMsg {
         /// Only showtimes of this movie id.
         #[serde(default)]
         movie: Option<String>,
+        /// Only theaters in this district or neighbourhood (`강남`, `홍대 근처`).
+        #[serde(default)]
+        district: Option<String>,
+        /// `lat,lon`: nearest theaters first, with `distance_km`.
+        #[serde(default)]
+        near: Option<String>,
     },
     /// The full seat map of a showtime (answered with `seat_map`).
     SeatMap {
@@ -179,6 +185,9 @@ pub enum ClientMsg {
         ttl_secs: Option<u64>,
         /// Client-chosen key; a retry with it returns the first result.
         idempotency_key: String,
+        /// Tickets by type, e.g. `{"adult":2,"child":1}`; absent: all adult.
+        #[serde(default)]
+        tickets: Option<Tickets>,
     },
     /// Extend one of the caller's holds (answered with `extended`).
     ExtendHold {
@@ -210,6 +219,9 @@ pub enum ClientMsg {
         showtime: String,
         /// The hold.
         hold_id: String,
+        /// Tickets by type instead of the hold's; absent: the hold's.
+        #[serde(default)]
+        tickets: Option<Tickets>,
         /// How it is paid (absent: the demo provider).
         #[serde(default)]
         payment: Option<PaymentBody>,
@@ -451,6 +463,12 @@ pub enum ErrorCode {
     AlreadyCancelled,
     /// Seats: best-available found no block of seats that fits.
     NoFit,
+    /// Seats: the tickets do not add up to the number of seats.
+    TicketCountMismatch,
+    /// Seats: the showtime does not offer this ticket type.
+    TicketNotOffered,
+    /// Seats: a teen or child ticket for a film rated adults only (청소년관람불가).
+    AgeRestricted,
     /// Chat: the queue is full; nothing was queued.
     Overloaded,
     /// Payment: the provider declined; nothing charged, the hold released.
@@ -526,6 +544,9 @@ impl From<&SeatError> for ErrorCode {
             SeatError::BookingNotFound => ErrorCode::BookingNotFound,
             SeatError::AlreadyCancelled => ErrorCode::AlreadyCancelled,
             SeatError::NoFit(_) => ErrorCode::NoFit,
+            SeatError::TicketCountMismatch { .. } => ErrorCode::TicketCountMismatch,
+            SeatError::TicketNotOffered(_) => ErrorCode::TicketNotOffered,
+            SeatError::AgeRestricted { .. } => ErrorCode::AgeRestricted,
             SeatError::Storage(_) | SeatError::Unsynced => ErrorCode::Unavailable,
         }
     }
@@ -972,6 +993,9 @@ mod tests {
             SeatError::BookingNotFound,
             SeatError::AlreadyCancelled,
             SeatError::NoFit(2),
+            SeatError::TicketCountMismatch { tickets: 1, seats: 2 },
+            SeatError::TicketNotOffered(seats::TicketType::Child),
+            SeatError::AgeRestricted { ticket: seats::TicketType::Child, rating: seats::AgeRating::Adults },
             SeatError::Storage("down".into()),
         ];
         for e in &all {

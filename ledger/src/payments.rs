@@ -74,6 +74,9 @@ pub struct NewPayment {
     pub payment_key: String,
     /// `demo` or `toss`.
     pub provider: String,
+    /// The tickets the checkout named, as JSON (owned by `seats`; empty:
+    /// the hold's), so whichever node finishes the saga sells the same.
+    pub tickets: String,
     /// Now.
     pub now: Millis,
 }
@@ -93,6 +96,8 @@ pub struct PaymentRecord {
     pub payment_key: String,
     /// `demo` or `toss`.
     pub provider: String,
+    /// The tickets the checkout named (JSON; empty: the hold's).
+    pub tickets: String,
     /// Where it stands.
     pub state: PaymentState,
     /// The booking, once confirmed.
@@ -107,7 +112,7 @@ pub struct PaymentRecord {
     pub last_error: Option<String>,
 }
 
-const COLUMNS: &str = "order_id, showtime, user_id, amount, payment_key, provider, state, booking_id, created_at, updated_at, attempts, last_error";
+const COLUMNS: &str = "order_id, showtime, user_id, amount, payment_key, provider, tickets, state, booking_id, created_at, updated_at, attempts, last_error";
 
 fn record(row: &AnyRow) -> Result<PaymentRecord, LedgerError> {
     Ok(PaymentRecord {
@@ -117,6 +122,7 @@ fn record(row: &AnyRow) -> Result<PaymentRecord, LedgerError> {
         amount: row.try_get("amount")?,
         payment_key: row.try_get("payment_key")?,
         provider: row.try_get("provider")?,
+        tickets: row.try_get("tickets")?,
         state: PaymentState::parse(&row.try_get::<String, _>("state")?)?,
         booking_id: row.try_get("booking_id")?,
         created_at: row.try_get("created_at")?,
@@ -142,8 +148,8 @@ impl Ledger {
     /// this order begun before (a retried checkout: same order id).
     pub async fn begin_payment(&self, p: &NewPayment) -> Result<PaymentRecord, LedgerError> {
         sqlx::query(
-            "INSERT INTO payments (order_id, showtime, user_id, amount, payment_key, provider, state, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7) ON CONFLICT DO NOTHING",
+            "INSERT INTO payments (order_id, showtime, user_id, amount, payment_key, provider, tickets, state, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8) ON CONFLICT DO NOTHING",
         )
         .bind(&p.order_id)
         .bind(&p.showtime)
@@ -151,6 +157,7 @@ impl Ledger {
         .bind(p.amount)
         .bind(&p.payment_key)
         .bind(&p.provider)
+        .bind(&p.tickets)
         .bind(p.now)
         .execute(&self.pool)
         .await?;

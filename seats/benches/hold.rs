@@ -35,6 +35,7 @@ async fn hold_release(store: &SeatStore, user: &str, seat: &str) {
         seats: vec![seat.into()],
         ttl: None,
         idempotency_key: key,
+        tickets: None,
     };
     let hold = store.hold(req).await.unwrap();
     store.release(SHOWTIME, user, ReleaseTarget::Hold(hold.hold_id)).await.unwrap();

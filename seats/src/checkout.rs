@@ -34,7 +34,7 @@ use payment::{ConfirmRequest, OrderState, PaymentError, PaymentProvider};
 use telemetry::CounterFamily;
 use tokio_util::sync::CancellationToken;
 
-use crate::{Booking, Millis, ReleaseTarget, SeatError, SeatId, SeatStore};
+use crate::{Booking, Millis, ReleaseTarget, SeatError, SeatId, SeatStore, Tickets};
 
 /// How long an unfinished saga is left to the checkout running it before
 /// the reconciler takes it over.
@@ -149,8 +149,15 @@ impl From<ledger::LedgerError> for CheckoutError {
 
 impl SeatStore {
     /// The caller's hold `hold_id` with the price the confirm would charge
+    /// for `tickets` (`None`: the hold's), priced as the confirm prices it
     /// (read only).
-    pub async fn quote(&self, showtime: &str, user: &str, hold_id: &str) -> Result<Quote, SeatError> {
+    pub async fn quote(
+        &self,
+        showtime: &str,
+        user: &str,
+        hold_id: &str,
+        tickets: Option<&Tickets>,
+    ) -> Result<Quote, SeatError> {
         let map = self.snapshot(showtime, Some(user)).await?;
         let mine: Vec<_> = map.seats.iter().filter(|s| s.mine && s.hold_id.as_deref() == Some(hold_id)).collect();
         let Some(expires_at) = mine.iter().filter_map(|s| s.until).min() else {
@@ -160,7 +167,11 @@ impl SeatStore {
             return Err(SeatError::HoldExpired);
         }
         let seats: Vec<SeatId> = mine.iter().map(|s| s.seat.clone()).collect();
-        let amount = self.schedule.amount(showtime, &seats);
+        let tickets = match tickets {
+            Some(t) => t.normalised(),
+            None => self.hold_tickets(showtime, hold_id, seats.len()).await?,
+        };
+        let amount = crate::tickets::amount(&self.schedule.lines(showtime, &seats, &tickets)?);
         Ok(Quote { hold_id: hold_id.to_owned(), showtime: showtime.to_owned(), seats, amount, expires_at })
     }
 }
@@ -174,20 +185,21 @@ pub async fn checkout(
     showtime: &str,
     user: &str,
     hold_id: &str,
+    tickets: Option<Tickets>,
     input: &PaymentInput,
 ) -> Result<Booking, CheckoutError> {
     if store.ledger().payment(hold_id).await?.is_none()
-        && let Err(e) = store.quote(showtime, user, hold_id).await
+        && let Err(e) = store.quote(showtime, user, hold_id, tickets.as_ref()).await
     {
         // Nothing to pay for. A hold sold before: its booking. With the
         // demo provider (nothing is charged), the store's own answer, as a
         // confirm without payment gives it (not_owner, hold_expired…).
         if matches!(provider, PaymentProvider::Demo) || store.ledger().booking_by_hold(hold_id).await?.is_some() {
-            return Ok(store.confirm(showtime, user, hold_id).await?);
+            return Ok(store.confirm_with(showtime, user, hold_id, tickets).await?);
         }
         return Err(e.into());
     }
-    let record = pay(store, provider, showtime, user, hold_id, input).await?;
+    let record = pay(store, provider, showtime, user, hold_id, tickets, input).await?;
     finish(store, provider, record).await
 }
 
@@ -201,13 +213,14 @@ pub async fn pay(
     showtime: &str,
     user: &str,
     hold_id: &str,
+    tickets: Option<Tickets>,
     input: &PaymentInput,
 ) -> Result<PaymentRecord, CheckoutError> {
     let ledger = store.ledger();
     let record = match ledger.payment(hold_id).await? {
         Some(p) => p,
         None => {
-            let quote = store.quote(showtime, user, hold_id).await?;
+            let quote = store.quote(showtime, user, hold_id, tickets.as_ref()).await?;
             let amount = i64::from(quote.amount);
             let payment_key = match (provider, input) {
                 (PaymentProvider::Demo, _) => String::new(),
@@ -231,6 +244,10 @@ pub async fn pay(
                 amount,
                 payment_key,
                 provider: provider.name().to_owned(),
+                tickets: match &tickets {
+                    Some(t) => serde_json::to_string(t).map_err(|e| SeatError::Storage(e.to_string()))?,
+                    None => String::new(),
+                },
                 now: store.clock().now_ms(),
             };
             ledger.begin_payment(&new).await?
@@ -312,8 +329,8 @@ pub async fn finish(
             Err(CheckoutError::Declined { code: code.to_owned(), message: message.to_owned() })
         }
         P::Refunded | P::RefundPending => refund(store, provider, record).await,
-        P::Confirmed => Ok(store.confirm(&record.showtime, &record.user, &record.order_id).await?),
-        P::Approved => match store.confirm(&record.showtime, &record.user, &record.order_id).await {
+        P::Confirmed => Ok(confirm(store, &record).await?),
+        P::Approved => match confirm(store, &record).await {
             Ok(b) => {
                 if i64::from(b.amount) != record.amount {
                     // The quote and the confirm priced the hold differently.
@@ -335,7 +352,7 @@ pub async fn finish(
                 if let Some(b) = store.ledger().booking_by_hold(&record.order_id).await? {
                     let step = Step { booking_id: Some(&b.booking_id), ..Step::default() };
                     transition(store, &record, &[P::Approved], P::Confirmed, step).await?;
-                    return Ok(store.confirm(&record.showtime, &record.user, &record.order_id).await?);
+                    return Ok(confirm(store, &record).await?);
                 }
                 let step = Step { reason: Some(e.code()), ..Step::default() };
                 if !transition(store, &record, &[P::Approved], P::RefundPending, step).await? {
@@ -502,4 +519,15 @@ pub async fn run_reconciler(store: SeatStore, provider: PaymentProvider, every: 
             },
         }
     }
+}
+
+/// Sells the saga's hold with the tickets its checkout named (the hold's
+/// when none): the same sale whichever node finishes it.
+async fn confirm(store: &SeatStore, record: &PaymentRecord) -> Result<Booking, SeatError> {
+    let tickets = if record.tickets.is_empty() {
+        None
+    } else {
+        Some(serde_json::from_str::<Tickets>(&record.tickets).map_err(|e| SeatError::Storage(e.to_string()))?)
+    };
+    store.confirm_with(&record.showtime, &record.user, &record.order_id, tickets).await
 }

@@ -9,6 +9,7 @@ use jiff::tz::TimeZone;
 use serde::Deserialize;
 
 use crate::domain::{Movie, Prices, Schedule, ScheduleError, Showtime, TIME_ZONE, Theater};
+use crate::tickets::Fares;
 
 /// The demo template, compiled in.
 pub const DEMO_JSON: &str = include_str!("../data/demo.json");
@@ -29,6 +30,9 @@ struct Program {
     times: Vec<String>,
     movies: Vec<String>,
     prices: Prices,
+    /// The other ticket types offered, with their prices.
+    #[serde(default)]
+    fares: Fares,
 }
 
 /// The demo schedule for the week starting on `first_day` (in Asia/Seoul).
@@ -55,6 +59,7 @@ pub fn schedule(first_day: Date) -> Result<Schedule, ScheduleError> {
                     screen: p.screen.clone(),
                     starts_at,
                     prices: p.prices,
+                    fares: p.fares.clone(),
                 });
             }
         }

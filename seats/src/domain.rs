@@ -11,6 +11,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::tickets::{AgeRating, Fares, TicketType};
+
 /// The time zone every showtime is expressed in.
 pub const TIME_ZONE: &str = "Asia/Seoul";
 /// Longest id of a theater, screen, movie or showtime, in bytes (a showtime id
@@ -303,9 +305,32 @@ pub struct Theater {
     /// Korean name.
     #[serde(default)]
     pub name_ko: Option<String>,
+    /// Street address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// District (구/동 or neighbourhood) it is listed under, e.g. `강남`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub district: Option<String>,
+    /// Other names of its neighbourhood a person may say (`홍대`, `Hongdae`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub areas: Vec<String>,
+    /// Where it is (WGS 84).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<GeoPoint>,
     /// Its screens.
     pub screens: Vec<Screen>,
 }
+
+/// A point on Earth in degrees (WGS 84).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct GeoPoint {
+    /// Latitude, -90 to 90.
+    pub lat: f64,
+    /// Longitude, -180 to 180.
+    pub lon: f64,
+}
+
+impl Eq for GeoPoint {}
 
 /// A movie of the catalog (ids as in the project's movie data).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -319,6 +344,9 @@ pub struct Movie {
     pub title_ko: Option<String>,
     /// Running time in minutes.
     pub runtime_min: u16,
+    /// Age rating (`all`, `12`, `15`, `19`); `all` when the file has none.
+    #[serde(default)]
+    pub age_rating: AgeRating,
 }
 
 /// Ticket price per seat class, in Korean won.
@@ -357,8 +385,12 @@ pub struct Showtime {
     /// Start, in [`TIME_ZONE`] (RFC 9557 text, e.g. `2026-11-22T20:00:00+09:00[Asia/Seoul]`).
     #[schema(value_type = String, example = "2026-11-22T20:00:00+09:00[Asia/Seoul]")]
     pub starts_at: jiff::Zoned,
-    /// Prices per seat class.
+    /// Prices per seat class (of an adult ticket).
     pub prices: Prices,
+    /// Prices per ticket type and seat class: the types this showtime
+    /// offers. `adult` is always `prices`; absent in a file: adult only.
+    #[serde(default)]
+    pub fares: Fares,
 }
 
 /// The schedule file: theaters, movies and showtimes (the documented format of
@@ -416,6 +448,15 @@ impl Schedule {
                     return Err(ScheduleError::Duplicate(format!("{}/{}", t.id, s.id)));
                 }
             }
+        }
+        let mut showtimes = showtimes;
+        for st in &mut showtimes {
+            if let Some(adult) = st.fares.of(TicketType::Adult)
+                && *adult != st.prices
+            {
+                return Err(ScheduleError::Json(format!("showtime {:?}: fares.adult must equal prices", st.id)));
+            }
+            st.fares = std::mem::take(&mut st.fares).with_adult(st.prices);
         }
         let mut showtime_index = HashMap::with_capacity(showtimes.len());
         for (i, st) in showtimes.iter().enumerate() {

@@ -74,16 +74,9 @@ pub(crate) fn new_booking_id(showtime: &str) -> String {
     format!("bk{:012x}-{showtime}", rand::random::<u64>() & 0xffff_ffff_ffff)
 }
 
-/// The letters of booking codes: digits and capitals without the look-alikes
-/// 0/O, 1/I/L, 5/S, 2/Z and 8/B (25 left: 25^8 ≈ 1.5·10^11 codes).
-const CODE_ALPHABET: &[u8] = b"34679ACDEFGHJKMNPQRTUVWXY";
-
-/// A fresh booking code: 8 characters of [`CODE_ALPHABET`] from the
-/// thread's CSPRNG.
+/// A fresh booking code (see [`crate::BookingCode`]).
 pub(crate) fn new_booking_code() -> String {
-    use rand::Rng;
-    let mut rng = rand::thread_rng();
-    (0..8).map(|_| CODE_ALPHABET[rng.gen_range(0..CODE_ALPHABET.len())] as char).collect()
+    crate::BookingCode::generate().to_string()
 }
 
 /// The showtime a booking id names.

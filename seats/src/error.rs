@@ -42,6 +42,25 @@ pub enum SeatError {
     /// Best-available found no block of seats that fits.
     #[error("no {0} adjacent seats available")]
     NoFit(usize),
+    /// The tickets do not add up to the number of seats.
+    #[error("{tickets} tickets for {seats} seats: give one ticket per seat")]
+    TicketCountMismatch {
+        /// Tickets asked for.
+        tickets: u64,
+        /// Seats held.
+        seats: usize,
+    },
+    /// The showtime does not offer this ticket type.
+    #[error("this showtime does not offer {} ({}) tickets", .0.as_str(), .0.label_ko())]
+    TicketNotOffered(crate::tickets::TicketType),
+    /// A minor's ticket (teen, child) for a film rated adults only.
+    #[error("{} ({}) tickets cannot be sold for a film rated {} ({})", .ticket.as_str(), .ticket.label_ko(), .rating.as_str(), .rating.label_ko())]
+    AgeRestricted {
+        /// The refused ticket type.
+        ticket: crate::tickets::TicketType,
+        /// The film's rating.
+        rating: crate::tickets::AgeRating,
+    },
     /// The showtime's sold seats are not in the cache yet (Redis lost its
     /// data or the process just started): the store rebuilds them from the
     /// ledger and retries; it reaches a caller only as `unavailable`.
@@ -77,6 +96,9 @@ impl SeatError {
             SeatError::BookingNotFound => "booking_not_found",
             SeatError::AlreadyCancelled => "already_cancelled",
             SeatError::NoFit(_) => "no_fit",
+            SeatError::TicketCountMismatch { .. } => "ticket_count_mismatch",
+            SeatError::TicketNotOffered(_) => "ticket_not_offered",
+            SeatError::AgeRestricted { .. } => "age_restricted",
             SeatError::Storage(_) | SeatError::Unsynced => "unavailable",
         }
     }

@@ -17,6 +17,7 @@
 
 pub mod best;
 pub mod checkout;
+mod code;
 pub mod demo;
 pub mod domain;
 mod engine;
@@ -24,8 +25,10 @@ mod error;
 mod lanes;
 mod memory;
 pub mod metrics;
+pub mod nearby;
 pub mod notifier;
 mod redis;
+pub mod tickets;
 mod types;
 mod webhook;
 
@@ -34,9 +37,13 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-pub use crate::domain::{Layout, Movie, Prices, Schedule, ScheduleError, Screen, SeatClass, SeatId, Showtime, Theater};
+pub use crate::code::{BookingCode, CODE_ALPHABET, CODE_LEN};
+pub use crate::domain::{
+    GeoPoint, Layout, Movie, Prices, Schedule, ScheduleError, Screen, SeatClass, SeatId, Showtime, Theater,
+};
 pub use crate::error::SeatError;
 pub use crate::redis::{HOLD_INDEX_KEY, SCHEDULE_KEY};
+pub use crate::tickets::{AgeRating, Fares, Line, TicketType, Tickets};
 pub use crate::types::*;
 
 use crate::engine::{CachedBooking, HoldCmd, Target};
@@ -110,13 +117,15 @@ impl SharedSchedule {
         end.unwrap_or(now).max(now) + keep
     }
 
-    /// The price of `seats` at `showtime` (0 for anything not scheduled).
-    pub(crate) fn amount(&self, showtime: &str, seats: &[SeatId]) -> u32 {
+    /// The priced lines of `seats` (sorted) at `showtime` sold as
+    /// `tickets` (see [`tickets::assign`]).
+    pub(crate) fn lines(&self, showtime: &str, seats: &[SeatId], tickets: &Tickets) -> Result<Vec<Line>, SeatError> {
         let schedule = self.get();
         let (Some(st), Some(layout)) = (schedule.showtime(showtime), schedule.layout_of(showtime)) else {
-            return 0;
+            return Err(unknown_showtime(showtime));
         };
-        seats.iter().filter_map(|s| layout.seat(s.as_str())).map(|s| st.prices.of(s.class)).sum()
+        let rating = schedule.movie(&st.movie).map(|m| m.age_rating).unwrap_or_default();
+        tickets::assign(layout, &st.fares, rating, seats, tickets)
     }
 }
 
@@ -371,6 +380,9 @@ impl SeatStore {
                 MAX_HOLD_TTL.as_secs()
             )));
         }
+        let tickets = req.tickets.as_ref().map_or_else(|| Tickets::adults(seats.len()), Tickets::normalised);
+        // Checked before anything is held.
+        let lines = self.schedule.lines(&req.showtime, &seats, &tickets)?;
         let cmd = HoldCmd {
             showtime: &req.showtime,
             user: &req.user,
@@ -388,7 +400,41 @@ impl SeatStore {
             }
             other => other,
         };
-        metrics::op("hold", result)
+        let mut hold = metrics::op("hold", result)?;
+        if tickets != Tickets::adults(seats.len()) {
+            // Only tickets that are not all adult are remembered (the default
+            // costs nothing on the hot path). A retry with other tickets is a
+            // different request.
+            let until = self.clock.now_ms() + (MAX_HOLD_TOTAL + ENDED_HOLD_MEMORY).as_millis() as i64;
+            let now = self.clock.now_ms();
+            let stored = dispatch!(self, e => e.put_tickets(&req.showtime, &hold.hold_id, &tickets, until, now).await)?;
+            if stored != tickets {
+                return Err(SeatError::IdempotencyConflict);
+            }
+        }
+        hold.amount = tickets::amount(&lines);
+        hold.lines = lines;
+        hold.tickets = tickets;
+        Ok(hold)
+    }
+
+    /// The tickets a hold was made with (all adult unless it said otherwise).
+    async fn hold_tickets(&self, showtime: &str, hold_id: &str, seats: usize) -> Result<Tickets, SeatError> {
+        let now = self.clock.now_ms();
+        let stored = dispatch!(self, e => e.tickets_of(showtime, hold_id, now).await)?;
+        Ok(stored.filter(|t| t.total() == seats as u64).unwrap_or_else(|| Tickets::adults(seats)))
+    }
+
+    /// Fills in a hold's tickets, lines and amount from what it was made with.
+    async fn priced(&self, mut hold: Hold) -> Result<Hold, SeatError> {
+        let tickets = self.hold_tickets(&hold.showtime, &hold.hold_id, hold.seats.len()).await?;
+        // A schedule changed since the hold may no longer price it; the hold stands.
+        if let Ok(lines) = self.schedule.lines(&hold.showtime, &hold.seats, &tickets) {
+            hold.amount = tickets::amount(&lines);
+            hold.lines = lines;
+            hold.tickets = tickets;
+        }
+        Ok(hold)
     }
 
     /// Rebuilds the engine's sold seats of `showtime` from the ledger and
@@ -421,7 +467,8 @@ impl SeatStore {
         validate_user(user)?;
         validate_hold_id(hold_id)?;
         let now = self.clock.now_ms();
-        metrics::op("extend", dispatch!(self, e => e.extend(showtime, user, hold_id, now).await))
+        let hold = metrics::op("extend", dispatch!(self, e => e.extend(showtime, user, hold_id, now).await))?;
+        self.priced(hold).await
     }
 
     /// Releases the caller's hold, or those of `seats` the caller holds
@@ -443,16 +490,35 @@ impl SeatStore {
     /// Sells the caller's unexpired hold: the booking is committed to the
     /// ledger first (where a seat sold before refuses the sale, whatever
     /// the cache said), then the cache sells the seats and publishes the
-    /// delta. Confirming again returns the same booking.
+    /// delta. Confirming again returns the same booking. The tickets are the
+    /// hold's (all adult unless the hold said otherwise).
     pub async fn confirm(&self, showtime: &str, user: &str, hold_id: &str) -> Result<Booking, SeatError> {
+        self.confirm_with(showtime, user, hold_id, None).await
+    }
+
+    /// [`SeatStore::confirm`] with `tickets` instead of the hold's (`None`:
+    /// the hold's); the store prices them from the schedule.
+    pub async fn confirm_with(
+        &self,
+        showtime: &str,
+        user: &str,
+        hold_id: &str,
+        tickets: Option<Tickets>,
+    ) -> Result<Booking, SeatError> {
         self.check_showtime(showtime)?;
         validate_user(user)?;
         validate_hold_id(hold_id)?;
-        let b = metrics::op("confirm", self.confirm_inner(showtime, user, hold_id).await)?;
+        let b = metrics::op("confirm", self.confirm_inner(showtime, user, hold_id, tickets).await)?;
         Ok(b)
     }
 
-    async fn confirm_inner(&self, showtime: &str, user: &str, hold_id: &str) -> Result<Booking, SeatError> {
+    async fn confirm_inner(
+        &self,
+        showtime: &str,
+        user: &str,
+        hold_id: &str,
+        tickets: Option<Tickets>,
+    ) -> Result<Booking, SeatError> {
         if let Some(prior) = self.ledger.booking_by_hold(hold_id).await? {
             if prior.user != user {
                 return Err(SeatError::NotOwner);
@@ -460,12 +526,19 @@ impl SeatStore {
             if !prior.applied {
                 self.apply_record(&prior).await;
             }
-            return Ok(booking_of(&prior, 0));
+            return Ok(self.booking_of(&prior, 0));
         }
         let now = self.clock.now_ms();
         // The hold cannot run out while the ledger commits (see CONFIRM_PIN_MS).
         let seats = dispatch!(self, e => e.pin(showtime, user, hold_id, CONFIRM_PIN_MS, now).await)?;
-        let amount = self.schedule.amount(showtime, &seats);
+        let tickets = match tickets {
+            Some(t) => t.normalised(),
+            None => self.hold_tickets(showtime, hold_id, seats.len()).await?,
+        };
+        let lines = self.schedule.lines(showtime, &seats, &tickets)?;
+        let amount = tickets::amount(&lines);
+        let details = serde_json::to_string(&Details { tickets: tickets.clone(), lines: lines.clone() })
+            .map_err(|e| SeatError::Storage(e.to_string()))?;
         let booking_id = engine::new_booking_id(showtime);
         let mut draft = Booking {
             booking_id: booking_id.clone(),
@@ -477,6 +550,8 @@ impl SeatStore {
             status: BookingStatus::Confirmed,
             amount,
             version: 0,
+            lines,
+            tickets,
         };
         let mut recorded = None;
         for _ in 0..CODE_ATTEMPTS {
@@ -488,7 +563,7 @@ impl SeatStore {
                 showtime: showtime.to_owned(),
                 user: user.to_owned(),
                 seats: seats.iter().map(|s| s.as_str().to_owned()).collect(),
-                details: "{}".to_owned(),
+                details: details.clone(),
                 amount: i64::from(amount),
                 created_at: now,
             };
@@ -512,7 +587,7 @@ impl SeatStore {
         if record.booking_id != booking_id {
             // A concurrent confirm of the same hold committed first.
             self.apply_record(&record).await;
-            return Ok(booking_of(&record, 0));
+            return Ok(self.booking_of(&record, 0));
         }
         let cached = dispatch!(self, e => e.confirm(showtime, user, hold_id, &booking_id, now).await);
         let version = match cached {
@@ -531,7 +606,7 @@ impl SeatStore {
                 0
             }
         };
-        Ok(booking_of(&record, version))
+        Ok(self.booking_of(&record, version))
     }
 
     /// Cancels the caller's booking in the ledger, then frees its seats in
@@ -544,15 +619,38 @@ impl SeatStore {
         let now = self.clock.now_ms();
         let result = async {
             let prior = self.ledger.booking(booking_id).await?.ok_or(SeatError::BookingNotFound)?;
-            let mut draft = booking_of(&prior, 0);
+            let mut draft = self.booking_of(&prior, 0);
             draft.status = BookingStatus::Cancelled;
             let record = self.ledger.cancel_booking(booking_id, user, now, &self.events(&draft)?).await?;
             self.kick.notify_one();
             let version = self.apply_record(&record).await;
-            Ok(booking_of(&record, version))
+            Ok(self.booking_of(&record, version))
         }
         .await;
         metrics::op("cancel", result)
+    }
+
+    /// One of the caller's bookings, from the ledger (`not_owner` for
+    /// someone else's).
+    pub async fn booking(&self, user: &str, booking_id: &str) -> Result<Booking, SeatError> {
+        validate_user(user)?;
+        let record = self.ledger.booking(booking_id).await?.ok_or(SeatError::BookingNotFound)?;
+        if record.user != user {
+            return Err(SeatError::NotOwner);
+        }
+        Ok(self.booking_of(&record, 0))
+    }
+
+    /// One of the caller's bookings by its code (`not_owner` for someone
+    /// else's; the code as a person may type it, see [`BookingCode::parse`]).
+    pub async fn booking_by_code(&self, user: &str, code: &str) -> Result<Booking, SeatError> {
+        validate_user(user)?;
+        let code = BookingCode::parse(code).ok_or(SeatError::BookingNotFound)?;
+        let record = self.ledger.booking_by_code(code.as_str()).await?.ok_or(SeatError::BookingNotFound)?;
+        if record.user != user {
+            return Err(SeatError::NotOwner);
+        }
+        Ok(self.booking_of(&record, 0))
     }
 
     /// The caller's bookings (confirmed and cancelled), oldest first, from
@@ -560,7 +658,7 @@ impl SeatStore {
     pub async fn my_bookings(&self, user: &str) -> Result<Vec<Booking>, SeatError> {
         validate_user(user)?;
         let list = self.ledger.bookings_of(user).await?;
-        Ok(list.iter().map(|b| booking_of(b, 0)).collect())
+        Ok(list.iter().map(|b| self.booking_of(b, 0)).collect())
     }
 
     /// Brings the cache up to date with bookings whose last change it did not
@@ -715,8 +813,37 @@ impl SeatStore {
 /// Most bookings one reconcile pass applies.
 const RECONCILE_BATCH: i64 = 64;
 
-/// The wire shape of a ledger booking; `version` is the showtime version
-/// after its last change when known (0: not known here).
+/// What the ledger's `details` column holds for a booking: its tickets and
+/// priced lines (`{}` for bookings made before ticket types).
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+struct Details {
+    #[serde(default)]
+    tickets: Tickets,
+    #[serde(default)]
+    lines: Vec<Line>,
+}
+
+impl SeatStore {
+    /// The wire shape of a ledger booking; `version` is the showtime version
+    /// after its last change when known (0: not known here).
+    fn booking_of(&self, b: &ledger::BookingRecord, version: u64) -> Booking {
+        let mut booking = booking_of(b, version);
+        let details: Details = serde_json::from_str(&b.details).unwrap_or_default();
+        if details.lines.is_empty() {
+            // Before ticket types: all adult, at the schedule's prices.
+            let tickets = Tickets::adults(booking.seats.len());
+            if let Ok(lines) = self.schedule.lines(&b.showtime, &booking.seats, &tickets) {
+                booking.lines = lines;
+                booking.tickets = tickets;
+            }
+        } else {
+            booking.lines = details.lines;
+            booking.tickets = details.tickets;
+        }
+        booking
+    }
+}
+
 fn booking_of(b: &ledger::BookingRecord, version: u64) -> Booking {
     Booking {
         booking_id: b.booking_id.clone(),
@@ -731,6 +858,8 @@ fn booking_of(b: &ledger::BookingRecord, version: u64) -> Booking {
         },
         amount: u32::try_from(b.amount).unwrap_or(u32::MAX),
         version,
+        lines: Vec::new(),
+        tickets: Tickets::default(),
     }
 }
 

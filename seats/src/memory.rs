@@ -13,6 +13,7 @@ use crate::SharedSchedule;
 use crate::domain::SeatId;
 use crate::engine::{CachedBooking, HoldCmd, Taken, TakenSeat, Target};
 use crate::error::SeatError;
+use crate::tickets::Tickets;
 use crate::types::{
     Delta, ENDED_HOLD_MEMORY, Hold, IDEMPOTENCY_TTL, MAX_EXTENDS, MAX_HOLD_TOTAL, Millis, Released, SeatState,
 };
@@ -79,11 +80,41 @@ pub(crate) struct MemoryEngine {
     bus: bus::MemoryBus,
     schedule: SharedSchedule,
     shows: Arc<DashMap<String, Arc<Mutex<Show>>>>,
+    /// The tickets of holds that are not all adult: hold id → (tickets,
+    /// remembered until).
+    tickets: Arc<DashMap<String, (Tickets, Millis)>>,
 }
 
 impl MemoryEngine {
     pub(crate) fn new(bus: bus::MemoryBus, schedule: SharedSchedule) -> MemoryEngine {
-        MemoryEngine { bus, schedule, shows: Arc::default() }
+        MemoryEngine { bus, schedule, shows: Arc::default(), tickets: Arc::default() }
+    }
+
+    /// Remembers the tickets of a hold until `until` unless some are
+    /// remembered already; returns the remembered ones.
+    pub(crate) async fn put_tickets(
+        &self,
+        _showtime: &str,
+        hold_id: &str,
+        tickets: &Tickets,
+        until: Millis,
+        now: Millis,
+    ) -> Result<Tickets, SeatError> {
+        let mut e = self.tickets.entry(hold_id.to_owned()).or_insert_with(|| (tickets.clone(), until));
+        if e.1 <= now {
+            *e = (tickets.clone(), until);
+        }
+        Ok(e.0.clone())
+    }
+
+    /// The remembered tickets of a hold.
+    pub(crate) async fn tickets_of(
+        &self,
+        _showtime: &str,
+        hold_id: &str,
+        now: Millis,
+    ) -> Result<Option<Tickets>, SeatError> {
+        Ok(self.tickets.get(hold_id).filter(|e| e.1 > now).map(|e| e.0.clone()))
     }
 
     fn show(&self, id: &str) -> Arc<Mutex<Show>> {
@@ -192,6 +223,9 @@ impl MemoryEngine {
                     extends_left: MAX_EXTENDS,
                     // The version this hold's delta will carry.
                     version: st.version + 1,
+                    lines: Vec::new(),
+                    tickets: Tickets::default(),
+                    amount: 0,
                 })
             } else {
                 Err(SeatError::Unavailable(taken))
@@ -230,6 +264,9 @@ impl MemoryEngine {
                 expires_at: new,
                 extends_left: MAX_EXTENDS - rec.extends,
                 version,
+                lines: Vec::new(),
+                tickets: Tickets::default(),
+                amount: 0,
             };
             st.expiries.remove(&(old, hold_id.to_owned()));
             st.expiries.insert((new, hold_id.to_owned()));
@@ -397,6 +434,7 @@ impl MemoryEngine {
             }
         }
         self.forget(&past, now);
+        self.tickets.retain(|_, e| e.1 > now);
         Ok(freed)
     }
 

@@ -21,6 +21,7 @@ use crate::domain::SeatId;
 use crate::engine::{CachedBooking, HoldCmd, Taken, TakenSeat, Target};
 use crate::error::SeatError;
 use crate::lanes::{Committer, Lanes, Op, Pending};
+use crate::tickets::Tickets;
 use crate::types::{Hold, IDEMPOTENCY_TTL, MAX_EXTENDS, MAX_HOLD_TOTAL, Millis, Released, SeatState};
 use crate::{ScheduleId, SharedSchedule};
 
@@ -308,6 +309,9 @@ impl RedisEngine {
             expires_at,
             extends_left: MAX_EXTENDS.saturating_sub(r.n.unwrap_or(0)),
             version: r.version,
+            lines: Vec::new(),
+            tickets: Tickets::default(),
+            amount: 0,
         })
     }
 
@@ -329,6 +333,9 @@ impl RedisEngine {
             expires_at: r.e.unwrap_or(now),
             extends_left: MAX_EXTENDS.saturating_sub(r.n.unwrap_or(0)),
             version: r.version,
+            lines: Vec::new(),
+            tickets: Tickets::default(),
+            amount: 0,
         })
     }
 
@@ -342,6 +349,51 @@ impl RedisEngine {
         let op = Op::Release { user: user.to_owned(), target: target.clone() };
         let r = self.submit(showtime, op, now).await?.check()?;
         Ok(Released { seats: r.seats, version: r.version })
+    }
+
+    /// The key of a hold's tickets (beside the showtime's own keys).
+    fn tickets_key(showtime: &str, hold_id: &str) -> Result<String, SeatError> {
+        Ok(format!("{}:tix:{hold_id}", bus::keys::TopicKeys::tag(&Self::topic(showtime)?)))
+    }
+
+    /// Remembers the tickets of a hold until `until` unless some are
+    /// remembered already (`SET NX GET`); returns the remembered ones.
+    pub(crate) async fn put_tickets(
+        &self,
+        showtime: &str,
+        hold_id: &str,
+        tickets: &Tickets,
+        until: Millis,
+        now: Millis,
+    ) -> Result<Tickets, SeatError> {
+        let json = serde_json::to_string(tickets).map_err(|e| SeatError::Storage(e.to_string()))?;
+        let args = vec![
+            Self::tickets_key(showtime, hold_id)?.into(),
+            json.into(),
+            "PX".into(),
+            Arg::Int((until - now).max(1)),
+            "NX".into(),
+            "GET".into(),
+        ];
+        match self.cmd("SET", args).await?.to_text() {
+            None => Ok(tickets.clone()),
+            Some(old) => serde_json::from_str(&old).map_err(|e| SeatError::Storage(format!("stored tickets: {e}"))),
+        }
+    }
+
+    /// The remembered tickets of a hold.
+    pub(crate) async fn tickets_of(
+        &self,
+        showtime: &str,
+        hold_id: &str,
+        _now: Millis,
+    ) -> Result<Option<Tickets>, SeatError> {
+        match self.cmd("GET", vec![Self::tickets_key(showtime, hold_id)?.into()]).await?.to_text() {
+            None => Ok(None),
+            Some(text) => {
+                serde_json::from_str(&text).map(Some).map_err(|e| SeatError::Storage(format!("stored tickets: {e}")))
+            }
+        }
     }
 
     /// Makes the user's live hold live at least `pin_ms` from now (the

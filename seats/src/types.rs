@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::{SeatClass, SeatId};
+use crate::tickets::{Line, Tickets};
 
 /// Default lifetime of a hold.
 pub const DEFAULT_HOLD_TTL: Duration = Duration::from_secs(10 * 60);
@@ -131,6 +132,15 @@ pub struct Hold {
     pub extends_left: u32,
     /// The showtime version after the hold.
     pub version: u64,
+    /// Each seat (sorted) with its class, ticket type and unit price.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<Line>,
+    /// How many tickets of each type (`{"adult":2,"child":1}`).
+    #[serde(default, skip_serializing_if = "Tickets::is_empty")]
+    pub tickets: Tickets,
+    /// Total price in won: the sum of the lines' prices, computed by the store.
+    #[serde(default)]
+    pub amount: u32,
 }
 
 /// Whether a booking stands.
@@ -149,7 +159,7 @@ pub struct Booking {
     /// Id, `bk<hex>-<showtime>`.
     pub booking_id: String,
     /// The short code a person reads over the phone or shows at the door
-    /// (8 characters without look-alikes, e.g. `K7MQ2XPA`).
+    /// (8 characters without look-alikes, e.g. `K7MQ3XPA`).
     #[serde(default)]
     pub code: String,
     /// The showtime.
@@ -168,6 +178,12 @@ pub struct Booking {
     /// The showtime version after the confirm (or cancel) when the answer
     /// made it; 0 in listings and events.
     pub version: u64,
+    /// Each seat (sorted) with its class, ticket type and unit price, as sold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<Line>,
+    /// How many tickets of each type (`{"adult":2,"child":1}`).
+    #[serde(default, skip_serializing_if = "Tickets::is_empty")]
+    pub tickets: Tickets,
 }
 
 /// Seats released by [`crate::SeatStore::release`].
@@ -202,6 +218,9 @@ pub struct HoldRequest {
     pub ttl: Option<Duration>,
     /// Client-chosen key: a retry with the same key returns the first result.
     pub idempotency_key: String,
+    /// How many tickets of each type; `None`: all adult. Must add up to the
+    /// number of (distinct) seats.
+    pub tickets: Option<Tickets>,
 }
 
 /// One seat change in a [`Delta`].

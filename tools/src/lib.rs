@@ -11,6 +11,7 @@
 //! byte-compatible: fields are only ever added, names never change. This
 //! crate depends on serde only, so the pure `dialog` crate can use it.
 
+pub mod consent;
 mod results;
 mod schema;
 

@@ -3,7 +3,7 @@
 // refunded; afterwards focus returns to the booking list. Refreshed on demand
 // and whenever a booking event arrives on user:<id>.
 
-import { t, money, showTime, titleOf, theaterOf } from "./i18n.js";
+import { t, money, showTime, titleOf, theaterOf, spacedCode } from "./i18n.js";
 import { sortSeats } from "./seatmap.js";
 
 export class Bookings {
@@ -95,6 +95,12 @@ export class Bookings {
         const p = document.createElement("p");
         p.textContent = this.describe(b);
         li.append(p);
+        if (b.code) {
+          const code = document.createElement("p");
+          code.className = "code";
+          code.textContent = t("booking_code", { code: spacedCode(b.code) });
+          li.append(code);
+        }
         if (b.status === "cancelled") {
           const s = document.createElement("p");
           s.className = "cancelled";

@@ -8,7 +8,7 @@
 // and seats (counters per ticket type with their prices, age rating
 // enforced). Until then every seat is priced by its seat class only.
 
-import { t, money, showTime, dayName, titleOf, theaterOf } from "./i18n.js";
+import { t, money, showTime, dayName, titleOf, theaterOf, spacedCode } from "./i18n.js";
 import { sortSeats } from "./seatmap.js";
 
 export const STEPS = ["movie", "time", "seats", "review", "done"];
@@ -237,10 +237,10 @@ export class Flow extends EventTarget {
     if (!b) return box.replaceChildren();
     const st = this.seatmap.showtime(b.showtime);
     const lines = [
+      b.code ? t("booking_code", { code: spacedCode(b.code) }) : "",
       st ? titleOf(st) : b.showtime,
       st ? `${showTime(st.starts_at)} · ${t("theater_screen", { theater: theaterOf(st), screen: st.screen })}` : "",
-      t("done_seats", { seats: sortSeats(b.seats).join(", ") }),
-      t("amount", { amount: money(b.amount) }),
+      `${t("done_seats", { seats: sortSeats(b.seats).join(", ") })} · ${t("amount", { amount: money(b.amount) })}`,
     ].filter(Boolean);
     box.replaceChildren(
       ...lines.map((text) => {

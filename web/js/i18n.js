@@ -145,6 +145,7 @@ const WORDS = {
     extend_limit: "더는 시간을 늘릴 수 없어요.",
     done_heading: "예매를 마쳤어요",
     done_seats: "좌석 {seats}",
+    booking_code: "예매번호 {code}",
     done_bookings: "내 예매 보기",
     done_again: "다른 영화 예매하기",
     cancel_title: "이 예매를 취소할까요?",
@@ -298,6 +299,7 @@ const WORDS = {
     extend_limit: "The time cannot be extended any more.",
     done_heading: "You are booked",
     done_seats: "Seats {seats}",
+    booking_code: "Booking code {code}",
     done_bookings: "See my bookings",
     done_again: "Book another movie",
     cancel_title: "Cancel this booking?",
@@ -373,6 +375,11 @@ export function theaterOf(st) {
 }
 
 /** Formats won amounts and times for the current language. */
+/** A booking code in two groups of four, as it is read out ("QAKN 9PHT"). */
+export function spacedCode(code) {
+  return code.length === 8 ? `${code.slice(0, 4)}\u00a0${code.slice(4)}` : code;
+}
+
 export function money(n) {
   return new Intl.NumberFormat(lang === "ko" ? "ko-KR" : "en-US").format(n);
 }

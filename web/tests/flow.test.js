@@ -182,6 +182,10 @@ for (const cfg of CONFIGS) {
     assert.match(await card.locator(".total").textContent(), new RegExp(new Intl.NumberFormat(cfg.lang === "ko" ? "ko-KR" : "en-US").format(total)));
     await c.tap(card.locator('[data-action="confirm"]'));
     await step("done", "#done-bookings");
+    // The short booking code, in two groups of four to read out; the list shows the same.
+    const code = /[34679ACDEFGHJKMNPQRTUVWXY]{4}\u00a0[34679ACDEFGHJKMNPQRTUVWXY]{4}/;
+    const shown = (await page.locator("#done-summary").textContent()).match(code);
+    assert.ok(shown, "the done step shows the booking code");
     console.log(`# ${cfg.name}: ${c.taps} taps from opening the app to a confirmed booking of 3 seats`);
     // The seats now read as booked by me, not as held.
     await page.locator(`[data-seat="E8"][data-state="booked"]`).waitFor({ state: "attached" });
@@ -189,6 +193,7 @@ for (const cfg of CONFIGS) {
     await c.tap(page.locator("#done-bookings"));
     await page.locator("#view-bookings:not([hidden]) .booking").first().waitFor();
     await assertInView(page, '.booking[data-status="confirmed"]', `${cfg.name} bookings`);
+    assert.match(await page.locator('.booking[data-status="confirmed"] .code').first().textContent(), new RegExp(shown[0]));
     problems.push(...(await axeViolations(page, `${cfg.name} bookings`)));
     if (cfg.shots) await page.screenshot({ path: path.join(SHOTS, `bookings-${cfg.name}.png`) });
     // Cancelling asks first, names what is refunded, and returns focus to the list.

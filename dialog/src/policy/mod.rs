@@ -15,8 +15,9 @@ use jiff::Zoned;
 use jiff::civil::{Date, DateTime};
 use serde::{Deserialize, Serialize};
 
+use booking_tools::consent::Reply;
 use booking_tools::{
-    BookingRef, BookingStatus, FindShowtimes, HoldBestAvailable, HoldRef, Showtimes, Tool, ToolOutput,
+    BookingRef, BookingStatus, FindShowtimes, HoldBestAvailable, HoldRef, SeatClass, Showtimes, Tool, ToolOutput,
 };
 pub use booking_tools::{ToolCall, ToolResult};
 
@@ -82,6 +83,10 @@ pub struct Output {
 /// the message asks to book, names a booking act, or (for a discovery
 /// question) names a date or time.
 pub fn wants(state: &State, u: &Utterance, discovery: bool) -> bool {
+    // While seats are held and read back, every reply answers the read-back.
+    if state.stage == Stage::Held && state.hold.is_some() {
+        return true;
+    }
     if state.active() {
         return u.act.is_some() || !u.slots.is_empty() || u.ordinal.is_some() || u.booking;
     }

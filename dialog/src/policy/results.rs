@@ -21,9 +21,8 @@ impl Round<'_> {
                 (Tool::HoldBestAvailable | Tool::ExtendHold, ToolOutput::Hold(h)) => {
                     self.held(h, r.tool == Tool::ExtendHold)
                 }
-                (Tool::ReleaseHold, _) => {
-                    self.state.hold = None;
-                }
+                // The release of a replaced hold leaves the new one in place.
+                (Tool::ReleaseHold, _) => self.released(),
                 (Tool::ConfirmBooking, ToolOutput::Booking(b)) => self.booked(b),
                 (Tool::CancelBooking, _) => {
                     self.state.booking = None;
@@ -36,6 +35,13 @@ impl Round<'_> {
                 (Tool::ListBookings, ToolOutput::Bookings(list)) => self.bookings(list),
                 _ => {}
             }
+        }
+    }
+
+    /// A release came back: the release of a replaced hold leaves the new one in place.
+    fn released(&mut self) {
+        if self.state.replaced.take().is_none() {
+            self.state.hold = None;
         }
     }
 
@@ -143,6 +149,14 @@ impl Round<'_> {
             amount,
         });
         self.state.stage = Stage::Held;
+        // The new hold stands: now the one it replaces is given back.
+        if let Some(old) = self.state.replaced.clone() {
+            if old.id == hold_id {
+                self.state.replaced = None;
+            } else {
+                self.call(ToolCall::ReleaseHold(HoldRef { showtime_id: old.showtime, hold_id: old.id }));
+            }
+        }
         if extended {
             self.say("좌석을 10분 더 잡아 두었어요.", "Your seats are held for another 10 minutes.");
         }
@@ -158,18 +172,25 @@ impl Round<'_> {
         let who = self.state.slots.party.map(|p| party_words(p, self.ko)).unwrap_or_default();
         let won = text::won(h.amount);
         let what = o.as_ref().map(|o| self.offer_speech(o)).unwrap_or_default();
+        // The class is always named (standard is the default, never silent premium).
+        let class = self.state.slots.class.unwrap_or(SeatClass::Standard);
+        let (class_ko, class_en) = match class {
+            SeatClass::Standard => ("일반석", "standard seats"),
+            SeatClass::Premium => ("프리미엄석", "premium seats"),
+            SeatClass::Wheelchair => ("휠체어석", "wheelchair spaces"),
+        };
         if self.ko {
             let head = if what.is_empty() { String::new() } else { format!("{what}, ") };
-            let t = format!("{head}좌석 {seats_text}, {who}모두 {won}원입니다. 이대로 예매를 확정할까요?");
-            let s = format!("{head}좌석 {seats_speech}, {who}모두 {won}원입니다. 이대로 예매를 확정할까요?");
+            let t = format!("{head}{class_ko} {seats_text}, {who}모두 {won}원입니다. 이대로 예매를 확정할까요?");
+            let s = format!("{head}{class_ko} {seats_speech}, {who}모두 {won}원입니다. 이대로 예매를 확정할까요?");
             self.both(&t, &s);
             self.say("좌석은 10분 동안 잡아 둘게요.", "");
             self.yes_no();
             self.suggest("시간 연장", "연장");
         } else {
             let head = if what.is_empty() { String::new() } else { format!("{what}: ") };
-            let t = format!("{head}seats {seats_text}, {who}{won} won in total. Shall I confirm the booking?");
-            let s = format!("{head}seats {seats_speech}, {who}{won} won in total. Shall I confirm the booking?");
+            let t = format!("{head}{class_en} {seats_text}, {who}{won} won in total. Shall I confirm the booking?");
+            let s = format!("{head}{class_en} {seats_speech}, {who}{won} won in total. Shall I confirm the booking?");
             self.both(&t, &s);
             self.say("", "I will keep the seats for 10 minutes.");
             self.yes_no();
@@ -279,10 +300,15 @@ impl Round<'_> {
                 }
                 self.state.stage = if self.state.offers.is_empty() { Stage::Idle } else { Stage::Offered };
                 self.offer_suggestions();
+                // A correction that could not be held keeps the seats held before.
+                if let Some(old) = self.state.replaced.take() {
+                    self.state.hold = Some(old);
+                    self.state.stage = Stage::Held;
+                    self.say("앞서 잡아 둔 좌석은 그대로 있어요.", "The seats held before are still yours.");
+                    self.read_back();
+                }
             }
-            (Tool::ReleaseHold, _) => {
-                self.state.hold = None;
-            }
+            (Tool::ReleaseHold, _) => self.released(),
             (Tool::CancelBooking, _) => {
                 self.state.stage = Stage::Booked;
                 self.say(

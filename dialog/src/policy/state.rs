@@ -114,6 +114,10 @@ pub struct State {
     /// The current hold.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold: Option<HoldInfo>,
+    /// A hold being replaced: kept until the new one is held, then released
+    /// (a correction never gives seats back before new ones are held).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced: Option<HoldInfo>,
     /// The last booking.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub booking: Option<BookingInfo>,

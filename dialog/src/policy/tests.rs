@@ -74,7 +74,7 @@ fn korean_booking_holds_reads_back_and_confirms_only_after_yes() {
     assert_eq!(out.calls[0].arguments(), json!({"movie_id": "nsyn-11", "date": "2026-11-28"}));
     let out = t.round("토요일 저녁 7시 매트릭스 두 명 예매해 주세요", &[ok("find_showtimes", showtimes())]);
     assert_eq!(out.calls[0].name(), "hold_best_available");
-    assert_eq!(out.calls[0].arguments(), json!({"showtime_id": "g1-1328-1900", "party_size": 2}));
+    assert_eq!(out.calls[0].arguments(), json!({"showtime_id": "g1-1328-1900", "party_size": 2, "class": "standard"}));
     let out =
         t.round("토요일 저녁 7시 매트릭스 두 명 예매해 주세요", &[ok("hold_best_available", hold("g1-1328-1900"))]);
     assert!(out.calls.is_empty());
@@ -115,7 +115,7 @@ fn offers_then_pick_by_suggestion_then_party() {
     assert!(out.calls.is_empty());
     assert_eq!(t.state.stage, Stage::Chosen);
     let out = t.round("two adults and a child", &[]);
-    assert_eq!(out.calls[0].arguments(), json!({"showtime_id": "g1-1328-1900", "party_size": 3}));
+    assert_eq!(out.calls[0].arguments(), json!({"showtime_id": "g1-1328-1900", "party_size": 3, "class": "standard"}));
 }
 
 #[test]
@@ -136,15 +136,55 @@ fn no_releases_and_repeat_changes_nothing() {
 }
 
 #[test]
-fn correction_of_party_while_holding_releases_and_holds_again() {
+fn correction_of_party_while_holding_holds_anew_before_releasing_the_old_hold() {
     let mut t = Talk::new();
     t.round("토요일 저녁 7시 매트릭스 두 명", &[]);
     t.round("x", &[ok("find_showtimes", showtimes())]);
     t.round("x", &[ok("hold_best_available", hold("g1-1328-1900"))]);
     let out = t.round("아니요 세 명이요", &[]);
     let names: Vec<&str> = out.calls.iter().map(|c| c.name()).collect();
-    assert_eq!(names, ["release_hold", "hold_best_available"]);
-    assert_eq!(out.calls[1].arguments()["party_size"], 3);
+    assert_eq!(names, ["hold_best_available"], "the old hold stays until the new one is held");
+    assert_eq!(out.calls[0].arguments()["party_size"], 3);
+    let mut new = hold("g1-1328-1900");
+    new["hold_id"] = json!("hNEW");
+    new["seats"] = json!(["F7", "F8", "F9"]);
+    let out = t.round("x", &[ok("hold_best_available", new)]);
+    assert_eq!(out.calls[0].name(), "release_hold");
+    assert_eq!(out.calls[0].arguments()["hold_id"], "h0123456789abcdef");
+    assert!(out.text.contains("F9"), "{}", out.text);
+    t.round("x", &[ok("release_hold", json!({"seats": ["F7", "F8"], "version": 5}))]);
+    assert_eq!(t.state.hold.as_ref().map(|h| h.id.as_str()), Some("hNEW"));
+    assert_eq!(t.state.stage, Stage::Held);
+}
+
+#[test]
+fn a_correction_that_cannot_be_held_keeps_the_old_hold() {
+    let mut t = Talk::new();
+    t.round("토요일 저녁 7시 매트릭스 두 명", &[]);
+    t.round("x", &[ok("find_showtimes", showtimes())]);
+    t.round("x", &[ok("hold_best_available", hold("g1-1328-1900"))]);
+    t.round("아니요 여덟 명이요", &[]);
+    let out = t.round("x", &[err("hold_best_available", "no_fit")]);
+    assert!(out.calls.is_empty(), "nothing released");
+    assert_eq!(t.state.hold.as_ref().map(|h| h.id.as_str()), Some("h0123456789abcdef"));
+    assert_eq!(t.state.stage, Stage::Held);
+}
+
+#[test]
+fn a_hesitant_or_questioning_yes_never_confirms_and_reads_back_again() {
+    for reply in ["네 잠깐만요 우리 딸한테 물어볼게요", "네 근데 이거 얼마예요", "wait", "네요", "음", "yes?"]
+    {
+        let mut t = Talk::new();
+        t.round("토요일 저녁 7시 매트릭스 두 명", &[]);
+        t.round("x", &[ok("find_showtimes", showtimes())]);
+        t.round("x", &[ok("hold_best_available", hold("g1-1328-1900"))]);
+        let out = t.round(reply, &[]);
+        assert!(out.calls.is_empty(), "{reply}: {:?}", out.calls);
+        assert_eq!(t.state.stage, Stage::Held, "{reply}");
+        assert!(out.text.contains("30,000") && out.text.contains("F7"), "{reply}: {}", out.text);
+        let out = t.round("네", &[]);
+        assert_eq!(out.calls[0].name(), "confirm_booking", "{reply}");
+    }
 }
 
 #[test]

@@ -96,10 +96,27 @@ impl<'a> Round<'a> {
             self.call(ToolCall::ListBookings);
             return;
         }
+        // Consent: while seats are held, only a clear yes to the read-back
+        // confirms; a hesitation, a question or anything unclear is answered
+        // from the hold and asked again (booking_tools::consent, the rule the
+        // gateway also enforces).
+        let reply = booking_tools::consent::classify(input.text);
+        if self.state.stage == Stage::Held
+            && self.state.hold.is_some()
+            && (u.slots.is_empty() || matches!(reply, Reply::Hesitant | Reply::Question))
+            && reply != Reply::Yes
+            && !matches!(u.act, Some(Act::Cancel | Act::Extend | Act::Correct))
+            && reply != Reply::No
+        {
+            return self.ask_again(input.text, reply);
+        }
+        if self.state.stage == Stage::Held && reply == Reply::Yes && u.slots.is_empty() && self.yes() {
+            return;
+        }
         match u.act {
             Some(Act::Cancel) => return self.cancel(),
             Some(Act::Extend) => return self.extend(),
-            Some(Act::Yes) if self.yes() => return,
+            Some(Act::Yes) if (self.state.stage != Stage::Held || reply == Reply::Yes) && self.yes() => return,
             Some(Act::No) if self.no() => return,
             _ => {}
         }
@@ -138,7 +155,7 @@ impl<'a> Round<'a> {
         // A pick among the offers (a tapped suggestion, an ordinal, or slots naming one).
         if let Some(o) = self.pick(input.text, &u) {
             if self.state.hold.as_ref().is_some_and(|h| h.showtime != o.id) {
-                self.release();
+                self.replace_later();
             }
             self.state.chosen = Some(o);
             return self.after_choice();
@@ -159,16 +176,12 @@ impl<'a> Round<'a> {
             return self.after_choice();
         }
         if search_changed || (!self.state.active() && (u.booking || !new.is_empty())) {
-            if self.state.hold.is_some() {
-                self.release();
-            }
+            self.replace_later();
             self.state.chosen = None;
             return self.search();
         }
         if seats_changed && self.state.chosen.is_some() {
-            if self.state.hold.is_some() {
-                self.release();
-            }
+            self.replace_later();
             return self.after_choice();
         }
         self.reprompt();
@@ -189,8 +202,11 @@ impl<'a> Round<'a> {
     }
 
     pub(super) fn cancel(&mut self) {
-        if let Some(h) = self.state.hold.clone() {
-            self.call(ToolCall::ReleaseHold(HoldRef { showtime_id: h.showtime, hold_id: h.id }));
+        if self.state.hold.is_none() {
+            self.state.hold = self.state.replaced.take();
+        }
+        if self.state.hold.is_some() {
+            self.release();
             self.state = State { booking: self.state.booking.clone(), ..State::default() };
             self.say(
                 "알겠습니다. 예매를 멈추고 잡아 두었던 좌석을 풀어 드릴게요.",
@@ -301,9 +317,36 @@ impl<'a> Round<'a> {
     }
 
     pub(super) fn release(&mut self) {
-        if let Some(h) = self.state.hold.take() {
+        for h in [self.state.hold.take(), self.state.replaced.take()].into_iter().flatten() {
             self.call(ToolCall::ReleaseHold(HoldRef { showtime_id: h.showtime, hold_id: h.id }));
         }
+    }
+
+    /// Keeps the current hold aside until a new one is held (see `held`).
+    pub(super) fn replace_later(&mut self) {
+        if let Some(h) = self.state.hold.take() {
+            self.state.replaced.get_or_insert(h);
+        }
+    }
+
+    /// A reply to the read-back that is not a clear yes: answer from the hold
+    /// and ask again.
+    pub(super) fn ask_again(&mut self, text: &str, reply: Reply) {
+        let amount = self.state.hold.as_ref().map_or(0, |h| h.amount);
+        let price = ["얼마", "가격", "how much", "price", "cost"].iter().any(|w| text.to_lowercase().contains(w));
+        let won = text::won(amount);
+        match reply {
+            Reply::Question if price => {
+                self.say(&format!("모두 {won}원이에요."), &format!("It is {won} won in total."))
+            }
+            Reply::Question => self.say("지금 잡아 둔 예매를 다시 말씀드릴게요.", "Here is the booking I am holding."),
+            Reply::Hesitant => self.say(
+                "네, 천천히 정하세요. 좌석은 잡아 두고 있어요.",
+                "Of course, take your time. The seats stay held.",
+            ),
+            _ => self.say("확실히 하려고 다시 여쭐게요.", "Just to be sure, here it is again."),
+        }
+        self.read_back();
     }
 
     pub(super) fn search(&mut self) {
@@ -394,7 +437,8 @@ impl<'a> Round<'a> {
                 let args = HoldBestAvailable {
                     showtime_id: o.id.clone(),
                     party_size: u32::from(p.total.clamp(1, 10)),
-                    class: self.state.slots.class,
+                    // Standard unless premium or wheelchair was asked for.
+                    class: Some(self.state.slots.class.unwrap_or(SeatClass::Standard)),
                 };
                 self.state.stage = Stage::Chosen;
                 self.call(ToolCall::HoldBestAvailable(args));
@@ -434,7 +478,10 @@ impl<'a> Round<'a> {
             }
             Stage::Chosen => self.after_choice(),
             Stage::Offered => {
-                self.say("아래 상영 시간 중에서 골라 주세요.", "Please pick one of these showtimes.");
+                self.say(
+                    "말씀드린 상영 시간 중에서 번호로 골라 주세요.",
+                    "Please pick one of the showtimes by number.",
+                );
                 self.offer_suggestions();
             }
             Stage::CancelAsk => {

@@ -26,7 +26,7 @@ use tonic::transport::Channel;
 
 use super::events::{self, Event, Suggestion};
 use super::queue::{Begin, ChatError, ChatQueue, Conversation, Entry, Fence, FinalSave, HoldWarning, Request, Turn};
-use super::tools;
+use super::{consent, tools};
 use crate::metrics::Metrics;
 use crate::wire::Locale;
 
@@ -414,6 +414,10 @@ impl Dispatcher {
             tracing::warn!(error = %e, "cannot refresh the schedule; answering with the one this node has");
         }
         let schedule = self.schedule_names.names(self.seats.schedule());
+        // Consent (chat/consent.rs): the bot's previous reply and the hold it
+        // read back; the hold open as this turn's tool results change it.
+        let previous = conv.turns.last().filter(|t| t.role == "assistant");
+        let mut open = previous.and_then(|t| t.readback.as_ref()).map(consent::ReadBack::hold);
         for round in 0..MAX_ROUNDS {
             let request = pb::AnswerRequest {
                 conversation_id: format!("{}:{}", req.user, req.conversation),
@@ -506,7 +510,11 @@ impl Dispatcher {
                 break;
             }
             for call in calls {
-                let outcome = self.run_tool(req, &call).await?;
+                let outcome = match consent_refusal(req, previous, &call) {
+                    Some(refused) => refused,
+                    None => self.run_tool(req, &call).await?,
+                };
+                open = track_hold(open, &call, &outcome);
                 // Tool results are JSON we wrote; a bad one is shown as null.
                 let result = serde_json::value::RawValue::from_string(outcome.json.clone()).ok();
                 let null = serde_json::value::RawValue::NULL;
@@ -529,8 +537,12 @@ impl Dispatcher {
         }
         let speech = if speech.is_empty() { text.clone() } else { speech.join(" ") };
         let save = FinalSave {
-            user: Turn { role: "user".into(), text: req.text.clone() },
-            bot: Turn { role: "assistant".into(), text: text.clone() },
+            user: Turn { role: "user".into(), text: req.text.clone(), readback: None },
+            bot: Turn {
+                role: "assistant".into(),
+                text: text.clone(),
+                readback: open.and_then(|h| h.read_back_in(&text)),
+            },
             state,
         };
         let e = Event::Final { attempt, text: &text, speech: &speech, suggestions: &suggestions };
@@ -660,8 +672,8 @@ impl Dispatcher {
             Locale::Ko => "죄송합니다. 이 질문에는 답을 드리지 못했어요. 다시 한 번 물어봐 주세요.",
         };
         let save = FinalSave {
-            user: Turn { role: "user".into(), text: req.text.clone() },
-            bot: Turn { role: "assistant".into(), text: text.into() },
+            user: Turn { role: "user".into(), text: req.text.clone(), readback: None },
+            bot: Turn { role: "assistant".into(), text: text.into(), readback: None },
             state: self.queue.conversation(&req.user, &req.conversation).await.map(|c| c.state).unwrap_or_default(),
         };
         let e = Event::Final { attempt, text, speech: text, suggestions: &[] };
@@ -682,6 +694,52 @@ impl Dispatcher {
 }
 
 /// The error of a model call that sent nothing for `stall`.
+/// The refusal of a `confirm_booking` the user has not consented to (see
+/// chat/consent.rs), or None when the call may run.
+fn consent_refusal(req: &Request, previous: Option<&Turn>, call: &pb::ToolCall) -> Option<tools::Outcome> {
+    let Ok(booking_tools::ToolCall::ConfirmBooking(h)) =
+        booking_tools::ToolCall::parse(&call.name, &call.arguments_json)
+    else {
+        return None;
+    };
+    let prev = previous.map(|t| (t.text.as_str(), t.readback.as_ref()));
+    let refusal = consent::check(prev, &req.text, &h.showtime_id, &h.hold_id).err()?;
+    tracing::info!(hold = %h.hold_id, "confirm_booking refused: no consent");
+    let e = booking_tools::ToolError::new("consent_required", &refusal.message());
+    Some(tools::Outcome { json: e.to_json(), is_error: true })
+}
+
+/// The hold open after a tool call's outcome.
+fn track_hold(
+    open: Option<consent::OpenHold>,
+    call: &pb::ToolCall,
+    outcome: &tools::Outcome,
+) -> Option<consent::OpenHold> {
+    use booking_tools::{ToolOutput, ToolResult};
+    let Ok(ToolResult { outcome: Ok(output), .. }) = ToolResult::parse(&call.name, &outcome.json, outcome.is_error)
+    else {
+        return open;
+    };
+    match output {
+        ToolOutput::Hold(h) => Some(consent::OpenHold {
+            hold_id: h.hold_id,
+            showtime: h.showtime,
+            seats: h.seats,
+            amount: u64::from(h.amount),
+        }),
+        ToolOutput::Released(_) | ToolOutput::Booking(_) => {
+            let target = match booking_tools::ToolCall::parse(&call.name, &call.arguments_json) {
+                Ok(booking_tools::ToolCall::ReleaseHold(r) | booking_tools::ToolCall::ConfirmBooking(r)) => {
+                    Some(r.hold_id)
+                }
+                _ => None,
+            };
+            open.filter(|h| target.as_deref() != Some(h.hold_id.as_str()))
+        }
+        _ => open,
+    }
+}
+
 fn stalled(stall: Duration) -> tonic::Status {
     tonic::Status::deadline_exceeded(format!("the model service sent nothing for {} ms", stall.as_millis()))
 }

@@ -13,6 +13,7 @@
 //! The session side (validating `chat`/`voice_*` frames and accepting them)
 //! lives in `session.rs`; see ARCHITECTURE.md for the whole path.
 
+pub mod consent;
 pub mod dispatcher;
 pub mod events;
 pub mod model;

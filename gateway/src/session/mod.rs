@@ -285,15 +285,17 @@ impl Session {
             ClientMsg::Unread { id } => self.unread(id).await,
             ClientMsg::Ping { id } => self.reply(ServerMsg::Pong { id }).await,
             ClientMsg::Pong {} => Ok(()),
-            ClientMsg::Showtimes { id, date, movie } => self.showtimes(id, date, movie).await,
+            ClientMsg::Showtimes { id, date, movie, district, near } => {
+                self.showtimes(id, date, movie, district, near).await
+            }
             ClientMsg::SeatMap { id, showtime } => self.seat_map(id, showtime).await,
-            ClientMsg::Hold { id, showtime, seats, ttl_secs, idempotency_key } => {
-                self.hold(id, showtime, seats, ttl_secs, idempotency_key).await
+            ClientMsg::Hold { id, showtime, seats, ttl_secs, idempotency_key, tickets } => {
+                self.hold(id, showtime, seats, ttl_secs, idempotency_key, tickets).await
             }
             ClientMsg::ExtendHold { id, showtime, hold_id } => self.extend_hold(id, showtime, hold_id).await,
             ClientMsg::Release { id, showtime, hold_id, seats } => self.release(id, showtime, hold_id, seats).await,
-            ClientMsg::Confirm { id, showtime, hold_id, payment } => {
-                self.confirm(id, showtime, hold_id, payment.unwrap_or_default()).await
+            ClientMsg::Confirm { id, showtime, hold_id, tickets, payment } => {
+                self.confirm(id, showtime, hold_id, tickets, payment.unwrap_or_default()).await
             }
             ClientMsg::CancelBooking { id, booking_id } => self.cancel_booking(id, booking_id).await,
             ClientMsg::MyBookings { id } => self.my_bookings(id).await,

@@ -2,7 +2,7 @@
 //! extension and release, confirmation, bookings and best-available seats,
 //! with store failures answered by their stable error codes.
 
-use ::seats::{SeatClass, SeatError};
+use ::seats::{SeatClass, SeatError, Tickets};
 
 use super::{End, Session};
 use crate::seating;
@@ -14,10 +14,17 @@ impl Session {
         id: ReqId,
         date: Option<String>,
         movie: Option<String>,
+        district: Option<String>,
+        near: Option<String>,
     ) -> Result<(), End> {
         let schedule = self.node.seats.schedule();
-        let showtimes = seating::list_showtimes(&schedule, date.as_deref(), movie.as_deref());
-        self.reply(ServerMsg::Showtimes { id, showtimes }).await
+        match seating::ShowtimeFilter::new(date.as_deref(), movie.as_deref(), district.as_deref(), near.as_deref()) {
+            Ok(filter) => {
+                let showtimes = seating::list_showtimes_by(&schedule, &filter);
+                self.reply(ServerMsg::Showtimes { id, showtimes }).await
+            }
+            Err(e) => self.seat_error(id, &e).await,
+        }
     }
 
     pub(super) async fn seat_map(&mut self, id: ReqId, showtime: String) -> Result<(), End> {
@@ -34,8 +41,9 @@ impl Session {
         seats: Vec<String>,
         ttl_secs: Option<u64>,
         idempotency_key: String,
+        tickets: Option<Tickets>,
     ) -> Result<(), End> {
-        let req = seating::hold_request(showtime, &self.claims.sub, seats, ttl_secs, idempotency_key);
+        let req = seating::hold_request(showtime, &self.claims.sub, seats, ttl_secs, idempotency_key, tickets);
         match self.node.seats.hold(req).await {
             Ok(hold) => self.reply(ServerMsg::Held { id, hold: &hold }).await,
             Err(e) => self.seat_error(id, &e).await,
@@ -71,6 +79,7 @@ impl Session {
         id: ReqId,
         showtime: String,
         hold_id: String,
+        tickets: Option<Tickets>,
         payment: wire::PaymentBody,
     ) -> Result<(), End> {
         let input = match payment.input() {
@@ -79,7 +88,8 @@ impl Session {
         };
         let provider = &self.node.config.payments;
         let user = &self.claims.sub;
-        match ::seats::checkout::checkout(&self.node.seats, provider, &showtime, user, &hold_id, &input).await {
+        let seats = &self.node.seats;
+        match ::seats::checkout::checkout(seats, provider, &showtime, user, &hold_id, tickets, &input).await {
             Ok(booking) => self.reply(ServerMsg::Confirmed { id, booking: &booking }).await,
             Err(::seats::checkout::CheckoutError::Seat(e)) => self.seat_error(id, &e).await,
             Err(e) => {

@@ -8,18 +8,18 @@ use gateway::config::Role;
 use serde_json::{Value, json};
 use testkit::RedisServer;
 
-use crate::support::{Client, ModelSvc, Node, SECRET, api, redis_cli, token};
+use crate::support::{Client, ModelSvc, Node, SECRET, api, http_get, redis_cli, token};
 
 /// Chat answers come through a queue, a model and back: give them time on a
 /// loaded machine.
-const ANSWER_WAIT: Duration = Duration::from_secs(60);
+pub(crate) const ANSWER_WAIT: Duration = Duration::from_secs(60);
 
 fn is_chat(v: &Value, mid: &str, event: &str) -> bool {
     v["type"] == "pub" && v["data"]["type"] == "chat" && v["data"]["message_id"] == mid && v["data"]["event"] == event
 }
 
 /// Reads the events of `mid` up to its final; returns them (the `data` of each pub).
-async fn events_until_final(c: &mut Client, mid: &str) -> Vec<Value> {
+pub(crate) async fn events_until_final(c: &mut Client, mid: &str) -> Vec<Value> {
     events_until(c, mid, "final").await
 }
 
@@ -39,7 +39,7 @@ async fn events_until(c: &mut Client, mid: &str, event: &str) -> Vec<Value> {
 /// The text of the final attempt equals its deltas, and nothing of an
 /// earlier attempt follows that attempt's start/restart (or, for a retry
 /// after an attempt that showed nothing, its first event).
-fn assert_coherent(events: &[Value]) -> (u64, String) {
+pub(crate) fn assert_coherent(events: &[Value]) -> (u64, String) {
     let fin = events.last().unwrap();
     assert_eq!(fin["event"], "final");
     let attempt = fin["attempt"].as_u64().unwrap();
@@ -506,7 +506,7 @@ async fn say(desk: &mut Client, phone: &mut Client, n: &mut u32, text: &str) -> 
     (events.last().unwrap().clone(), actions)
 }
 
-fn tools(actions: &[Value]) -> Vec<&str> {
+pub(crate) fn tools(actions: &[Value]) -> Vec<&str> {
     actions.iter().map(|a| a["tool"].as_str().unwrap()).collect()
 }
 
@@ -522,11 +522,14 @@ async fn booking_cluster(redis: &RedisServer, model: &ModelSvc) -> (Node, Node, 
         c.clock = c1;
     })
     .await;
+    // One after the other: each node opens the shared ledger file at start.
+    http_get(a.addr, "/healthz").await;
     let b = Node::start(Some(redis), "b", move |c| {
         c.role = Role::Gateway;
         c.clock = c2;
     })
     .await;
+    http_get(b.addr, "/healthz").await;
     let url = model.url.clone();
     let d = Node::start(Some(redis), "d", move |c| {
         c.role = Role::Dispatcher;
@@ -534,6 +537,7 @@ async fn booking_cluster(redis: &RedisServer, model: &ModelSvc) -> (Node, Node, 
         c.clock = c3;
     })
     .await;
+    http_get(d.addr, "/healthz").await;
     (a, b, d, clock)
 }
 

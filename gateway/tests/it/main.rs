@@ -5,6 +5,7 @@
 
 mod bookings;
 mod chat;
+mod chat_consent;
 mod cluster;
 mod http;
 mod openapi;
@@ -12,3 +13,4 @@ mod payment;
 mod protocol;
 mod seats;
 mod support;
+mod tickets;

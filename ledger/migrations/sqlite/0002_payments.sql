@@ -10,6 +10,7 @@ CREATE TABLE payments (
     amount      BIGINT NOT NULL,
     payment_key TEXT NOT NULL,
     provider    TEXT NOT NULL,
+    tickets     TEXT NOT NULL DEFAULT '',
     state       TEXT NOT NULL,
     booking_id  TEXT,
     created_at  BIGINT NOT NULL,

@@ -275,6 +275,7 @@ fn new_payment(order: &str, now: i64) -> ledger::NewPayment {
         amount: 30000,
         payment_key: String::new(),
         provider: "toss".into(),
+        tickets: String::new(),
         now,
     }
 }

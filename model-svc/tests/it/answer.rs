@@ -80,7 +80,7 @@ async fn booking_requests_propose_tool_calls() {
     let out = ask(&mut client, r).await;
     assert_eq!(out.tool_calls[0].name, "hold_best_available");
     let args: serde_json::Value = serde_json::from_str(&out.tool_calls[0].arguments_json).unwrap();
-    assert_eq!(args, serde_json::json!({"showtime_id": "st-42", "party_size": 3}));
+    assert_eq!(args, serde_json::json!({"showtime_id": "st-42", "party_size": 3, "class": "standard"}));
     server.stop().await;
 }
 

@@ -150,6 +150,7 @@ impl Gateway {
                             seats: seats.iter().map(|x| x.to_string()).collect(),
                             ttl: None,
                             idempotency_key: format!("k{}", self.calls),
+                            tickets: None,
                         };
                         self.store.hold(req).await.map(|h| self.priced_hold(h))
                     }
@@ -329,7 +330,7 @@ async fn korean_dialogue_from_a_family_question_to_a_confirmed_booking() {
 
     let t = gw.say("어른 둘 아이 하나").await;
     assert_eq!(t.called(), ["hold_best_available"]);
-    assert_eq!(t.calls[0].1, json!({"showtime_id": showtime, "party_size": 3}));
+    assert_eq!(t.calls[0].1, json!({"showtime_id": showtime, "party_size": 3, "class": "standard"}));
     assert_eq!(gw.held_by_me(&showtime).await, 3);
     assert!(t.text.contains("원") && t.text.contains("확정할까요"), "read back: {}", t.text);
     assert!(!t.speech.contains(&showtime), "no ids in speech: {}", t.speech);
@@ -380,14 +381,14 @@ async fn corrections_change_the_search_and_the_hold() {
     assert!(!t.suggestions.is_empty());
     assert!(t.suggestions.iter().all(|s| s.showtime_id.as_deref().unwrap().contains("20261127")));
 
-    // Pick by ordinal, hold two, then change to three: release and hold again.
+    // Pick by ordinal, hold two, then change to three: hold three, then release the two.
     let t = gw.say("첫 번째 걸로 할게요").await;
     assert_eq!(t.called(), ["hold_best_available"]);
     let showtime = t.calls[0].1["showtime_id"].as_str().unwrap().to_owned();
     assert_eq!(gw.held_by_me(&showtime).await, 2);
     let t = gw.say("아니요 세 명이요").await;
-    assert_eq!(t.called(), ["release_hold", "hold_best_available"]);
-    assert_eq!(t.calls[1].1["party_size"], 3);
+    assert_eq!(t.called(), ["hold_best_available", "release_hold"], "the old hold goes only once the new one is held");
+    assert_eq!(t.calls[0].1["party_size"], 3);
     assert_eq!(gw.held_by_me(&showtime).await, 3);
     let t = gw.say("예").await;
     assert_eq!(t.called(), ["confirm_booking"]);

@@ -71,7 +71,7 @@ impl Saga {
     }
 
     async fn checkout(&self, hold: &str) -> Result<seats::Booking, CheckoutError> {
-        checkout::checkout(&self.store, &self.provider, "st-1", "alice", hold, &Saga::paid(hold)).await
+        checkout::checkout(&self.store, &self.provider, "st-1", "alice", hold, None, &Saga::paid(hold)).await
     }
 
     async fn state(&self, hold: &str) -> PaymentState {
@@ -112,7 +112,7 @@ on_both!(
 async fn approved_payment_books_once(pg: bool) {
     let s = Saga::new(pg, Duration::from_secs(5)).await;
     let hold = s.hold().await;
-    let quote = s.store.quote("st-1", "alice", &hold).await.unwrap();
+    let quote = s.store.quote("st-1", "alice", &hold, None).await.unwrap();
     assert_eq!(quote.amount, 30000);
     let b = s.checkout(&hold).await.unwrap();
     assert_eq!(b.amount, 30000);
@@ -128,7 +128,7 @@ async fn approved_payment_books_once(pg: bool) {
     r.ttl = Some(Duration::from_secs(300));
     let h2 = s.store.hold(r).await.unwrap().hold_id;
     let wrong = PaymentInput::Toss { payment_key: "x".into(), order_id: h2.clone(), amount: 1 };
-    let e = checkout::checkout(&s.store, &s.provider, "st-1", "alice", &h2, &wrong).await.unwrap_err();
+    let e = checkout::checkout(&s.store, &s.provider, "st-1", "alice", &h2, None, &wrong).await.unwrap_err();
     assert_eq!(e.code(), "payment_mismatch");
     assert_eq!(s.toss.charges(), 1);
 }
@@ -152,7 +152,7 @@ async fn approval_after_hold_expiry_is_refunded(pg: bool) {
     let s = Saga::new(pg, Duration::from_secs(5)).await;
     let hold = s.hold().await;
     // Approved; then the hold runs out before the confirm.
-    let p = checkout::pay(&s.store, &s.provider, "st-1", "alice", &hold, &Saga::paid(&hold)).await.unwrap();
+    let p = checkout::pay(&s.store, &s.provider, "st-1", "alice", &hold, None, &Saga::paid(&hold)).await.unwrap();
     assert_eq!(p.state, PaymentState::Approved);
     s.clock.advance(Duration::from_secs(301));
     let e = s.checkout(&hold).await.unwrap_err();
@@ -174,7 +174,7 @@ async fn killed_between_payment_and_confirm_is_reconciled_once(pg: bool) {
     let s = Saga::new(pg, Duration::from_secs(5)).await;
     let hold = s.hold().await;
     // The process "dies" after the provider approved, before the confirm.
-    let p = checkout::pay(&s.store, &s.provider, "st-1", "alice", &hold, &Saga::paid(&hold)).await.unwrap();
+    let p = checkout::pay(&s.store, &s.provider, "st-1", "alice", &hold, None, &Saga::paid(&hold)).await.unwrap();
     assert_eq!(p.state, PaymentState::Approved);
     // Within the grace period the reconciler leaves it to the checkout.
     assert_eq!(checkout::reconcile_payments(&s.store, &s.provider, RECONCILE_AFTER).await.unwrap(), 0);
@@ -237,7 +237,7 @@ async fn unanswered_payment_that_never_charged_is_declined_by_the_reconciler(pg:
 async fn the_demo_provider_approves_and_says_so() {
     let s = Saga::new(false, Duration::from_secs(5)).await;
     let hold = s.hold().await;
-    let b = checkout::checkout(&s.store, &PaymentProvider::Demo, "st-1", "alice", &hold, &PaymentInput::Demo)
+    let b = checkout::checkout(&s.store, &PaymentProvider::Demo, "st-1", "alice", &hold, None, &PaymentInput::Demo)
         .await
         .unwrap();
     let p = s.store.ledger().payment(&hold).await.unwrap().unwrap();

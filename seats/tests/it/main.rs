@@ -10,6 +10,7 @@ mod lifecycle;
 mod notify;
 mod race;
 mod store;
+mod tickets;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -42,17 +43,26 @@ pub(crate) const SCHEDULE: &str = r#"{
       {"row": "J", "seats": "SSSSS_SSSSS"}
     ]}
   ]}],
-  "movies": [{"id": "nsyn-11", "title": "The Matrix", "title_ko": "매트릭스", "runtime_min": 136}],
+  "movies": [{"id": "nsyn-11", "title": "The Matrix", "title_ko": "매트릭스", "runtime_min": 136, "age_rating": "15"},
+             {"id": "nsyn-18", "title": "Memories of Murder", "title_ko": "살인의 추억", "runtime_min": 132, "age_rating": "19"}],
   "showtimes": [
     {"id": "st-1", "movie": "nsyn-11", "theater": "t", "screen": "1",
      "starts_at": "2027-01-15T19:30:00+09:00[Asia/Seoul]",
-     "prices": {"standard": 15000, "premium": 19000, "wheelchair": 15000}},
+     "prices": {"standard": 15000, "premium": 19000, "wheelchair": 15000},
+     "fares": {"teen": {"standard": 12000, "premium": 16000, "wheelchair": 12000},
+               "child": {"standard": 9000, "premium": 13000, "wheelchair": 9000},
+               "disabled": {"standard": 5000, "premium": 5000, "wheelchair": 5000}}},
     {"id": "st-2", "movie": "nsyn-11", "theater": "t", "screen": "1",
      "starts_at": "2027-01-15T22:00:00+09:00[Asia/Seoul]",
      "prices": {"standard": 15000, "premium": 19000, "wheelchair": 15000}},
     {"id": "st-big", "movie": "nsyn-11", "theater": "t", "screen": "2",
      "starts_at": "2027-01-16T19:30:00+09:00[Asia/Seoul]",
-     "prices": {"standard": 12000, "premium": 12000, "wheelchair": 12000}}
+     "prices": {"standard": 12000, "premium": 12000, "wheelchair": 12000}},
+    {"id": "st-adult", "movie": "nsyn-18", "theater": "t", "screen": "1",
+     "starts_at": "2027-01-16T22:00:00+09:00[Asia/Seoul]",
+     "prices": {"standard": 15000, "premium": 19000, "wheelchair": 15000},
+     "fares": {"teen": {"standard": 12000, "premium": 16000, "wheelchair": 12000},
+               "child": {"standard": 9000, "premium": 13000, "wheelchair": 9000}}}
   ]
 }"#;
 
@@ -168,7 +178,9 @@ impl Env {
                 let server = RedisServer::start();
                 let rb = RedisBus::connect(&server.url(), bus_config(), sink.clone(), shutdown.clone()).await.unwrap();
                 let bus = Bus::Redis(rb.clone());
-                for t in ["showtime:st-1", "showtime:st-2", "showtime:st-big", "user:alice", "user:bob"] {
+                for t in
+                    ["showtime:st-1", "showtime:st-2", "showtime:st-big", "showtime:st-adult", "user:alice", "user:bob"]
+                {
                     bus.subscribe_node(&Topic::parse(t).unwrap()).await.unwrap();
                 }
                 let store = SeatStore::redis(rb, bus_config(), schedule(), clock.clone(), ledger);
@@ -204,6 +216,7 @@ pub(crate) fn req(user: &str, seats: &[&str], key: &str) -> HoldRequest {
         seats: seats.iter().map(|s| (*s).to_owned()).collect(),
         ttl: None,
         idempotency_key: key.into(),
+        tickets: None,
     }
 }
 

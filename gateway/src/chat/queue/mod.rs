@@ -114,6 +114,10 @@ pub struct Turn {
     pub role: String,
     /// What was said.
     pub text: String,
+    /// On a bot turn: the hold it read back (the consent marker,
+    /// [`crate::chat::consent`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readback: Option<crate::chat::consent::ReadBack>,
 }
 
 /// What a conversation remembers.
