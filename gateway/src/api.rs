@@ -122,6 +122,9 @@ pub enum ApiError {
     /// The schedule sent to the admin endpoint is invalid.
     #[error("invalid schedule: {0}")]
     Schedule(#[from] seats::ScheduleError),
+    /// The payment of a confirm failed (declined, refunded, mismatched, pending).
+    #[error(transparent)]
+    Payment(seats::checkout::CheckoutError),
 }
 
 impl ApiError {
@@ -163,7 +166,20 @@ impl ApiError {
             ApiError::Forbidden => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
             ApiError::BadRequest(_) | ApiError::Schedule(_) => (StatusCode::BAD_REQUEST, ErrorCode::BadRequest),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::BadRequest),
+            ApiError::Payment(e) => (payment_status(e), wire::checkout_code(e)),
         }
+    }
+}
+
+/// The HTTP status of a failed payment (the table in docs/protocol.md).
+fn payment_status(e: &seats::checkout::CheckoutError) -> StatusCode {
+    use seats::checkout::CheckoutError as C;
+    match e {
+        C::Seat(e) => seat_status(e),
+        C::Declined { .. } => StatusCode::PAYMENT_REQUIRED,
+        C::Refunded { .. } => StatusCode::CONFLICT,
+        C::Mismatch(_) => StatusCode::BAD_REQUEST,
+        C::Pending(_) => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 
@@ -301,6 +317,9 @@ struct ConfirmBody {
     /// Tickets by type instead of the hold's; the hold's when absent.
     #[serde(default)]
     tickets: Option<Tickets>,
+    /// How the hold is paid (docs/protocol.md, *Payment*); absent: the demo provider.
+    #[serde(default)]
+    payment: Option<wire::PaymentBody>,
 }
 
 /// Holds seats for the caller, all or none.
@@ -328,7 +347,7 @@ async fn hold(
 /// Extends one of the caller's holds.
 #[utoipa::path(post, path = "/api/showtimes/{id}/holds/{hold_id}/extend", tag = "seats", params(("id" = String, Path, description = "The showtime id"), ("hold_id" = String, Path, description = "The hold id")), responses(
     (status = 200, description = "The extended hold", body = seats::Hold),
-    (status = 400, description = "`bad_request`: a malformed path", content_type = "application/json", body = ErrorBody),
+    (status = 400, description = "`bad_request`: a malformed path or body; `payment_mismatch`: the payment's order id or amount is not the hold's", content_type = "application/json", body = ErrorBody),
     (status = 401, description = "`unauthorized`: no or invalid bearer token", content_type = "application/json", body = ErrorBody),
     (status = 403, description = "`not_owner`: another user's hold", content_type = "application/json", body = ErrorBody),
     (status = 404, description = "`unknown_showtime` or `hold_not_found`", content_type = "application/json", body = ErrorBody),
@@ -401,8 +420,10 @@ async fn release_seats(
     (status = 401, description = "`unauthorized`: no or invalid bearer token", content_type = "application/json", body = ErrorBody),
     (status = 403, description = "`not_owner`: another user's hold", content_type = "application/json", body = ErrorBody),
     (status = 404, description = "`unknown_showtime` or `hold_not_found`", content_type = "application/json", body = ErrorBody),
+    (status = 402, description = "`payment_declined`: nothing charged, the hold released", content_type = "application/json", body = ErrorBody),
+    (status = 409, description = "`payment_refunded`: charged, the hold could not be sold, refunded", content_type = "application/json", body = ErrorBody),
     (status = 410, description = "`hold_expired`", content_type = "application/json", body = ErrorBody),
-    (status = 503, description = "`unavailable`: the seat store (Redis) failed; retry", content_type = "application/json", body = ErrorBody),
+    (status = 503, description = "`unavailable`: the seat store (Redis) failed, or `payment_pending`: the provider's answer is not known yet; retry", content_type = "application/json", body = ErrorBody),
 ))]
 async fn confirm(
     User(c): User,
@@ -412,13 +433,19 @@ async fn confirm(
 ) -> ApiResult<Booking> {
     let Path((id, hold_id)) = ids?;
     let body = body?;
-    // No body (or an empty one) is the hold's tickets.
+    // No body (or an empty one) is the hold's tickets and the demo payment.
     let b: ConfirmBody = if body.iter().all(u8::is_ascii_whitespace) {
         ConfirmBody::default()
     } else {
         serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("invalid confirm body: {e}")))?
     };
-    Ok(Json(node.seats.confirm_with(&id, &c.sub, &hold_id, b.tickets).await?))
+    let input = b.payment.unwrap_or_default().input().map_err(|why| ApiError::Seat(SeatError::Invalid(why)))?;
+    let provider = &node.config.payments;
+    match seats::checkout::checkout(&node.seats, provider, &id, &c.sub, &hold_id, b.tickets, &input).await {
+        Ok(b) => Ok(Json(b)),
+        Err(seats::checkout::CheckoutError::Seat(e)) => Err(e.into()),
+        Err(e) => Err(ApiError::Payment(e)),
+    }
 }
 
 /// `GET /api/bookings`.

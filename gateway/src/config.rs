@@ -12,6 +12,8 @@ use clap::Parser;
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 /// Where the single-node default keeps its SQLite file.
 pub const DEFAULT_DATA_DIR: &str = "./data";
+/// How long one payment provider request may take, in ms.
+pub const DEFAULT_PAYMENT_TIMEOUT_MS: u64 = 10_000;
 /// Default secret for HS256 tokens (the `auth` crate's). Fine for a laptop
 /// demo, refused with Redis.
 pub use ::auth::DEV_JWT_SECRET;
@@ -240,6 +242,25 @@ pub struct Config {
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
 
+    /// Who approves payments at the confirm: `demo` (approves everything,
+    /// charges nothing, says `demo`) or `toss` (Toss Payments; needs
+    /// `TOSS_SECRET_KEY`).
+    #[arg(long, env = "PAYMENT_PROVIDER", default_value = "demo")]
+    pub payment_provider: String,
+
+    /// Toss Payments' secret key (`test_sk_…` or `live_sk_…`), for `PAYMENT_PROVIDER=toss`.
+    #[arg(long, env = "TOSS_SECRET_KEY", hide_env_values = true)]
+    pub toss_secret_key: Option<String>,
+
+    /// Toss Payments' API base URL.
+    #[arg(long, env = "TOSS_API_BASE", default_value = payment::TOSS_API_BASE)]
+    pub toss_api_base: String,
+
+    /// How long one payment provider request may take, in ms; a request
+    /// that takes longer is looked up at the provider before deciding.
+    #[arg(long, env = "PAYMENT_TIMEOUT_MS", default_value_t = DEFAULT_PAYMENT_TIMEOUT_MS)]
+    pub payment_timeout_ms: u64,
+
     /// Where the single-node default keeps its SQLite file (created when
     /// missing). Used only without `DATABASE_URL`.
     #[arg(long, env = "DATA_DIR", default_value = DEFAULT_DATA_DIR)]
@@ -309,6 +330,11 @@ pub struct Config {
     #[arg(skip)]
     pub clock: seats::Clock,
 
+    /// The payment provider built from the payment settings at start
+    /// ([`Config::payment`]); the demo provider until then.
+    #[arg(skip)]
+    pub payments: payment::PaymentProvider,
+
     /// The model service a dispatcher starts in process when MODEL_SVC_URL
     /// is absent, injected by the binary (the `marquee` binary links
     /// model-svc in); `None` in the plain `gateway` binary and in
@@ -351,9 +377,27 @@ pub enum ConfigError {
     /// The database URL names no engine this build has.
     #[error("DATABASE_URL must be postgres://… or sqlite://…")]
     DatabaseUrl,
+    /// The payment provider settings are unusable.
+    #[error("payment settings: {0}")]
+    Payment(String),
 }
 
 impl Config {
+    /// The payment provider these settings name.
+    pub fn payment(&self) -> Result<payment::PaymentProvider, ConfigError> {
+        match self.payment_provider.as_str() {
+            payment::DEMO => Ok(payment::PaymentProvider::Demo),
+            payment::TOSS => {
+                let key = self.toss_secret_key.as_deref().unwrap_or_default();
+                let timeout = Duration::from_millis(self.payment_timeout_ms.max(1));
+                payment::TossClient::new(&self.toss_api_base, key, timeout)
+                    .map(payment::PaymentProvider::Toss)
+                    .map_err(|e| ConfigError::Payment(e.to_string()))
+            }
+            _ => Err(ConfigError::Payment("PAYMENT_PROVIDER must be demo or toss".into())),
+        }
+    }
+
     /// Checks the settings before anything binds.
     pub fn validate(&self) -> Result<(), ConfigError> {
         for (name, v) in [
@@ -408,6 +452,7 @@ impl Config {
         {
             return Err(ConfigError::DatabaseUrl);
         }
+        self.payment()?;
         if self.role != Role::All && self.redis_url.is_none() {
             return Err(ConfigError::RoleWithoutRedis);
         }

@@ -98,13 +98,18 @@ pub async fn run_with_admin(
 async fn serve(
     listener: TcpListener,
     admin: Option<TcpListener>,
-    config: Config,
+    mut config: Config,
     shutdown: CancellationToken,
 ) -> Result<(), RunError> {
+    // Tests may inject a provider; otherwise the settings name it.
+    if matches!(config.payments, payment::PaymentProvider::Demo) {
+        config.payments = config.payment()?;
+    }
     let node_id: Arc<str> =
         config.node_id.clone().unwrap_or_else(|| format!("n{:06x}", rand::random::<u32>() & 0xff_ffff)).into();
     let metrics = Arc::new(metrics::Metrics::default());
     seats::metrics::init();
+    seats::checkout::init_metrics();
     let hub = Arc::new(hub::Hub::new(metrics.clone()));
     let bus_config = bus_config_of(&config);
     let presence_ttl = bus_config.presence_ttl;
@@ -175,6 +180,12 @@ async fn serve(
     tracker.spawn(node.clone().resync_loop());
     tracker.spawn(node.clone().presence_refresh_loop(presence_ttl / 3));
     tracker.spawn(store.clone().run_sweeper(sweep_every, shutdown.clone()));
+    tracker.spawn(seats::checkout::run_reconciler(
+        store.clone(),
+        node.config.payments.clone(),
+        seats::checkout::RECONCILE_EVERY,
+        shutdown.clone(),
+    ));
     {
         let (store, stop) = (store.clone(), shutdown.clone());
         tracker.spawn(async move {

@@ -222,6 +222,9 @@ pub enum ClientMsg {
         /// Tickets by type instead of the hold's; absent: the hold's.
         #[serde(default)]
         tickets: Option<Tickets>,
+        /// How it is paid (absent: the demo provider).
+        #[serde(default)]
+        payment: Option<PaymentBody>,
     },
     /// Cancel one of the caller's bookings (answered with `booking_cancelled`).
     CancelBooking {
@@ -468,6 +471,60 @@ pub enum ErrorCode {
     AgeRestricted,
     /// Chat: the queue is full; nothing was queued.
     Overloaded,
+    /// Payment: the provider declined; nothing charged, the hold released.
+    PaymentDeclined,
+    /// Payment: charged, but the hold could not be sold; refunded.
+    PaymentRefunded,
+    /// Payment: the payment's order id or amount does not match the hold.
+    PaymentMismatch,
+    /// Payment: the provider's answer is not known yet; retry the same confirm.
+    PaymentPending,
+}
+
+/// The optional `payment` of a confirm: `{"provider":"demo"}`, or a Toss
+/// payment `{"payment_key":"…","order_id":"<hold id>","amount":N}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+pub struct PaymentBody {
+    /// `demo` or `toss` (implied by `payment_key`).
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// The key the provider's payment window gave the client.
+    #[serde(default)]
+    pub payment_key: Option<String>,
+    /// The order: the hold id.
+    #[serde(default)]
+    pub order_id: Option<String>,
+    /// The amount the client paid, in won (must be the hold's price).
+    #[serde(default)]
+    pub amount: Option<i64>,
+}
+
+impl PaymentBody {
+    /// The saga's input.
+    pub fn input(&self) -> Result<seats::checkout::PaymentInput, String> {
+        use seats::checkout::PaymentInput;
+        match (&self.payment_key, self.provider.as_deref()) {
+            (None, None | Some("demo")) => Ok(PaymentInput::Demo),
+            (Some(key), None | Some("toss")) => Ok(PaymentInput::Toss {
+                payment_key: key.clone(),
+                order_id: self.order_id.clone().ok_or("payment.order_id is required")?,
+                amount: self.amount.ok_or("payment.amount is required")?,
+            }),
+            _ => Err("payment.provider must be demo or toss (with payment_key)".into()),
+        }
+    }
+}
+
+/// The wire code of a checkout error.
+pub fn checkout_code(e: &seats::checkout::CheckoutError) -> ErrorCode {
+    use seats::checkout::CheckoutError as C;
+    match e {
+        C::Seat(e) => ErrorCode::from(e),
+        C::Declined { .. } => ErrorCode::PaymentDeclined,
+        C::Refunded { .. } => ErrorCode::PaymentRefunded,
+        C::Mismatch(_) => ErrorCode::PaymentMismatch,
+        C::Pending(_) => ErrorCode::PaymentPending,
+    }
 }
 
 impl From<&SeatError> for ErrorCode {

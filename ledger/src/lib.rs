@@ -1,5 +1,6 @@
 //! The system of record: every booking a customer paid for, the seats it
-//! sold, and the transactional outbox of events that announce it, in
+//! sold, the payment saga of each checkout (`payments`), and the
+//! transactional outbox of events that announce it, in
 //! PostgreSQL (`DATABASE_URL=postgres://…`, a cluster) or an embedded SQLite
 //! file (`sqlite://…`, the single-node default). Redis stays the hot path for
 //! holds and fan-out; its sold seats are a cache of this crate's
@@ -19,6 +20,7 @@
 
 mod bookings;
 mod outbox;
+mod payments;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -29,6 +31,7 @@ use sqlx::{AnyPool, ConnectOptions};
 
 pub use crate::bookings::{BookingRecord, BookingStatus, NewBooking, Recorded, SoldSeat};
 pub use crate::outbox::{NewEvent, OutboxEvent, OutboxStats};
+pub use crate::payments::{NewPayment, PaymentRecord, PaymentState, Step};
 
 /// Milliseconds since the Unix epoch.
 pub type Millis = i64;

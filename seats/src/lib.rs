@@ -16,6 +16,7 @@
 //! HTTP or WebSocket: the gateway maps [`SeatError::code`] to its responses.
 
 pub mod best;
+pub mod checkout;
 mod code;
 pub mod demo;
 pub mod domain;

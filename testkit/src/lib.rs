@@ -8,9 +8,11 @@
 
 mod postgres;
 mod smtp;
+pub mod toss;
 
 pub use crate::postgres::PostgresServer;
 pub use crate::smtp::{Received, SmtpServer};
+pub use crate::toss::TossServer;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;

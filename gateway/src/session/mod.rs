@@ -294,7 +294,9 @@ impl Session {
             }
             ClientMsg::ExtendHold { id, showtime, hold_id } => self.extend_hold(id, showtime, hold_id).await,
             ClientMsg::Release { id, showtime, hold_id, seats } => self.release(id, showtime, hold_id, seats).await,
-            ClientMsg::Confirm { id, showtime, hold_id, tickets } => self.confirm(id, showtime, hold_id, tickets).await,
+            ClientMsg::Confirm { id, showtime, hold_id, tickets, payment } => {
+                self.confirm(id, showtime, hold_id, tickets, payment.unwrap_or_default()).await
+            }
             ClientMsg::CancelBooking { id, booking_id } => self.cancel_booking(id, booking_id).await,
             ClientMsg::MyBookings { id } => self.my_bookings(id).await,
             ClientMsg::Chat { id, message_id, conversation, text, locale, context } => {

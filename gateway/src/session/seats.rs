@@ -80,10 +80,24 @@ impl Session {
         showtime: String,
         hold_id: String,
         tickets: Option<Tickets>,
+        payment: wire::PaymentBody,
     ) -> Result<(), End> {
-        match self.node.seats.confirm_with(&showtime, &self.claims.sub, &hold_id, tickets).await {
+        let input = match payment.input() {
+            Ok(input) => input,
+            Err(why) => return self.seat_error(id, &SeatError::Invalid(why)).await,
+        };
+        let provider = &self.node.config.payments;
+        let user = &self.claims.sub;
+        let seats = &self.node.seats;
+        match ::seats::checkout::checkout(seats, provider, &showtime, user, &hold_id, tickets, &input).await {
             Ok(booking) => self.reply(ServerMsg::Confirmed { id, booking: &booking }).await,
-            Err(e) => self.seat_error(id, &e).await,
+            Err(::seats::checkout::CheckoutError::Seat(e)) => self.seat_error(id, &e).await,
+            Err(e) => {
+                let code = wire::checkout_code(&e);
+                self.node.metrics.error(code);
+                let message = e.to_string();
+                self.reply(ServerMsg::Error { id: Some(id), code, message: &message, seats: None }).await
+            }
         }
     }
 

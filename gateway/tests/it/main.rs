@@ -10,6 +10,7 @@ mod cluster;
 mod http;
 mod mail;
 mod openapi;
+mod payment;
 mod protocol;
 mod seats;
 mod support;

@@ -75,6 +75,8 @@ both!(
     failing_events_back_off_and_dead_letter_without_blocking_others,
     the_cache_is_told_of_every_change,
     bookings_survive_reopening,
+    payment_sagas_move_forward_once,
+    unfinished_payments_are_listed_by_age,
 );
 
 fn booking(hold: &str, user: &str, seats: &[&str]) -> NewBooking {
@@ -263,4 +265,58 @@ async fn bookings_survive_reopening(l: Ledger, url: String) {
     assert_eq!(l.sold_seats("st1").await.unwrap().len(), 1);
     assert_eq!(l.outbox_stats().await.unwrap().pending, 2);
     l.ping().await.unwrap();
+}
+
+fn new_payment(order: &str, now: i64) -> ledger::NewPayment {
+    ledger::NewPayment {
+        order_id: order.into(),
+        showtime: "st-1".into(),
+        user: "alice".into(),
+        amount: 30000,
+        payment_key: String::new(),
+        provider: "toss".into(),
+        tickets: String::new(),
+        now,
+    }
+}
+
+async fn payment_sagas_move_forward_once(l: Ledger, _url: String) {
+    use ledger::{PaymentState as P, Step};
+    let p = l.begin_payment(&new_payment("h1", 10)).await.unwrap();
+    assert_eq!((p.state, p.amount, p.attempts), (P::Pending, 30000, 0));
+    // Beginning again finds the same saga.
+    let again = l.begin_payment(&ledger::NewPayment { amount: 1, ..new_payment("h1", 20) }).await.unwrap();
+    assert_eq!(again, p);
+    let approved = Step { payment_key: Some("pk1"), ..Step::default() };
+    assert!(l.transition_payment("h1", &[P::Pending], P::Approved, approved.clone(), 30).await.unwrap());
+    assert!(!l.transition_payment("h1", &[P::Pending], P::Approved, approved, 31).await.unwrap());
+    // Confirm and refund race: exactly one wins.
+    let confirm = l
+        .transition_payment("h1", &[P::Approved], P::Confirmed, Step { booking_id: Some("bk1"), ..Step::default() }, 40)
+        .await
+        .unwrap();
+    let refund = l
+        .transition_payment("h1", &[P::Approved], P::RefundPending, Step { reason: Some("x"), ..Step::default() }, 41)
+        .await
+        .unwrap();
+    assert!(confirm && !refund);
+    let p = l.payment("h1").await.unwrap().unwrap();
+    assert_eq!((p.state, p.payment_key.as_str(), p.booking_id.as_deref()), (P::Confirmed, "pk1", Some("bk1")));
+    assert!(p.state.is_final());
+    l.note_payment_attempt("h1", "boom", 50).await.unwrap();
+    let p = l.payment("h1").await.unwrap().unwrap();
+    assert_eq!((p.attempts, p.last_error.as_deref(), p.updated_at), (1, Some("boom"), 50));
+    assert!(l.payment("h2").await.unwrap().is_none());
+}
+
+async fn unfinished_payments_are_listed_by_age(l: Ledger, _url: String) {
+    use ledger::{PaymentState as P, Step};
+    for (order, now) in [("h1", 100), ("h2", 200), ("h3", 300), ("h4", 50)] {
+        l.begin_payment(&new_payment(order, now)).await.unwrap();
+    }
+    l.transition_payment("h4", &[P::Pending], P::Declined, Step::default(), 60).await.unwrap();
+    l.transition_payment("h2", &[P::Pending], P::Approved, Step::default(), 150).await.unwrap();
+    let old: Vec<String> = l.unfinished_payments(250, 10).await.unwrap().into_iter().map(|p| p.order_id).collect();
+    assert_eq!(old, ["h1", "h2"]);
+    assert_eq!(l.unfinished_payments(1000, 1).await.unwrap().len(), 1);
 }

@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod checkout;
 mod lifecycle;
 mod mail;
 mod notify;
