@@ -13,6 +13,14 @@ for (const n of NODES) {
   }
 }
 
+/**
+ * Whether the latency thresholds apply: yes for the release runs whose figures
+ * go to BENCHMARKS.md; no for the test command's debug smoke runs
+ * (`LATENCY_TARGETS=0`), where a debug build on two shared cores measures the
+ * machine. Correctness thresholds (gaps, errors, checks) apply always.
+ */
+export const LATENCY_TARGETS = (__ENV.LATENCY_TARGETS || '1') !== '0';
+
 /** A number from the environment, with a default. */
 export function num(name, dflt) {
   const v = __ENV[name];
