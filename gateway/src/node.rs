@@ -307,7 +307,8 @@ mod tests {
         let redis_bus =
             bus::RedisBus::connect(&redis.url(), bus_config.clone(), hub.clone(), stop.clone()).await.expect("bus");
         let schedule = seats::demo::schedule_from_today().expect("demo schedule");
-        let dir = std::env::temp_dir().join(format!("marquee-node-test-{}-{}", std::process::id(), redis.port()));
+        // Beside the test's Redis, removed with it.
+        let dir = redis.scratch_dir().join("ledger");
         let ledger = ledger::Ledger::open_in_dir(&dir).await.expect("ledger");
         let store = SeatStore::redis(redis_bus.clone(), bus_config.clone(), schedule, config.clock.clone(), ledger);
         let bus = Bus::Redis(redis_bus);
