@@ -433,14 +433,130 @@ add("wed", "Memories of Murder at 4:40 this Saturday", "movie=murder time=16:40 
 add("wed", "one adult and two children for 3 Idiots", "party=3 detail=1+2 movie=idiots")
 add("wed", "the back row please", "position=back")
 
+# --- Issue 15 kinds (tuning), written by the slots session before its rule changes -----
+# One group per miss kind the issue names; placed at the very front of the file
+# (ids k001...), so the old lines keep their ids and order. They are tuning
+# lines: the rules were changed until they pass.
+K = []
+def kind(now, text, spec, prior=None):
+    K.append((now, text, spec, prior))
+
+# Speech-to-text output with the spaces run together.
+kind("sun", "내일저녁7시매트릭스두명예매해주세요", "date=tomorrow time=19:00 movie=matrix party=2")
+kind("sun", "토요일오후두시레옹한장", "date=sat time=14:00 movie=leon party=1")
+kind("wed", "모레저녁일곱시반살인의추억세명", "date=+2 time=19:30 movie=murder party=3")
+kind("wed", "다음주화요일오전열시센과치히로", "date=next:tue time=10:00 movie=spirited")
+kind("sun", "오늘밤아홉시세얼간이두장", "date=today time=21:00 movie=idiots party=2")
+kind("sat", "내일아침10시빽투더퓨쳐어른둘아이하나", "date=tomorrow time=10:00 movie=bttf party=3 detail=2+1")
+kind("wed", "강남에서금요일밤8시두명이요", "theater=gangnam date=fri time=20:00 party=2")
+kind("wed", "네두명이요", "party=2 act=yes")
+kind("sun", "네좋아요", "act=yes")
+kind("sun", "예맞아요그걸로해주세요", "act=yes")
+kind("wed", "다시말해주세요", "act=repeat")
+kind("wed", "이번주토요일저녁에홍대", "date=sat time=17:00-22:00 theater=hongdae")
+kind("sun", "세시반에두명", "time=~3:30 party=2")
+kind("sun", "열한시매트릭스", "time=~11:00 movie=matrix")
+kind("sat", "12월25일저녁", "date=12-25 time=17:00-22:00")
+kind("sat", "낼오후세시", "date=tomorrow time=15:00")
+kind("wed", "아니내일말고모레요", "date=+2 act=correct", "date=tomorrow")
+kind("wed", "시간연장해주세요", "act=extend")
+kind("sun", "어른두명아이한명이요", "party=3 detail=2+1")
+kind("sun", "센과치히로의행방불명두장", "movie=spirited party=2")
+kind("sun", "세얼간이세명토요일", "movie=idiots party=3 date=sat")
+kind("sun", "네시에볼게요", "time=~4:00")
+kind("wed", "마키홍대모레오후다섯시", "theater=hongdae date=+2 time=17:00")
+kind("fri", "오늘밤열시거있어요", "date=today time=22:00")
+kind("wed", "한명더추가해주세요", "party=3 act=correct", "party=2")
+# Misspellings, abbreviations and spoken forms of dates and days.
+kind("wed", "낼 저녁에 레옹 두 장", "date=tomorrow time=17:00-22:00 movie=leon party=2")
+kind("wed", "모래 오후 세 시", "date=+2 time=15:00")
+kind("sun", "낼모레 매트릭스 있어요", "date=+2 movie=matrix")
+kind("sun", "담주 토욜 세 얼간이", "date=next:sat movie=idiots")
+kind("wed", "이번주 토욜 밤에", "date=sat time=20:00-24:00")
+kind("wed", "금욜 저녁 일곱 시", "date=fri time=19:00")
+kind("sun", "화욜 오전에 가도 돼요", "date=tue time=06:00-12:00")
+kind("wed", "다음 주 화요일 오후 두 시", "date=next:tue time=14:00")
+kind("sat", "25일에 살인의 추억", "date=d25 movie=murder")
+kind("sat", "십이월 오일 레옹", "date=12-05 movie=leon")
+kind("wed", "십이월 이십오일 저녁", "date=12-25 time=17:00-22:00")
+kind("dec", "일월 삼일 매트릭스 두 명", "date=01-03 movie=matrix party=2")
+kind("sat", "이십일일에 볼게요", "date=d21")
+kind("sun", "다음 달 25일", "date=12-25")
+kind("wed", "담달 2일에 세 얼간이", "date=12-02 movie=idiots")
+kind("sun", "일요일날 오후 네 시", "date=sun time=16:00")
+kind("wed", "다다음주 월요일", "date=+12")
+kind("wed", "내일 모래 중에 언제 돼요", "date=+2")
+kind("sat", "시월 말고 십일월 삼십일이요", "date=11-30 act=correct", "date=12-05")
+# Minutes in Korean number words.
+kind("sun", "두 시 삼십 분에 레옹", "time=~2:30 movie=leon")
+kind("sun", "오후 세 시 사십 분", "time=15:40")
+kind("wed", "저녁 여섯 시 십오 분 매트릭스", "time=18:15 movie=matrix")
+kind("wed", "열한 시 오십 분", "time=~11:50")
+kind("sat", "아침 열 시 이십분 센과 치히로", "time=10:20 movie=spirited")
+kind("sat", "한시 사십오분 거요", "time=~1:45")
+kind("sun", "열 한 시 반", "time=~11:30")
+kind("wed", "세시반 두명이요", "time=~3:30 party=2")
+kind("wed", "일곱 시 삼십 분 거 두 명이요", "time=~7:30 party=2")
+# English approximate times.
+kind("wed", "around 7 tonight", "date=today time=19:00")
+kind("wed", "around 7", "time=~7:00")
+kind("wed", "7ish", "time=~7:00")
+kind("wed", "maybe 8-ish tomorrow", "time=~8:00 date=tomorrow")
+kind("wed", "about six thirty", "time=~6:30")
+kind("wed", "a quarter past six", "time=~6:15")
+kind("wed", "half past seven on Saturday", "time=~7:30 date=sat")
+kind("wed", "quarter to eight in the evening", "time=19:45")
+kind("wed", "at seven", "time=~7:00")
+kind("sun", "Leon at around nine pm", "movie=leon time=21:00")
+kind("sun", "sevenish works for us", "time=~7:00")
+kind("sun", "roughly 5 in the afternoon", "time=17:00")
+kind("sat", "somewhere around eight thirty tonight", "date=today time=20:30")
+# Weekday-plus-week phrases.
+kind("wed", "this coming Sunday", "date=sun")
+kind("sun", "this coming Sunday", "date=+7")
+kind("wed", "Friday next week", "date=next:fri")
+kind("sat", "next week Tuesday for two", "date=next:tue party=2")
+kind("wed", "this Friday evening", "date=fri time=17:00-22:00")
+kind("sun", "돌아오는 토요일 레옹", "date=sat movie=leon")
+kind("sat", "오는 일요일 저녁에", "date=sun time=17:00-22:00")
+kind("wed", "the coming Saturday at 3 pm", "date=sat time=15:00")
+kind("fri", "on Monday next week, the Matrix", "date=next:mon movie=matrix")
+# "make it N" right after a time was discussed.
+kind("wed", "actually make it 8", "time=~8:00 act=correct", "time=~7:00")
+kind("wed", "make it nine", "time=~9:00 act=correct", "time=~7:00")
+kind("wed", "make that 6 instead", "time=~6:00 act=correct", "time=~8:00")
+kind("wed", "can we make it 9 instead", "time=21:00 act=correct", "time=19:00")
+kind("wed", "make it 4", "party=4 act=correct", "party=2")
+# Dialogue acts said in ways not in the lexicon.
+kind("sun", "다시 천천히 말해 주세요", "act=repeat")
+kind("sun", "천천히 좀 다시요", "act=repeat")
+kind("sun", "좀 천천히 말씀해 주세요", "act=repeat")
+kind("sun", "잘 안 들려요", "act=repeat")
+kind("sun", "뭐라구요", "act=repeat")
+kind("sun", "한번만 더 말해줘요", "act=repeat")
+kind("wed", "could you say that slowly", "act=repeat")
+kind("wed", "slower please", "act=repeat")
+kind("wed", "sorry I didn't catch that", "act=repeat")
+kind("wed", "one more time please", "act=repeat")
+kind("sun", "그거 말고", "act=no")
+kind("sun", "그건 말고요", "act=no")
+kind("sun", "그거 말고 다른 거요", "act=no")
+kind("sun", "별로예요", "act=no")
+kind("sun", "그거 아니에요", "act=no")
+kind("wed", "no, not that one", "act=no")
+kind("wed", "something else please", "act=no")
+kind("wed", "I don't want that one", "act=no")
+
 rng = random.Random(20261122)
 fresh_lines = L[FRESH_START:]
 L = L[:FRESH_START]
 rng.shuffle(L)
 L += fresh_lines
+rows = [(f"k{i+1:03d}", x) for i, x in enumerate(K)] + [(f"s{i+1:03d}", x) for i, x in enumerate(L)]
+L = K + L
 with open(__file__.rsplit("/", 1)[0] + "/slots.jsonl", "w") as f:
-    for i, (now, text, spec, prior) in enumerate(L):
-        row = {"id": f"s{i+1:03d}", "now": NOWS[now], "text": text, "expect": slots(spec, now)}
+    for rid, (now, text, spec, prior) in rows:
+        row = {"id": rid, "now": NOWS[now], "text": text, "expect": slots(spec, now)}
         if prior:
             row["prior"] = slots(prior, now)
         f.write(json.dumps(row, ensure_ascii=False) + "\n")

@@ -7,7 +7,9 @@ impl Scan {
 
     pub(super) fn act(&self, has_slots: bool) -> Option<Act> {
         let joined: String = self.c.iter().collect();
-        let has = |w: &str| joined.contains(w);
+        // Korean phrases match with or without their spaces ("다시말해주세요").
+        let tight: String = joined.chars().filter(|c| *c != ' ').collect();
+        let has = |w: &str| joined.contains(w) || (text::has_hangul(w) && tight.contains(&w.replace(' ', "")));
         let tokens: Vec<(usize, String)> = {
             let mut v = Vec::new();
             let mut start = None;
@@ -37,7 +39,26 @@ impl Scan {
             "한 번 더 말",
             "한번 더 말",
             "다시 읽",
+            "다시 말씀",
+            "다시 얘기",
+            "다시 알려",
+            "천천히",
+            "안 들려",
+            "안 들리",
+            "뭐라구",
+            "뭐라 하",
+            "한번만 더",
+            "한 번만 더",
             "repeat",
+            "slowly",
+            "slower",
+            "didn't catch",
+            "did not catch",
+            "didn't hear",
+            "didn't get that",
+            "one more time",
+            "once more",
+            "say it again",
             "say again",
             "say that again",
             "what did you say",
@@ -80,7 +101,23 @@ impl Scan {
         if has_slots && (marker || negation) {
             return Some(Act::Correct);
         }
-        if negation || ["싫어", "안 할래", "됐어요", "아닙니다", "no thanks"].iter().any(|w| has(w)) {
+        // Refusing what was offered: "그거 말고", "not that one", "something else".
+        let refusal = [
+            "싫어",
+            "안 할래",
+            "됐어요",
+            "아닙니다",
+            "말고",
+            "별로",
+            "다른 거",
+            "다른 걸",
+            "no thanks",
+            "something else",
+            "another one",
+            "don't want",
+            "do not want",
+        ];
+        if negation || refusal.iter().any(|w| has(w)) {
             return Some(Act::No);
         }
         // Strong agreement words count anywhere ("네, 두 명이요"); weak ones
@@ -101,5 +138,45 @@ impl Scan {
             return Some(Act::Yes);
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::scan::probe::wed;
+    use super::*;
+
+    #[test]
+    fn asking_to_repeat_slowly() {
+        for s in [
+            "다시 천천히 말해 주세요",
+            "천천히요",
+            "잘 안 들려요",
+            "뭐라구요",
+            "다시말해주세요",
+            "slower please",
+            "sorry I didn't catch that",
+        ] {
+            assert_eq!(wed(s).act, Some(Act::Repeat), "{s}");
+        }
+    }
+
+    #[test]
+    fn refusing_what_was_offered() {
+        for s in
+            ["그거 말고", "그건 말고요", "별로예요", "not that one", "something else please", "I don't want that one"]
+        {
+            assert_eq!(wed(s).act, Some(Act::No), "{s}");
+        }
+        // With a slot, 말고 is a correction.
+        assert_eq!(wed("그거 말고 내일이요").act, Some(Act::Correct));
+    }
+
+    #[test]
+    fn run_together_yes() {
+        assert_eq!(wed("네좋아요").act, Some(Act::Yes));
+        let u = wed("네두명이요");
+        assert_eq!((u.act, u.slots.party.map(|p| p.total)), (Some(Act::Yes), Some(2)));
+        assert_eq!(wed("네명이요").act, None);
     }
 }

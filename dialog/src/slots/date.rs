@@ -23,23 +23,28 @@ impl Scan {
                 self.mark(i, e3);
             }
         }
-        // Korean N월 N일, N일; numeric M/D.
+        // Korean N월 N일, N일 (digits or Sino-Korean words: 십이월 오일); numeric M/D.
         for i in 0..self.len() {
-            let Some((a, e)) = self.digits(i) else { continue };
+            let Some((a, e)) = self.month_number(i) else { continue };
             let e1 = self.skip_ws(e);
             if self.at(e1, "월")
-                && let Some((d, e2)) = self.digits(self.skip_ws(e1 + 1))
-                && self.at(e2, "일")
-                && !self.at(e2 + 1, "요")
+                && let Some((d, e2)) = self.day_number(self.skip_ws(e1 + 1))
             {
                 if let Some(date) = month_day(today, a, d) {
                     found.push((i, date));
                 }
                 self.mark(i, e2 + 1);
-            } else if self.at(e, "일") && !self.at(e + 1, "요") && (1..=31).contains(&a) {
-                if let Some(date) = day_of_month(today, a) {
-                    found.push((i, date));
-                }
+            } else if let Some((a, e)) = self.day_number(i)
+                && (1..=31).contains(&a)
+            {
+                let date = match self.month_word_before(i) {
+                    Some((from, next)) => {
+                        self.mark(from, i);
+                        month_of(today, next, a)
+                    }
+                    None => day_of_month(today, a),
+                };
+                found.extend(date.map(|d| (i, d)));
                 self.mark(i, e + 1);
             } else if self.at(e, "/")
                 && let Some((d, e2)) = self.digits(e + 1)
@@ -131,6 +136,10 @@ impl Scan {
             ("day after tomorrow", 2, true),
             ("내일모레", 2, false),
             ("내일 모레", 2, false),
+            ("내일 모래", 2, false),
+            ("낼모레", 2, false),
+            ("낼 모레", 2, false),
+            ("모래", 2, false),
             ("오늘", 0, false),
             ("내일", 1, false),
             ("모레", 2, false),
@@ -176,6 +185,11 @@ impl Scan {
             ("금요일", Weekday::Friday),
             ("토요일", Weekday::Saturday),
             ("일요일", Weekday::Sunday),
+            ("월욜", Weekday::Monday),
+            ("화욜", Weekday::Tuesday),
+            ("수욜", Weekday::Wednesday),
+            ("목욜", Weekday::Thursday),
+            ("금욜", Weekday::Friday),
             ("토욜", Weekday::Saturday),
             ("일욜", Weekday::Sunday),
         ];
@@ -203,16 +217,88 @@ impl Scan {
                 if latin && !(self.word_start(i) && self.word_end(i + n)) {
                     continue;
                 }
-                let before: String = self.c[..self.back_ws(i)].iter().collect();
-                let next_week = ["다음 주", "다음주", "담주", "next"].iter().any(|w| before.ends_with(w));
-                let wd_off = wd.to_monday_zero_offset() as i64;
-                let today_off = today.weekday().to_monday_zero_offset() as i64;
-                let d = if next_week { 7 - today_off + wd_off } else { (wd_off - today_off).rem_euclid(7) };
+                let d = self.weekday_offset(i, n, *wd, today);
                 found.extend(add(d).map(|x| (i, x)));
                 self.mark(i, i + n);
             }
         }
         found.iter().max_by_key(|(i, _)| *i).map(|(_, d)| *d).or(weak)
+    }
+
+    /// Days from `today` to the weekday `wd` named at `i..i + n`, read with the
+    /// week words around it: "다음 주"/"next"/"… next week" (next week's),
+    /// "다다음 주" (the week after), "this coming"/"돌아오는" (never today),
+    /// otherwise the next such day, today included.
+    fn weekday_offset(&mut self, i: usize, n: usize, wd: Weekday, today: Date) -> i64 {
+        let b = self.back_ws(i);
+        let before: String = self.c[..b].iter().collect();
+        let ends = |ws: &[&str]| ws.iter().any(|w| before.ends_with(w));
+        let after = self.skip_ws(i + n);
+        let next_after = ["next week", "다음 주", "다음주"].iter().find(|w| self.at(after, w));
+        if let Some(w) = next_after {
+            self.mark(after, after + w.chars().count());
+        }
+        let (wd, now) = (wd.to_monday_zero_offset() as i64, today.weekday().to_monday_zero_offset() as i64);
+        if ends(&["다다음 주", "다다음주"]) {
+            14 - now + wd
+        } else if next_after.is_some() || ends(&["다음 주", "다음주", "담주", "next", "next week", "next week's"])
+        {
+            7 - now + wd
+        } else if ends(&["coming", "돌아오는"]) || (before.ends_with("오는") && self.word_start(b.saturating_sub(2)))
+        {
+            (wd - now - 1).rem_euclid(7) + 1
+        } else {
+            (wd - now).rem_euclid(7)
+        }
+    }
+
+    /// A month number at `i`: digits, a Sino-Korean word, or 유월/시월.
+    fn month_number(&self, i: usize) -> Option<(u32, usize)> {
+        if let Some(v) = self.digits(i) {
+            return Some(v);
+        }
+        for (w, m) in [("유월", 6), ("시월", 10)] {
+            if self.at(i, w) && self.word_start_ko(i) {
+                return Some((m, i + 1));
+            }
+        }
+        self.sino_word(i)
+    }
+
+    /// A day number ending right before an unconsumed 일 (not 일요일): (value, index of 일).
+    fn day_number(&self, i: usize) -> Option<(u32, usize)> {
+        let ok = |e: usize| self.at(e, "일") && !self.at(e + 1, "요");
+        if let Some((d, e)) = self.digits(i) {
+            return ok(e).then_some((d, e));
+        }
+        let (d, e) = if self.word_start_ko(i) || self.month_before(i) { self.sino(i)? } else { return None };
+        if ok(e) {
+            return Some((d, e));
+        }
+        // "이십일" is 20일: the 일 read as a digit was the day's counter.
+        (e > i + 1 && self.c[e - 1] == '일' && !self.at(e, "요") && !self.at(e, "월")).then_some((d - 1, e - 1))
+    }
+
+    /// True when no Hangul comes right before `i`.
+    fn word_start_ko(&self, i: usize) -> bool {
+        i == 0 || !text::is_hangul(self.c[i - 1])
+    }
+
+    /// True when a 월 (and spaces) comes right before `i`.
+    fn month_before(&self, i: usize) -> bool {
+        let b = self.back_ws(i);
+        b > 0 && self.c[b - 1] == '월'
+    }
+
+    /// "다음 달" (true) or "이번 달" (false) right before `i`: (its start, next month).
+    fn month_word_before(&self, i: usize) -> Option<(usize, bool)> {
+        let b = self.back_ws(i);
+        [("다음 달", true), ("다음달", true), ("담달", true), ("이번 달", false), ("이번달", false)].iter().find_map(
+            |(w, next)| {
+                let n = w.chars().count();
+                (b >= n && self.at(b - n, w)).then(|| (b - n, *next))
+            },
+        )
     }
 
     /// Skips "st"/"nd"/"rd"/"th" after a day number.
@@ -233,6 +319,13 @@ pub(super) fn month_day(today: Date, month: u32, day: u32) -> Option<Date> {
     if this >= today { Some(this) } else { Date::new(today.year().checked_add(1)?, mo, d).ok() }
 }
 
+/// `day` of this month (`next` false) or of the next one.
+pub(super) fn month_of(today: Date, next: bool, day: u32) -> Option<Date> {
+    let first = today.first_of_month();
+    let first = if next { first.checked_add(1.month()).ok()? } else { first };
+    Date::new(first.year(), first.month(), i8::try_from(day).ok()?).ok()
+}
+
 /// `day` of this month, or of next month once it has passed.
 pub(super) fn day_of_month(today: Date, day: u32) -> Option<Date> {
     let d = i8::try_from(day).ok()?;
@@ -243,4 +336,45 @@ pub(super) fn day_of_month(today: Date, day: u32) -> Option<Date> {
     }
     let first_next = today.first_of_month().checked_add(1.month()).ok()?;
     Date::new(first_next.year(), first_next.month(), d).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::scan::probe::{d, read, wed};
+    use super::*;
+
+    #[test]
+    fn spoken_and_misspelled_days() {
+        assert_eq!(wed("낼 저녁에").slots.date, Some(d(11, 26)));
+        assert_eq!(wed("모래 오후 세 시").slots.date, Some(d(11, 27)));
+        assert_eq!(wed("낼모레 있어요").slots.date, Some(d(11, 27)));
+        assert_eq!(wed("금욜 저녁").slots.date, Some(d(11, 27)));
+        assert_eq!(wed("담주 화욜").slots.date, Some(d(12, 1)));
+        assert_eq!(wed("다다음주 월요일").slots.date, Some(d(12, 7)));
+        assert_eq!(wed("이번주 토욜 밤에").slots.date, Some(d(11, 28)));
+        // "보낼게요" holds 낼 but names no day.
+        assert_eq!(wed("문자로 보낼게요").slots.date, None);
+    }
+
+    #[test]
+    fn dates_in_sino_korean_words() {
+        assert_eq!(wed("십이월 오일").slots.date, Some(d(12, 5)));
+        assert_eq!(wed("십이월 이십오일 저녁").slots.date, Some(d(12, 25)));
+        assert_eq!(wed("이십일에").slots.date, Some(d(12, 20)));
+        assert_eq!(wed("삼십일일").slots.date, Some(d(12, 31)), "no 31st in November");
+        assert_eq!(wed("십일월 삼십일이요").slots.date, Some(d(11, 30)));
+        assert_eq!(wed("다음 달 3일").slots.date, Some(d(12, 3)));
+        assert_eq!(wed("일요일").slots.date, Some(d(11, 29)));
+        assert_eq!(wed("내일").slots.date, Some(d(11, 26)));
+    }
+
+    #[test]
+    fn weekday_plus_week() {
+        assert_eq!(wed("this coming Sunday").slots.date, Some(d(11, 29)));
+        assert_eq!(read("this coming Sunday", "2026-11-22", &Slots::default()).slots.date, Some(d(11, 29)));
+        assert_eq!(read("this Sunday", "2026-11-22", &Slots::default()).slots.date, Some(d(11, 22)));
+        assert_eq!(wed("Friday next week").slots.date, Some(d(12, 4)));
+        assert_eq!(wed("next week Tuesday").slots.date, Some(d(12, 1)));
+        assert_eq!(wed("돌아오는 수요일").slots.date, Some(d(12, 2)));
+    }
 }

@@ -16,6 +16,7 @@ impl Scan {
             .map(|c| if ",.!?~·…\"“”()[]'‘’".contains(c) && c != '\'' { ' ' } else { c })
             .map(|c| if c == '\u{2019}' { '\'' } else { c })
             .collect();
+        let c = super::spacing::restore(&c);
         let used = vec![false; c.len()];
         Scan { c, used }
     }
@@ -96,6 +97,27 @@ impl Scan {
         }
         (j > i && (i == 0 || !self.c[i - 1].is_ascii_digit()) && (j >= self.len() || !self.c[j].is_ascii_digit()))
             .then_some((v, j))
+    }
+
+    /// A Sino-Korean number at `i` ("삼십", "이십오", "십이"): (value, end).
+    pub(super) fn sino(&self, i: usize) -> Option<(u32, usize)> {
+        let digit = |j: usize| SINO.iter().find(|(w, _)| self.at(j, w)).map(|(_, v)| *v);
+        let a = digit(i);
+        let mut j = i + usize::from(a.is_some());
+        if !self.at(j, "십") {
+            return a.map(|v| (v, j));
+        }
+        j += 1;
+        let b = digit(j);
+        Some((a.unwrap_or(1) * 10 + b.unwrap_or(0), j + usize::from(b.is_some())))
+    }
+
+    /// A Sino-Korean number starting a word (not the 일 of "내일").
+    pub(super) fn sino_word(&self, i: usize) -> Option<(u32, usize)> {
+        if i > 0 && text::is_hangul(self.c[i - 1]) {
+            return None;
+        }
+        self.sino(i)
     }
 
     // ---- movie and theater ------------------------------------------------
@@ -228,5 +250,34 @@ impl Scan {
             }
         }
         best.map(|b| b.1)
+    }
+}
+
+/// Test support shared by the readers' tests: the demo names and fixed clocks.
+#[cfg(test)]
+pub(super) mod probe {
+    #![allow(clippy::unwrap_used)]
+    use super::super::*;
+
+    /// Reads `text` on the given day (a `YYYY-MM-DD`, 10:00 in Seoul) with `prior`.
+    pub(in crate::slots) fn read(text: &str, day: &str, prior: &Slots) -> Utterance {
+        let mut l = Lexicon::new();
+        l.add_movie("nsyn-11", "The Matrix", Some("매트릭스"), &[]);
+        l.add_movie("nsyn-19", "3 Idiots", Some("세 얼간이"), &[]);
+        l.add_movie("nsyn-04", "Spirited Away", Some("센과 치히로의 행방불명"), &[]);
+        l.add_theater("gangnam", "Marquee Gangnam", Some("마키 강남"));
+        l.add_theater("hongdae", "Marquee Hongdae", Some("마키 홍대"));
+        let now: Zoned = format!("{day}T10:00:00+09:00[Asia/Seoul]").parse().unwrap();
+        extract(text, &l, &now, prior)
+    }
+
+    /// Reads `text` on Wednesday 2026-11-25 with nothing known before.
+    pub(in crate::slots) fn wed(text: &str) -> Utterance {
+        read(text, "2026-11-25", &Slots::default())
+    }
+
+    /// The civil date `m`/`d` of 2026.
+    pub(in crate::slots) fn d(m: i8, day: i8) -> Date {
+        jiff::civil::date(2026, m, day)
     }
 }
