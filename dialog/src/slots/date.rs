@@ -5,7 +5,7 @@ use super::*;
 impl Scan {
     // ---- date -----------------------------------------------------------------
 
-    pub(super) fn date(&mut self, today: Date) -> Option<Date> {
+    pub(super) fn date(&mut self, today: Date, prior: Option<Date>) -> Option<Date> {
         let mut found: Vec<(usize, Date)> = Vec::new();
         let mut weak: Option<Date> = None;
         let add = |d: i64| today.checked_add(d.days()).ok();
@@ -217,7 +217,7 @@ impl Scan {
                 if latin && !(self.word_start(i) && self.word_end(i + n)) {
                     continue;
                 }
-                let d = self.weekday_offset(i, n, *wd, today);
+                let d = self.weekday_offset(i, n, *wd, today, prior);
                 found.extend(add(d).map(|x| (i, x)));
                 self.mark(i, i + n);
             }
@@ -228,8 +228,9 @@ impl Scan {
     /// Days from `today` to the weekday `wd` named at `i..i + n`, read with the
     /// week words around it: "다음 주"/"next"/"… next week" (next week's),
     /// "다다음 주" (the week after), "this coming"/"돌아오는" (never today),
-    /// otherwise the next such day, today included.
-    fn weekday_offset(&mut self, i: usize, n: usize, wd: Weekday, today: Date) -> i64 {
+    /// otherwise the next such day, today included, or (when a date was
+    /// already talked about) the one nearest to it ("토요일 말고 일요일").
+    fn weekday_offset(&mut self, i: usize, n: usize, wd: Weekday, today: Date, prior: Option<Date>) -> i64 {
         let b = self.back_ws(i);
         let before: String = self.c[..b].iter().collect();
         let ends = |ws: &[&str]| ws.iter().any(|w| before.ends_with(w));
@@ -248,7 +249,12 @@ impl Scan {
         {
             (wd - now - 1).rem_euclid(7) + 1
         } else {
-            (wd - now).rem_euclid(7)
+            let d = (wd - now).rem_euclid(7);
+            let known = prior.and_then(|p| today.until(p).ok()).map(|s| i64::from(s.get_days()));
+            match known {
+                Some(k) if k > d => d + (k - d + 3) / 7 * 7,
+                _ => d,
+            }
         }
     }
 
@@ -376,5 +382,14 @@ mod tests {
         assert_eq!(wed("Friday next week").slots.date, Some(d(12, 4)));
         assert_eq!(wed("next week Tuesday").slots.date, Some(d(12, 1)));
         assert_eq!(wed("돌아오는 수요일").slots.date, Some(d(12, 2)));
+    }
+
+    #[test]
+    fn a_corrected_weekday_is_the_one_near_the_day_talked_about() {
+        let sunday = "2026-11-22";
+        let prior = Slots { date: Some(d(11, 28)), ..Slots::default() };
+        assert_eq!(read("토요일 말고 일요일로", sunday, &prior).slots.date, Some(d(11, 29)));
+        assert_eq!(read("일요일", sunday, &Slots::default()).slots.date, Some(d(11, 22)));
+        assert_eq!(read("금요일로", sunday, &prior).slots.date, Some(d(11, 27)));
     }
 }

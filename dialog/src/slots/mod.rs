@@ -204,7 +204,7 @@ pub fn extract(text: &str, lex: &Lexicon, now: &Zoned, prior: &Slots) -> Utteran
     u.slots.movie = s.entity(lex.movies()).map(|i| lex.movies()[i].id.clone());
     u.slots.theater = s.entity(lex.theaters()).map(|i| lex.theaters()[i].id.clone());
     u.ordinal = s.ordinal();
-    u.slots.date = s.date(now.date());
+    u.slots.date = s.date(now.date(), prior.date);
     u.slots.time = s.time(prior);
     u.slots.class = s.class();
     u.slots.position = s.position();

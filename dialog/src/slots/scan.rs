@@ -183,6 +183,10 @@ impl Scan {
                 if latin && p.starts_with(|c: char| c.is_ascii_digit()) {
                     continue;
                 }
+                // "마지막 줄", "last row" is a seat position.
+                if ["줄", "열", "row"].iter().any(|r| self.at(self.skip_ws(i + n), r)) {
+                    continue;
+                }
                 self.mark(i, i + n);
                 if best.is_none_or(|b| i > b.0) {
                     best = Some((i, *v));
@@ -202,10 +206,18 @@ impl Scan {
             ("장애인", SeatClass::Wheelchair),
             ("wheelchair", SeatClass::Wheelchair),
             ("accessible", SeatClass::Wheelchair),
+            ("wheel chair", SeatClass::Wheelchair),
             ("일반석", SeatClass::Standard),
             ("일반 좌석", SeatClass::Standard),
+            ("보통석", SeatClass::Standard),
+            ("보통 자리", SeatClass::Standard),
+            ("보통 좌석", SeatClass::Standard),
             ("standard", SeatClass::Standard),
-            ("regular seat", SeatClass::Standard),
+            ("regular", SeatClass::Standard),
+            ("normal seats", SeatClass::Standard),
+            ("normal seat", SeatClass::Standard),
+            ("ordinary seats", SeatClass::Standard),
+            ("ordinary seat", SeatClass::Standard),
         ])
     }
 
@@ -215,13 +227,27 @@ impl Scan {
             ("앞자리", Position::Front),
             ("앞줄", Position::Front),
             ("앞 줄", Position::Front),
-            ("스크린 가까운", Position::Front),
+            ("스크린 가까", Position::Front),
+            ("화면 가까", Position::Front),
+            ("맨 앞", Position::Front),
+            ("제일 앞", Position::Front),
             ("front", Position::Front),
+            ("near the screen", Position::Front),
+            ("close to the screen", Position::Front),
             ("뒤쪽", Position::Back),
             ("뒷자리", Position::Back),
             ("뒷줄", Position::Back),
             ("맨 뒤", Position::Back),
+            ("제일 뒤", Position::Back),
+            ("마지막 줄", Position::Back),
+            ("스크린에서 멀", Position::Back),
+            ("스크린에서 먼", Position::Back),
+            ("화면에서 멀", Position::Back),
+            ("화면에서 먼", Position::Back),
             ("back", Position::Back),
+            ("last row", Position::Back),
+            ("far from the screen", Position::Back),
+            ("away from the screen", Position::Back),
             ("rear", Position::Back),
             ("가운데", Position::Middle),
             ("중간", Position::Middle),
@@ -229,6 +255,7 @@ impl Scan {
             ("middle", Position::Middle),
             ("center", Position::Middle),
             ("centre", Position::Middle),
+            ("정중앙", Position::Middle),
             ("통로", Position::Aisle),
             ("복도", Position::Aisle),
             ("aisle", Position::Aisle),
@@ -250,6 +277,27 @@ impl Scan {
             }
         }
         best.map(|b| b.1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::probe::wed;
+    use super::*;
+
+    #[test]
+    fn seat_wishes_said_other_ways() {
+        let pos = |t: &str| wed(t).slots.position;
+        assert_eq!(pos("마지막 줄로 주세요"), Some(Position::Back));
+        assert_eq!(pos("last row please"), Some(Position::Back));
+        assert_eq!(pos("맨 앞줄은 싫고 제일 뒤로요"), Some(Position::Back));
+        assert_eq!(pos("스크린에서 먼 자리"), Some(Position::Back));
+        assert_eq!(pos("near the screen"), Some(Position::Front));
+        assert_eq!(pos("화면 가까이 앉고 싶어요"), Some(Position::Front));
+        assert_eq!(wed("마지막 거요").ordinal, Some(-1));
+        assert_eq!(wed("보통 자리로 주세요").slots.class, Some(SeatClass::Standard));
+        assert_eq!(wed("just regular seats").slots.class, Some(SeatClass::Standard));
+        assert_eq!(wed("she uses a wheel chair").slots.class, Some(SeatClass::Wheelchair));
     }
 }
 
