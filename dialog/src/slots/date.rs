@@ -23,6 +23,7 @@ impl Scan {
                 self.mark(i, e3);
             }
         }
+        self.relative_spans(today, &mut found);
         // Korean N월 N일, N일 (digits or Sino-Korean words: 십이월 오일); numeric M/D.
         for i in 0..self.len() {
             let Some((a, e)) = self.month_number(i) else { continue };
@@ -57,34 +58,21 @@ impl Scan {
             }
         }
         // English month names with a day.
-        const MONTHS: &[&str] = &[
-            "january",
-            "february",
-            "march",
-            "april",
-            "may",
-            "june",
-            "july",
-            "august",
-            "september",
-            "october",
-            "november",
-            "december",
-        ];
         for (mi, name) in MONTHS.iter().enumerate() {
             for form in [*name, &name[..3]] {
                 for i in self.find_word(form) {
                     let j = self.skip_ws(i + form.chars().count());
-                    if let Some((d, e)) = self.digits(j) {
-                        let e2 = self.ordinal_suffix(e);
+                    if let Some((d, e)) = self.en_day(j) {
                         if let Some(date) = month_day(today, mi as u32 + 1, d) {
                             found.push((i, date));
                         }
-                        self.mark(i, e2);
+                        self.mark(i, e);
                     }
                 }
             }
         }
+        self.day_of_month_name(today, &mut found);
+        self.holidays(today, &mut found);
         // "the 30th", "30th".
         for i in 0..self.len() {
             if let Some((d, e)) = self.digits(i) {
@@ -146,7 +134,13 @@ impl Scan {
             ("글피", 3, false),
             ("today", 0, true),
             ("tonight", 0, true),
+            ("tonite", 0, true),
             ("tomorrow", 1, true),
+            ("tomorow", 1, true),
+            ("tommorow", 1, true),
+            ("tommorrow", 1, true),
+            ("tmrw", 1, true),
+            ("tmr", 1, true),
         ] {
             for i in self.find(p) {
                 let n = p.chars().count();
@@ -155,7 +149,7 @@ impl Scan {
                 }
                 found.extend(add(d).map(|x| (i, x)));
                 // "tonight" is also a time of day: leave it for `time`.
-                if p != "tonight" {
+                if !p.starts_with("toni") {
                     self.mark(i, i + n);
                 }
             }
@@ -205,6 +199,8 @@ impl Scan {
             ("tue", Weekday::Tuesday),
             ("tues", Weekday::Tuesday),
             ("wed", Weekday::Wednesday),
+            ("weds", Weekday::Wednesday),
+            ("thur", Weekday::Thursday),
             ("thu", Weekday::Thursday),
             ("thurs", Weekday::Thursday),
             ("fri", Weekday::Friday),
@@ -307,6 +303,129 @@ impl Scan {
         )
     }
 
+    /// "the fifth of December", "25th of Dec", "5 December".
+    fn day_of_month_name(&mut self, today: Date, found: &mut Vec<(usize, Date)>) {
+        for i in 0..self.len() {
+            if !self.word_start(i) {
+                continue;
+            }
+            let Some((d, e)) = self.en_day(i) else { continue };
+            let mut j = self.skip_ws(e);
+            if self.at(j, "of") && self.word_end(j + 2) {
+                j = self.skip_ws(j + 2);
+            }
+            if let Some((month, end)) = self.month_name_at(j) {
+                found.extend(month_day(today, month, d).map(|x| (i, x)));
+                self.mark(i, end);
+            }
+        }
+    }
+
+    /// An English month name (or its first three letters) at `i`: (month, end).
+    pub(super) fn month_name_at(&self, i: usize) -> Option<(u32, usize)> {
+        MONTHS.iter().zip(1..).find_map(|(name, m)| {
+            [*name, &name[..3]].into_iter().find_map(|f| {
+                let e = i + f.len();
+                (self.at(i, f) && self.word_start(i) && self.word_end(e)).then_some((m, e))
+            })
+        })
+    }
+
+    /// A day number at `i`: digits with an optional "th", or an ordinal word
+    /// ("fifth", "twenty fifth"): (day, end).
+    fn en_day(&self, i: usize) -> Option<(u32, usize)> {
+        if let Some((d, e)) = self.digits(i) {
+            return (1..=31).contains(&d).then(|| (d, self.ordinal_suffix(e)));
+        }
+        let word = |j: usize, table: &[(&str, u32)]| {
+            table.iter().find_map(|(w, n)| (self.at(j, w) && self.word_end(j + w.len())).then(|| (*n, j + w.len())))
+        };
+        for (tens, t) in [("twenty", 20), ("thirty", 30)] {
+            if self.at(i, tens) {
+                let j = i + tens.len();
+                let j = if self.at(j, "-") || self.at(j, " ") { j + 1 } else { j };
+                if let Some((u, e)) = word(j, EN_ORDINAL_UNITS) {
+                    return Some((t + u, e));
+                }
+            }
+        }
+        word(i, EN_ORDINAL_UNITS).or_else(|| word(i, EN_ORDINAL_TEENS))
+    }
+
+    /// "이틀 뒤", "3일 후", "일주일 뒤", "in two days", "a week from today".
+    fn relative_spans(&mut self, today: Date, found: &mut Vec<(usize, Date)>) {
+        let add = |d: u32| today.checked_add(i64::from(d).days()).ok();
+        for (w, n) in KO_SPANS {
+            for i in self.find(w) {
+                let e = i + w.chars().count();
+                if let Some(end) = self.after_word(e) {
+                    found.extend(add(*n).map(|x| (i, x)));
+                    self.mark(i, end);
+                }
+            }
+        }
+        for i in 0..self.len() {
+            if let Some((n, e)) = self.digits(i)
+                && self.at(e, "일")
+                && let Some(end) = self.after_word(e + 1)
+            {
+                found.extend(add(n).map(|x| (i, x)));
+                self.mark(i, end);
+            }
+        }
+        for i in self.find_word("in") {
+            let j = self.skip_ws(i + 2);
+            let Some((n, e)) = self.en_count(j) else { continue };
+            let k = self.skip_ws(e);
+            for (unit, days) in [("days", 1), ("day", 1), ("weeks", 7), ("week", 7)] {
+                if self.at(k, unit) && self.word_end(k + unit.len()) {
+                    found.extend(add(n * days).map(|x| (i, x)));
+                    self.mark(i, k + unit.len());
+                    break;
+                }
+            }
+        }
+        for p in ["a week from today", "a week from now", "one week from today", "a week today"] {
+            for i in self.find(p) {
+                found.extend(add(7).map(|x| (i, x)));
+                self.mark(i, i + p.len());
+            }
+        }
+    }
+
+    /// 뒤/후/있다가/지나 after a span at `e` (skipping a space): its end.
+    fn after_word(&self, e: usize) -> Option<usize> {
+        let j = self.skip_ws(e);
+        ["뒤", "후", "있다가", "지나"].iter().find(|w| self.at(j, w)).map(|w| j + w.chars().count())
+    }
+
+    /// A small count at `i`: digits 1–30 or an English number word: (n, end).
+    fn en_count(&self, i: usize) -> Option<(u32, usize)> {
+        if let Some((n, e)) = self.digits(i) {
+            return (1..=30).contains(&n).then_some((n, e));
+        }
+        EN_NUM
+            .iter()
+            .find_map(|(w, n)| (self.at(i, w) && self.word_end(i + w.len())).then(|| (u32::from(*n), i + w.len())))
+    }
+
+    /// Christmas Eve and Christmas Day.
+    fn holidays(&mut self, today: Date, found: &mut Vec<(usize, Date)>) {
+        for (p, day) in [
+            ("크리스마스 이브", 24),
+            ("christmas eve", 24),
+            ("크리스마스", 25),
+            ("성탄절", 25),
+            ("christmas day", 25),
+            ("christmas", 25),
+        ] {
+            for i in self.find(p) {
+                found.extend(month_day(today, 12, day).map(|x| (i, x)));
+                self.mark(i, i + p.chars().count());
+            }
+        }
+    }
+
     /// Skips "st"/"nd"/"rd"/"th" after a day number.
     pub(super) fn ordinal_suffix(&self, e: usize) -> usize {
         for s in ["st", "nd", "rd", "th"] {
@@ -317,6 +436,51 @@ impl Scan {
         e
     }
 }
+
+/// English month names.
+const MONTHS: &[&str] = &[
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+/// Spans of days said in Korean words, before 뒤/후 ("이틀 뒤").
+const KO_SPANS: &[(&str, u32)] =
+    &[("하루", 1), ("이틀", 2), ("사흘", 3), ("나흘", 4), ("닷새", 5), ("일주일", 7), ("한 주", 7), ("1주일", 7)];
+/// English ordinal day words.
+const EN_ORDINAL_UNITS: &[(&str, u32)] = &[
+    ("first", 1),
+    ("second", 2),
+    ("third", 3),
+    ("fourth", 4),
+    ("fifth", 5),
+    ("sixth", 6),
+    ("seventh", 7),
+    ("eighth", 8),
+    ("ninth", 9),
+];
+const EN_ORDINAL_TEENS: &[(&str, u32)] = &[
+    ("tenth", 10),
+    ("eleventh", 11),
+    ("twelfth", 12),
+    ("thirteenth", 13),
+    ("fourteenth", 14),
+    ("fifteenth", 15),
+    ("sixteenth", 16),
+    ("seventeenth", 17),
+    ("eighteenth", 18),
+    ("nineteenth", 19),
+    ("twentieth", 20),
+    ("thirtieth", 30),
+];
 
 /// `month`/`day` this year, or next year once it has passed.
 pub(super) fn month_day(today: Date, month: u32, day: u32) -> Option<Date> {
@@ -372,6 +536,25 @@ mod tests {
         assert_eq!(wed("다음 달 3일").slots.date, Some(d(12, 3)));
         assert_eq!(wed("일요일").slots.date, Some(d(11, 29)));
         assert_eq!(wed("내일").slots.date, Some(d(11, 26)));
+    }
+
+    #[test]
+    fn spans_holidays_and_english_spellings() {
+        assert_eq!(wed("이틀 뒤에").slots.date, Some(d(11, 27)));
+        assert_eq!(wed("3일 후 저녁").slots.date, Some(d(11, 28)));
+        assert_eq!(wed("3일 저녁").slots.date, Some(d(12, 3)));
+        assert_eq!(wed("일주일 뒤").slots.date, Some(d(12, 2)));
+        assert_eq!(wed("in two days").slots.date, Some(d(11, 27)));
+        assert_eq!(wed("a week from today").slots.date, Some(d(12, 2)));
+        assert_eq!(wed("tmrw").slots.date, Some(d(11, 26)));
+        assert_eq!(wed("tomorow").slots.date, Some(d(11, 26)));
+        assert_eq!(wed("크리스마스 이브").slots.date, Some(d(12, 24)));
+        assert_eq!(wed("on Christmas Day").slots.date, Some(d(12, 25)));
+        assert_eq!(wed("the fifth of December").slots.date, Some(d(12, 5)));
+        assert_eq!(wed("December twenty fifth").slots.date, Some(d(12, 25)));
+        // An ordinal that is not a day stays an ordinal.
+        assert_eq!(wed("the first one").ordinal, Some(0));
+        assert_eq!(wed("in the evening").slots.date, None);
     }
 
     #[test]

@@ -183,6 +183,13 @@ impl Scan {
                 if latin && p.starts_with(|c: char| c.is_ascii_digit()) {
                     continue;
                 }
+                // "the first of December", "December first" is a date.
+                let before = self.back_ws(i);
+                let month_before =
+                    (0..before).rev().take(9).any(|s| self.month_name_at(s).is_some_and(|m| m.1 == before));
+                if latin && (self.at(self.skip_ws(i + n), "of ") || month_before) {
+                    continue;
+                }
                 // "마지막 줄", "last row" is a seat position.
                 if ["줄", "열", "row"].iter().any(|r| self.at(self.skip_ws(i + n), r)) {
                     continue;

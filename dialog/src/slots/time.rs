@@ -89,10 +89,14 @@ impl Scan {
         }
         self.english_clocks(&mut clocks);
         self.make_it(prior, &mut clocks);
-        for (p, t) in [("noon", 12), ("midnight", 0)] {
-            for i in self.find_word(p) {
+        for (p, t) in [("noon", 12), ("midnight", 0), ("정오", 12), ("자정", 0)] {
+            for i in self.find(p) {
+                let n = p.chars().count();
+                if p.is_ascii() && !(self.word_start(i) && self.word_end(i + n)) {
+                    continue;
+                }
                 clocks.push((i, TimeSpec::At(m(t))));
-                self.mark(i, i + p.len());
+                self.mark(i, i + n);
             }
         }
         // Parts of the day.
@@ -101,7 +105,9 @@ impl Scan {
             ("점심 지나", AFTERNOON),
             ("점심 이후", AFTERNOON),
             ("tonight", EVENING),
+            ("tonite", EVENING),
             ("저녁", EVENING),
+            ("저녘", EVENING),
             ("evening", EVENING),
             ("오늘 밤", NIGHT),
             ("밤", NIGHT),
@@ -278,6 +284,7 @@ impl Scan {
             ("새벽", false),
             ("오후", true),
             ("저녁", true),
+            ("저녘", true),
             ("밤", true),
             ("낮", true),
         ] {
@@ -346,6 +353,8 @@ mod tests {
         assert_eq!(t("열 한 시 반").as_deref(), Some("~11:30"));
         assert_eq!(t("세시반").as_deref(), Some("~3:30"));
         assert_eq!(t("한 시간 뒤에"), None);
+        assert_eq!(t("내일 정오에").as_deref(), Some("12:00"));
+        assert_eq!(t("저녘 8시").as_deref(), Some("20:00"));
     }
 
     #[test]
