@@ -306,6 +306,80 @@ mod tests {
         assert_eq!(wed("just regular seats").slots.class, Some(SeatClass::Standard));
         assert_eq!(wed("she uses a wheel chair").slots.class, Some(SeatClass::Wheelchair));
     }
+
+    #[test]
+    fn the_new_readers_never_panic_on_odd_input() {
+        #![allow(clippy::unwrap_used)]
+        let lex = Lexicon::new();
+        let ends: [Zoned; 2] = [
+            "9999-12-30T23:00:00+09:00[Asia/Seoul]".parse().unwrap(),
+            "-009998-01-02T00:00:00+00:00[UTC]".parse().unwrap(),
+        ];
+        let pieces = [
+            "십",
+            "이십일",
+            "삼십일일",
+            "열 ",
+            "한",
+            "시",
+            "분",
+            "quarter to ",
+            "half past ",
+            "ish",
+            "-ish",
+            "make it ",
+            "in ",
+            "days",
+            "week",
+            "마지막 ",
+            "줄",
+            "the fifth of",
+            "twenty ",
+            "december",
+            "일주일",
+            "뒤",
+            "다다음주",
+            "오는 ",
+            "coming ",
+            "next week",
+            "네",
+            "저랑",
+            "어른",
+            "하나",
+            "낼",
+            "밤",
+            "다음 달 ",
+            "31일",
+            "유월",
+            "around ",
+            "12",
+            "0",
+            "one more time",
+            "크리스마스",
+            " ",
+            "ㄱ",
+            "\u{0}",
+        ];
+        let prior = Slots {
+            date: Some(jiff::civil::date(9999, 12, 31)),
+            time: Some(TimeSpec::At(23 * 60)),
+            ..Slots::default()
+        };
+        let mut seed: u64 = 11;
+        for _ in 0..2000 {
+            let mut text = String::new();
+            for _ in 0..7 {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                text.push_str(pieces[(seed >> 33) as usize % pieces.len()]);
+            }
+            for now in &ends {
+                for p in [&prior, &Slots::default()] {
+                    let u = extract(&text, &lex, now, p);
+                    assert!(u.slots.party.is_none_or(|p| (1..=10).contains(&p.total)), "{text}");
+                }
+            }
+        }
+    }
 }
 
 /// Test support shared by the readers' tests: the demo names and fixed clocks.

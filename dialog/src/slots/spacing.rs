@@ -55,6 +55,10 @@ const FREE: &[&str] = &[
     "맞습니다",
     "그렇게",
     "그걸로",
+    "그럼요",
+    "그래요",
+    "알겠",
+    "부탁",
 ];
 /// One-syllable words split off only right after another known word
 /// ("오늘밤" → "오늘 밤"), never out of an ordinary word ("보낼게요").
@@ -175,6 +179,7 @@ mod tests {
         assert_eq!(r("어른둘아이하나"), "어른 둘 아이 하나");
         assert_eq!(r("네두명이요"), "네 두명이요");
         assert_eq!(r("예맞아요그걸로해주세요"), "예 맞아요 그걸로해주세요");
+        assert_eq!(r("네알겠어요"), "네 알겠어요");
     }
 
     #[test]
