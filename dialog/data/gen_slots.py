@@ -624,6 +624,10 @@ kind("wed", "can you speak up please", "act=repeat")
 kind("sun", "내일오후네시에세명이요", "date=tomorrow time=16:00 party=3")
 kind("sun", "네시삼십분", "time=~4:30")
 kind("wed", "two tickets for the matrix tomorrow at seven thirty pm", "party=2 movie=matrix date=tomorrow time=19:30")
+kind("wed", "actually make it 8", "time=20:00 act=correct", "time=19:00 party=2")
+kind("wed", "make it 3", "party=3 act=correct", "time=19:00 party=2")
+kind("wed", "make that eight instead", "time=~8:00 act=correct", "time=~7:00 party=3")
+kind("wed", "make it 4 please", "party=4 act=correct", "time=~7:00 party=3")
 
 rng = random.Random(20261122)
 fresh_lines = L[FRESH_START:]

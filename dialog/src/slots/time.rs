@@ -238,19 +238,18 @@ impl Scan {
         })
     }
 
-    /// "make it 8" right after a time was talked about (a time is known and
-    /// no party yet) is the time, not a party of eight: read against the
-    /// known time ("make it 9" after 19:00 is 21:00).
+    /// "make it 8" right after a time was talked about is the time, not a
+    /// party of eight, read against the known time ("make it 9" after 19:00
+    /// is 21:00). With a party known too, it is the time only when the
+    /// number is near the known hour and far from the party (or above 10).
     fn make_it(&mut self, prior: &Slots, clocks: &mut Vec<(usize, TimeSpec)>) {
         let Some(known) = prior.time else { return };
-        if prior.party.is_some() {
-            return;
-        }
         for lead in ["make it", "make that", "change it to", "how about"] {
             for i in self.find_word(lead) {
                 let j = self.skip_ws(i + lead.len());
                 let Some((t, e)) = self.en_clock(j) else { continue };
-                if self.unit_follows(e) {
+                let hour = self.en_hour(j).map_or(0, |h| h.0);
+                if self.unit_follows(e) || !time_like(hour, known, prior.party) {
                     continue;
                 }
                 let t = match (t, known) {
@@ -324,6 +323,16 @@ impl Scan {
     }
 }
 
+/// Whether a bare `n` in "make it n" is a time, given the time and party known.
+fn time_like(n: u16, known: TimeSpec, party: Option<Party>) -> bool {
+    let Some(p) = party else { return true };
+    let hour = match known {
+        TimeSpec::At(t) | TimeSpec::Around(t) => (t / 60 + 11) % 12 + 1,
+        TimeSpec::Window(..) => return n > 10,
+    };
+    n > 10 || (n.abs_diff(hour) <= 2 && n.abs_diff(u16::from(p.total)) > 2)
+}
+
 /// `h:mm` with an optional am/pm: exact when known or 0/12–24, otherwise ambiguous.
 pub(super) fn clock(h: u16, minute: u16, pm: Option<bool>) -> TimeSpec {
     let h = h % 24;
@@ -381,5 +390,17 @@ mod tests {
         assert_eq!(after("19:00", "can we make it 9 instead"), (Some("21:00".into()), None));
         // With no time talked about, it is still the party.
         assert_eq!(wed("make it three").slots.party.map(|p| p.total), Some(3));
+        // Both known: near the hour and far from the party is the time.
+        let both = |text: &str| {
+            let prior = Slots {
+                time: Some(TimeSpec::At(19 * 60)),
+                party: Some(Party { total: 2, adults: None, children: None }),
+                ..Slots::default()
+            };
+            let u = read(text, "2026-11-25", &prior);
+            (u.slots.time.map(|t| t.to_string()), u.slots.party.map(|p| p.total))
+        };
+        assert_eq!(both("actually make it 8"), (Some("20:00".into()), None));
+        assert_eq!(both("make it 3"), (None, Some(3)));
     }
 }
