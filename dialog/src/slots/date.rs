@@ -235,8 +235,12 @@ impl Scan {
         if let Some(w) = next_after {
             self.mark(after, after + w.chars().count());
         }
+        let after_next = self.at(after, "after next");
+        if after_next {
+            self.mark(after, after + 10);
+        }
         let (wd, now) = (wd.to_monday_zero_offset() as i64, today.weekday().to_monday_zero_offset() as i64);
-        if ends(&["다다음 주", "다다음주"]) {
+        if after_next || ends(&["다다음 주", "다다음주"]) {
             14 - now + wd
         } else if next_after.is_some() || ends(&["다음 주", "다음주", "담주", "next", "next week", "next week's"])
         {
@@ -565,6 +569,7 @@ mod tests {
         assert_eq!(wed("Friday next week").slots.date, Some(d(12, 4)));
         assert_eq!(wed("next week Tuesday").slots.date, Some(d(12, 1)));
         assert_eq!(wed("돌아오는 수요일").slots.date, Some(d(12, 2)));
+        assert_eq!(wed("the Monday after next").slots.date, Some(d(12, 7)));
     }
 
     #[test]
