@@ -200,6 +200,9 @@ const WORDS = {
     near_on: "내 위치에서 가까운 극장부터 보여 드려요.",
     near_failed: "위치를 알 수 없어서 원래 순서로 보여 드려요.",
     distance: "{km}km",
+    err_ticket_count_mismatch: "관람권 수와 좌석 수가 달라요. 관람권 수만큼 좌석을 골라 주세요.",
+    err_ticket_not_offered: "이 상영에서 팔지 않는 관람권이 있어요. 관람권을 다시 골라 주세요.",
+    err_age_restricted: "청소년관람불가 영화라서 청소년·어린이 관람권으로는 예매할 수 없어요.",
   },
   en: {
     app_title: "Marquee Cinema",
@@ -397,6 +400,9 @@ const WORDS = {
     near_on: "Theaters nearest to you come first.",
     near_failed: "Your location is not available, so the usual order is shown.",
     distance: "{km} km",
+    err_ticket_count_mismatch: "The number of tickets and seats differ. Choose as many seats as tickets.",
+    err_ticket_not_offered: "A ticket type is not sold for this showtime. Please choose the tickets again.",
+    err_age_restricted: "This film is rated 19: it cannot be booked with teen or child tickets.",
   },
 };
 

@@ -257,7 +257,8 @@ export class SeatMap extends EventTarget {
       for (const id of r.seats ?? []) this.selected.delete(id);
       this.message(t("hold_failed", { seats: (r.seats ?? []).join(", ") }));
       this.render();
-    } else this.message(t("error_generic", { code: r.code }));
+    } else if (["ticket_count_mismatch", "ticket_not_offered", "age_restricted"].includes(r.code)) this.message(t(`err_${r.code}`));
+    else this.message(t("error_generic", { code: r.code }));
   }
 
   message(text) {

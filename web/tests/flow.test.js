@@ -319,6 +319,16 @@ test("a film rated 19: teen and child counters are disabled with the reason in w
     assert.equal(await page.locator('[data-ticket-step="adult+"]').isDisabled(), false, "adults may still book");
     assert.deepEqual(await axeViolations(page, `tickets rated 19 (${lang})`), []);
     assert.deepEqual(await smallTargets(page), [], "targets under 44 px");
+    // Were a child ticket sent anyway (a stale page), the store refuses it and the page says why in words.
+    await page.evaluate(() => {
+      window.marquee.seatmap.setTickets({ adult: 1, child: 1 });
+      window.marquee.flow.go("seats");
+    });
+    await page.locator(`#seatmap[data-showtime="${st.id}"] [data-seat="C5"]`).click();
+    await page.locator('[data-seat="C6"]').click();
+    await page.locator("#hold").click();
+    await page.locator("#seat-message", { hasText: lang === "ko" ? /청소년관람불가/ : /rated 19/ }).waitFor();
+    assert.equal(await page.evaluate(() => window.marquee.holds.holds.size), 0, "nothing was held");
     await context.close();
   }
 });
