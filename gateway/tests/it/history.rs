@@ -261,3 +261,20 @@ async fn two_nodes_archive_each_publication_of_a_room_once() {
     let seen = page_back(&mut on_b, "room:both", 9).await;
     assert_eq!(seen, (1..=total).rev().collect::<Vec<_>>());
 }
+
+#[tokio::test]
+async fn a_single_node_without_redis_pages_back_from_its_sqlite_archive() {
+    // The single-node default: the in-process bus and the embedded SQLite file.
+    let n = Node::start(None, "solo", |c| {
+        c.history_size = BOUND;
+        c.publish_rate = 100_000;
+    })
+    .await;
+    let mut c = Client::connect(&n, "alice").await;
+    c.subscribe("room:solo").await;
+    let top = 2 * BOUND as u64 + 3;
+    publish_archived(&mut c, &[&n], "room:solo", 1, top, BOUND).await;
+    let newest = c.request(json!({"type": "history", "topic": "room:solo", "limit": 1})).await;
+    assert_eq!(newest["first"], top - BOUND as u64 + 1, "the bus keeps only the newest {BOUND}: {newest}");
+    page_back_to_one(&mut c, "room:solo", top).await;
+}
