@@ -322,3 +322,31 @@ fn entry(m: RoomMessage) -> Entry {
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_rooms_are_noted_once_each_and_the_set_is_bounded() {
+        let metrics = Arc::new(Metrics::default());
+        let archive = Archive::new(metrics.clone());
+        for name in ["showtime:st1", "user:alice"] {
+            archive.note(&Topic::parse(name).expect("valid"));
+        }
+        assert_eq!(archive.pending(), 0, "seat maps and user topics are not archived");
+        let room = Topic::parse("room:a").expect("valid");
+        archive.note(&room);
+        archive.note(&room);
+        assert_eq!(archive.pending(), 1, "a room waits once however often it is noted");
+        for i in 0..MAX_PENDING_ROOMS + 5 {
+            archive.note(&Topic::parse(&format!("room:r{i}")).expect("valid"));
+        }
+        assert_eq!(archive.pending(), MAX_PENDING_ROOMS);
+        assert_eq!(metrics.archive_dropped_notices.load(Relaxed), 6, "past the bound a notice is dropped and counted");
+        assert_eq!(metrics.archive_pending_rooms.load(Relaxed), MAX_PENDING_ROOMS as i64);
+        let taken = archive.take();
+        assert_eq!((taken.len(), &taken[0]), (MAX_PENDING_ROOMS, &room), "oldest notice first");
+        assert_eq!(archive.pending(), 0);
+    }
+}
