@@ -164,6 +164,8 @@ pub struct Index {
     dense: DenseIndex,
     /// Normalised titles (English and Korean) → movie slots, for containment matching.
     titles: Vec<(String, u32)>,
+    /// Ids of records merged into another at ingest (duplicate → kept id).
+    merged: HashMap<String, String>,
     fusion: Fusion,
 }
 
@@ -197,6 +199,7 @@ impl Index {
             review_lex: Bm25Index::new(),
             dense: DenseIndex::new(dim),
             titles: Vec::new(),
+            merged: HashMap::new(),
             fusion: Fusion::default(),
         }
     }
@@ -219,6 +222,12 @@ impl Index {
     /// The embedder used for dense vectors.
     pub fn embedder(&self) -> &Arc<dyn Embedder> {
         &self.embedder
+    }
+
+    /// The id under which the movie `id` is indexed: its own, or that of the
+    /// record it was merged into at ingest.
+    pub fn canonical_id<'a>(&'a self, id: &'a str) -> &'a str {
+        self.merged.get(id).map_or(id, String::as_str)
     }
 
     /// Number of live movies.
