@@ -96,12 +96,68 @@ pub struct Input<'a> {
 /// the whole answer. Booking turns are the dialogue's (`dialog::policy`).
 pub fn compose(input: &Input<'_>) -> Vec<Part> {
     let mut w = Writer { ko: input.korean, parts: Vec::new() };
-    if let (Some(aspect), Some(focus), None) = (input.aspect, &input.focus, input.showing_intro) {
+    let asked = input.focus.as_ref().map(|f| f.movie.clone()).or_else(|| input.hits.first().map(|h| h.movie.clone()));
+    if let (true, None, Some(movie)) = (asks_cast(input.text), input.showing_intro, asked)
+        && !movie.cast.is_empty()
+    {
+        cast(&mut w, &movie);
+    } else if let (Some(aspect), Some(focus), None) = (input.aspect, &input.focus, input.showing_intro) {
         opinions(&mut w, focus, aspect);
     } else {
         recommend(&mut w, input);
     }
     w.parts
+}
+
+/// True when the question asks who is in a film (not which films someone is in).
+pub fn asks_cast(text: &str) -> bool {
+    let t = text.to_lowercase();
+    [
+        "누가 나와",
+        "누가 나오",
+        "누가 출연",
+        "출연진",
+        "출연 배우",
+        "출연배우",
+        "배우가 누구",
+        "배우 누구",
+        "주연이 누구",
+        "주연 배우가",
+        "캐스팅",
+        "who is in",
+        "who's in",
+        "who stars in",
+        "cast of",
+        "who plays in",
+        "who acted in",
+        "the cast",
+    ]
+    .iter()
+    .any(|k| t.contains(k))
+}
+
+/// A cast question: the film and its cast, nothing else.
+fn cast(w: &mut Writer, m: &Movie) {
+    let names = if w.ko && !m.cast_ko.is_empty() { &m.cast_ko } else { &m.cast };
+    let names: Vec<&str> = names.iter().take(6).map(String::as_str).collect();
+    let title = w.title(m);
+    let year = if m.year > 0 { format!(" ({})", m.year) } else { String::new() };
+    if w.ko {
+        w.text(&format!("{title}{year}에는 {} 등이 출연해요.", names.join(", ")));
+    } else {
+        let list = match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+            _ => names.join(""),
+        };
+        w.text(&format!("{title}{year} stars {list}."));
+    }
+    w.cite(Citation {
+        movie_id: m.id.clone(),
+        review_id: None,
+        snippet: names.join(", "),
+        attribution: m.attribution(),
+    });
+    w.say("\n\n이 영화 상영 시간을 찾아 드릴까요?", "\n\nShall I look for showtimes of it?");
 }
 
 /// The answer as plain text for read-aloud: no brackets, list numbers or line breaks.
@@ -169,10 +225,80 @@ fn josa(word: &str, with: &str, without: &str) -> String {
     format!("{word}{}", if has_batchim(word) { with } else { without })
 }
 
-fn percent(x: f32) -> u32 {
+/// Positive, mixed and negative shares in whole percent that add up to 100
+/// (largest remainder), so "98 %, 3 %" never happens.
+pub fn shares(s: Sentiment) -> (u32, u32, u32) {
+    if s.count == 0 {
+        return (0, 0, 0);
+    }
+    let mixed = (1.0 - s.positive - s.negative).max(0.0);
+    let raw = [s.positive * 100.0, mixed * 100.0, s.negative * 100.0];
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let p = (x * 100.0).round() as u32;
-    p
+    let mut whole: Vec<u32> = raw.iter().map(|x| x.floor() as u32).collect();
+    let mut order: Vec<usize> = (0..3).collect();
+    order.sort_by(|&a, &b| (raw[b] - raw[b].floor()).total_cmp(&(raw[a] - raw[a].floor())).then(a.cmp(&b)));
+    let mut left = 100u32.saturating_sub(whole.iter().sum());
+    for i in order.into_iter().cycle().take(6) {
+        if left == 0 {
+            break;
+        }
+        whole[i] += 1;
+        left -= 1;
+    }
+    (whole[0], whole[1], whole[2])
+}
+
+/// Words that keep a review out of an answer (profanity, and the corpus' "OOO" masking of it).
+const CRUDE: &[&str] = &[
+    "시발",
+    "씨발",
+    "씨바",
+    "시바",
+    "ㅅㅂ",
+    "ㅆㅂ",
+    "병신",
+    "ㅂㅅ",
+    "개새",
+    "새끼",
+    "좆",
+    "존나",
+    "졸라",
+    "ㅈ같",
+    "썅",
+    "미친놈",
+    "fuck",
+    "shit",
+    "ooo",
+    "개x",
+    "x새",
+];
+
+/// True when `text` may be quoted: no link, no crude word, no profanity
+/// disguised with digits ("ㅆ1바"), not mostly punctuation.
+pub fn quotable(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    let link = ["http", "www.", ".com", ".kr", ".net"].iter().any(|k| lower.contains(k));
+    let crude = CRUDE.iter().any(|w| lower.contains(w));
+    let chars: Vec<char> = text.chars().collect();
+    let disguised = chars.windows(2).any(|p| matches!(p[0] as u32, 0x3131..=0x314E) && p[1].is_ascii_digit())
+        || chars.windows(2).any(|p| crate::text::is_cjk(p[0]) && p[1].is_ascii_digit() && p[1] == '1');
+    let letters = chars.iter().filter(|c| c.is_alphanumeric()).count();
+    !link && !crude && !disguised && letters * 2 >= chars.len()
+}
+
+/// The shipped lexicon, for English glosses of Korean quotes.
+static LEXICON: std::sync::LazyLock<crate::crosslingual::Lexicon> =
+    std::sync::LazyLock::new(crate::crosslingual::Lexicon::builtin);
+
+/// How a review is shown in an answer: quoted as is, or — in an English
+/// answer — a Korean review summarised in English words (`None` when no
+/// English gloss can be given: better unsaid than untranslated).
+fn shown_quote(korean_answer: bool, text: &str) -> Option<String> {
+    if korean_answer || !crate::text::has_hangul(text) {
+        return Some(crate::text::snippet(text, QUOTE_CHARS));
+    }
+    let gloss = LEXICON.english_summary([text], 1);
+    (!gloss.is_empty()).then(|| format!("(a Korean review, in short: {})", gloss.replace(' ', ", ")))
 }
 
 /// The one-line reason for recommending `hit`, and the citation backing it.
@@ -183,7 +309,10 @@ fn reason(w: &Writer, hit: &Hit, question: &str) -> (String, Option<Citation>) {
     } else {
         m.synopsis.as_deref().filter(|_| m.lang.as_deref() != Some("ko"))
     };
-    let best_review = hit.reviews.first().filter(|r| r.score > 0.0);
+    let best_review = hit
+        .reviews
+        .iter()
+        .find(|r| r.score > 0.0 && quotable(&r.review.text) && shown_quote(w.ko, &r.review.text).is_some());
     let sentence = synopsis.map(|s| best_sentence(s, question));
     if let Some((sentence, overlap)) = sentence.clone()
         && (overlap > 0 || best_review.is_none())
@@ -194,10 +323,13 @@ fn reason(w: &Writer, hit: &Hit, question: &str) -> (String, Option<Citation>) {
     }
     if let Some(r) = best_review {
         let quote = text::snippet(&r.review.text, QUOTE_CHARS);
+        let shown = shown_quote(w.ko, &r.review.text).unwrap_or_default();
         let line = if w.ko {
             format!("관객 리뷰에 “{quote}”라는 평이 있어요.")
+        } else if shown.starts_with('(') {
+            format!("Reviewers' words {shown}.")
         } else {
-            format!("A reviewer wrote: “{quote}”")
+            format!("A reviewer wrote: “{shown}”")
         };
         let cite = Citation {
             movie_id: m.id.clone(),
@@ -292,28 +424,35 @@ fn recommend(w: &mut Writer, input: &Input<'_>) {
 fn summary(w: &mut Writer, focus: &Focus) {
     let s = focus.sentiment;
     let title = w.title(&focus.movie);
+    let (pos, _, _) = shares(s);
     if w.ko {
         w.text(&format!(
             "관객 리뷰를 보면 {} 리뷰 {}개의 평균이 {:.1}점이고, {}%가 호평이에요.",
             josa(&title, "은", "는"),
             s.count,
             s.mean,
-            percent(s.positive)
+            pos
         ));
     } else {
         w.text(&format!(
             "Reviewers give {title} an average of {:.1}/10 over {} reviews, and {}% of them are positive.",
-            s.mean,
-            s.count,
-            percent(s.positive)
+            s.mean, s.count, pos
         ));
     }
-    if let Some(r) = focus.reviews.first() {
+    let ko = w.ko;
+    if let Some((r, shown)) = focus
+        .reviews
+        .iter()
+        .filter(|r| quotable(&r.review.text))
+        .find_map(|r| Some((r, shown_quote(ko, &r.review.text)?)))
+    {
         let quote = text::snippet(&r.review.text, QUOTE_CHARS);
         if w.ko {
             w.text(&format!(" “{quote}”라는 평도 있어요."));
+        } else if shown.starts_with('(') {
+            w.text(&format!(" One of them {shown}."));
         } else {
-            w.text(&format!(" One of them says: “{quote}”"));
+            w.text(&format!(" One of them says: “{shown}”"));
         }
         w.cite(Citation {
             movie_id: focus.movie.id.clone(),
@@ -363,12 +502,22 @@ fn opinions(w: &mut Writer, focus: &Focus, aspect: Aspect) {
     } else {
         w.text(&format!("Here is what reviewers of {title} say about {about}.\n"));
     }
-    for r in focus.reviews.iter().take(3) {
+    let ko = w.ko;
+    let quoted: Vec<(&ReviewHit, String)> = focus
+        .reviews
+        .iter()
+        .filter(|r| quotable(&r.review.text))
+        .filter_map(|r| Some((r, shown_quote(ko, &r.review.text)?)))
+        .take(3)
+        .collect();
+    for (r, shown) in quoted {
         let quote = text::snippet(&r.review.text, QUOTE_CHARS);
         if w.ko {
             w.text(&format!("\n- “{quote}” ({}점)", r.review.rating));
+        } else if shown.starts_with('(') {
+            w.text(&format!("\n- {shown} ({}/10)", r.review.rating));
         } else {
-            w.text(&format!("\n- “{quote}” ({}/10)", r.review.rating));
+            w.text(&format!("\n- “{shown}” ({}/10)", r.review.rating));
         }
         w.cite(Citation {
             movie_id: focus.movie.id.clone(),
@@ -385,21 +534,16 @@ fn opinions(w: &mut Writer, focus: &Focus, aspect: Aspect) {
     } else {
         if w.ko { "평가는 무난한 편이에요." } else { "Reviews are mostly middling." }
     };
+    let (pos, mixed, neg) = shares(s);
     if w.ko {
         w.text(&format!(
-            "\n\n리뷰 {}개의 평균 평점은 {:.1}점이고, 호평이 {}%, 혹평이 {}%예요. {verdict}",
-            s.count,
-            s.mean,
-            percent(s.positive),
-            percent(s.negative)
+            "\n\n리뷰 {}개의 평균 평점은 {:.1}점이고, 호평이 {pos}%, 보통이 {mixed}%, 혹평이 {neg}%예요. {verdict}",
+            s.count, s.mean
         ));
     } else {
         w.text(&format!(
-            "\n\nAcross {} reviews the average rating is {:.1}/10: {}% positive, {}% negative. {verdict}",
-            s.count,
-            s.mean,
-            percent(s.positive),
-            percent(s.negative)
+            "\n\nAcross {} reviews the average rating is {:.1}/10: {pos}% positive, {mixed}% mixed, {neg}% negative. {verdict}",
+            s.count, s.mean
         ));
     }
     w.say("\n\n보고 싶으시면 상영 시간을 찾아 드릴까요?", "\n\nWould you like me to find showtimes?");
@@ -414,6 +558,59 @@ mod tests {
     fn particles_follow_the_final_consonant() {
         assert_eq!(josa("《부산행 막차》", "은", "는"), "《부산행 막차》는");
         assert_eq!(josa("《조용한 층》", "은", "는"), "《조용한 층》은");
+    }
+
+    #[test]
+    fn a_cast_question_names_the_cast() {
+        let m: Movie = serde_json::from_value(serde_json::json!({
+            "id": "m1", "title": "Heat", "year": 1995, "cast": ["Al Pacino", "Robert De Niro", "Val Kilmer"],
+            "cast_ko": ["알 파치노", "로버트 드 니로"]
+        }))
+        .unwrap();
+        let hits = vec![Hit { movie: Arc::new(m), score: 1.0, reviews: Vec::new() }];
+        for (ko, q, want) in [
+            (false, "who is in Heat?", "Heat (1995) stars Al Pacino, Robert De Niro and Val Kilmer."),
+            (true, "히트에 누가 나와?", "《Heat》 (1995)에는 알 파치노, 로버트 드 니로 등이 출연해요."),
+        ] {
+            let input = Input {
+                korean: ko,
+                text: q,
+                aspect: None,
+                hits: &hits,
+                focus: None,
+                showtime_id: None,
+                screen_movie: None,
+                showing_intro: None,
+            };
+            let parts = compose(&input);
+            let Some(Part::Text(t)) = parts.first() else { panic!("{parts:?}") };
+            assert_eq!(t, want);
+        }
+        assert!(!asks_cast("톰 행크스 나오는 영화"), "films with an actor is a search, not a cast question");
+    }
+
+    #[test]
+    fn shares_add_up_to_one_hundred() {
+        for (pos, neg, n) in [(0.985, 0.025, 200), (1.0 / 3.0, 1.0 / 3.0, 3), (0.0, 0.0, 5), (0.5, 0.5, 2)] {
+            let s = Sentiment { count: n, mean: 5.0, positive: pos, negative: neg };
+            let (p, m, q) = shares(s);
+            assert_eq!(p + m + q, 100, "{pos} {neg}: {p} {m} {q}");
+        }
+        assert_eq!(shares(Sentiment::default()), (0, 0, 0));
+    }
+
+    #[test]
+    fn links_and_crude_reviews_are_not_quoted_and_english_answers_gloss_korean() {
+        assert!(quotable("정말 감동적인 영화였어요"));
+        assert!(!quotable("자세한 건 http://example.com 참고"));
+        assert!(!quotable("아 이 개x새ㄲ1들아 스포 하지마"));
+        assert!(!quotable("ㅆ1바 진짜"));
+        assert!(!quotable("이 OOO 같은 영화"));
+        assert!(!quotable(";;;;;;;;;;;;;;;;;;;;;;;;"));
+        let g = shown_quote(false, "너무 무서워서 잠을 못 잤다").unwrap();
+        assert!(!crate::text::has_hangul(&g) && g.contains("scary"), "{g}");
+        assert_eq!(shown_quote(false, "ㅋㅋㅋㅋ"), None);
+        assert_eq!(shown_quote(true, "좋아요").as_deref(), Some("좋아요"));
     }
 
     #[test]

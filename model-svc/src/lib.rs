@@ -10,6 +10,7 @@ pub mod candle_embed;
 pub mod catalog;
 pub mod compose;
 pub mod config;
+pub mod crosslingual;
 pub mod dense;
 pub mod embed;
 pub mod error;
