@@ -178,6 +178,10 @@ enum Scenario {
         /// Throughput phase: hold free seats of all showtimes without releasing.
         #[arg(long)]
         fill: bool,
+        /// Throughput phase: book (hold two seats, then confirm: every booking
+        /// is committed to the bookings database) free seats of all showtimes.
+        #[arg(long, conflicts_with = "fill")]
+        book: bool,
         /// Processes (`name=pid`, e.g. the nodes and redis-server) whose CPU time
         /// during the throughput phase is reported per hold, with this one's own.
         #[arg(long, value_delimiter = ',')]
@@ -235,13 +239,18 @@ async fn main() -> anyhow::Result<()> {
             let proto = if socketio { Proto::SocketIo } else { Proto::Marquee };
             return cluster::fanout_worker(&auth, args.sources, nodes, topic, first, subs, proto).await;
         }
-        Scenario::Seats { ref nodes, viewers, rate, holders, seconds, fill, ref cpu_of } => {
+        Scenario::Seats { ref nodes, viewers, rate, holders, seconds, fill, book, ref cpu_of } => {
+            let mode = match (fill, book) {
+                (_, true) => seats::Mode::Book,
+                (true, false) => seats::Mode::Fill,
+                (false, false) => seats::Mode::Cycle,
+            };
             let mut watched: Vec<(String, String)> = vec![("loadgen".into(), "self".into())];
             for w in cpu_of {
                 let (name, pid) = w.split_once('=').context("--cpu-of takes name=pid")?;
                 watched.push((name.to_owned(), pid.to_owned()));
             }
-            seats::seats(&auth, args.sources, nodes, viewers, rate, holders, seconds, fill, &watched).await?
+            seats::seats(&auth, args.sources, nodes, viewers, rate, holders, seconds, mode, &watched).await?
         }
         Scenario::Chat { ref nodes, users, rate, seconds } => {
             chat::chat(&auth, args.sources, nodes, users, rate, seconds).await?
