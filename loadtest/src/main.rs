@@ -25,6 +25,10 @@
 //!   reports the time from each `chat` frame to its first `delta` event
 //!   (with `instant-model` as the model service: pipeline overhead).
 //!
+//! - `rolling`: clients subscribed with recovery to a few rooms, a publisher and
+//!   holders booking, while `loadtest/run rolling` restarts the nodes one after
+//!   another; reports silent gaps, duplicates, refetches and failed bookings.
+//!
 //! Every run is bounded in time and count and targets 127.0.0.0/8 only.
 //!
 //! Code map: this file reads the command line, prints the result and holds
@@ -37,6 +41,7 @@ mod cluster;
 mod fanout;
 mod idle;
 mod request;
+mod rolling;
 mod seats;
 mod stats;
 
@@ -187,6 +192,28 @@ enum Scenario {
         #[arg(long, value_delimiter = ',')]
         cpu_of: Vec<String>,
     },
+    /// Rolling restart: subscribers with recovery, a publisher and holders
+    /// keep going while the nodes are restarted (by `loadtest/run rolling`).
+    Rolling {
+        /// Gateway addresses (clients move to the next one when theirs goes away).
+        #[arg(long, value_delimiter = ',')]
+        nodes: Vec<SocketAddr>,
+        /// Subscribers, spread over the topics and nodes.
+        #[arg(long, default_value_t = 2000)]
+        clients: usize,
+        /// Rooms they subscribe to.
+        #[arg(long, default_value_t = 20)]
+        topics: usize,
+        /// Publications per second, over all the rooms.
+        #[arg(long, default_value_t = 100)]
+        rate: u64,
+        /// Connections booking (hold two seats, confirm) meanwhile.
+        #[arg(long, default_value_t = 8)]
+        holders: usize,
+        /// Seconds of publishing (the restarts happen within them).
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+    },
     /// Chat pipeline overhead: chat frame in to first delta out.
     Chat {
         /// Gateway addresses; users are spread round-robin.
@@ -251,6 +278,15 @@ async fn main() -> anyhow::Result<()> {
                 watched.push((name.to_owned(), pid.to_owned()));
             }
             seats::seats(&auth, args.sources, nodes, viewers, rate, holders, seconds, mode, &watched).await?
+        }
+        Scenario::Rolling { ref nodes, clients, topics, rate, holders, seconds } => {
+            let r = rolling::rolling(&auth, args.sources, nodes, clients, topics, rate, holders, seconds).await?;
+            if r["duplicates"].as_u64().unwrap_or(0) > 0 {
+                let out = serde_json::to_string_pretty(&r)?;
+                std::io::Write::write_all(&mut std::io::stdout(), format!("{out}\n").as_bytes())?;
+                bail!("duplicated deliveries");
+            }
+            r
         }
         Scenario::Chat { ref nodes, users, rate, seconds } => {
             chat::chat(&auth, args.sources, nodes, users, rate, seconds).await?

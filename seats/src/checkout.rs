@@ -386,8 +386,11 @@ async fn refund(
     let reason = record.last_error.clone().unwrap_or_else(|| "booking failed".into());
     let cancelled = record.booking_id.is_some();
     if record.state == P::RefundPending {
-        let cancel_reason =
-            if cancelled { "Marquee: booking cancelled".to_owned() } else { format!("Marquee: booking failed ({reason})") };
+        let cancel_reason = if cancelled {
+            "Marquee: booking cancelled".to_owned()
+        } else {
+            format!("Marquee: booking failed ({reason})")
+        };
         match provider.cancel(&record.payment_key, &cancel_reason, &format!("cancel:{}", record.order_id)).await {
             Ok(()) => {
                 if transition(store, &record, &[P::RefundPending], P::Refunded, Step::default()).await? {

@@ -217,7 +217,10 @@ async fn cancel(
     }
     if g.failing_cancels > 0 {
         g.failing_cancels -= 1;
-        return (StatusCode::INTERNAL_SERVER_ERROR, Json(error("FAILED_INTERNAL_SYSTEM_PROCESSING", "내부 시스템 처리 작업이 실패했습니다.")));
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(error("FAILED_INTERNAL_SYSTEM_PROCESSING", "내부 시스템 처리 작업이 실패했습니다.")),
+        );
     }
     let found = g.payments.iter().find(|(_, p)| p.0 == key).map(|(o, p)| (o.clone(), p.clone()));
     let answer = match found {
