@@ -275,6 +275,23 @@ impl Layout {
         self.index.is_empty()
     }
 
+    /// Positions per row (seats and aisle gaps) of the widest row.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// The aisles: column positions (0 = leftmost, as [`Seat::column`]) where
+    /// no row has a seat, between the leftmost and the rightmost seat of the
+    /// hall, left to right. A gap that only some rows have (a row's seats
+    /// stopping short) is not an aisle; clients draw it from the columns.
+    pub fn aisles(&self) -> Vec<usize> {
+        let used: HashSet<usize> = self.seats().map(|s| s.column).collect();
+        let (Some(first), Some(last)) = (used.iter().min(), used.iter().max()) else {
+            return Vec::new();
+        };
+        (*first..*last).filter(|c| !used.contains(c)).collect()
+    }
+
     /// The screen's centre line as a column position (may be fractional).
     pub fn centre(&self) -> f64 {
         (self.width as f64 - 1.0) / 2.0
@@ -569,6 +586,10 @@ mod tests {
         assert!(l.seat("a1").is_none());
         assert_eq!(l.centre(), 2.5);
         assert_eq!(Layout::new(&l.specs()).unwrap(), l);
+        // Column 2 has a seat in row B: a gap in row A only, not an aisle.
+        assert_eq!((l.width(), l.aisles()), (6, vec![]));
+        let hall = Layout::new(&[spec('A', "SS_SSSS_SS"), spec('B', "S__SSSS_SS"), spec('C', "_S_SSSS_S")]).unwrap();
+        assert_eq!((hall.width(), hall.aisles()), (10, vec![2, 7]));
     }
 
     #[test]

@@ -362,6 +362,7 @@ impl SeatStore {
                 None => SeatStatus {
                     seat: s.id.clone(),
                     class: s.class,
+                    column: column(s.column),
                     state: SeatState::Free,
                     mine: false,
                     until: None,
@@ -370,6 +371,7 @@ impl SeatStore {
                 Some(t) => SeatStatus {
                     seat: s.id.clone(),
                     class: s.class,
+                    column: column(s.column),
                     state: t.state,
                     mine: t.mine,
                     until: t.hold.as_ref().map(|h| h.0),
@@ -377,7 +379,14 @@ impl SeatStore {
                 },
             })
             .collect();
-        Ok(SeatMap { showtime: showtime.to_owned(), version: taken.version, seats })
+        let aisles = layout.aisles().into_iter().map(column).collect();
+        Ok(SeatMap {
+            showtime: showtime.to_owned(),
+            version: taken.version,
+            seats,
+            columns: column(layout.width()),
+            aisles,
+        })
     }
 
     /// Holds all of `req.seats` for `req.user`, or none: a failure names the
@@ -912,4 +921,10 @@ fn validate_key(key: &str) -> Result<(), SeatError> {
 fn validate_hold_id(id: &str) -> Result<(), SeatError> {
     let ok = id.len() == 17 && id.starts_with('h') && id[1..].bytes().all(|b| b.is_ascii_hexdigit());
     if ok { Ok(()) } else { Err(SeatError::HoldNotFound) }
+}
+
+/// A layout position as it goes on the wire (a row has at most
+/// [`domain::MAX_ROW_WIDTH`] positions, so it always fits).
+fn column(c: usize) -> u16 {
+    u16::try_from(c).unwrap_or(u16::MAX)
 }

@@ -93,6 +93,10 @@ pub struct SeatStatus {
     pub seat: SeatId,
     /// Its class.
     pub class: SeatClass,
+    /// Its position in the row counting aisle gaps, 0 = leftmost; seats of
+    /// different rows with the same column stand one behind the other.
+    #[serde(default)]
+    pub column: u16,
     /// Free, held or sold.
     pub state: SeatState,
     /// Whether the viewer holds or bought it. Other users' ids are never shown.
@@ -115,6 +119,12 @@ pub struct SeatMap {
     pub version: u64,
     /// Every seat of the layout, row by row.
     pub seats: Vec<SeatStatus>,
+    /// Positions per row (seats and gaps) of the widest row: `column` is below it.
+    #[serde(default)]
+    pub columns: u16,
+    /// The aisles: columns where no row has a seat, left to right.
+    #[serde(default)]
+    pub aisles: Vec<u16>,
 }
 
 /// A successful hold.

@@ -103,7 +103,7 @@ const chat = new Chat(
       if (!d.ok) return;
       const r = d.result ?? {};
       if ((d.tool === TOOL.HOLD_BEST_AVAILABLE || d.tool === TOOL.EXTEND_HOLD) && r.hold_id) {
-        if (seatmap.current !== r.showtime) flow.openShowtime(r.showtime, { focus: false });
+        if (seatmap.current !== r.showtime) flow.openShowtime(r.showtime, { focus: false }, "seats");
         holds.put(r);
         // The step shows what the bot did: its hold is what the review step shows.
         if (d.tool === TOOL.HOLD_BEST_AVAILABLE) flow.go("review", { focus: view === "seats" });

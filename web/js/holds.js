@@ -1,11 +1,19 @@
 // holds: the user's live holds (made on the seat map or by the chat bot). Each
 // is drawn as a review card (movie, time, theater, seats in hall order with
-// class and unit price, total, countdown, confirm / more time / release) in the
+// class, ticket type and unit price as the store priced them, tickets by type,
+// the store's total, countdown, confirm / more time / release) in the
 // review step, and its countdown also wherever a [data-countdown] element names
 // it (the seat step). It asks the gateway; it does not draw seats.
 
 import { t, money, showTime, titleOf, theaterOf } from "./i18n.js";
 import { sortSeats } from "./seatmap.js";
+import { byType } from "./tickets.js";
+
+/** A hold's lines in hall order (A2 before A10). */
+function sortLines(lines) {
+  const order = sortSeats(lines.map((l) => l.seat));
+  return [...lines].sort((a, b) => order.indexOf(a.seat) - order.indexOf(b.seat));
+}
 
 /** Warn this long before a hold expires (the issue asks for at least a minute). */
 export const WARN_BEFORE_MS = 2 * 60 * 1000;
@@ -167,17 +175,37 @@ export class Holds extends EventTarget {
       }
       const list = document.createElement("ul");
       list.className = "hold-seats";
+      // The store's lines (seat, class, ticket, unit price) when the hold has them;
+      // else (a hold known from a snapshot only) the seat classes' adult prices.
+      const lines = h.lines?.length
+        ? sortLines(h.lines)
+        : sortSeats(h.seats).map((s) => ({ seat: s, class: this.info.classOf(h.showtime, s), price: this.info.priceOf(h.showtime, s) }));
       let sum = 0;
-      for (const s of sortSeats(h.seats)) {
-        const price = this.info.priceOf(h.showtime, s);
-        sum += price;
+      for (const l of lines) {
+        sum += l.price;
         const li = document.createElement("li");
-        li.textContent = t("seat_line", { seat: s, cls: t(`class_${this.info.classOf(h.showtime, s)}`), price: money(price) });
+        const cls = t(`class_${l.class}`);
+        li.textContent = l.ticket
+          ? t("seat_line_ticket", { seat: l.seat, cls, type: t(`ticket_${l.ticket}`), price: money(l.price) })
+          : t("seat_line", { seat: l.seat, cls, price: money(l.price) });
         list.append(li);
       }
       fact("fact_seats", list);
-      const amount = h.amount ?? sum;
-      fact("fact_total", t("amount", { amount: money(amount) })).className = "total";
+      if (h.lines?.length) {
+        const kinds = document.createElement("ul");
+        kinds.className = "hold-tickets";
+        for (const g of byType(h.lines)) {
+          const li = document.createElement("li");
+          li.dataset.ticket = g.ticket;
+          li.textContent = t("ticket_line", { type: t(`ticket_${g.ticket}`), n: g.n, price: money(g.price) });
+          kinds.append(li);
+        }
+        fact("fact_tickets", kinds);
+      }
+      const amount = h.amount || sum;
+      const total = fact("fact_total", t("amount", { amount: money(amount) }));
+      total.className = "total";
+      total.dataset.amount = String(amount);
       const warning = document.createElement("p");
       warning.className = "hold-warning";
       warning.setAttribute("role", "alert");

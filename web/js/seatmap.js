@@ -6,6 +6,7 @@
 // zoom buttons change the seat size (44 px at the smallest).
 
 import { t, money, showTime, titleOf, theaterOf } from "./i18n.js";
+import { assign, nonZero, total as ticketTotal } from "./tickets.js";
 
 function key() {
   return `k-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
@@ -45,6 +46,9 @@ export class SeatMap extends EventTarget {
     this.snapshots = 0;
     this.centred = false;
     this.pendingKey = null; // idempotency key of an unanswered hold, reused on retry
+    this.tickets = null; // counts per ticket type from the tickets step; null: any number of seats, all adult
+    this.columns = 0; // positions per row (seats and gaps), from the snapshot
+    this.aisles = new Set(); // columns with no seat in any row
     this.zoom = Math.min(ZOOM.length - 1, Math.max(0, Number(localStorage.getItem("marquee.zoom")) || 0));
     els.holdButton.addEventListener("click", () => this.hold());
     els.clearButton.addEventListener("click", () => {
@@ -77,9 +81,9 @@ export class SeatMap extends EventTarget {
     this.fit();
   }
 
-  /** Loads the showtime list (every day of the schedule). */
-  async loadShowtimes() {
-    const r = await this.conn.request({ type: "showtimes" });
+  /** Loads the showtime list (every day of the schedule); with `near` (`lat,lon`) nearest theaters first. */
+  async loadShowtimes(near) {
+    const r = await this.conn.request(near ? { type: "showtimes", near } : { type: "showtimes" });
     if (r.type !== "showtimes") return;
     this.showtimes = r.showtimes;
     this.dispatchEvent(new Event("showtimes"));
@@ -100,6 +104,26 @@ export class SeatMap extends EventTarget {
     return this.showtime(showtime)?.prices?.[this.classOf(showtime, seat)] ?? 0;
   }
 
+  /** Sets the tickets of the tickets step: the seat step then asks for exactly that many seats. */
+  setTickets(counts) {
+    this.tickets = counts && ticketTotal(counts) > 0 ? { ...counts } : null;
+    const want = this.want();
+    // Fewer tickets than chosen seats: keep the first ones in hall order.
+    if (want) for (const s of sortSeats(this.selected).slice(want)) this.selected.delete(s);
+    this.message("");
+    this.render();
+  }
+
+  /** How many seats the tickets ask for (0: no tickets chosen, any number up to 10). */
+  want() {
+    return this.tickets ? ticketTotal(this.tickets) : 0;
+  }
+
+  /** The chosen seats priced as the store will price them with the chosen tickets (an estimate). */
+  lines(seats) {
+    return assign(this.showtime(this.current), seats, this.tickets ?? {}, (s) => this.classOf(this.current, s));
+  }
+
   label(st) {
     return t("showtime_pick", { time: showTime(st.starts_at), title: titleOf(st), theater: theaterOf(st), screen: st.screen });
   }
@@ -114,6 +138,9 @@ export class SeatMap extends EventTarget {
     this.version = -1;
     this.focusSeat = null;
     this.centred = false;
+    this.tickets = null;
+    this.columns = 0;
+    this.aisles = new Set();
     const st = this.showtime(id);
     this.els.title.textContent = st ? this.label(st) : id;
     this.els.map.dataset.showtime = id;
@@ -134,6 +161,8 @@ export class SeatMap extends EventTarget {
       this.snapshots += 1;
       this.version = r.map.version;
       this.seats = new Map(r.map.seats.map((s) => [s.seat, s]));
+      this.columns = Number(r.map.columns) || 0;
+      this.aisles = new Set(r.map.aisles ?? []);
       // The viewer's own holds come with the snapshot (also those the bot made).
       const byHold = new Map();
       for (const s of r.map.seats) {
@@ -204,7 +233,9 @@ export class SeatMap extends EventTarget {
     this.message("");
     let r;
     try {
-      r = await this.conn.request({ type: "hold", showtime: this.current, seats, ttl_secs: ttl, idempotency_key: this.pendingKey });
+      // The tickets go with the hold; the store prices every seat from them.
+      const tickets = this.tickets ? nonZero(this.tickets) : undefined;
+      r = await this.conn.request({ type: "hold", showtime: this.current, seats, ttl_secs: ttl, idempotency_key: this.pendingKey, tickets });
     } catch {
       this.message(t("send_failed")); // keep the key: a retry learns the first result
       return;
@@ -226,7 +257,8 @@ export class SeatMap extends EventTarget {
       for (const id of r.seats ?? []) this.selected.delete(id);
       this.message(t("hold_failed", { seats: (r.seats ?? []).join(", ") }));
       this.render();
-    } else this.message(t("error_generic", { code: r.code }));
+    } else if (["ticket_count_mismatch", "ticket_not_offered", "age_restricted"].includes(r.code)) this.message(t(`err_${r.code}`));
+    else this.message(t("error_generic", { code: r.code }));
   }
 
   message(text) {
@@ -251,8 +283,11 @@ export class SeatMap extends EventTarget {
   toggle(id) {
     const s = this.seats.get(id);
     if (!s || s.state !== "free") return;
+    const want = this.want();
     if (this.selected.has(id)) this.selected.delete(id);
+    else if (want && this.selected.size >= want) this.message(t("seats_full", { n: want }));
     else if (this.selected.size < 10) this.selected.add(id);
+    if (!want || this.selected.size < want) this.message("");
     this.focusSeat = id;
     this.render();
     this.els.map.querySelector(`[data-seat="${id}"]`)?.focus();
@@ -335,7 +370,23 @@ export class SeatMap extends EventTarget {
       line.append(rowName(r, "left"));
       const mini = document.createElement("div");
       mini.className = "mini-row";
-      for (const s of seats) {
+      // Positions left to right: seats, and gaps where the row has none
+      // (an aisle of the hall is narrower than a seat; another gap keeps
+      // the seats behind each other in line).
+      const at = new Map(seats.map((s) => [Number(s.column), s]));
+      const positions = this.columns > 0 ? Array.from({ length: this.columns }, (_, c) => at.get(c) ?? c) : seats;
+      for (const s of positions) {
+        if (typeof s === "number") {
+          const aisle = this.aisles.has(s);
+          const gap = document.createElement("span");
+          gap.className = aisle ? "gap aisle" : "gap";
+          gap.setAttribute("aria-hidden", "true");
+          line.append(gap);
+          const mg = document.createElement("span");
+          mg.className = aisle ? "mini-gap aisle" : "mini-gap";
+          mini.append(mg);
+          continue;
+        }
         const b = document.createElement("button");
         b.type = "button";
         const st = this.seatState(s);
@@ -425,17 +476,20 @@ export class SeatMap extends EventTarget {
 
   renderSelection() {
     const seats = sortSeats(this.selected);
-    const total = seats.reduce((sum, s) => sum + this.priceOf(this.current, s), 0);
-    this.els.selection.textContent = seats.length
+    const lines = this.lines(seats);
+    const total = lines.reduce((sum, l) => sum + l.price, 0);
+    const want = this.want();
+    const chosen = seats.length
       ? t("selected_count", {
           n: seats.length,
-          seats: seats.map((s) => `${s} ${t(`class_${this.classOf(this.current, s)}`)} ${money(this.priceOf(this.current, s))}${t("won")}`).join(", "),
+          seats: lines.map((l) => `${l.seat} ${t(`class_${l.class}`)}${this.tickets ? ` ${t(`ticket_${l.ticket}`)}` : ""} ${money(l.price)}${t("won")}`).join(", "),
           total: money(total),
         })
       : t("selected_none");
+    this.els.selection.textContent = want ? `${t("seats_want", { n: want, k: seats.length })} ${seats.length ? chosen : ""}`.trim() : chosen;
     this.els.selection.dataset.total = String(total);
-    if (this.els.total) this.els.total.textContent = seats.length ? t("bar_total", { n: seats.length, total: money(total) }) : t("bar_none");
-    this.els.holdButton.disabled = seats.length === 0;
+    if (this.els.total) this.els.total.textContent = seats.length ? t("bar_total", { n: seats.length, total: money(total) }) : want ? t("seats_want", { n: want, k: 0 }) : t("bar_none");
+    this.els.holdButton.disabled = want ? seats.length !== want : seats.length === 0;
     this.els.clearButton.disabled = seats.length === 0;
   }
 }

@@ -1,6 +1,7 @@
-// The guided booking flow (movie → time → seats → review → done) in real
-// Chromium against a real gateway, on a phone (390×844) at 100 % and 200 %
-// text and on a desktop (1280×800), in Korean and English:
+// The guided booking flow (movie → time → tickets → seats → review → done) in
+// real Chromium against a real gateway, on a phone (390×844) at 100 % and 200 %
+// text and on a desktop (1280×800), in Korean and English, booking two adults
+// and a child:
 // - after every action the focused element and the primary next control are
 //   inside the viewport (and not under a sticky bar), never <body>;
 // - taps and key presses from opening the app to a confirmed booking are
@@ -37,6 +38,27 @@ after(async () => {
   await browser?.close();
   await node?.stop();
 });
+
+/**
+ * A showtime for a family (child tickets offered, not rated 19) of the first
+ * such movie on its first day: the first one (listed at the top of the time
+ * step), or with `next` the others in turn. Every test that books on it
+ * cancels at the end, so its seats are free for the next.
+ */
+let family = 0;
+function familyShowtime({ next = false } = {}) {
+  const ok = (s) => s.fares?.child && s.age_rating !== "19";
+  const first = showtimes.find(ok);
+  assert.ok(first, "the schedule has a showtime with child tickets");
+  const day = showtimes.filter((s) => s.movie === first.movie).map((s) => s.starts_at.slice(0, 10)).sort()[0];
+  const pool = showtimes.filter((s) => ok(s) && s.movie === first.movie && s.starts_at.slice(0, 10) === day);
+  return next ? pool[family++ % pool.length] : pool[0];
+}
+
+/** What the store should charge for `tickets` in standard seats, from the showtime's fares. */
+function standardPrice(st, tickets) {
+  return Object.entries(tickets).reduce((sum, [type, n]) => sum + n * st.fares[type].standard, 0);
+}
 
 /** A showtime of the first listed movie on its first day not used by another test yet. */
 function nextShowtime() {
@@ -125,21 +147,24 @@ const CONFIGS = [
   { name: "desktop-ko", locale: "ko-KR", lang: "ko", viewport: DESKTOP },
 ];
 
+const FAMILY = { adult: 2, child: 1 };
+
 for (const cfg of CONFIGS) {
-  test(`guided flow by taps (${cfg.name}): in view after every action, axe clean on every step`, async () => {
-    const st = nextShowtime();
+  test(`guided flow by taps (${cfg.name}): 2 adults + 1 child, in view after every action, axe clean on every step`, async () => {
+    const st = familyShowtime();
     const { context, page } = await openPage(browser, node.url, cfg);
     assert.equal(await page.getAttribute("html", "lang"), cfg.lang);
     const c = counter(page);
     const problems = [];
-    const step = async (name, primary) => {
+    const fmt = (n) => new Intl.NumberFormat(cfg.lang === "ko" ? "ko-KR" : "en-US").format(n);
+    const step = async (name, primary, shot = name) => {
       await page.locator(`#view-seats:not([hidden]) #step-${name}:not([hidden])`).waitFor();
       await eventually(`focus on the ${name} step`, async () => page.evaluate((n) => document.activeElement?.id === `step-${n}-h` || document.getElementById(`step-${n}`)?.contains(document.activeElement), name));
       await assertInView(page, primary, `${cfg.name} ${name}`);
       await noSidewaysScroll(page, `${cfg.name} ${name}`);
       assert.deepEqual(await smallTargets(page), [], `${cfg.name} ${name}: targets under 44 px`);
       problems.push(...(await axeViolations(page, `${cfg.name} ${name}`)));
-      if (cfg.shots) await page.screenshot({ path: path.join(SHOTS, `flow-${name}-${cfg.name}.png`) });
+      if (cfg.shots && shot) await page.screenshot({ path: path.join(SHOTS, `flow-${shot}-${cfg.name}.png`) });
     };
     // The header leaves most of the first screen to the content.
     const headerBottom = await page.evaluate(() => document.querySelector("nav").getBoundingClientRect().bottom);
@@ -151,6 +176,30 @@ for (const cfg of CONFIGS) {
     await c.tap(page.locator(`.choice[data-movie="${st.movie}"]`));
     await step("time", `.showtime[data-showtime="${st.id}"]`);
     await c.tap(page.locator(`.showtime[data-showtime="${st.id}"]`));
+
+    // Tickets: a counter per type the showtime offers, each with its price; a live total.
+    await step("tickets", '[data-ticket-step="adult+"]');
+    const offered = await page.locator(".ticket").evaluateAll((els) => els.map((el) => el.dataset.ticket));
+    assert.deepEqual(offered, ["adult", "teen", "senior", "disabled", "child"].filter((t) => st.fares[t]), "one counter per offered ticket type, in order");
+    for (const type of offered) assert.match(await page.locator(`.ticket[data-ticket="${type}"] .ticket-price`).textContent(), new RegExp(fmt(st.fares[type].standard)));
+    assert.equal(await page.locator("#tickets-next").isDisabled(), true, "no tickets, no next step");
+    assert.equal(await page.locator("#tickets-total").getAttribute("role"), "status", "the total is a live region");
+    const tapped = {};
+    for (const [type, n] of Object.entries(FAMILY)) {
+      for (let i = 0; i < n; i++) {
+        await c.tap(page.locator(`[data-ticket-step="${type}+"]`));
+        tapped[type] = (tapped[type] ?? 0) + 1;
+        await page.locator(`[data-count="${type}"]`, { hasText: String(tapped[type]) }).waitFor();
+        assert.equal(await page.evaluate(() => document.activeElement?.dataset.ticketStep), `${type}+`, "focus stays on the pressed counter");
+        await assertInView(page, "#tickets-next", `${cfg.name} after one more ${type}`);
+        const shown = Number(await page.locator("#tickets-total").getAttribute("data-total"));
+        assert.equal(shown, standardPrice(st, tapped), `live total after one more ${type}`);
+        assert.match(await page.locator("#tickets-total").textContent(), new RegExp(fmt(shown)));
+      }
+    }
+    problems.push(...(await axeViolations(page, `${cfg.name} tickets, chosen`)));
+    if (cfg.shots) await page.screenshot({ path: path.join(SHOTS, `flow-tickets-chosen-${cfg.name}.png`) });
+    await c.tap(page.locator("#tickets-next"));
     await page.locator(`#seatmap[data-showtime="${st.id}"] [data-seat]`).first().waitFor();
     await step("seats", "#hold");
     // The whole hall: either the map fits, or the overview shows all of it.
@@ -159,17 +208,24 @@ for (const cfg of CONFIGS) {
       return m.scrollWidth <= m.clientWidth + 1 || !document.getElementById("overview").hidden;
     });
     assert.ok(fits, `${cfg.name}: the whole hall is visible (map fits or overview shown)`);
-    // Two adults and a child: three seats next to each other in the middle of row E.
-    const seats = ["E8", "E9", "E10"];
+    // Aisles are drawn: a gap between the rows' blocks of seats.
+    assert.ok((await page.locator("#seatmap .seat-row").first().locator(".gap.aisle").count()) > 0, "aisles are drawn in each row");
+    // Three seats next to each other in the middle block of row C (standard seats).
+    const seats = ["C5", "C6", "C7"];
     for (const s of seats) {
+      assert.equal(await page.locator("#hold").isDisabled(), true, "the hold waits for as many seats as tickets");
       await c.tap(page.locator(`[data-seat="${s}"]`));
       await page.locator(`[data-seat="${s}"][data-state="selected"]`).waitFor();
       await assertInView(page, "#hold", `${cfg.name} after tapping ${s}`);
     }
+    // A fourth seat is refused with a reason: three tickets, three seats.
+    await page.locator('[data-seat="C4"]').click();
+    assert.equal(await page.locator('[data-seat="C4"]').getAttribute("data-state"), "free");
+    assert.notEqual((await page.locator("#seat-message").textContent()).trim(), "", "a fourth seat says why not");
+    await page.locator(`[data-seat="C7"]`).focus();
     if (cfg.shots) await page.screenshot({ path: path.join(SHOTS, `flow-seats-chosen-${cfg.name}.png`) });
     const total = Number(await page.locator("#selection").getAttribute("data-total"));
-    const expected = await page.evaluate(([id, ss]) => ss.reduce((sum, s) => sum + window.marquee.seatmap.priceOf(id, s), 0), [st.id, seats]);
-    assert.ok(total > 0 && total === expected, `running total ${total} is the sum of the seats' class prices (${expected})`);
+    assert.equal(total, standardPrice(st, FAMILY), "the running total prices the tickets");
     await c.tap(page.locator("#hold"));
     await step("review", '.hold-card [data-action="confirm"]');
     const card = page.locator(".hold-card");
@@ -178,18 +234,42 @@ for (const cfg of CONFIGS) {
       seats,
       "seats sorted in hall order",
     );
+    // The store priced the hold: its amount is what the review shows, with the tickets by type.
+    const hold = await page.evaluate(() => [...window.marquee.holds.holds.values()][0]);
+    assert.deepEqual(hold.tickets, FAMILY, "the hold carries the tickets");
+    assert.equal(hold.amount, standardPrice(st, FAMILY), "the store's amount");
+    assert.equal(Number(await card.locator(".total").getAttribute("data-amount")), hold.amount);
+    assert.match(await card.locator(".total").textContent(), new RegExp(fmt(hold.amount)));
+    const kinds = await card.locator(".hold-tickets li").evaluateAll((els) => els.map((el) => [el.dataset.ticket, el.textContent]));
+    assert.deepEqual(kinds.map(([k]) => k), ["adult", "child"]);
+    assert.match(kinds[0][1], new RegExp(`2.*${fmt(st.fares.adult.standard)}`));
+    assert.match(kinds[1][1], new RegExp(`1.*${fmt(st.fares.child.standard)}`));
     await card.locator(".hold-left", { hasText: /\d/ }).waitFor();
-    assert.match(await card.locator(".total").textContent(), new RegExp(new Intl.NumberFormat(cfg.lang === "ko" ? "ko-KR" : "en-US").format(total)));
     await c.tap(card.locator('[data-action="confirm"]'));
-    await step("done", "#done-bookings");
+    await step("done", "#done-bookings", null);
     // The short booking code, in two groups of four to read out; the list shows the same.
     const code = /[34679ACDEFGHJKMNPQRTUVWXY]{4}\u00a0[34679ACDEFGHJKMNPQRTUVWXY]{4}/;
     const shown = (await page.locator("#done-summary").textContent()).match(code);
     assert.ok(shown, "the done step shows the booking code");
-    console.log(`# ${cfg.name}: ${c.taps} taps from opening the app to a confirmed booking of 3 seats`);
+    console.log(`# ${cfg.name}: ${c.taps} taps from opening the app to a confirmed booking of 2 adults + 1 child`);
+    assert.ok(c.taps <= 12, `${c.taps} taps (target at most 12)`);
+    // The QR e-ticket, named by the booking code; "add to calendar" gives an .ics of the showtime.
+    const qr = page.locator("#done-ticket:not([hidden]) #done-qr");
+    await qr.waitFor();
+    assert.ok((await qr.getAttribute("alt")).includes(shown[0]), "the QR's alt text names the booking code");
+    assert.ok(await qr.evaluate((img) => img.complete && img.naturalWidth > 0), "the QR image is drawn");
+    problems.push(...(await axeViolations(page, `${cfg.name} done`)));
+    if (cfg.shots) await page.screenshot({ path: path.join(SHOTS, `flow-done-${cfg.name}.png`) });
+    const [download] = await Promise.all([page.waitForEvent("download"), page.locator("#done-calendar").click()]);
+    assert.match(download.suggestedFilename(), /\.ics$/);
+    const ics = fs.readFileSync(await download.path(), "utf8");
+    assert.match(ics, /BEGIN:VEVENT/);
+    const startUtc = new Date(st.starts_at.replace(/\[.*\]$/, "")).toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+    assert.ok(ics.includes(`DTSTART:${startUtc}`), `the event starts at the showtime (${startUtc})`);
+    assert.ok(ics.replace(/\r\n /g, "").includes(shown[0].replace("\u00a0", "")), "the event names the booking code");
     // The seats now read as booked by me, not as held.
-    await page.locator(`[data-seat="E8"][data-state="booked"]`).waitFor({ state: "attached" });
-    assert.doesNotMatch(await page.locator('[data-seat="E8"]').getAttribute("aria-label"), /held by you|내가 잡아/);
+    await page.locator(`[data-seat="C5"][data-state="booked"]`).waitFor({ state: "attached" });
+    assert.doesNotMatch(await page.locator('[data-seat="C5"]').getAttribute("aria-label"), /held by you|내가 잡아/);
     await c.tap(page.locator("#done-bookings"));
     await page.locator("#view-bookings:not([hidden]) .booking").first().waitFor();
     await assertInView(page, '.booking[data-status="confirmed"]', `${cfg.name} bookings`);
@@ -201,7 +281,7 @@ for (const cfg of CONFIGS) {
     await booking.locator("button").click();
     const dialog = page.locator("#cancel-dialog[open]");
     await dialog.waitFor();
-    assert.match(await dialog.textContent(), new RegExp(new Intl.NumberFormat(cfg.lang === "ko" ? "ko-KR" : "en-US").format(total)));
+    assert.match(await dialog.textContent(), new RegExp(fmt(hold.amount)));
     problems.push(...(await axeViolations(page, `${cfg.name} cancel dialog`)));
     if (cfg.shots) await page.screenshot({ path: path.join(SHOTS, `cancel-${cfg.name}.png`) });
     await page.locator("#cancel-no").click();
@@ -215,8 +295,89 @@ for (const cfg of CONFIGS) {
   });
 }
 
-test("keyboard only: the guided flow from opening the app to a confirmed booking", async () => {
-  const st = nextShowtime();
+test("a film rated 19: teen and child counters are disabled with the reason in words; axe clean (ko and en)", async () => {
+  const st = showtimes.find((s) => s.age_rating === "19" && (s.fares?.teen || s.fares?.child));
+  assert.ok(st, "the schedule has an adults-only showtime that lists teen or child fares");
+  for (const [locale, lang] of [["ko-KR", "ko"], ["en-US", "en"]]) {
+    const { context, page } = await openPage(browser, node.url, { locale, viewport: PHONE });
+    await page.locator('.tab[data-tab="seats"]').click();
+    await page.locator(`.choice[data-movie="${st.movie}"] .age-badge[data-rating="19"]`).waitFor();
+    await page.locator(`.choice[data-movie="${st.movie}"]`).click();
+    const day = st.starts_at.slice(0, 10);
+    if ((await page.locator("#date").inputValue()) !== day) await page.locator("#date").selectOption(day);
+    await page.locator(`.showtime[data-showtime="${st.id}"]`).click();
+    await page.locator("#step-tickets-h:focus").waitFor();
+    assert.match(await page.locator("#tickets-age").textContent(), lang === "ko" ? /청소년관람불가/ : /rated 19/);
+    for (const type of ["teen", "child"].filter((t) => st.fares[t])) {
+      const row = page.locator(`.ticket[data-ticket="${type}"]`);
+      assert.equal(await row.getAttribute("data-blocked"), "true");
+      assert.equal(await row.locator(`[data-ticket-step="${type}+"]`).isDisabled(), true, `${type}: cannot add`);
+      assert.notEqual((await row.locator(".ticket-blocked").textContent()).trim(), "", `${type}: says why`);
+      const why = await row.locator(`[data-ticket-step="${type}+"]`).getAttribute("aria-describedby");
+      assert.ok(why && (await page.locator(`#${why}`).count()) === 1, `${type}: the reason describes the button`);
+    }
+    assert.equal(await page.locator('[data-ticket-step="adult+"]').isDisabled(), false, "adults may still book");
+    assert.deepEqual(await axeViolations(page, `tickets rated 19 (${lang})`), []);
+    assert.deepEqual(await smallTargets(page), [], "targets under 44 px");
+    // Were a child ticket sent anyway (a stale page), the store refuses it and the page says why in words.
+    await page.evaluate(() => {
+      window.marquee.seatmap.setTickets({ adult: 1, child: 1 });
+      window.marquee.flow.go("seats");
+    });
+    await page.locator(`#seatmap[data-showtime="${st.id}"] [data-seat="C5"]`).click();
+    await page.locator('[data-seat="C6"]').click();
+    await page.locator("#hold").click();
+    await page.locator("#seat-message", { hasText: lang === "ko" ? /청소년관람불가/ : /rated 19/ }).waitFor();
+    assert.equal(await page.evaluate(() => window.marquee.holds.holds.size), 0, "nothing was held");
+    await context.close();
+  }
+});
+
+test("nearest theater first when the browser shares its location; today's order without it", async () => {
+  const demo = JSON.parse(fs.readFileSync(path.join(ROOT, "seats/data/demo.json"), "utf8"));
+  const where = new Map(demo.theaters.map((t) => [t.id, t.location]));
+  // A movie shown in more than one theater on one day.
+  const byMovieDay = new Map();
+  for (const s of showtimes) {
+    const k = `${s.movie} ${s.starts_at.slice(0, 10)}`;
+    byMovieDay.set(k, [...(byMovieDay.get(k) ?? []), s]);
+  }
+  const [key, list] = [...byMovieDay].find(([, l]) => new Set(l.map((s) => s.theater)).size > 1);
+  const [movie, day] = key.split(" ");
+  // The API lists by start time: that order of theaters is today's order.
+  const usual = [...new Set(list.map((s) => s.theater))];
+  const far = usual[usual.length - 1];
+  const groups = (page) => page.locator("#showtimes .theater").evaluateAll((els) => els.map((el) => el.querySelector(".showtime").dataset.showtime));
+  const theaterOf = (id) => showtimes.find((s) => s.id === id).theater;
+  const toTime = async (page) => {
+    await page.locator('.tab[data-tab="seats"]').click();
+    await page.locator(`.choice[data-movie="${movie}"]`).click();
+    if ((await page.locator("#date").inputValue()) !== day) await page.locator("#date").selectOption(day);
+    await page.locator("#showtimes .theater").first().waitFor();
+  };
+  {
+    const { context, page } = await openPage(browser, node.url, { locale: "en-US", viewport: PHONE });
+    await toTime(page);
+    assert.deepEqual((await groups(page)).map(theaterOf), usual, "without a location: the usual order");
+    await context.close();
+  }
+  {
+    const context = await browser.newContext({ locale: "ko-KR", viewport: PHONE, geolocation: { latitude: where.get(far).lat, longitude: where.get(far).lon }, permissions: ["geolocation"] });
+    const page = await context.newPage();
+    await page.goto(`${node.url}/`);
+    await page.locator('#conn[data-state="online"]').waitFor();
+    await toTime(page);
+    await page.locator("#near").click();
+    await page.locator("#near-note", { hasText: /가까운/ }).waitFor();
+    await eventually("the nearest theater comes first", async () => theaterOf((await groups(page))[0]) === far);
+    assert.match(await page.locator("#showtimes .theater h4").first().textContent(), /0\.0\s?km/, "its distance is shown");
+    assert.deepEqual(await axeViolations(page, "time step with distances"), []);
+    await context.close();
+  }
+});
+
+test("keyboard only: the guided flow from opening the app to a confirmed booking of 2 adults + 1 child", async () => {
+  const st = familyShowtime({ next: true });
   for (const cfg of [CONFIGS[0], CONFIGS[4]]) {
     const { context, page } = await openPage(browser, node.url, cfg);
     const c = counter(page);
@@ -228,6 +389,17 @@ test("keyboard only: the guided flow from opening the app to a confirmed booking
     await page.locator("#step-time-h:focus").waitFor();
     await assertInView(page, `.showtime[data-showtime="${st.id}"]`, `keys ${cfg.name} time`);
     await c.tabTo(`.showtime[data-showtime="${st.id}"]`);
+    await c.press("Enter");
+    await page.locator("#step-tickets-h:focus").waitFor();
+    await c.tabTo('[data-ticket-step="adult+"]');
+    await c.press("Enter");
+    await c.press("Enter");
+    await c.tabTo('[data-ticket-step="child+"]');
+    await c.press("Enter");
+    await page.locator('[data-count="child"]', { hasText: "1" }).waitFor();
+    assert.equal(await page.locator('[data-count="adult"]').textContent(), "2");
+    await assertInView(page, "#tickets-next", `keys ${cfg.name} tickets`);
+    await c.tabTo("#tickets-next");
     await c.press("Enter");
     await page.locator("#step-seats-h:focus").waitFor();
     await page.locator(`#seatmap[data-showtime="${st.id}"] [data-seat]`).first().waitFor();
@@ -249,7 +421,9 @@ test("keyboard only: the guided flow from opening the app to a confirmed booking
     await c.press("Enter");
     await page.locator("#step-done-h:focus").waitFor();
     await assertInView(page, "#done-bookings", `keys ${cfg.name} done`);
-    console.log(`# keyboard ${cfg.name}: ${c.keys} key presses from opening the app to a confirmed booking of 3 seats`);
+    const hold = await page.evaluate(() => window.marquee.flow.booking);
+    assert.deepEqual(hold.tickets, { adult: 2, child: 1 }, "booked as 2 adults + 1 child");
+    console.log(`# keyboard ${cfg.name}: ${c.keys} key presses from opening the app to a confirmed booking of 2 adults + 1 child`);
     // Release the seats for the next round (cancel through the dialog by keyboard).
     await c.tabTo("#done-bookings");
     await c.press("Enter");

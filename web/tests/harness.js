@@ -195,10 +195,31 @@ export async function firstShowtime(baseUrl) {
 }
 
 /**
- * Opens the seat step of a showtime through the guided flow (tab, movie, day,
- * showtime) and waits for its snapshot.
+ * Sets the tickets step's counters to `tickets` (`{adult: 2, child: 1}`) by
+ * tapping + and −, then goes on to the seat step.
  */
-export async function openSeats(page, showtimeId) {
+export async function chooseTickets(page, tickets) {
+  await page.locator("#step-tickets:not([hidden]) .ticket").first().waitFor();
+  for (const type of ["adult", "teen", "senior", "disabled", "child"]) {
+    const want = tickets[type] ?? 0;
+    const count = page.locator(`[data-count="${type}"]`);
+    if (!(await count.count())) {
+      if (want) throw new Error(`the showtime offers no ${type} tickets`);
+      continue;
+    }
+    for (let n = Number(await count.textContent()); n !== want; n = Number(await count.textContent())) {
+      await page.locator(`[data-ticket-step="${type}${n < want ? "+" : "-"}"]`).click();
+      await page.locator(`[data-count="${type}"]`, { hasText: String(n < want ? n + 1 : n - 1) }).waitFor();
+    }
+  }
+  await page.locator("#tickets-next").click();
+}
+
+/**
+ * Opens the seat step of a showtime through the guided flow (tab, movie, day,
+ * showtime, tickets: `tickets`, two adults unless told) and waits for its snapshot.
+ */
+export async function openSeats(page, showtimeId, tickets = { adult: 2 }) {
   await page.locator('.tab[data-tab="seats"]').click();
   await page.waitForFunction(() => window.marquee.seatmap.showtimes.length > 0);
   const st = await page.evaluate((id) => window.marquee.seatmap.showtime(id), showtimeId);
@@ -211,7 +232,8 @@ export async function openSeats(page, showtimeId) {
   const day = st.starts_at.slice(0, 10);
   if ((await page.locator("#date").inputValue()) !== day) await page.locator("#date").selectOption(day);
   await page.locator(`.showtime[data-showtime="${showtimeId}"]`).click();
-  await page.locator(`#seatmap[data-showtime="${showtimeId}"] [data-seat]`).first().waitFor();
+  await chooseTickets(page, tickets);
+  await page.locator(`#step-seats:not([hidden]) #seatmap[data-showtime="${showtimeId}"] [data-seat]`).first().waitFor();
 }
 
 /**

@@ -67,6 +67,15 @@ test("keyboard only: through the guided flow to the seat map, move, select, hold
   await page.locator("#step-time-h:focus").waitFor();
   await page.locator(`.showtime[data-showtime="${c.showtime}"]`).focus();
   await page.keyboard.press("Enter");
+  // Two adult tickets: Enter twice on "one more adult" (focus stays on it), then on to the seats.
+  await page.locator("#step-tickets-h:focus").waitFor();
+  await page.locator('[data-ticket-step="adult+"]').focus();
+  await page.keyboard.press("Enter");
+  await page.keyboard.press("Enter");
+  assert.equal(await page.evaluate(() => document.activeElement?.dataset.ticketStep), "adult+", "focus stays on the counter");
+  await page.locator('[data-count="adult"]', { hasText: "2" }).waitFor();
+  await page.locator("#tickets-next").focus();
+  await page.keyboard.press("Enter");
   await page.locator("#step-seats-h:focus").waitFor();
   await page.locator(`#seatmap[data-showtime="${c.showtime}"] [data-seat]`).first().waitFor();
   // Tab from the zoom buttons (above the map) into the grid: exactly one seat is a tab stop.

@@ -23,6 +23,7 @@ mod act;
 mod date;
 mod party;
 mod scan;
+mod spacing;
 mod time;
 mod words;
 
@@ -203,8 +204,8 @@ pub fn extract(text: &str, lex: &Lexicon, now: &Zoned, prior: &Slots) -> Utteran
     u.slots.movie = s.entity(lex.movies()).map(|i| lex.movies()[i].id.clone());
     u.slots.theater = s.entity(lex.theaters()).map(|i| lex.theaters()[i].id.clone());
     u.ordinal = s.ordinal();
-    u.slots.date = s.date(now.date());
-    u.slots.time = s.time();
+    u.slots.date = s.date(now.date(), prior.date);
+    u.slots.time = s.time(prior);
     u.slots.class = s.class();
     u.slots.position = s.position();
     u.slots.party = s.party(prior);

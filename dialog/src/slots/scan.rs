@@ -16,6 +16,7 @@ impl Scan {
             .map(|c| if ",.!?~·…\"“”()[]'‘’".contains(c) && c != '\'' { ' ' } else { c })
             .map(|c| if c == '\u{2019}' { '\'' } else { c })
             .collect();
+        let c = super::spacing::restore(&c);
         let used = vec![false; c.len()];
         Scan { c, used }
     }
@@ -98,6 +99,27 @@ impl Scan {
             .then_some((v, j))
     }
 
+    /// A Sino-Korean number at `i` ("삼십", "이십오", "십이"): (value, end).
+    pub(super) fn sino(&self, i: usize) -> Option<(u32, usize)> {
+        let digit = |j: usize| SINO.iter().find(|(w, _)| self.at(j, w)).map(|(_, v)| *v);
+        let a = digit(i);
+        let mut j = i + usize::from(a.is_some());
+        if !self.at(j, "십") {
+            return a.map(|v| (v, j));
+        }
+        j += 1;
+        let b = digit(j);
+        Some((a.unwrap_or(1) * 10 + b.unwrap_or(0), j + usize::from(b.is_some())))
+    }
+
+    /// A Sino-Korean number starting a word (not the 일 of "내일").
+    pub(super) fn sino_word(&self, i: usize) -> Option<(u32, usize)> {
+        if i > 0 && text::is_hangul(self.c[i - 1]) {
+            return None;
+        }
+        self.sino(i)
+    }
+
     // ---- movie and theater ------------------------------------------------
 
     /// The last-named entry of `entries` (consumed).
@@ -161,6 +183,17 @@ impl Scan {
                 if latin && p.starts_with(|c: char| c.is_ascii_digit()) {
                     continue;
                 }
+                // "the first of December", "December first" is a date.
+                let before = self.back_ws(i);
+                let month_before =
+                    (0..before).rev().take(9).any(|s| self.month_name_at(s).is_some_and(|m| m.1 == before));
+                if latin && (self.at(self.skip_ws(i + n), "of ") || month_before) {
+                    continue;
+                }
+                // "마지막 줄", "last row" is a seat position.
+                if ["줄", "열", "row"].iter().any(|r| self.at(self.skip_ws(i + n), r)) {
+                    continue;
+                }
                 self.mark(i, i + n);
                 if best.is_none_or(|b| i > b.0) {
                     best = Some((i, *v));
@@ -180,10 +213,18 @@ impl Scan {
             ("장애인", SeatClass::Wheelchair),
             ("wheelchair", SeatClass::Wheelchair),
             ("accessible", SeatClass::Wheelchair),
+            ("wheel chair", SeatClass::Wheelchair),
             ("일반석", SeatClass::Standard),
             ("일반 좌석", SeatClass::Standard),
+            ("보통석", SeatClass::Standard),
+            ("보통 자리", SeatClass::Standard),
+            ("보통 좌석", SeatClass::Standard),
             ("standard", SeatClass::Standard),
-            ("regular seat", SeatClass::Standard),
+            ("regular", SeatClass::Standard),
+            ("normal seats", SeatClass::Standard),
+            ("normal seat", SeatClass::Standard),
+            ("ordinary seats", SeatClass::Standard),
+            ("ordinary seat", SeatClass::Standard),
         ])
     }
 
@@ -193,13 +234,27 @@ impl Scan {
             ("앞자리", Position::Front),
             ("앞줄", Position::Front),
             ("앞 줄", Position::Front),
-            ("스크린 가까운", Position::Front),
+            ("스크린 가까", Position::Front),
+            ("화면 가까", Position::Front),
+            ("맨 앞", Position::Front),
+            ("제일 앞", Position::Front),
             ("front", Position::Front),
+            ("near the screen", Position::Front),
+            ("close to the screen", Position::Front),
             ("뒤쪽", Position::Back),
             ("뒷자리", Position::Back),
             ("뒷줄", Position::Back),
             ("맨 뒤", Position::Back),
+            ("제일 뒤", Position::Back),
+            ("마지막 줄", Position::Back),
+            ("스크린에서 멀", Position::Back),
+            ("스크린에서 먼", Position::Back),
+            ("화면에서 멀", Position::Back),
+            ("화면에서 먼", Position::Back),
             ("back", Position::Back),
+            ("last row", Position::Back),
+            ("far from the screen", Position::Back),
+            ("away from the screen", Position::Back),
             ("rear", Position::Back),
             ("가운데", Position::Middle),
             ("중간", Position::Middle),
@@ -207,6 +262,7 @@ impl Scan {
             ("middle", Position::Middle),
             ("center", Position::Middle),
             ("centre", Position::Middle),
+            ("정중앙", Position::Middle),
             ("통로", Position::Aisle),
             ("복도", Position::Aisle),
             ("aisle", Position::Aisle),
@@ -228,5 +284,129 @@ impl Scan {
             }
         }
         best.map(|b| b.1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::probe::wed;
+    use super::*;
+
+    #[test]
+    fn seat_wishes_said_other_ways() {
+        let pos = |t: &str| wed(t).slots.position;
+        assert_eq!(pos("마지막 줄로 주세요"), Some(Position::Back));
+        assert_eq!(pos("last row please"), Some(Position::Back));
+        assert_eq!(pos("맨 앞줄은 싫고 제일 뒤로요"), Some(Position::Back));
+        assert_eq!(pos("스크린에서 먼 자리"), Some(Position::Back));
+        assert_eq!(pos("near the screen"), Some(Position::Front));
+        assert_eq!(pos("화면 가까이 앉고 싶어요"), Some(Position::Front));
+        assert_eq!(wed("마지막 거요").ordinal, Some(-1));
+        assert_eq!(wed("보통 자리로 주세요").slots.class, Some(SeatClass::Standard));
+        assert_eq!(wed("just regular seats").slots.class, Some(SeatClass::Standard));
+        assert_eq!(wed("she uses a wheel chair").slots.class, Some(SeatClass::Wheelchair));
+    }
+
+    #[test]
+    fn the_new_readers_never_panic_on_odd_input() {
+        #![allow(clippy::unwrap_used)]
+        let lex = Lexicon::new();
+        let ends: [Zoned; 2] = [
+            "9999-12-30T23:00:00+09:00[Asia/Seoul]".parse().unwrap(),
+            "-009998-01-02T00:00:00+00:00[UTC]".parse().unwrap(),
+        ];
+        let pieces = [
+            "십",
+            "이십일",
+            "삼십일일",
+            "열 ",
+            "한",
+            "시",
+            "분",
+            "quarter to ",
+            "half past ",
+            "ish",
+            "-ish",
+            "make it ",
+            "in ",
+            "days",
+            "week",
+            "마지막 ",
+            "줄",
+            "the fifth of",
+            "twenty ",
+            "december",
+            "일주일",
+            "뒤",
+            "다다음주",
+            "오는 ",
+            "coming ",
+            "next week",
+            "네",
+            "저랑",
+            "어른",
+            "하나",
+            "낼",
+            "밤",
+            "다음 달 ",
+            "31일",
+            "유월",
+            "around ",
+            "12",
+            "0",
+            "one more time",
+            "크리스마스",
+            " ",
+            "ㄱ",
+            "\u{0}",
+        ];
+        let prior = Slots {
+            date: Some(jiff::civil::date(9999, 12, 31)),
+            time: Some(TimeSpec::At(23 * 60)),
+            ..Slots::default()
+        };
+        let mut seed: u64 = 11;
+        for _ in 0..2000 {
+            let mut text = String::new();
+            for _ in 0..7 {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                text.push_str(pieces[(seed >> 33) as usize % pieces.len()]);
+            }
+            for now in &ends {
+                for p in [&prior, &Slots::default()] {
+                    let u = extract(&text, &lex, now, p);
+                    assert!(u.slots.party.is_none_or(|p| (1..=10).contains(&p.total)), "{text}");
+                }
+            }
+        }
+    }
+}
+
+/// Test support shared by the readers' tests: the demo names and fixed clocks.
+#[cfg(test)]
+pub(super) mod probe {
+    #![allow(clippy::unwrap_used)]
+    use super::super::*;
+
+    /// Reads `text` on the given day (a `YYYY-MM-DD`, 10:00 in Seoul) with `prior`.
+    pub(in crate::slots) fn read(text: &str, day: &str, prior: &Slots) -> Utterance {
+        let mut l = Lexicon::new();
+        l.add_movie("nsyn-11", "The Matrix", Some("매트릭스"), &[]);
+        l.add_movie("nsyn-19", "3 Idiots", Some("세 얼간이"), &[]);
+        l.add_movie("nsyn-04", "Spirited Away", Some("센과 치히로의 행방불명"), &[]);
+        l.add_theater("gangnam", "Marquee Gangnam", Some("마키 강남"));
+        l.add_theater("hongdae", "Marquee Hongdae", Some("마키 홍대"));
+        let now: Zoned = format!("{day}T10:00:00+09:00[Asia/Seoul]").parse().unwrap();
+        extract(text, &l, &now, prior)
+    }
+
+    /// Reads `text` on Wednesday 2026-11-25 with nothing known before.
+    pub(in crate::slots) fn wed(text: &str) -> Utterance {
+        read(text, "2026-11-25", &Slots::default())
+    }
+
+    /// The civil date `m`/`d` of 2026.
+    pub(in crate::slots) fn d(m: i8, day: i8) -> Date {
+        jiff::civil::date(2026, m, day)
     }
 }

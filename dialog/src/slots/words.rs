@@ -32,6 +32,35 @@ pub(super) const KO_HOURS: &[(&str, u16)] = &[
     ("네", 4),
     ("열", 10),
 ];
+/// Sino-Korean digits ("삼십 분", "십이월 오일").
+pub(super) const SINO: &[(&str, u32)] =
+    &[("일", 1), ("이", 2), ("삼", 3), ("사", 4), ("오", 5), ("육", 6), ("칠", 7), ("팔", 8), ("구", 9)];
+/// English hour words ("at seven", "sevenish").
+pub(super) const EN_HOURS: &[(&str, u16)] = &[
+    ("eleven", 11),
+    ("twelve", 12),
+    ("one", 1),
+    ("two", 2),
+    ("three", 3),
+    ("four", 4),
+    ("five", 5),
+    ("six", 6),
+    ("seven", 7),
+    ("eight", 8),
+    ("nine", 9),
+    ("ten", 10),
+];
+/// English minute words after an hour ("six thirty", "seven forty-five").
+pub(super) const EN_MINUTES: &[(&str, u16)] = &[
+    ("forty-five", 45),
+    ("forty five", 45),
+    ("fifteen", 15),
+    ("thirty", 30),
+    ("twenty", 20),
+    ("forty", 40),
+    ("fifty", 50),
+    ("o five", 5),
+];
 pub(super) const EN_NUM: &[(&str, u8)] = &[
     ("one", 1),
     ("two", 2),

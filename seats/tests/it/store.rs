@@ -24,6 +24,10 @@ engines!(fresh_showtime_is_all_free_at_version_zero, |env: Env| async move {
     assert!(map.seats.iter().all(|s| s.state == SeatState::Free && !s.mine));
     assert_eq!(map.seats[8].seat.as_str(), "B1");
     assert_eq!(map.seats[8].class, SeatClass::Premium);
+    // Where the aisle is: A4 left of it, A5 right of it, one position apart.
+    assert_eq!((map.columns, map.aisles.clone()), (9, vec![4]));
+    let col = |id: &str| map.seats.iter().find(|s| s.seat.as_str() == id).unwrap().column;
+    assert_eq!((col("A1"), col("A4"), col("A5"), col("C8")), (0, 3, 5, 8));
 });
 
 engines!(hold_shows_mine_only_to_its_owner, |env: Env| async move {
