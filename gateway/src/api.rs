@@ -45,6 +45,7 @@ pub fn routes() -> Router<Arc<Node>> {
         .route("/api/bookings/{id}", delete(cancel_booking))
         .route("/api/bookings/{id}/ticket.svg", get(ticket_svg))
         .route("/api/admin/schedule", post(load_schedule))
+        .route("/api/admin/dead-letters", get(dead_letters))
         .route("/api/openapi.json", get(openapi_json))
 }
 
@@ -65,6 +66,7 @@ pub fn routes() -> Router<Arc<Node>> {
         cancel_booking,
         ticket_svg,
         load_schedule,
+        dead_letters,
         openapi_json
     ),
     components(schemas(ErrorBody, ErrorCode)),
@@ -125,6 +127,9 @@ pub enum ApiError {
     /// The payment of a confirm failed (declined, refunded, mismatched, pending).
     #[error(transparent)]
     Payment(seats::checkout::CheckoutError),
+    /// The system of record could not be read.
+    #[error("database unavailable")]
+    Ledger(#[from] ledger::LedgerError),
 }
 
 impl ApiError {
@@ -167,6 +172,7 @@ impl ApiError {
             ApiError::BadRequest(_) | ApiError::Schedule(_) => (StatusCode::BAD_REQUEST, ErrorCode::BadRequest),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::BadRequest),
             ApiError::Payment(e) => (payment_status(e), wire::checkout_code(e)),
+            ApiError::Ledger(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable),
         }
     }
 }
@@ -207,7 +213,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
         if status.is_server_error() {
-            tracing::warn!(error = %self, "api request failed");
+            match &self {
+                ApiError::Ledger(e) => tracing::warn!(error = %e, "api request failed"),
+                _ => tracing::warn!(error = %self, "api request failed"),
+            }
         }
         let message = self.to_string();
         let seats = match &self {
@@ -574,11 +583,7 @@ async fn load_schedule(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<ScheduleLoaded> {
-    let given = bearer(&headers).unwrap_or_default();
-    let allowed = node.config.admin_token.as_deref().is_some_and(|secret| same_secret(secret, &given));
-    if !allowed {
-        return Err(ApiError::Forbidden);
-    }
+    admin(&node, &headers)?;
     let body = body?;
     let text = std::str::from_utf8(&body).map_err(|e| ApiError::BadRequest(format!("the body is not UTF-8: {e}")))?;
     let schedule = seats::Schedule::from_json(text)?;
@@ -586,6 +591,88 @@ async fn load_schedule(
     node.seats.publish_schedule(schedule).await?;
     tracing::info!(showtimes, "schedule replaced by admin request");
     Ok(Json(ScheduleLoaded { showtimes }))
+}
+
+/// Query parameters of `GET /api/admin/dead-letters`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct DeadLettersQuery {
+    /// Most entries, newest first (1–500; default 100).
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<u32>,
+}
+
+/// Most dead letters one listing returns.
+pub const MAX_DEAD_LETTERS: u32 = 500;
+/// Dead letters listed when the query names no `limit`.
+pub const DEFAULT_DEAD_LETTERS: u32 = 100;
+
+/// One booking notification given up on (an outbox row).
+#[derive(Serialize, ToSchema)]
+struct DeadLetter {
+    /// The outbox row id.
+    id: i64,
+    /// Where it was going: `live`, `webhook` or `email`.
+    channel: String,
+    /// Its idempotency key (`<booking_id>:<event>:<channel>`).
+    key: String,
+    /// Delivery attempts made.
+    attempts: i64,
+    /// When it was queued (Unix ms).
+    created_at: i64,
+    /// Why the last attempt failed (cut to 500 characters).
+    last_error: Option<String>,
+}
+
+/// `GET /api/admin/dead-letters`.
+#[derive(Serialize, ToSchema)]
+struct DeadLetters {
+    /// Newest first.
+    dead_letters: Vec<DeadLetter>,
+}
+
+/// The booking notifications given up on (a permanent failure or too many
+/// attempts), newest first, from the ledger's outbox; the payload is left
+/// out (it may carry a customer's e-mail address). Guarded like the other
+/// admin endpoints by `ADMIN_TOKEN`.
+#[utoipa::path(get, path = "/api/admin/dead-letters", tag = "admin", params(DeadLettersQuery), responses(
+    (status = 200, description = "The dead letters, newest first", body = DeadLetters),
+    (status = 400, description = "`bad_request`: `limit` is not 1–500", content_type = "application/json", body = ErrorBody),
+    (status = 403, description = "`forbidden`: not the configured `ADMIN_TOKEN`, or none is configured", content_type = "application/json", body = ErrorBody),
+    (status = 503, description = "`unavailable`: the database failed", content_type = "application/json", body = ErrorBody),
+))]
+async fn dead_letters(
+    State(node): State<Arc<Node>>,
+    headers: HeaderMap,
+    q: Result<Query<DeadLettersQuery>, QueryRejection>,
+) -> ApiResult<DeadLetters> {
+    admin(&node, &headers)?;
+    let Query(q) = q?;
+    let limit = q.limit.unwrap_or(DEFAULT_DEAD_LETTERS);
+    if !(1..=MAX_DEAD_LETTERS).contains(&limit) {
+        return Err(ApiError::BadRequest(format!("limit must be 1-{MAX_DEAD_LETTERS}")));
+    }
+    let rows = node.seats.ledger().dead_letters(i64::from(limit)).await?;
+    let dead_letters = rows
+        .into_iter()
+        .map(|e| DeadLetter {
+            id: e.id,
+            channel: e.channel,
+            key: e.key,
+            attempts: e.attempts,
+            created_at: e.created_at,
+            last_error: e.last_error,
+        })
+        .collect();
+    Ok(Json(DeadLetters { dead_letters }))
+}
+
+/// Passes only a request bearing the configured admin secret (`ADMIN_TOKEN`);
+/// without one configured, nobody passes.
+fn admin(node: &Node, headers: &HeaderMap) -> Result<(), ApiError> {
+    let given = bearer(headers).unwrap_or_default();
+    let allowed = node.config.admin_token.as_deref().is_some_and(|secret| same_secret(secret, &given));
+    if allowed { Ok(()) } else { Err(ApiError::Forbidden) }
 }
 
 /// Compares secrets without an early exit on the first differing byte.

@@ -9,6 +9,7 @@
 //! crate never does. See ARCHITECTURE.md for the map.
 
 pub mod api;
+pub mod archive;
 pub mod auth;
 pub mod chat;
 pub mod config;
@@ -177,6 +178,13 @@ async fn serve(
     if node.config.role.dispatches() {
         start_dispatcher(&node, &tracker).await?;
     }
+    // The archive writer outlives the sessions too: it stops after they have
+    // closed, so it archives what they published (see archive::FINAL_FLUSH).
+    let archive_stop = CancellationToken::new();
+    // An early return below stops it too.
+    let _archive_guard = archive_stop.clone().drop_guard();
+    let archive =
+        tokio::spawn(node.archive.clone().run(node.bus.clone(), store.ledger().clone(), archive_stop.clone()));
     tracker.spawn(node.clone().resync_loop());
     tracker.spawn(node.clone().presence_refresh_loop(presence_ttl / 3));
     tracker.spawn(store.clone().run_sweeper(sweep_every, shutdown.clone()));
@@ -234,6 +242,10 @@ async fn serve(
         tracing::warn!("sessions still open after the grace period; stopping anyway");
     }
     stop.cancel();
+    archive_stop.cancel();
+    if tokio::time::timeout(archive::FINAL_FLUSH + SHUTDOWN_SLACK, archive).await.is_err() {
+        tracing::warn!("archive writer did not stop in time");
+    }
     bus_stop.cancel();
     tracing::info!(node = %node_id, "stopped");
     Ok(())

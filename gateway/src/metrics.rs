@@ -56,6 +56,16 @@ pub struct Metrics {
     pub chat_dead_letters: AtomicU64,
     /// Booking tool calls run.
     pub tool_calls: AtomicU64,
+    /// Room publications this node's archive writer stored (new rows).
+    pub archive_messages: AtomicU64,
+    /// Archive passes that failed (database or bus unreachable) and are retried.
+    pub archive_errors: AtomicU64,
+    /// Room publications the bus trimmed before any archive writer stored them.
+    pub archive_lost: AtomicU64,
+    /// Archive notices dropped because the set of rooms to write was full.
+    pub archive_dropped_notices: AtomicU64,
+    /// Rooms waiting for this node's archive writer.
+    pub archive_pending_rooms: AtomicI64,
     fanout: Histogram,
     errors_by_code: Family<[(&'static str, String); 1], Counter>,
     chat_attempts: CounterFamily,
@@ -84,6 +94,11 @@ impl Default for Metrics {
             model_errors: AtomicU64::default(),
             chat_dead_letters: AtomicU64::default(),
             tool_calls: AtomicU64::default(),
+            archive_messages: AtomicU64::default(),
+            archive_errors: AtomicU64::default(),
+            archive_lost: AtomicU64::default(),
+            archive_dropped_notices: AtomicU64::default(),
+            archive_pending_rooms: AtomicI64::default(),
             fanout: Histogram::new(FANOUT_BUCKETS),
             errors_by_code: Family::default(),
             chat_attempts: CounterFamily::default(),
@@ -169,6 +184,31 @@ impl Metrics {
             "marquee_tool_call_outcomes_total",
             "Booking tool calls run for the model, by outcome (ok, error)",
             self.tool_outcomes.clone(),
+        );
+        r.register(
+            "marquee_archive_messages_total",
+            "Room publications stored in the history archive by this node",
+            counter(&self.archive_messages),
+        );
+        r.register(
+            "marquee_archive_errors_total",
+            "History archive passes that failed (database or bus unreachable) and are retried",
+            counter(&self.archive_errors),
+        );
+        r.register(
+            "marquee_archive_lost_total",
+            "Room publications trimmed from the bus before the history archive stored them",
+            counter(&self.archive_lost),
+        );
+        r.register(
+            "marquee_archive_dropped_notices_total",
+            "Archive notices dropped because the set of rooms waiting to be written was full",
+            counter(&self.archive_dropped_notices),
+        );
+        r.register(
+            "marquee_archive_pending_rooms",
+            "Rooms waiting for this node's history archive writer",
+            gauge(&self.archive_pending_rooms),
         );
         r.register(
             "marquee_fanout_seconds",

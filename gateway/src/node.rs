@@ -13,6 +13,7 @@ use seats::SeatStore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::archive::Archive;
 use crate::auth::Auth;
 use crate::chat::ChatQueue;
 use crate::config::Config;
@@ -44,6 +45,8 @@ pub struct Node {
     pub auth: Auth,
     /// The queue of chat requests to the bot.
     pub chat: ChatQueue,
+    /// The room history archive writer (run by `run`; sessions only note rooms).
+    pub archive: Archive,
     /// Cancelled when the node starts draining.
     pub shutdown: CancellationToken,
     /// Every session and background task, for draining.
@@ -71,6 +74,7 @@ impl Node {
         tracker: TaskTracker,
     ) -> Node {
         let auth = crate::auth::for_gateway(&config.jwt_secret);
+        let archive = Archive::new(metrics.clone());
         Node {
             id,
             config,
@@ -80,6 +84,7 @@ impl Node {
             seats,
             auth,
             chat,
+            archive,
             shutdown,
             tracker,
             next_session: AtomicU64::new(1),

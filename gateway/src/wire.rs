@@ -796,12 +796,13 @@ pub fn pub_frame(topic: &str, offset: u64, payload: &[u8]) -> Utf8Bytes {
 }
 
 /// Builds the answer to `history`: position plus the entries, each spliced
-/// like a `pub` frame without its `type` and `topic`.
-pub fn history_frame(id: ReqId, topic: &str, page: &bus::HistoryPage) -> Utf8Bytes {
+/// like a `pub` frame without its `type` and `topic`; `more` says whether
+/// another page exists in the direction of the request.
+pub fn history_frame(id: ReqId, topic: &str, page: &bus::HistoryPage, more: bool) -> Utf8Bytes {
     let topic_json = serde_json::to_string(topic).unwrap_or_default();
     let epoch_json = serde_json::to_string(&*page.position.epoch).unwrap_or_default();
     let mut out = format!(
-        "{{\"type\":\"history\",\"id\":{id},\"topic\":{topic_json},\"epoch\":{epoch_json},\"offset\":{},\"first\":{},\"pubs\":[",
+        "{{\"type\":\"history\",\"id\":{id},\"topic\":{topic_json},\"epoch\":{epoch_json},\"offset\":{},\"first\":{},\"more\":{more},\"pubs\":[",
         page.position.offset, page.first_available
     );
     for (i, e) in page.entries.iter().enumerate() {

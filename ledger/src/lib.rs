@@ -1,6 +1,7 @@
 //! The system of record: every booking a customer paid for, the seats it
-//! sold, the payment saga of each checkout (`payments`), and the
-//! transactional outbox of events that announce it, in
+//! sold, the payment saga of each checkout (`payments`), the
+//! transactional outbox of events that announce it, and the archive of room
+//! chat past the bus's bounded history (`history`), in
 //! PostgreSQL (`DATABASE_URL=postgres://…`, a cluster) or an embedded SQLite
 //! file (`sqlite://…`, the single-node default). Redis stays the hot path for
 //! holds and fan-out; its sold seats are a cache of this crate's
@@ -19,6 +20,7 @@
 //! cache said.
 
 mod bookings;
+mod history;
 mod outbox;
 mod payments;
 
@@ -30,6 +32,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions};
 
 pub use crate::bookings::{BookingRecord, BookingStatus, NewBooking, Recorded, SoldSeat};
+pub use crate::history::{MAX_ARCHIVE_BATCH, MAX_PAGE, RoomMessage};
 pub use crate::outbox::{NewEvent, OutboxEvent, OutboxStats};
 pub use crate::payments::{NewPayment, PaymentRecord, PaymentState, Step};
 

@@ -120,6 +120,27 @@ impl PostgresServer {
         format!("postgres://marquee@127.0.0.1:{}/marquee", self.port)
     }
 
+    /// Starts the server again on the same port with the same data, after
+    /// [`PostgresServer::kill`] (the database came back). Waits until it
+    /// accepts connections.
+    ///
+    /// # Panics
+    /// Panics when the server does not come back on its port.
+    pub fn restart(&mut self) {
+        self.kill();
+        let data = self.dir.join("data");
+        // The killed postmaster's backends notice its death and exit within
+        // moments; until they have, a new postmaster refuses the data
+        // directory (its shared memory is still attached), so try again.
+        for _ in 0..100 {
+            if self.try_run(&data) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("PostgreSQL did not restart on port {}", self.port);
+    }
+
     /// Kills the server (`SIGKILL`), as when the database host dies.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

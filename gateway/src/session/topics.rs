@@ -6,6 +6,7 @@ use bus::{Topic, TopicKind};
 use bytes::Bytes;
 
 use super::{End, MAX_HISTORY_PAGE, Session, SubState};
+use crate::archive;
 use crate::auth::Claims;
 use crate::permissions::{Action, allowed};
 use crate::wire::{self, ErrorCode, RecoverFrom, ReqId, ServerMsg};
@@ -44,6 +45,9 @@ impl Session {
         });
         let mut unread = None;
         if topic.kind() == TopicKind::Room {
+            // A room someone reads is caught up in the archive (its last
+            // publications may come from a node that died before writing them).
+            self.node.archive.note(&topic);
             let info = presence_info(&self.claims, &self.presence_key);
             let user = self.claims.sub.clone();
             // Whether the presence entry was sent: a join that fails after
@@ -134,6 +138,7 @@ impl Session {
         };
         match self.node.count_bus(published) {
             Ok(p) => {
+                self.node.archive.note(&topic);
                 let (offset, duplicate) = (p.position.offset, p.duplicate);
                 self.reply(ServerMsg::Published { id, topic: topic.as_str(), offset, duplicate }).await
             }
@@ -155,10 +160,30 @@ impl Session {
             Some(after) => self.node.bus.history_after(&topic, after, limit).await,
             None => self.node.bus.history_before(&topic, before, limit).await,
         };
-        match self.node.count_bus(page) {
-            Ok(page) => self.send_now(wire::history_frame(id, topic.as_str(), &page)).await,
-            Err(e) => self.unavailable(id, e).await,
-        }
+        let mut page = match self.node.count_bus(page) {
+            Ok(page) => page,
+            Err(e) => return self.unavailable(id, e).await,
+        };
+        // Rooms page on past the bus's bounded history from the archive,
+        // which this read also asks to catch up (a room whose publishing
+        // node died before archiving is written now).
+        let more = if topic.kind() == TopicKind::Room {
+            self.node.archive.note(&topic);
+            let ledger = self.node.seats.ledger();
+            match after {
+                Some(after) => archive::newer(ledger, &topic, &mut page, after, limit).await,
+                None => match archive::older(ledger, &topic, &mut page, before, limit).await {
+                    Ok(more) => more,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "history archive read failed");
+                        return self.error(Some(id), ErrorCode::Unavailable, "temporarily unavailable; retry").await;
+                    }
+                },
+            }
+        } else {
+            archive::bus_more(&page, after.is_none())
+        };
+        self.send_now(wire::history_frame(id, topic.as_str(), &page, more)).await
     }
 
     pub(super) async fn presence(&mut self, id: ReqId, name: &str) -> Result<(), End> {

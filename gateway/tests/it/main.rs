@@ -3,10 +3,12 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod admin;
 mod bookings;
 mod chat;
 mod chat_consent;
 mod cluster;
+mod history;
 mod http;
 mod mail;
 mod openapi;
