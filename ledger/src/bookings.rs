@@ -5,6 +5,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::outbox::{NewEvent, insert_events};
+use crate::payments::PaymentState;
 use crate::{Ledger, LedgerError, Millis, is_unique_violation};
 
 /// Whether a booking stands.
@@ -86,6 +87,10 @@ pub struct BookingRecord {
     /// Whether the seat cache (Redis or the in-process store) shows this
     /// status yet; `false` leaves it to [`Ledger::unapplied`].
     pub applied: bool,
+    /// Where the payment saga that paid it stands (`None`: confirmed
+    /// without one). A cancelled paid booking is `refund_pending` until the
+    /// provider refunded it, then `refunded`.
+    pub payment: Option<PaymentState>,
 }
 
 /// A sold seat of a showtime and who bought it.
@@ -99,7 +104,10 @@ pub struct SoldSeat {
     pub user: String,
 }
 
-const COLUMNS: &str = "booking_id, code, hold_id, showtime, user_id, seats, details, amount, status, created_at, cancelled_at, applied_status";
+// `payment_state`: the state of the payment saga that paid the booking (its
+// order id is the hold id), `NULL` for a booking confirmed without one.
+const COLUMNS: &str = "booking_id, code, hold_id, showtime, user_id, seats, details, amount, status, created_at, cancelled_at, applied_status, \
+     (SELECT p.state FROM payments p WHERE p.order_id = bookings.hold_id) AS payment_state";
 
 fn record(row: &AnyRow) -> Result<BookingRecord, LedgerError> {
     let seats: String = row.try_get("seats")?;
@@ -120,6 +128,7 @@ fn record(row: &AnyRow) -> Result<BookingRecord, LedgerError> {
         created_at: row.try_get("created_at")?,
         cancelled_at: row.try_get("cancelled_at")?,
         applied: applied == status.as_str(),
+        payment: row.try_get::<Option<String>, _>("payment_state")?.as_deref().map(PaymentState::parse).transpose()?,
     })
 }
 
@@ -229,6 +238,17 @@ impl Ledger {
             });
         }
         sqlx::query("DELETE FROM sold_seats WHERE booking_id = $1").bind(booking_id).execute(&mut *tx).await?;
+        // A paid booking owes a refund from this commit on: the saga moves
+        // to `refund_pending` in the same transaction, so no crash can leave
+        // a cancelled booking charged (the reconciler refunds it).
+        sqlx::query(
+            "UPDATE payments SET state = 'refund_pending', last_error = 'cancelled', updated_at = $1, attempts = 0 \
+             WHERE order_id = (SELECT hold_id FROM bookings WHERE booking_id = $2) AND state = 'confirmed'",
+        )
+        .bind(now)
+        .bind(booking_id)
+        .execute(&mut *tx)
+        .await?;
         insert_events(&mut tx, events, now).await?;
         tx.commit().await?;
         self.booking(booking_id).await?.ok_or(LedgerError::NotFound)

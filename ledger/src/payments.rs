@@ -222,11 +222,14 @@ impl Ledger {
 
     /// Up to `limit` unfinished sagas (pending, approved, refund_pending)
     /// last changed at or before `older_than`, oldest first: the reconciler's
-    /// work after a crash.
+    /// work after a crash. A refund not tried yet (a booking cancelled, or a
+    /// confirm that failed) is due at once: refunding races no one (the
+    /// provider's cancel is idempotent, the step a compare-and-set).
     pub async fn unfinished_payments(&self, older_than: Millis, limit: i64) -> Result<Vec<PaymentRecord>, LedgerError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM payments WHERE state IN ('pending', 'approved', 'refund_pending') \
-             AND updated_at <= $1 ORDER BY updated_at, order_id LIMIT $2"
+             AND (updated_at <= $1 OR (state = 'refund_pending' AND attempts = 0)) \
+             ORDER BY updated_at, order_id LIMIT $2"
         );
         let rows = sqlx::query(&sql).bind(older_than).bind(limit).fetch_all(&self.pool).await?;
         rows.iter().map(record).collect()

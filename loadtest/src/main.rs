@@ -25,6 +25,10 @@
 //!   reports the time from each `chat` frame to its first `delta` event
 //!   (with `instant-model` as the model service: pipeline overhead).
 //!
+//! - `rolling`: clients subscribed with recovery to a few rooms, a publisher and
+//!   holders booking, while `loadtest/run rolling` restarts the nodes one after
+//!   another; reports silent gaps, duplicates, refetches and failed bookings.
+//!
 //! Every run is bounded in time and count and targets 127.0.0.0/8 only.
 //!
 //! Code map: this file reads the command line, prints the result and holds
@@ -37,6 +41,7 @@ mod cluster;
 mod fanout;
 mod idle;
 mod request;
+mod rolling;
 mod seats;
 mod stats;
 
@@ -178,10 +183,36 @@ enum Scenario {
         /// Throughput phase: hold free seats of all showtimes without releasing.
         #[arg(long)]
         fill: bool,
+        /// Throughput phase: book (hold two seats, then confirm: every booking
+        /// is committed to the bookings database) free seats of all showtimes.
+        #[arg(long, conflicts_with = "fill")]
+        book: bool,
         /// Processes (`name=pid`, e.g. the nodes and redis-server) whose CPU time
         /// during the throughput phase is reported per hold, with this one's own.
         #[arg(long, value_delimiter = ',')]
         cpu_of: Vec<String>,
+    },
+    /// Rolling restart: subscribers with recovery, a publisher and holders
+    /// keep going while the nodes are restarted (by `loadtest/run rolling`).
+    Rolling {
+        /// Gateway addresses (clients move to the next one when theirs goes away).
+        #[arg(long, value_delimiter = ',')]
+        nodes: Vec<SocketAddr>,
+        /// Subscribers, spread over the topics and nodes.
+        #[arg(long, default_value_t = 2000)]
+        clients: usize,
+        /// Rooms they subscribe to.
+        #[arg(long, default_value_t = 20)]
+        topics: usize,
+        /// Publications per second, over all the rooms.
+        #[arg(long, default_value_t = 100)]
+        rate: u64,
+        /// Connections booking (hold two seats, confirm) meanwhile.
+        #[arg(long, default_value_t = 8)]
+        holders: usize,
+        /// Seconds of publishing (the restarts happen within them).
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
     },
     /// Chat pipeline overhead: chat frame in to first delta out.
     Chat {
@@ -235,13 +266,27 @@ async fn main() -> anyhow::Result<()> {
             let proto = if socketio { Proto::SocketIo } else { Proto::Marquee };
             return cluster::fanout_worker(&auth, args.sources, nodes, topic, first, subs, proto).await;
         }
-        Scenario::Seats { ref nodes, viewers, rate, holders, seconds, fill, ref cpu_of } => {
+        Scenario::Seats { ref nodes, viewers, rate, holders, seconds, fill, book, ref cpu_of } => {
+            let mode = match (fill, book) {
+                (_, true) => seats::Mode::Book,
+                (true, false) => seats::Mode::Fill,
+                (false, false) => seats::Mode::Cycle,
+            };
             let mut watched: Vec<(String, String)> = vec![("loadgen".into(), "self".into())];
             for w in cpu_of {
                 let (name, pid) = w.split_once('=').context("--cpu-of takes name=pid")?;
                 watched.push((name.to_owned(), pid.to_owned()));
             }
-            seats::seats(&auth, args.sources, nodes, viewers, rate, holders, seconds, fill, &watched).await?
+            seats::seats(&auth, args.sources, nodes, viewers, rate, holders, seconds, mode, &watched).await?
+        }
+        Scenario::Rolling { ref nodes, clients, topics, rate, holders, seconds } => {
+            let r = rolling::rolling(&auth, args.sources, nodes, clients, topics, rate, holders, seconds).await?;
+            if r["duplicates"].as_u64().unwrap_or(0) > 0 {
+                let out = serde_json::to_string_pretty(&r)?;
+                std::io::Write::write_all(&mut std::io::stdout(), format!("{out}\n").as_bytes())?;
+                bail!("duplicated deliveries");
+            }
+            r
         }
         Scenario::Chat { ref nodes, users, rate, seconds } => {
             chat::chat(&auth, args.sources, nodes, users, rate, seconds).await?

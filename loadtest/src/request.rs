@@ -68,8 +68,9 @@ struct HoldId<'a> {
     hold_id: &'a str,
 }
 
-/// Sends a prepared request text and returns (type, hold id) of the reply
-/// with the same id; other frames are skipped.
+/// Sends a prepared request text and returns (whether it succeeded: `held`,
+/// `released` or `confirmed`, and the hold id) of the reply with the same id;
+/// other frames are skipped.
 pub(crate) async fn call_fast(ws: &mut Ws, id: u64, req: String) -> anyhow::Result<(bool, String)> {
     ws.send(Message::text(req)).await?;
     loop {
@@ -77,7 +78,7 @@ pub(crate) async fn call_fast(ws: &mut Ws, id: u64, req: String) -> anyhow::Resu
             Some(Ok(Message::Text(t))) => {
                 let r: Reply<'_> = serde_json::from_str(t.as_str())?;
                 if r.id == Some(id) {
-                    let held = matches!(r.kind, "held" | "released");
+                    let held = matches!(r.kind, "held" | "released" | "confirmed");
                     return Ok((held, r.hold.map(|h| h.hold_id.to_owned()).unwrap_or_default()));
                 }
             }

@@ -1,7 +1,9 @@
 //! The `seats` scenario: viewers of one showtime measure how fast seat
 //! deltas reach them while a driver changes seats, then holders hold seats as
-//! fast as the gateway answers (a hold/release cycle, or `--fill`: a sale
-//! opening); holds per second and CPU per hold.
+//! fast as the gateway answers (a hold/release cycle, `--fill`: a sale
+//! opening, or `--book`: two-seat bookings, each hold confirmed, so the
+//! bookings database is in the path); holds (or bookings) per second and CPU
+//! per hold (or booking).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -32,6 +34,28 @@ struct SeatDelta {
     version: u64,
 }
 
+/// What the holders do in the throughput phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Hold one seat and release it, on one showtime.
+    Cycle,
+    /// Hold every free seat of every showtime once, one seat per hold.
+    Fill,
+    /// Book every free seat of every showtime once, two seats per booking:
+    /// a hold, then its confirm.
+    Book,
+}
+
+impl Mode {
+    fn describe(self) -> &'static str {
+        match self {
+            Mode::Cycle => "cycle (hold + release)",
+            Mode::Fill => "fill (holds only)",
+            Mode::Book => "book (hold two seats + confirm)",
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn seats(
     auth: &Auth,
@@ -41,7 +65,7 @@ pub(crate) async fn seats(
     rate: u64,
     holders: usize,
     seconds: u64,
-    fill: bool,
+    mode: Mode,
     watched: &[(String, String)],
 ) -> anyhow::Result<Value> {
     if nodes.is_empty() {
@@ -166,18 +190,29 @@ pub(crate) async fn seats(
     }
     let expected = latency_changes as u64 * connected;
 
-    // Phase 2: holders hold single seats as fast as answered, spread over the
-    // nodes. Cycle: each on its own seats of this showtime, releasing each
-    // hold. Fill: every free seat of every showtime once, no releases.
+    // Phase 2: holders hold seats as fast as answered, spread over the
+    // nodes. Cycle: single seats, each on its own seats of this showtime,
+    // releasing each hold. Fill: every free seat of every showtime once, no
+    // releases. Book: every free seat of every showtime once, in pairs (a
+    // seat and the next one of the map), each hold confirmed.
+    let fill = mode != Mode::Cycle;
     let targets: Vec<(String, String)> = if fill {
         let mut all = Vec::new();
         for (i, st) in list["showtimes"].as_array().context("no showtimes")?.iter().enumerate() {
             let id = st["id"].as_str().context("showtime id")?.to_owned();
             let map = call(&mut driver, 100 + i as u64, json!({"type": "seat_map", "showtime": id})).await?;
-            for s in map["map"]["seats"].as_array().context("seat map")?.iter().filter(|s| s["state"] == "free") {
-                if let Some(seat) = s["seat"].as_str() {
-                    all.push((id.clone(), seat.to_owned()));
-                }
+            let seats: Vec<&str> = map["map"]["seats"]
+                .as_array()
+                .context("seat map")?
+                .iter()
+                .filter(|s| s["state"] == "free")
+                .filter_map(|s| s["seat"].as_str())
+                .collect();
+            if mode == Mode::Book {
+                // Ids are plain `[A-Za-z0-9]`: the pair goes into the frame as `A1","A2`.
+                all.extend(seats.chunks_exact(2).map(|p| (id.clone(), p.join("\",\""))));
+            } else {
+                all.extend(seats.iter().map(|s| (id.clone(), (*s).to_owned())));
             }
         }
         all
@@ -187,6 +222,8 @@ pub(crate) async fn seats(
     let available = targets.len();
     let holds = Arc::new(AtomicU64::new(0));
     let refused = Arc::new(AtomicU64::new(0));
+    let booked = Arc::new(AtomicU64::new(0));
+    let unconfirmed = Arc::new(AtomicU64::new(0));
     let stop_at = Instant::now() + Duration::from_secs(seconds);
     let mine: Vec<Vec<(String, String)>> =
         (0..holders).map(|h| targets.iter().skip(h).step_by(holders).cloned().collect()).collect();
@@ -194,6 +231,7 @@ pub(crate) async fn seats(
     for (h, seats) in mine.into_iter().enumerate().filter(|(_, s)| !s.is_empty()) {
         let (node, token, holds, refused) =
             (nodes[h % nodes.len()], token(auth, &format!("holder{h}"))?, holds.clone(), refused.clone());
+        let (booked, unconfirmed) = (booked.clone(), unconfirmed.clone());
         workers.push(tokio::spawn(async move {
             let mut ws = connect(node, &token, h, sources).await.ok()?;
             let mut id = 1u64;
@@ -212,10 +250,16 @@ pub(crate) async fn seats(
                     continue;
                 }
                 holds.fetch_add(1, Ordering::Relaxed);
-                if !fill {
+                if mode == Mode::Cycle {
                     id += 1;
                     let req = format!(r#"{{"type":"release","id":{id},"showtime":"{showtime}","hold_id":"{hold_id}"}}"#);
                     call_fast(&mut ws, id, req).await.ok()?;
+                } else if mode == Mode::Book {
+                    id += 1;
+                    let req = format!(r#"{{"type":"confirm","id":{id},"showtime":"{showtime}","hold_id":"{hold_id}"}}"#);
+                    let (confirmed, _) = call_fast(&mut ws, id, req).await.ok()?;
+                    let counter = if confirmed { &booked } else { &unconfirmed };
+                    counter.fetch_add(1, Ordering::Relaxed);
                 }
             }
             Some(())
@@ -227,8 +271,10 @@ pub(crate) async fn seats(
         let _ = w.await;
     }
     let throughput_secs = started.elapsed().as_secs_f64();
-    let held = holds.load(Ordering::Relaxed).max(1) as f64;
-    // CPU time per hold of each watched process during this phase (µs).
+    let bookings = booked.load(Ordering::Relaxed);
+    // Per booking in `book` mode (a hold and its confirm), else per hold.
+    let held = if mode == Mode::Book { bookings } else { holds.load(Ordering::Relaxed) }.max(1) as f64;
+    // CPU time per hold (or booking) of each watched process during this phase (µs).
     let cpu_per_hold: serde_json::Map<String, Value> = watched
         .iter()
         .zip(cpu_before)
@@ -256,12 +302,16 @@ pub(crate) async fn seats(
             "max": hist.max(),
         },
         "holders": holders,
-        "mode": if fill { "fill (holds only)" } else { "cycle (hold + release)" },
+        "mode": mode.describe(),
         "seats_available": available,
         "throughput_seconds": throughput_secs,
         "holds": holds.load(Ordering::Relaxed),
         "holds_per_second": holds.load(Ordering::Relaxed) as f64 / throughput_secs.max(0.001),
         "refused": refused.load(Ordering::Relaxed),
+        "bookings": bookings,
+        "bookings_per_second": bookings as f64 / throughput_secs.max(0.001),
+        "confirms_refused": unconfirmed.load(Ordering::Relaxed),
+        // Per booking (hold + confirm) in `book` mode.
         "cpu_us_per_hold": cpu_per_hold,
     }))
 }

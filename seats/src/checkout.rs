@@ -48,7 +48,7 @@ static COMPENSATIONS: LazyLock<CounterFamily> = LazyLock::new(|| {
     let c = CounterFamily::default();
     telemetry::global().register(
         "marquee_payment_compensations_total",
-        "Payment sagas compensated, by kind (refund: charged but not booked, refunded; release: declined, hold released)",
+        "Payment sagas compensated, by kind (refund: charged but not booked, refunded; release: declined, hold released; cancel: a paid booking cancelled, refunded)",
         c.clone(),
     );
     c
@@ -56,7 +56,7 @@ static COMPENSATIONS: LazyLock<CounterFamily> = LazyLock::new(|| {
 
 /// Registers the saga's metrics (they appear at 0 before first use).
 pub fn init_metrics() {
-    for kind in ["refund", "release"] {
+    for kind in ["refund", "release", "cancel"] {
         let _ = COMPENSATIONS.get_or_create(&[("kind", kind)]);
     }
 }
@@ -375,22 +375,31 @@ pub async fn finish(
 
 /// Refunds a `refund_pending` saga through the provider (idempotently) and
 /// records it; reports `payment_refunded` either way (a failed cancel is
-/// retried by the reconciler).
+/// retried by the reconciler). A saga that had confirmed (it names its
+/// booking) is refunded because the customer cancelled that booking: the
+/// ledger moved it to `refund_pending` in the cancel's own transaction.
 async fn refund(
     store: &SeatStore,
     provider: &PaymentProvider,
     record: PaymentRecord,
 ) -> Result<Booking, CheckoutError> {
     let reason = record.last_error.clone().unwrap_or_else(|| "booking failed".into());
+    let cancelled = record.booking_id.is_some();
     if record.state == P::RefundPending {
-        let cancel_reason = format!("Marquee: booking failed ({reason})");
+        let cancel_reason = if cancelled {
+            "Marquee: booking cancelled".to_owned()
+        } else {
+            format!("Marquee: booking failed ({reason})")
+        };
         match provider.cancel(&record.payment_key, &cancel_reason, &format!("cancel:{}", record.order_id)).await {
             Ok(()) => {
                 if transition(store, &record, &[P::RefundPending], P::Refunded, Step::default()).await? {
-                    compensated("refund");
+                    compensated(if cancelled { "cancel" } else { "refund" });
                     tracing::info!(order = %record.order_id, amount = record.amount, %reason, "payment refunded");
                 }
-                release(store, &record).await;
+                if !cancelled {
+                    release(store, &record).await;
+                }
             }
             Err(e) => {
                 tracing::warn!(order = %record.order_id, error = %e, "refund failed; the reconciler retries");
@@ -512,11 +521,14 @@ pub async fn run_reconciler(store: SeatStore, provider: PaymentProvider, every: 
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            _ = tick.tick() => match reconcile_payments(&store, &provider, RECONCILE_AFTER).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(finished = n, "payment sagas reconciled"),
-                Err(e) => tracing::warn!(error = %e, "payment reconciliation failed; retrying next tick"),
-            },
+            // A cancel that made a refund due wakes it at once.
+            _ = store.refund_kicked() => {},
+            _ = tick.tick() => {},
+        }
+        match reconcile_payments(&store, &provider, RECONCILE_AFTER).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(finished = n, "payment sagas reconciled"),
+            Err(e) => tracing::warn!(error = %e, "payment reconciliation failed; retrying next tick"),
         }
     }
 }

@@ -156,6 +156,8 @@ pub struct SeatStore {
     channels: Arc<[String]>,
     /// Wakes the outbox workers when a change queued events.
     kick: Arc<tokio::sync::Notify>,
+    /// Wakes the payment reconciler when a cancel made a refund due.
+    refunds: Arc<tokio::sync::Notify>,
     /// The buyers' e-mail addresses (from their tokens) for `email` rows.
     contacts: mail::Contacts,
 }
@@ -199,6 +201,7 @@ impl SeatStore {
             ledger,
             channels: Arc::from(vec![LIVE_CHANNEL.to_owned()]),
             kick: Arc::default(),
+            refunds: Arc::default(),
             contacts: mail::Contacts::default(),
         }
     }
@@ -226,6 +229,12 @@ impl SeatStore {
     /// since the last call): the outbox workers' wake-up.
     pub async fn outbox_kicked(&self) {
         self.kick.notified().await;
+    }
+
+    /// Resolves when a cancel made a refund due (or at once if one did
+    /// since the last call): the payment reconciler's wake-up.
+    pub async fn refund_kicked(&self) {
+        self.refunds.notified().await;
     }
 
     /// The current schedule.
@@ -570,6 +579,7 @@ impl SeatStore {
             version: 0,
             lines,
             tickets,
+            refund: None,
         };
         let mut recorded = None;
         for _ in 0..CODE_ATTEMPTS {
@@ -641,6 +651,9 @@ impl SeatStore {
             draft.status = BookingStatus::Cancelled;
             let record = self.ledger.cancel_booking(booking_id, user, now, &self.events(&draft)?).await?;
             self.kick.notify_one();
+            if record.payment == Some(ledger::PaymentState::RefundPending) {
+                self.refunds.notify_one();
+            }
             let version = self.apply_record(&record).await;
             Ok(self.booking_of(&record, version))
         }
@@ -879,6 +892,11 @@ fn booking_of(b: &ledger::BookingRecord, version: u64) -> Booking {
         version,
         lines: Vec::new(),
         tickets: Tickets::default(),
+        refund: match (b.status, b.payment) {
+            (ledger::BookingStatus::Cancelled, Some(ledger::PaymentState::RefundPending)) => Some(Refund::Pending),
+            (ledger::BookingStatus::Cancelled, Some(ledger::PaymentState::Refunded)) => Some(Refund::Refunded),
+            _ => None,
+        },
     }
 }
 

@@ -194,6 +194,21 @@ pub struct Booking {
     /// How many tickets of each type (`{"adult":2,"child":1}`).
     #[serde(default, skip_serializing_if = "Tickets::is_empty")]
     pub tickets: Tickets,
+    /// A cancelled booking that was paid: where the refund of `amount`
+    /// stands (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund: Option<Refund>,
+}
+
+/// Where the refund of a cancelled, paid booking stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Refund {
+    /// Owed since the cancel committed; the payment reconciler has the
+    /// provider refund it (retried until it succeeds).
+    Pending,
+    /// The provider refunded the whole amount.
+    Refunded,
 }
 
 /// Seats released by [`crate::SeatStore::release`].

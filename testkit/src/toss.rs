@@ -64,6 +64,8 @@ struct Inner {
     answers: HashMap<String, (u16, Value)>,
     charges: usize,
     cancels: usize,
+    /// How many of the next cancels answer 500 without cancelling.
+    failing_cancels: usize,
 }
 
 /// The running server; stops when dropped.
@@ -106,6 +108,12 @@ impl TossServer {
     /// Queues what the next confirms do, in order.
     pub fn script(&self, behaviours: impl IntoIterator<Item = Behaviour>) {
         self.inner.lock().unwrap().script.extend(behaviours);
+    }
+
+    /// Makes the next `n` cancels answer 500 without cancelling (nothing
+    /// refunded, nothing remembered for their idempotency keys).
+    pub fn fail_cancels(&self, n: usize) {
+        self.inner.lock().unwrap().failing_cancels = n;
     }
 
     /// Every request received so far.
@@ -206,6 +214,13 @@ async fn cancel(
         && let Some((status, v)) = g.answers.get(k)
     {
         return (StatusCode::from_u16(*status).unwrap(), Json(v.clone()));
+    }
+    if g.failing_cancels > 0 {
+        g.failing_cancels -= 1;
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(error("FAILED_INTERNAL_SYSTEM_PROCESSING", "내부 시스템 처리 작업이 실패했습니다.")),
+        );
     }
     let found = g.payments.iter().find(|(_, p)| p.0 == key).map(|(o, p)| (o.clone(), p.clone()));
     let answer = match found {

@@ -282,6 +282,7 @@ mod tests {
             version: 10,
             lines: vec![],
             tickets: seats::Tickets::default(),
+            refund: None,
         };
         let list = ToolResult::ok(
             booking_tools::Tool::ListBookings,

@@ -578,7 +578,8 @@ async fn race(
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             let c = r.call(json!({"type": "confirm", "showtime": &*showtime, "hold_id": hold_id})).await;
-            assert_eq!(c["code"], "hold_expired", "{c}");
+            // `hold_not_found` once the sweeper has released it.
+            assert!(c["code"] == "hold_expired" || c["code"] == "hold_not_found", "{c}");
             out.expired += 1;
         } else if act < 0.55 {
             let c = r.call(json!({"type": "confirm", "showtime": &*showtime, "hold_id": hold_id})).await;
@@ -586,7 +587,11 @@ async fn race(
                 r.wait_notified(c["booking"]["booking_id"].as_str().unwrap()).await;
                 out.confirmed.push(c["booking"].clone());
             } else {
-                assert_eq!(c["code"], "hold_expired", "{c}");
+                // The 10 s hold ran out first (a loaded machine): before the
+                // payment step (`hold_expired`, or `hold_not_found` once swept)
+                // or between the demo payment and the sale (`payment_refunded`).
+                let code = c["code"].as_str().unwrap_or_default();
+                assert!(["hold_expired", "hold_not_found", "payment_refunded"].contains(&code), "{c}");
                 out.expired += 1;
             }
         } else if act < 0.8 {

@@ -107,6 +107,8 @@ on_both!(
     duplicate_confirms_charge_once,
     timeout_is_looked_up_before_deciding,
     unanswered_payment_that_never_charged_is_declined_by_the_reconciler,
+    a_cancelled_paid_booking_is_refunded_once,
+    a_refund_the_provider_failed_is_retried_until_it_succeeds,
 );
 
 async fn approved_payment_books_once(pg: bool) {
@@ -231,6 +233,52 @@ async fn unanswered_payment_that_never_charged_is_declined_by_the_reconciler(pg:
     assert_eq!(s.state(&hold).await, PaymentState::Declined);
     assert_eq!(s.seat("A1").await, SeatState::Free);
     assert_eq!((s.toss.charges(), s.bookings().await), (0, 0));
+}
+
+async fn a_cancelled_paid_booking_is_refunded_once(pg: bool) {
+    let s = Saga::new(pg, Duration::from_secs(5)).await;
+    let hold = s.hold().await;
+    let b = s.checkout(&hold).await.unwrap();
+    assert_eq!(b.refund, None);
+    // The cancel commits the refund as owed, in the same transaction.
+    let c = s.store.cancel_booking("alice", &b.booking_id).await.unwrap();
+    assert_eq!((c.status, c.refund), (seats::BookingStatus::Cancelled, Some(seats::Refund::Pending)));
+    assert_eq!(s.state(&hold).await, PaymentState::RefundPending);
+    assert_eq!(s.seat("A1").await, SeatState::Free);
+    // Due at once (no grace period): the reconciler refunds it.
+    assert_eq!(checkout::reconcile_payments(&s.store, &s.provider, RECONCILE_AFTER).await.unwrap(), 1);
+    assert_eq!(s.state(&hold).await, PaymentState::Refunded);
+    assert_eq!(s.toss.status_of(&hold).as_deref(), Some("CANCELED"));
+    let cancel = s.toss.requests().into_iter().find(|r| r.path.ends_with("/cancel")).unwrap();
+    assert_eq!(cancel.idempotency_key, Some(format!("cancel:{hold}")));
+    let listed = s.store.booking("alice", &b.booking_id).await.unwrap();
+    assert_eq!((listed.status, listed.refund), (seats::BookingStatus::Cancelled, Some(seats::Refund::Refunded)));
+    // Cancelling again refunds nothing more; neither do later passes or a
+    // retried checkout of the old hold.
+    assert_eq!(s.store.cancel_booking("alice", &b.booking_id).await.unwrap_err().code(), "already_cancelled");
+    s.clock.advance(RECONCILE_AFTER * 2);
+    assert_eq!(checkout::reconcile_payments(&s.store, &s.provider, RECONCILE_AFTER).await.unwrap(), 0);
+    assert_eq!(s.checkout(&hold).await.unwrap_err().code(), "payment_refunded");
+    assert_eq!((s.toss.charges(), s.toss.cancels()), (1, 1));
+}
+
+async fn a_refund_the_provider_failed_is_retried_until_it_succeeds(pg: bool) {
+    let s = Saga::new(pg, Duration::from_secs(5)).await;
+    let hold = s.hold().await;
+    let b = s.checkout(&hold).await.unwrap();
+    s.toss.fail_cancels(1);
+    s.store.cancel_booking("alice", &b.booking_id).await.unwrap();
+    // The provider fails: still owed, and now left for the grace period.
+    assert_eq!(checkout::reconcile_payments(&s.store, &s.provider, RECONCILE_AFTER).await.unwrap(), 0);
+    assert_eq!(s.state(&hold).await, PaymentState::RefundPending);
+    assert_eq!(checkout::reconcile_payments(&s.store, &s.provider, RECONCILE_AFTER).await.unwrap(), 0);
+    assert_eq!(s.toss.cancels(), 0);
+    s.clock.advance(RECONCILE_AFTER + Duration::from_secs(1));
+    assert_eq!(checkout::reconcile_payments(&s.store, &s.provider, RECONCILE_AFTER).await.unwrap(), 1);
+    assert_eq!(s.state(&hold).await, PaymentState::Refunded);
+    assert_eq!((s.toss.charges(), s.toss.cancels()), (1, 1));
+    let listed = s.store.booking("alice", &b.booking_id).await.unwrap();
+    assert_eq!(listed.refund, Some(seats::Refund::Refunded));
 }
 
 #[tokio::test]

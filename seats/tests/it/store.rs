@@ -344,8 +344,11 @@ engines!(confirmation_reaches_the_users_topic, |env: Env| async move {
     let topic = bus::Topic::parse("user:alice").unwrap();
     let page = env.bus.history_after(&topic, 0, 10).await.unwrap();
     assert_eq!(page.entries.len(), 1);
-    let stats = env.store.ledger().outbox_stats().await.unwrap();
-    assert_eq!(stats.pending, 0);
+    // The row is marked delivered after the publication went out: wait for it.
+    testkit::eventually(WAIT, "outbox row marked delivered", || async {
+        (env.store.ledger().outbox_stats().await.unwrap().pending == 0).then_some(())
+    })
+    .await;
 });
 
 engines!(best_available_then_hold, |env: Env| async move {
