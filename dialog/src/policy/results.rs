@@ -142,11 +142,26 @@ impl Round<'_> {
             .filter(|a| *a > 0)
             .or_else(|| self.state.hold.as_ref().filter(|h| h.id == hold_id).map(|h| h.amount))
             .unwrap_or(0);
+        // The store's lines and tickets; a result without them (an extend
+        // from an older gateway) keeps those the hold was read back with.
+        let before = self.state.hold.as_ref().filter(|h| h.id == hold_id);
+        let lines = if result.lines.is_empty() {
+            before.map(|h| h.lines.clone()).unwrap_or_default()
+        } else {
+            result.lines.clone()
+        };
+        let tickets = if result.tickets.is_empty() {
+            before.map(|h| h.tickets.clone()).unwrap_or_default()
+        } else {
+            result.tickets.clone()
+        };
         self.state.hold = Some(HoldInfo {
             id: hold_id.to_owned(),
             showtime: result.showtime.clone(),
             seats: result.seats.clone(),
             amount,
+            lines,
+            tickets,
         });
         self.state.stage = Stage::Held;
         // The new hold stands: now the one it replaces is given back.
@@ -163,39 +178,52 @@ impl Round<'_> {
         self.read_back();
     }
 
-    /// Movie, time, theater, seats, total; then the yes/no question.
+    /// Movie, time, theater, seats with their class, tickets by type and the
+    /// store's total; then the yes/no question.
     pub(super) fn read_back(&mut self) {
         let Some(h) = self.state.hold.clone() else { return };
         let o = self.state.chosen.clone().filter(|o| o.id == h.showtime);
         let seats_text = h.seats.join(", ");
         let seats_speech = seats_spoken(&h.seats, self.ko);
-        let who = self.state.slots.party.map(|p| party_words(p, self.ko)).unwrap_or_default();
+        let who = self.tickets_words(&h);
         let won = text::won(h.amount);
         let what = o.as_ref().map(|o| self.offer_speech(o)).unwrap_or_default();
         // The class is always named (standard is the default, never silent premium).
-        let class = self.state.slots.class.unwrap_or(SeatClass::Standard);
-        let (class_ko, class_en) = match class {
-            SeatClass::Standard => ("일반석", "standard seats"),
-            SeatClass::Premium => ("프리미엄석", "premium seats"),
-            SeatClass::Wheelchair => ("휠체어석", "wheelchair spaces"),
-        };
+        let class = classes_words(&h, self.state.slots.class.unwrap_or(SeatClass::Standard), self.ko);
         if self.ko {
             let head = if what.is_empty() { String::new() } else { format!("{what}, ") };
-            let t = format!("{head}{class_ko} {seats_text}, {who}모두 {won}원입니다. 이대로 예매를 확정할까요?");
-            let s = format!("{head}{class_ko} {seats_speech}, {who}모두 {won}원입니다. 이대로 예매를 확정할까요?");
+            let t = format!("{head}{class} {seats_text}, {who}모두 {won}원입니다. 이대로 예매를 확정할까요?");
+            let s = format!("{head}{class} {seats_speech}, {who}모두 {won}원이에요. 예매할까요?");
             self.both(&t, &s);
-            self.say("좌석은 10분 동안 잡아 둘게요.", "");
+            self.both("좌석은 10분 동안 잡아 둘게요.", "");
             self.yes_no();
             self.suggest("시간 연장", "연장");
         } else {
             let head = if what.is_empty() { String::new() } else { format!("{what}: ") };
-            let t = format!("{head}{class_en} {seats_text}, {who}{won} won in total. Shall I confirm the booking?");
-            let s = format!("{head}{class_en} {seats_speech}, {who}{won} won in total. Shall I confirm the booking?");
+            let t = format!("{head}{class} {seats_text}, {who}{won} won in total. Shall I confirm the booking?");
+            let s = format!("{head}{class} {seats_speech}, {who}{won} won in total. Shall I book it?");
             self.both(&t, &s);
-            self.say("", "I will keep the seats for 10 minutes.");
+            self.both("I will keep the seats for 10 minutes.", "");
             self.yes_no();
             self.suggest("More time", "extend");
         }
+    }
+
+    /// "성인 2명, 어린이 1명, ": the store's tickets of the hold (the party's
+    /// words when the result named none).
+    fn tickets_words(&self, h: &HoldInfo) -> String {
+        let mut tickets = h.tickets.clone();
+        if tickets.is_empty() && !h.lines.is_empty() {
+            tickets = booking_tools::Tickets::from_counts(h.lines.iter().map(|l| (l.ticket, 1)));
+        }
+        if tickets.is_empty() {
+            return self.state.slots.party.map(|p| party_words(p, self.ko)).unwrap_or_default();
+        }
+        let parts: Vec<String> = tickets
+            .iter()
+            .map(|(t, n)| if self.ko { format!("{} {n}명", ticket_ko(t)) } else { ticket_en(t, n) })
+            .collect();
+        if self.ko { format!("{}, ", parts.join(" ")) } else { format!("{}, ", parts.join(" and ")) }
     }
 
     pub(super) fn booked(&mut self, result: &booking_tools::Booking) {
@@ -283,6 +311,31 @@ impl Round<'_> {
                 self.state.retries += 1;
                 self.after_choice();
             }
+            (Tool::HoldBestAvailable, "age_restricted") => {
+                // An adults-only film with children or teens in the party.
+                let chosen = self.state.chosen.take();
+                let movie = chosen.as_ref().map(|c| c.movie.clone());
+                self.state.offers.retain(|o| Some(&o.movie) != movie.as_ref());
+                self.state.slots.movie = None;
+                self.say(
+                    "죄송해요, 이 영화는 청소년관람불가라서 어린이나 청소년은 함께 볼 수 없어요. 가족이 함께 볼 수 있는 다른 영화를 말씀해 주세요.",
+                    "Sorry, this film is for adults only, so children and teens cannot see it. Tell me another film the whole family can see.",
+                );
+                self.state.stage = if self.state.offers.is_empty() { Stage::Idle } else { Stage::Offered };
+                self.offer_suggestions();
+                self.keep_replaced();
+            }
+            (Tool::HoldBestAvailable, "ticket_not_offered") => {
+                let chosen = self.state.chosen.take();
+                self.state.offers.retain(|o| Some(&o.id) != chosen.as_ref().map(|c| &c.id));
+                self.say(
+                    "죄송해요, 이 상영에는 말씀하신 관람객의 요금이 없어요. 다른 상영을 골라 주세요.",
+                    "Sorry, this showing does not sell that kind of ticket. Please pick another showing.",
+                );
+                self.state.stage = if self.state.offers.is_empty() { Stage::Idle } else { Stage::Offered };
+                self.offer_suggestions();
+                self.keep_replaced();
+            }
             (Tool::HoldBestAvailable, "no_fit" | "seats_unavailable") => {
                 let n = self.state.slots.party.map_or(1, |p| p.total);
                 let chosen = self.state.chosen.take();
@@ -300,13 +353,7 @@ impl Round<'_> {
                 }
                 self.state.stage = if self.state.offers.is_empty() { Stage::Idle } else { Stage::Offered };
                 self.offer_suggestions();
-                // A correction that could not be held keeps the seats held before.
-                if let Some(old) = self.state.replaced.take() {
-                    self.state.hold = Some(old);
-                    self.state.stage = Stage::Held;
-                    self.say("앞서 잡아 둔 좌석은 그대로 있어요.", "The seats held before are still yours.");
-                    self.read_back();
-                }
+                self.keep_replaced();
             }
             (Tool::ReleaseHold, _) => self.released(),
             (Tool::CancelBooking, _) => {
@@ -327,6 +374,74 @@ impl Round<'_> {
             }
         }
     }
+}
+
+impl Round<'_> {
+    /// A correction that could not be held keeps the seats held before.
+    fn keep_replaced(&mut self) {
+        if let Some(old) = self.state.replaced.take() {
+            self.state.hold = Some(old);
+            self.state.stage = Stage::Held;
+            self.say("앞서 잡아 둔 좌석은 그대로 있어요.", "The seats held before are still yours.");
+            self.read_back();
+        }
+    }
+}
+
+/// "일반석", or "휠체어석 1석과 일반석 1석" for a hold of mixed classes (from the
+/// store's lines; `asked` when the result named none).
+fn classes_words(h: &HoldInfo, asked: SeatClass, ko: bool) -> String {
+    let name = |c: SeatClass, n: usize| match (c, ko) {
+        (SeatClass::Standard, true) => "일반석".to_owned(),
+        (SeatClass::Premium, true) => "프리미엄석".to_owned(),
+        (SeatClass::Wheelchair, true) => "휠체어석".to_owned(),
+        (SeatClass::Standard, false) => if n == 1 { "standard seat" } else { "standard seats" }.to_owned(),
+        (SeatClass::Premium, false) => if n == 1 { "premium seat" } else { "premium seats" }.to_owned(),
+        (SeatClass::Wheelchair, false) => if n == 1 { "wheelchair space" } else { "wheelchair spaces" }.to_owned(),
+    };
+    let mut by: Vec<(SeatClass, usize)> = Vec::new();
+    for l in &h.lines {
+        match by.iter_mut().find(|(c, _)| *c == l.class) {
+            Some(e) => e.1 += 1,
+            None => by.push((l.class, 1)),
+        }
+    }
+    match by.as_slice() {
+        [] => name(asked, h.seats.len()),
+        [(c, n)] => name(*c, *n),
+        _ => {
+            // Wheelchair spaces first: they are what was asked for.
+            by.sort_by_key(|(c, _)| *c != SeatClass::Wheelchair);
+            let parts: Vec<String> = by
+                .iter()
+                .map(|(c, n)| if ko { format!("{} {n}석", name(*c, *n)) } else { format!("{n} {}", name(*c, *n)) })
+                .collect();
+            parts.join(if ko { "과 " } else { " and " })
+        }
+    }
+}
+
+/// The Korean name of a ticket type.
+pub(super) fn ticket_ko(t: TicketType) -> &'static str {
+    match t {
+        TicketType::Adult => "성인",
+        TicketType::Teen => "청소년",
+        TicketType::Senior => "경로",
+        TicketType::Disabled => "우대",
+        TicketType::Child => "어린이",
+    }
+}
+
+/// "2 adults", "1 child".
+pub(super) fn ticket_en(t: TicketType, n: u32) -> String {
+    let (one, many) = match t {
+        TicketType::Adult => ("adult", "adults"),
+        TicketType::Teen => ("teen", "teens"),
+        TicketType::Senior => ("senior", "seniors"),
+        TicketType::Disabled => ("disabled ticket", "disabled tickets"),
+        TicketType::Child => ("child", "children"),
+    };
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// A booking as the dialogue remembers it.
