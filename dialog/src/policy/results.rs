@@ -108,17 +108,80 @@ impl Round<'_> {
                 self.both(&t, &t);
             }
         } else if discovery {
-            self.say(
-                "이 중에서 보고 싶은 상영을 고르시면 좌석을 잡아 드릴게요.",
-                "Pick a showing below and I will hold seats for you.",
-            );
+            let s = self.offers_spoken();
+            if self.ko {
+                self.both("이 중에서 보고 싶은 상영을 고르시면 좌석을 잡아 드릴게요.", &s);
+            } else {
+                self.both("Pick one of these showings and I will hold seats for you.", &s);
+            }
         } else {
-            self.say(
-                "예매할 수 있는 상영 시간이에요. 원하시는 것을 골라 주세요.",
-                "Here are the showtimes you can book. Please pick one.",
-            );
+            let s = self.offers_spoken();
+            if self.ko {
+                self.both("예매할 수 있는 상영 시간이에요. 원하시는 것을 골라 주세요.", &s);
+            } else {
+                self.both("Here are the showtimes you can book. Please pick one.", &s);
+            }
         }
         self.offer_suggestions();
+    }
+
+    /// The offers read aloud by number, at most three: the day (and the
+    /// title, the theater) said once when they share it. "내일 매트릭스 상영이
+    /// 세 개 있어요. 첫 번째 오후 1시 20분, 두 번째 …. 몇 번째로 할까요?"
+    fn offers_spoken(&self) -> String {
+        let offers: Vec<&Offer> = self.state.offers.iter().take(3).collect();
+        let Some(first) = offers.first() else { return String::new() };
+        let same = |f: &dyn Fn(&Offer) -> String| offers.iter().all(|o| f(o) == f(first));
+        let one_day = same(&|o| o.at.date().to_string());
+        let one_title = same(&|o| o.movie.clone());
+        let one_theater = same(&|o| o.theater.clone());
+        let more = self.state.offers.len() > offers.len();
+        let items: Vec<String> = offers
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                let mut parts: Vec<String> = Vec::new();
+                parts.push(if self.ko {
+                    ["첫 번째", "두 번째", "세 번째"][i].to_owned()
+                } else {
+                    ["First", "second", "third"][i].to_owned()
+                });
+                if !one_day {
+                    parts.push(if self.ko { self.day_ko(o.at.date()) } else { self.day_en(o.at.date()) });
+                }
+                parts.push(if self.ko { time_ko(o.at) } else { time_en(o.at) });
+                if !one_title {
+                    parts.push(self.title(o));
+                }
+                if !one_theater {
+                    let t = self.theater_name(&o.theater);
+                    parts.push(if self.ko { t } else { format!("at {t}") });
+                }
+                parts.join(" ")
+            })
+            .collect();
+        let mut head: Vec<String> = Vec::new();
+        if one_day {
+            head.push(if self.ko { self.day_ko(first.at.date()) } else { self.day_en(first.at.date()) });
+        }
+        if one_title {
+            head.push(self.title(first));
+        }
+        if one_theater {
+            head.push(self.theater_name(&first.theater));
+        }
+        let n = self.state.offers.len();
+        if self.ko {
+            let count = ["", "한", "두", "세", "네"].get(n).copied().unwrap_or("여러");
+            let lead = format!("{} 상영이 {count} 개 있어요.", head.join(" ")).trim().to_owned();
+            let tail = if more { " 나머지는 화면에 있어요." } else { "" };
+            format!("{lead} {}.{tail} 몇 번째로 할까요?", items.join(", "))
+        } else {
+            let what = if one_title { format!(" of {}", self.title(first)) } else { String::new() };
+            let when = if one_day { format!(" {}", self.day_en(first.at.date())) } else { String::new() };
+            let tail = if more { " The rest are on screen." } else { "" };
+            format!("There are {n} showings{what}{when}. {}.{tail} Which one?", items.join("; "))
+        }
     }
 
     pub(super) fn offer_suggestions(&mut self) {

@@ -292,3 +292,22 @@ fn garbage_state_is_a_fresh_state() {
     assert_eq!(State::from_json("{not json"), State::default());
     assert_eq!(State::from_json(""), State::default());
 }
+
+#[test]
+fn speech_reads_the_offers_by_number_without_quotes_brackets_or_ids() {
+    let mut t = Talk::new();
+    t.round("토요일 매트릭스", &[]);
+    let out = t.round("가", &[ok("find_showtimes", showtimes())]);
+    assert!(out.speech.contains("첫 번째 오후 4시 40분, 두 번째 저녁 7시"), "{}", out.speech);
+    assert!(out.speech.contains("몇 번째로 할까요"), "{}", out.speech);
+    let out = t.round("두 번째", &[]);
+    assert!(out.calls.is_empty());
+    assert!(out.speech.contains("몇 분"), "{}", out.speech);
+    for bad in ["'", "\"", "(", "[", "아래", "g1-", "%"] {
+        assert!(!out.speech.contains(bad), "{bad}: {}", out.speech);
+    }
+    let words = out.speech.split_whitespace().count();
+    assert!(words <= 25, "{words} words: {}", out.speech);
+    assert_eq!(turn::speakable("'네' 또는 '아니요'로 (천천히)"), "네 또는 아니요로 천천히");
+    assert_eq!(turn::speakable("I'd like 'two'"), "I'd like two");
+}

@@ -34,7 +34,8 @@ impl<'a> Round<'a> {
     }
 
     pub(super) fn both(&mut self, text: &str, speech: &str) {
-        for (buf, s) in [(&mut self.text, text), (&mut self.speech, speech)] {
+        let speech = speakable(speech);
+        for (buf, s) in [(&mut self.text, text), (&mut self.speech, speech.as_str())] {
             if s.is_empty() {
                 continue;
             }
@@ -532,4 +533,20 @@ impl<'a> Round<'a> {
             ),
         }
     }
+}
+
+/// Speech without what a voice cannot say: quotes and brackets (an
+/// apostrophe inside a word, "I'd", stays).
+pub(super) fn speakable(s: &str) -> String {
+    let c: Vec<char> = s.chars().collect();
+    let mut out = String::with_capacity(s.len());
+    for (i, ch) in c.iter().enumerate() {
+        let inside = |j: Option<usize>| j.and_then(|j| c.get(j)).is_some_and(|x| x.is_ascii_alphabetic());
+        match ch {
+            '"' | '“' | '”' | '‘' | '(' | ')' | '[' | ']' | '{' | '}' | '<' | '>' | '%' => {}
+            '\'' | '’' if !(inside(i.checked_sub(1)) && inside(Some(i + 1))) => {}
+            _ => out.push(*ch),
+        }
+    }
+    out
 }

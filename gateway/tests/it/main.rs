@@ -5,6 +5,7 @@
 
 mod bookings;
 mod chat;
+mod chat_booking;
 mod chat_consent;
 mod cluster;
 mod http;
