@@ -92,6 +92,8 @@ impl Round<'_> {
             Some(0) => "오늘".to_owned(),
             Some(1) => "내일".to_owned(),
             Some(2) => "모레".to_owned(),
+            // Within the week the weekday says it ("토요일").
+            _ if d > today && (d - today).get_days() < 7 => format!("{}요일", weekday_short(d, true)),
             _ => date_ko(d),
         }
     }
@@ -103,6 +105,8 @@ impl Round<'_> {
             "today".to_owned()
         } else if Some(d) == today.tomorrow().ok() {
             "tomorrow".to_owned()
+        } else if d > today && (d - today).get_days() < 7 {
+            format!("on {}", date_en(d).split(',').next().unwrap_or_default())
         } else {
             format!("on {}", date_en(d))
         }

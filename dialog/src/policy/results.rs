@@ -167,9 +167,6 @@ impl Round<'_> {
         if one_title {
             head.push(self.title(first));
         }
-        if one_theater {
-            head.push(self.theater_name(&first.theater));
-        }
         let n = self.state.offers.len();
         if self.ko {
             let count = ["", "한", "두", "세", "네"].get(n).copied().unwrap_or("여러");

@@ -362,12 +362,12 @@ impl<'a> Round<'a> {
         self.state.offers.clear();
         self.state.chosen = None;
         let when = self.when_words();
+        // Said on screen only: the answer follows in the same turn, and a
+        // voice reading both would say the day twice.
         if self.ko {
-            let t = format!("{when}상영 시간을 찾아볼게요.");
-            self.both(&t, &t);
+            self.both(&format!("{when}상영 시간을 찾아볼게요."), "");
         } else {
-            let t = format!("Let me look up the showtimes{when}.");
-            self.both(&t, &t);
+            self.both(&format!("Let me look up the showtimes{when}."), "");
         }
         self.call(ToolCall::FindShowtimes(args));
     }

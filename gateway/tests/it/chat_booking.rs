@@ -135,8 +135,11 @@ async fn chat_a_grandparent_books_two_adults_and_a_child_in_standard_seats_at_th
     assert_eq!(list[0]["tickets"], json!({"adult": 2, "child": 1}), "{list:?}");
 }
 
+// Each test says fewer than the chat rate's burst (6) of messages: the
+// limit is per connection and time-based, and these tests do not wait.
+
 #[tokio::test]
-async fn chat_a_wheelchair_user_and_a_companion_sit_side_by_side_and_an_adults_only_film_is_explained() {
+async fn chat_a_wheelchair_user_and_a_companion_sit_side_by_side() {
     let redis = RedisServer::start();
     let model = ModelSvc::start(0).await;
     let (a, b, _d, _clock) = booking_cluster(&redis, &model).await;
@@ -161,10 +164,15 @@ async fn chat_a_wheelchair_user_and_a_companion_sit_side_by_side_and_an_adults_o
     assert!(fin["text"].as_str().unwrap().contains("휠체어석"), "{fin}");
     let (_, actions) = t.say("아니요").await;
     assert_eq!(tools(&actions), ["release_hold"], "{actions:?}");
+    assert!(t.mine(&showtime).await.is_empty());
+}
 
-    // A teen at an adults-only showing: the store refuses, the bot explains kindly.
-    let (fin, actions) = t.say("취소").await;
-    assert!(!tools(&actions).contains(&"confirm_booking"), "{fin}");
+#[tokio::test]
+async fn chat_a_teen_at_an_adults_only_showing_is_refused_by_the_store_and_explained_kindly() {
+    let redis = RedisServer::start();
+    let model = ModelSvc::start(0).await;
+    let (a, b, _d, _clock) = booking_cluster(&redis, &model).await;
+    let mut t = Talk::new(&a, &b, "gildong").await;
     let tomorrow = jiff::Zoned::now().in_tz("Asia/Seoul").unwrap().date().tomorrow().unwrap();
     let list = t.desk.request(json!({"type": "showtimes", "date": tomorrow.to_string(), "movie": "nsyn-18"})).await;
     let adults_only = list["showtimes"][0].clone();
