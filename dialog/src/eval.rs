@@ -183,6 +183,8 @@ pub fn labels(u: &Utterance) -> BTreeMap<&'static str, String> {
         out.insert("class", c.as_str().to_owned());
     }
     if let Some(p) = s.position {
+        // The sets' notation has no last row: it is a back wish.
+        let p = if p == crate::Position::LastRow { crate::Position::Back } else { p };
         out.insert("position", render(&serde_json::to_value(p).unwrap_or_default()));
     }
     if let Some(a) = u.act {

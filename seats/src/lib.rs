@@ -767,15 +767,26 @@ impl SeatStore {
         n: usize,
         class: Option<SeatClass>,
     ) -> Result<Vec<SeatId>, SeatError> {
+        self.best_for(showtime, &best::Wish::seats(n, class)).await
+    }
+
+    /// Proposes the adjacent seats of `wish` (see [`best::best_for`]: a
+    /// placement, wheelchair spaces with companions beside them) from the
+    /// current map; hold them with [`SeatStore::hold`].
+    pub async fn best_for(&self, showtime: &str, wish: &best::Wish) -> Result<Vec<SeatId>, SeatError> {
+        let n = wish.n;
         if n == 0 || n > MAX_SEATS_PER_HOLD {
             return Err(SeatError::Invalid(format!("ask for 1-{MAX_SEATS_PER_HOLD} seats")));
+        }
+        if wish.wheelchair > n {
+            return Err(SeatError::Invalid("more wheelchair spaces than seats".to_owned()));
         }
         let map = self.snapshot(showtime, None).await?;
         let schedule = self.schedule.get();
         let layout = schedule.layout_of(showtime).ok_or_else(|| unknown_showtime(showtime))?;
         let taken: std::collections::HashSet<&SeatId> =
             map.seats.iter().filter(|s| s.state != SeatState::Free).map(|s| &s.seat).collect();
-        best::best_available(layout, |s| taken.contains(s), n, class).ok_or(SeatError::NoFit(n))
+        best::best_for(layout, |s| taken.contains(s), wish).ok_or(SeatError::NoFit(n))
     }
 
     /// Releases every hold that expired by now and publishes the releases;

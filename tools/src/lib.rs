@@ -21,8 +21,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub use crate::results::{
-    Booking, BookingStatus, Bookings, Hold, Prices, Released, ResultError, Showtime, Showtimes, ToolError, ToolOutput,
-    ToolResult,
+    Booking, BookingStatus, Bookings, Hold, Line, Prices, Released, ResultError, Showtime, Showtimes, ToolError,
+    ToolOutput, ToolResult,
 };
 pub use crate::schema::definitions;
 
@@ -106,6 +106,111 @@ impl SeatClass {
     }
 }
 
+/// A ticket type (권종), as the seat store names it: who sits in the seat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketType {
+    /// 성인.
+    Adult,
+    /// 청소년: 13-18 years.
+    Teen,
+    /// 경로: 65 and over.
+    Senior,
+    /// 우대: a registered disabled person, and one companion each.
+    Disabled,
+    /// 어린이: under 13.
+    Child,
+}
+
+impl TicketType {
+    /// Every type, in the seat store's order.
+    pub const ALL: [TicketType; 5] =
+        [TicketType::Adult, TicketType::Teen, TicketType::Senior, TicketType::Disabled, TicketType::Child];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TicketType::Adult => "adult",
+            TicketType::Teen => "teen",
+            TicketType::Senior => "senior",
+            TicketType::Disabled => "disabled",
+            TicketType::Child => "child",
+        }
+    }
+}
+
+/// How many tickets of each type: `{"adult":2,"child":1}` (the seat store's
+/// `Tickets`; types with 0 are left out).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Tickets(pub std::collections::BTreeMap<TicketType, u32>);
+
+impl Tickets {
+    /// From (type, count) pairs; zeros are dropped, repeats add up.
+    pub fn from_counts(counts: impl IntoIterator<Item = (TicketType, u32)>) -> Tickets {
+        let mut m = std::collections::BTreeMap::new();
+        for (t, n) in counts.into_iter().filter(|(_, n)| *n > 0) {
+            let e: &mut u32 = m.entry(t).or_default();
+            *e = e.saturating_add(n);
+        }
+        Tickets(m)
+    }
+
+    /// The count of `t`.
+    pub fn get(&self, t: TicketType) -> u32 {
+        self.0.get(&t).copied().unwrap_or(0)
+    }
+
+    /// Every ticket.
+    pub fn total(&self) -> u32 {
+        self.0.values().fold(0u32, |a, n| a.saturating_add(*n))
+    }
+
+    /// The types with a count above 0, in type order.
+    pub fn iter(&self) -> impl Iterator<Item = (TicketType, u32)> + '_ {
+        self.0.iter().filter(|(_, n)| **n > 0).map(|(t, n)| (*t, *n))
+    }
+
+    /// No ticket at all.
+    pub fn is_empty(&self) -> bool {
+        self.total() == 0
+    }
+}
+
+/// Where in the room `hold_best_available` should look first: a preference,
+/// never a reason to fail while adjacent seats of the class are free.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeatPosition {
+    /// Near the screen (앞쪽).
+    Front,
+    /// The middle rows (가운데).
+    Middle,
+    /// Far from the screen (뒤쪽).
+    Back,
+    /// The last row (맨 뒷줄).
+    LastRow,
+    /// Next to an aisle (통로 쪽).
+    Aisle,
+}
+
+impl SeatPosition {
+    /// Every position, as the schema lists them.
+    pub const ALL: [SeatPosition; 5] =
+        [SeatPosition::Front, SeatPosition::Middle, SeatPosition::Back, SeatPosition::LastRow, SeatPosition::Aisle];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SeatPosition::Front => "front",
+            SeatPosition::Middle => "middle",
+            SeatPosition::Back => "back",
+            SeatPosition::LastRow => "last_row",
+            SeatPosition::Aisle => "aisle",
+        }
+    }
+}
+
 /// `find_showtimes` arguments; every filter is optional and absent (never
 /// null) when unset.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,9 +233,35 @@ pub struct HoldBestAvailable {
     pub showtime_id: String,
     /// How many seats, side by side (1-10; the seat store enforces it).
     pub party_size: u32,
-    /// Only seats of this class.
+    /// Only seats of this class. `wheelchair`: wheelchair spaces for the
+    /// `wheelchair` users in the party (1 if unset) and standard seats beside
+    /// them for their companions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class: Option<SeatClass>,
+    /// Where in the room to look first (a preference).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<SeatPosition>,
+    /// How many of the party need a wheelchair space (the rest sit beside them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wheelchair: Option<u32>,
+    /// The tickets by type; they must add up to `party_size` (absent: all
+    /// adult). The seat store prices them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tickets: Option<Tickets>,
+}
+
+impl HoldBestAvailable {
+    /// `party_size` seats of `class` at `showtime_id`, nothing else wished.
+    pub fn new(showtime_id: &str, party_size: u32, class: Option<SeatClass>) -> HoldBestAvailable {
+        HoldBestAvailable {
+            showtime_id: showtime_id.to_owned(),
+            party_size,
+            class,
+            position: None,
+            wheelchair: None,
+            tickets: None,
+        }
+    }
 }
 
 /// The arguments of `extend_hold`, `release_hold` and `confirm_booking`.

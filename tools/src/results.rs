@@ -11,7 +11,7 @@ use std::fmt;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::Tool;
+use crate::{SeatClass, TicketType, Tickets, Tool};
 
 /// Ticket price per seat class, in won.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,9 +95,30 @@ pub struct Hold {
     /// The showtime's version after the hold.
     #[serde(default)]
     pub version: u64,
-    /// Total price in won.
+    /// Total price in won, computed by the seat store.
     #[serde(default)]
     pub amount: u32,
+    /// Each seat with its class, ticket type and price (the store's lines;
+    /// absent in hand-written results).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<Line>,
+    /// The tickets by type the hold was priced with.
+    #[serde(default, skip_serializing_if = "Tickets::is_empty")]
+    pub tickets: Tickets,
+}
+
+/// One seat of a hold as the store priced it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Line {
+    /// `F7`.
+    pub seat: String,
+    /// The seat's class.
+    pub class: SeatClass,
+    /// Who sits there.
+    pub ticket: TicketType,
+    /// Its price in won.
+    #[serde(default)]
+    pub price: u32,
 }
 
 /// The result of `release_hold`.

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::Tool;
+use crate::{SeatPosition, TicketType, Tool};
 
 /// What the LLM is told a tool does.
 fn description(tool: Tool) -> &'static str {
@@ -14,7 +14,7 @@ fn description(tool: Tool) -> &'static str {
             "Upcoming showtimes, optionally of one movie, on one local date, at one theater. Each result has id, movie, theater, screen, starts_at, prices, title, title_ko and free seats."
         }
         Tool::HoldBestAvailable => {
-            "Hold the best available adjacent seats of a showtime for 10 minutes. The result has hold_id, seats and amount (total in won)."
+            "Hold the best available adjacent seats of a showtime for 10 minutes: standard seats unless the user asked for premium or wheelchair (then wheelchair spaces for the wheelchair users and standard seats beside them for companions), near the wished position. tickets names who sits (adult, teen 13-18, senior 65+, disabled, child under 13) and must add up to party_size. The result has hold_id, seats, lines (class, ticket, price per seat) and amount (the store's total in won)."
         }
         Tool::ExtendHold => "Extend a seat hold before it expires.",
         Tool::ReleaseHold => "Give held seats back (the user said no or cancelled).",
@@ -24,6 +24,16 @@ fn description(tool: Tool) -> &'static str {
         Tool::CancelBooking => "Cancel a confirmed booking.",
         Tool::ListBookings => "The user's bookings.",
     }
+}
+
+/// `{"adult": {"type": "integer", "minimum": 0}, ...}` for every ticket type.
+fn ticket_counts() -> Value {
+    Value::Object(
+        TicketType::ALL
+            .into_iter()
+            .map(|t| (t.as_str().to_owned(), json!({"type": "integer", "minimum": 0})))
+            .collect(),
+    )
 }
 
 /// A tool's argument properties (JSON Schema) and its required keys.
@@ -36,7 +46,10 @@ pub(crate) fn parameters(tool: Tool) -> (Value, &'static [&'static str]) {
             &[],
         ),
         Tool::HoldBestAvailable => (
-            json!({"showtime_id": string, "party_size": {"type": "integer", "minimum": 1, "maximum": 10}, "class": {"type": "string", "enum": ["standard", "premium", "wheelchair"]}}),
+            json!({"showtime_id": string, "party_size": {"type": "integer", "minimum": 1, "maximum": 10}, "class": {"type": "string", "enum": ["standard", "premium", "wheelchair"]},
+                "position": {"type": "string", "enum": SeatPosition::ALL.map(SeatPosition::as_str)},
+                "wheelchair": {"type": "integer", "minimum": 1, "maximum": 10, "description": "how many of the party need a wheelchair space (class wheelchair)"},
+                "tickets": {"type": "object", "description": "tickets by type, adding up to party_size", "properties": ticket_counts(), "additionalProperties": false}}),
             &["showtime_id", "party_size"],
         ),
         Tool::ExtendHold | Tool::ReleaseHold | Tool::ConfirmBooking => (hold_ref, &["showtime_id", "hold_id"]),

@@ -20,7 +20,10 @@ fn full(tool: Tool) -> ToolCall {
         Tool::HoldBestAvailable => ToolCall::HoldBestAvailable(HoldBestAvailable {
             showtime_id: "st".into(),
             party_size: 2,
-            class: Some(SeatClass::Premium),
+            class: Some(SeatClass::Wheelchair),
+            position: Some(SeatPosition::LastRow),
+            wheelchair: Some(1),
+            tickets: Some(Tickets::from_counts([(TicketType::Disabled, 1), (TicketType::Adult, 1)])),
         }),
         Tool::ExtendHold => ToolCall::ExtendHold(hold()),
         Tool::ReleaseHold => ToolCall::ReleaseHold(hold()),
@@ -85,8 +88,29 @@ fn every_schema_matches_its_argument_struct() {
 fn arguments_are_the_documented_json() {
     let find = ToolCall::FindShowtimes(FindShowtimes { movie_id: Some("nsyn-11".into()), ..Default::default() });
     assert_eq!(find.arguments_json(), r#"{"movie_id":"nsyn-11"}"#);
-    let hold = ToolCall::HoldBestAvailable(HoldBestAvailable { showtime_id: "g1".into(), party_size: 2, class: None });
+    let hold = ToolCall::HoldBestAvailable(HoldBestAvailable::new("g1", 2, None));
     assert_eq!(hold.arguments_json(), r#"{"party_size":2,"showtime_id":"g1"}"#);
+    let mut family = HoldBestAvailable::new("g1", 3, Some(SeatClass::Standard));
+    family.position = Some(SeatPosition::LastRow);
+    family.tickets =
+        Some(Tickets::from_counts([(TicketType::Adult, 2), (TicketType::Child, 1), (TicketType::Teen, 0)]));
+    assert_eq!(
+        ToolCall::HoldBestAvailable(family).arguments_json(),
+        r#"{"class":"standard","party_size":3,"position":"last_row","showtime_id":"g1","tickets":{"adult":2,"child":1}}"#
+    );
+    // The ticket types and positions in the schema are the enums' names.
+    let defs = definitions();
+    let props = &defs[1]["function"]["parameters"]["properties"];
+    for t in TicketType::ALL {
+        assert_eq!(serde_json::to_value(t).unwrap(), json!(t.as_str()));
+        assert!(props["tickets"]["properties"][t.as_str()].is_object(), "{t:?}");
+    }
+    for p in SeatPosition::ALL {
+        assert_eq!(serde_json::to_value(p).unwrap(), json!(p.as_str()));
+    }
+    assert_eq!(props["position"]["enum"], json!(SeatPosition::ALL.map(SeatPosition::as_str)));
+    let e = ToolCall::parse("hold_best_available", r#"{"showtime_id":"g1","party_size":1,"tickets":{"pensioner":1}}"#);
+    assert_eq!(e.unwrap_err().code(), "bad_arguments");
     assert_eq!(ToolCall::ListBookings.arguments_json(), "{}");
     assert_eq!(ToolCall::parse("list_bookings", "").unwrap(), ToolCall::ListBookings);
     assert_eq!(ToolCall::parse("find_showtimes", " ").unwrap(), ToolCall::FindShowtimes(FindShowtimes::default()));
@@ -105,6 +129,12 @@ fn bad_calls_are_named_errors() {
 #[test]
 fn results_parse_by_tool_and_write_sorted_keys() {
     let hold = r#"{"amount":30000,"expires_at":1,"extends_left":12,"hold_id":"h1","seats":["F7","F8"],"showtime":"g1","version":3}"#;
+    let priced = r#"{"amount":24000,"expires_at":1,"extends_left":12,"hold_id":"h1","lines":[{"class":"standard","price":15000,"seat":"F7","ticket":"adult"},{"class":"standard","price":9000,"seat":"F8","ticket":"child"}],"seats":["F7","F8"],"showtime":"g1","tickets":{"adult":1,"child":1},"version":3}"#;
+    let r = ToolResult::parse("hold_best_available", priced, false).unwrap();
+    assert!(
+        matches!(&r.outcome, Ok(ToolOutput::Hold(h)) if h.lines[1].ticket == TicketType::Child && h.tickets.get(TicketType::Adult) == 1)
+    );
+    assert_eq!(r.to_json(), priced);
     for name in ["hold_best_available", "extend_hold"] {
         let r = ToolResult::parse(name, hold, false).unwrap();
         assert!(matches!(&r.outcome, Ok(ToolOutput::Hold(h)) if h.hold_id == "h1" && h.amount == 30000));

@@ -17,12 +17,13 @@ use serde::{Deserialize, Serialize};
 
 use booking_tools::consent::Reply;
 use booking_tools::{
-    BookingRef, BookingStatus, FindShowtimes, HoldBestAvailable, HoldRef, SeatClass, Showtimes, Tool, ToolOutput,
+    BookingRef, BookingStatus, FindShowtimes, HoldBestAvailable, HoldRef, SeatClass, SeatPosition, Showtimes,
+    TicketType, Tool, ToolOutput,
 };
 pub use booking_tools::{ToolCall, ToolResult};
 
 use crate::lexicon::Lexicon;
-use crate::slots::{self, Act, Party, Slots, TimeSpec, Utterance};
+use crate::slots::{self, Act, Party, Position, Slots, TimeSpec, Utterance};
 use crate::text;
 
 mod phrases;

@@ -66,19 +66,49 @@ impl Round<'_> {
         if self.ko {
             format!(
                 "{} {} {}, {}{screen}",
-                date_ko(o.at.date()),
+                self.day_ko(o.at.date()),
                 time_ko(o.at),
                 self.title(o),
                 self.theater_name(&o.theater)
             )
         } else {
             format!(
-                "{} at {} on {}, {}{screen}",
+                "{} at {} {}, {}{screen}",
                 self.title(o),
                 time_en(o.at),
-                date_en(o.at.date()),
+                self.day_en(o.at.date()),
                 self.theater_name(&o.theater)
             )
+        }
+    }
+
+    /// "오늘", "내일", "모레", else "11월 28일 토요일": a day as a person says it.
+    pub(super) fn day_ko(&self, d: Date) -> String {
+        let today = self.now.date();
+        match [today, today.tomorrow().unwrap_or(today), today.tomorrow().and_then(|t| t.tomorrow()).unwrap_or(today)]
+            .iter()
+            .position(|x| *x == d)
+        {
+            Some(0) => "오늘".to_owned(),
+            Some(1) => "내일".to_owned(),
+            Some(2) => "모레".to_owned(),
+            // Within the week the weekday says it ("토요일").
+            _ if d > today && (d - today).get_days() < 7 => format!("{}요일", weekday_short(d, true)),
+            _ => date_ko(d),
+        }
+    }
+
+    /// "today", "tomorrow", else "on Saturday, Nov 28".
+    pub(super) fn day_en(&self, d: Date) -> String {
+        let today = self.now.date();
+        if d == today {
+            "today".to_owned()
+        } else if Some(d) == today.tomorrow().ok() {
+            "tomorrow".to_owned()
+        } else if d > today && (d - today).get_days() < 7 {
+            format!("on {}", date_en(d).split(',').next().unwrap_or_default())
+        } else {
+            format!("on {}", date_en(d))
         }
     }
 }
@@ -127,27 +157,64 @@ pub(super) fn time_en(at: DateTime) -> String {
     format!("{h12}:{:02} {}", at.minute(), if h < 12 { "AM" } else { "PM" })
 }
 
-/// "F열 7번, 8번" / "row F, seats 7 and 8".
+/// Seats in order, a run of three or more as a range: "D열 4번부터 7번까지",
+/// "F열 7번, 8번" / "row D, seats 4 to 7", "row F, seats 7 and 8".
 pub(super) fn seats_spoken(seats: &[String], ko: bool) -> String {
-    let mut rows: Vec<(String, Vec<String>)> = Vec::new();
+    let mut rows: Vec<(String, Vec<u32>, Vec<String>)> = Vec::new();
     for s in seats {
         let (row, num) = s.split_at(s.find(|c: char| c.is_ascii_digit()).unwrap_or(s.len()));
-        match rows.iter_mut().find(|r| r.0 == row) {
-            Some(r) => r.1.push(num.to_owned()),
-            None => rows.push((row.to_owned(), vec![num.to_owned()])),
+        let i = match rows.iter().position(|r| r.0 == row) {
+            Some(i) => i,
+            None => {
+                rows.push((row.to_owned(), Vec::new(), Vec::new()));
+                rows.len() - 1
+            }
+        };
+        match num.parse::<u32>() {
+            Ok(n) => rows[i].1.push(n),
+            Err(_) => rows[i].2.push(num.to_owned()),
         }
     }
     let parts: Vec<String> = rows
         .into_iter()
-        .map(|(row, nums)| {
+        .map(|(row, mut nums, odd)| {
+            nums.sort_unstable();
+            nums.dedup();
+            // Runs of consecutive numbers.
+            let mut runs: Vec<(u32, u32)> = Vec::new();
+            for n in nums {
+                match runs.last_mut() {
+                    Some(r) if r.1 + 1 == n => r.1 = n,
+                    _ => runs.push((n, n)),
+                }
+            }
+            let mut said: Vec<String> = Vec::new();
+            for (a, b) in runs {
+                match (b - a, ko) {
+                    (0, true) => said.push(format!("{a}번")),
+                    (1, true) => said.extend([format!("{a}번"), format!("{b}번")]),
+                    (_, true) => said.push(format!("{a}번부터 {b}번까지")),
+                    (0, false) => said.push(a.to_string()),
+                    (1, false) => said.extend([a.to_string(), b.to_string()]),
+                    (_, false) => said.push(format!("{a} to {b}")),
+                }
+            }
+            said.extend(odd);
             if ko {
-                format!("{row}열 {}", nums.iter().map(|n| format!("{n}번")).collect::<Vec<_>>().join(", "))
+                format!("{row}열 {}", said.join(", "))
             } else {
-                format!("row {row} {}", nums.join(", "))
+                let last = said.pop().unwrap_or_default();
+                let list = if said.is_empty() { last } else { format!("{} and {last}", said.join(", ")) };
+                format!("row {row}, {} {list}", if seats_one(&list) { "seat" } else { "seats" })
             }
         })
         .collect();
     parts.join(if ko { ", " } else { "; " })
+}
+
+/// Whether an English seat list names one seat.
+fn seats_one(list: &str) -> bool {
+    !list.contains(' ')
 }
 
 /// "어른 2명, 어린이 1명, " / "2 adults and 1 child, ".

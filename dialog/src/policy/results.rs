@@ -108,17 +108,77 @@ impl Round<'_> {
                 self.both(&t, &t);
             }
         } else if discovery {
-            self.say(
-                "이 중에서 보고 싶은 상영을 고르시면 좌석을 잡아 드릴게요.",
-                "Pick a showing below and I will hold seats for you.",
-            );
+            let s = self.offers_spoken();
+            if self.ko {
+                self.both("이 중에서 보고 싶은 상영을 고르시면 좌석을 잡아 드릴게요.", &s);
+            } else {
+                self.both("Pick one of these showings and I will hold seats for you.", &s);
+            }
         } else {
-            self.say(
-                "예매할 수 있는 상영 시간이에요. 원하시는 것을 골라 주세요.",
-                "Here are the showtimes you can book. Please pick one.",
-            );
+            let s = self.offers_spoken();
+            if self.ko {
+                self.both("예매할 수 있는 상영 시간이에요. 원하시는 것을 골라 주세요.", &s);
+            } else {
+                self.both("Here are the showtimes you can book. Please pick one.", &s);
+            }
         }
         self.offer_suggestions();
+    }
+
+    /// The offers read aloud by number, at most three: the day (and the
+    /// title, the theater) said once when they share it. "내일 매트릭스 상영이
+    /// 세 개 있어요. 첫 번째 오후 1시 20분, 두 번째 …. 몇 번째로 할까요?"
+    fn offers_spoken(&self) -> String {
+        let offers: Vec<&Offer> = self.state.offers.iter().take(3).collect();
+        let Some(first) = offers.first() else { return String::new() };
+        let same = |f: &dyn Fn(&Offer) -> String| offers.iter().all(|o| f(o) == f(first));
+        let one_day = same(&|o| o.at.date().to_string());
+        let one_title = same(&|o| o.movie.clone());
+        let one_theater = same(&|o| o.theater.clone());
+        let more = self.state.offers.len() > offers.len();
+        let items: Vec<String> = offers
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                let mut parts: Vec<String> = Vec::new();
+                parts.push(if self.ko {
+                    ["첫 번째", "두 번째", "세 번째"][i].to_owned()
+                } else {
+                    ["First", "second", "third"][i].to_owned()
+                });
+                if !one_day {
+                    parts.push(if self.ko { self.day_ko(o.at.date()) } else { self.day_en(o.at.date()) });
+                }
+                parts.push(if self.ko { time_ko(o.at) } else { time_en(o.at) });
+                if !one_title {
+                    parts.push(self.title(o));
+                }
+                if !one_theater {
+                    let t = self.theater_name(&o.theater);
+                    parts.push(if self.ko { t } else { format!("at {t}") });
+                }
+                parts.join(" ")
+            })
+            .collect();
+        let mut head: Vec<String> = Vec::new();
+        if one_day {
+            head.push(if self.ko { self.day_ko(first.at.date()) } else { self.day_en(first.at.date()) });
+        }
+        if one_title {
+            head.push(self.title(first));
+        }
+        let n = self.state.offers.len();
+        if self.ko {
+            let count = ["", "한", "두", "세", "네"].get(n).copied().unwrap_or("여러");
+            let lead = format!("{} 상영이 {count} 개 있어요.", head.join(" ")).trim().to_owned();
+            let tail = if more { " 나머지는 화면에 있어요." } else { "" };
+            format!("{lead} {}.{tail} 몇 번째로 할까요?", items.join(", "))
+        } else {
+            let what = if one_title { format!(" of {}", self.title(first)) } else { String::new() };
+            let when = if one_day { format!(" {}", self.day_en(first.at.date())) } else { String::new() };
+            let tail = if more { " The rest are on screen." } else { "" };
+            format!("There are {n} showings{what}{when}. {}.{tail} Which one?", items.join("; "))
+        }
     }
 
     pub(super) fn offer_suggestions(&mut self) {
@@ -142,11 +202,26 @@ impl Round<'_> {
             .filter(|a| *a > 0)
             .or_else(|| self.state.hold.as_ref().filter(|h| h.id == hold_id).map(|h| h.amount))
             .unwrap_or(0);
+        // The store's lines and tickets; a result without them (an extend
+        // from an older gateway) keeps those the hold was read back with.
+        let before = self.state.hold.as_ref().filter(|h| h.id == hold_id);
+        let lines = if result.lines.is_empty() {
+            before.map(|h| h.lines.clone()).unwrap_or_default()
+        } else {
+            result.lines.clone()
+        };
+        let tickets = if result.tickets.is_empty() {
+            before.map(|h| h.tickets.clone()).unwrap_or_default()
+        } else {
+            result.tickets.clone()
+        };
         self.state.hold = Some(HoldInfo {
             id: hold_id.to_owned(),
             showtime: result.showtime.clone(),
             seats: result.seats.clone(),
             amount,
+            lines,
+            tickets,
         });
         self.state.stage = Stage::Held;
         // The new hold stands: now the one it replaces is given back.
@@ -163,39 +238,52 @@ impl Round<'_> {
         self.read_back();
     }
 
-    /// Movie, time, theater, seats, total; then the yes/no question.
+    /// Movie, time, theater, seats with their class, tickets by type and the
+    /// store's total; then the yes/no question.
     pub(super) fn read_back(&mut self) {
         let Some(h) = self.state.hold.clone() else { return };
         let o = self.state.chosen.clone().filter(|o| o.id == h.showtime);
         let seats_text = h.seats.join(", ");
         let seats_speech = seats_spoken(&h.seats, self.ko);
-        let who = self.state.slots.party.map(|p| party_words(p, self.ko)).unwrap_or_default();
+        let who = self.tickets_words(&h);
         let won = text::won(h.amount);
         let what = o.as_ref().map(|o| self.offer_speech(o)).unwrap_or_default();
         // The class is always named (standard is the default, never silent premium).
-        let class = self.state.slots.class.unwrap_or(SeatClass::Standard);
-        let (class_ko, class_en) = match class {
-            SeatClass::Standard => ("일반석", "standard seats"),
-            SeatClass::Premium => ("프리미엄석", "premium seats"),
-            SeatClass::Wheelchair => ("휠체어석", "wheelchair spaces"),
-        };
+        let class = classes_words(&h, self.state.slots.class.unwrap_or(SeatClass::Standard), self.ko);
         if self.ko {
             let head = if what.is_empty() { String::new() } else { format!("{what}, ") };
-            let t = format!("{head}{class_ko} {seats_text}, {who}모두 {won}원입니다. 이대로 예매를 확정할까요?");
-            let s = format!("{head}{class_ko} {seats_speech}, {who}모두 {won}원입니다. 이대로 예매를 확정할까요?");
+            let t = format!("{head}{class} {seats_text}, {who}모두 {won}원입니다. 이대로 예매를 확정할까요?");
+            let s = format!("{head}{class} {seats_speech}, {who}모두 {won}원이에요. 예매할까요?");
             self.both(&t, &s);
-            self.say("좌석은 10분 동안 잡아 둘게요.", "");
+            self.both("좌석은 10분 동안 잡아 둘게요.", "");
             self.yes_no();
             self.suggest("시간 연장", "연장");
         } else {
             let head = if what.is_empty() { String::new() } else { format!("{what}: ") };
-            let t = format!("{head}{class_en} {seats_text}, {who}{won} won in total. Shall I confirm the booking?");
-            let s = format!("{head}{class_en} {seats_speech}, {who}{won} won in total. Shall I confirm the booking?");
+            let t = format!("{head}{class} {seats_text}, {who}{won} won in total. Shall I confirm the booking?");
+            let s = format!("{head}{class} {seats_speech}, {who}{won} won in total. Shall I book it?");
             self.both(&t, &s);
-            self.say("", "I will keep the seats for 10 minutes.");
+            self.both("I will keep the seats for 10 minutes.", "");
             self.yes_no();
             self.suggest("More time", "extend");
         }
+    }
+
+    /// "성인 2명, 어린이 1명, ": the store's tickets of the hold (the party's
+    /// words when the result named none).
+    fn tickets_words(&self, h: &HoldInfo) -> String {
+        let mut tickets = h.tickets.clone();
+        if tickets.is_empty() && !h.lines.is_empty() {
+            tickets = booking_tools::Tickets::from_counts(h.lines.iter().map(|l| (l.ticket, 1)));
+        }
+        if tickets.is_empty() {
+            return self.state.slots.party.map(|p| party_words(p, self.ko)).unwrap_or_default();
+        }
+        let parts: Vec<String> = tickets
+            .iter()
+            .map(|(t, n)| if self.ko { format!("{} {n}명", ticket_ko(t)) } else { ticket_en(t, n) })
+            .collect();
+        if self.ko { format!("{}, ", parts.join(" ")) } else { format!("{}, ", parts.join(" and ")) }
     }
 
     pub(super) fn booked(&mut self, result: &booking_tools::Booking) {
@@ -283,6 +371,31 @@ impl Round<'_> {
                 self.state.retries += 1;
                 self.after_choice();
             }
+            (Tool::HoldBestAvailable, "age_restricted") => {
+                // An adults-only film with children or teens in the party.
+                let chosen = self.state.chosen.take();
+                let movie = chosen.as_ref().map(|c| c.movie.clone());
+                self.state.offers.retain(|o| Some(&o.movie) != movie.as_ref());
+                self.state.slots.movie = None;
+                self.say(
+                    "죄송해요, 이 영화는 청소년관람불가라서 어린이나 청소년은 함께 볼 수 없어요. 가족이 함께 볼 수 있는 다른 영화를 말씀해 주세요.",
+                    "Sorry, this film is for adults only, so children and teens cannot see it. Tell me another film the whole family can see.",
+                );
+                self.state.stage = if self.state.offers.is_empty() { Stage::Idle } else { Stage::Offered };
+                self.offer_suggestions();
+                self.keep_replaced();
+            }
+            (Tool::HoldBestAvailable, "ticket_not_offered") => {
+                let chosen = self.state.chosen.take();
+                self.state.offers.retain(|o| Some(&o.id) != chosen.as_ref().map(|c| &c.id));
+                self.say(
+                    "죄송해요, 이 상영에는 말씀하신 관람객의 요금이 없어요. 다른 상영을 골라 주세요.",
+                    "Sorry, this showing does not sell that kind of ticket. Please pick another showing.",
+                );
+                self.state.stage = if self.state.offers.is_empty() { Stage::Idle } else { Stage::Offered };
+                self.offer_suggestions();
+                self.keep_replaced();
+            }
             (Tool::HoldBestAvailable, "no_fit" | "seats_unavailable") => {
                 let n = self.state.slots.party.map_or(1, |p| p.total);
                 let chosen = self.state.chosen.take();
@@ -300,13 +413,7 @@ impl Round<'_> {
                 }
                 self.state.stage = if self.state.offers.is_empty() { Stage::Idle } else { Stage::Offered };
                 self.offer_suggestions();
-                // A correction that could not be held keeps the seats held before.
-                if let Some(old) = self.state.replaced.take() {
-                    self.state.hold = Some(old);
-                    self.state.stage = Stage::Held;
-                    self.say("앞서 잡아 둔 좌석은 그대로 있어요.", "The seats held before are still yours.");
-                    self.read_back();
-                }
+                self.keep_replaced();
             }
             (Tool::ReleaseHold, _) => self.released(),
             (Tool::CancelBooking, _) => {
@@ -327,6 +434,74 @@ impl Round<'_> {
             }
         }
     }
+}
+
+impl Round<'_> {
+    /// A correction that could not be held keeps the seats held before.
+    fn keep_replaced(&mut self) {
+        if let Some(old) = self.state.replaced.take() {
+            self.state.hold = Some(old);
+            self.state.stage = Stage::Held;
+            self.say("앞서 잡아 둔 좌석은 그대로 있어요.", "The seats held before are still yours.");
+            self.read_back();
+        }
+    }
+}
+
+/// "일반석", or "휠체어석 1석과 일반석 1석" for a hold of mixed classes (from the
+/// store's lines; `asked` when the result named none).
+fn classes_words(h: &HoldInfo, asked: SeatClass, ko: bool) -> String {
+    let name = |c: SeatClass, n: usize| match (c, ko) {
+        (SeatClass::Standard, true) => "일반석".to_owned(),
+        (SeatClass::Premium, true) => "프리미엄석".to_owned(),
+        (SeatClass::Wheelchair, true) => "휠체어석".to_owned(),
+        (SeatClass::Standard, false) => if n == 1 { "standard seat" } else { "standard seats" }.to_owned(),
+        (SeatClass::Premium, false) => if n == 1 { "premium seat" } else { "premium seats" }.to_owned(),
+        (SeatClass::Wheelchair, false) => if n == 1 { "wheelchair space" } else { "wheelchair spaces" }.to_owned(),
+    };
+    let mut by: Vec<(SeatClass, usize)> = Vec::new();
+    for l in &h.lines {
+        match by.iter_mut().find(|(c, _)| *c == l.class) {
+            Some(e) => e.1 += 1,
+            None => by.push((l.class, 1)),
+        }
+    }
+    match by.as_slice() {
+        [] => name(asked, h.seats.len()),
+        [(c, n)] => name(*c, *n),
+        _ => {
+            // Wheelchair spaces first: they are what was asked for.
+            by.sort_by_key(|(c, _)| *c != SeatClass::Wheelchair);
+            let parts: Vec<String> = by
+                .iter()
+                .map(|(c, n)| if ko { format!("{} {n}석", name(*c, *n)) } else { format!("{n} {}", name(*c, *n)) })
+                .collect();
+            parts.join(if ko { "과 " } else { " and " })
+        }
+    }
+}
+
+/// The Korean name of a ticket type.
+pub(super) fn ticket_ko(t: TicketType) -> &'static str {
+    match t {
+        TicketType::Adult => "성인",
+        TicketType::Teen => "청소년",
+        TicketType::Senior => "경로",
+        TicketType::Disabled => "우대",
+        TicketType::Child => "어린이",
+    }
+}
+
+/// "2 adults", "1 child".
+pub(super) fn ticket_en(t: TicketType, n: u32) -> String {
+    let (one, many) = match t {
+        TicketType::Adult => ("adult", "adults"),
+        TicketType::Teen => ("teen", "teens"),
+        TicketType::Senior => ("senior", "seniors"),
+        TicketType::Disabled => ("disabled ticket", "disabled tickets"),
+        TicketType::Child => ("child", "children"),
+    };
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// A booking as the dialogue remembers it.

@@ -57,6 +57,12 @@ pub struct HoldInfo {
     pub seats: Vec<String>,
     /// Total price in won.
     pub amount: u64,
+    /// Each seat's class, ticket and price, as the seat store priced them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<booking_tools::Line>,
+    /// The tickets by type the store priced the hold with.
+    #[serde(default, skip_serializing_if = "booking_tools::Tickets::is_empty")]
+    pub tickets: booking_tools::Tickets,
 }
 
 /// A booking the bot confirmed.

@@ -34,7 +34,8 @@ impl<'a> Round<'a> {
     }
 
     pub(super) fn both(&mut self, text: &str, speech: &str) {
-        for (buf, s) in [(&mut self.text, text), (&mut self.speech, speech)] {
+        let speech = speakable(speech);
+        for (buf, s) in [(&mut self.text, text), (&mut self.speech, speech.as_str())] {
             if s.is_empty() {
                 continue;
             }
@@ -361,12 +362,12 @@ impl<'a> Round<'a> {
         self.state.offers.clear();
         self.state.chosen = None;
         let when = self.when_words();
+        // Said on screen only: the answer follows in the same turn, and a
+        // voice reading both would say the day twice.
         if self.ko {
-            let t = format!("{when}상영 시간을 찾아볼게요.");
-            self.both(&t, &t);
+            self.both(&format!("{when}상영 시간을 찾아볼게요."), "");
         } else {
-            let t = format!("Let me look up the showtimes{when}.");
-            self.both(&t, &t);
+            self.both(&format!("Let me look up the showtimes{when}."), "");
         }
         self.call(ToolCall::FindShowtimes(args));
     }
@@ -374,8 +375,8 @@ impl<'a> Round<'a> {
     /// "11월 28일 토요일 " / " for Saturday, Nov 28".
     pub(super) fn when_words(&self) -> String {
         match self.state.slots.date {
-            Some(d) if self.ko => format!("{} ", date_ko(d)),
-            Some(d) => format!(" for {}", date_en(d)),
+            Some(d) if self.ko => format!("{} ", self.day_ko(d)),
+            Some(d) => format!(" for {}", self.day_en(d).trim_start_matches("on ")),
             None => String::new(),
         }
     }
@@ -425,6 +426,32 @@ impl<'a> Round<'a> {
     pub(super) fn after_choice(&mut self) {
         let Some(o) = self.state.chosen.clone() else { return self.reprompt() };
         match self.state.slots.party {
+            Some(p) if p.tickets.unsure > 0 => {
+                // A child of unknown age: a child's or a teen's ticket? Ask before holding.
+                self.state.stage = Stage::Chosen;
+                let many = p.tickets.unsure > 1;
+                if self.ko {
+                    let who = if many { "아이들은" } else { "아이는" };
+                    let t =
+                        format!("{who} 어린이인가요, 청소년인가요? 열두 살까지는 어린이, 열세 살부터 청소년이에요.");
+                    self.both(&t, &t);
+                    let (c, t) =
+                        if many { ("모두 어린이", "모두 청소년") } else { ("어린이", "청소년") };
+                    self.suggest(c, &format!("{c}요"));
+                    self.suggest(t, &format!("{t}이에요"));
+                } else {
+                    let who = if many { "Are the children" } else { "Is the child" };
+                    let t = format!("{who} under 13, or 13 to 18? Child and teen tickets differ.");
+                    self.both(&t, &t);
+                    if many {
+                        self.suggest("All under 13", "all children");
+                        self.suggest("All 13 to 18", "all teens");
+                    } else {
+                        self.suggest("Under 13", "a child");
+                        self.suggest("13 to 18", "a teen");
+                    }
+                }
+            }
             Some(p) => {
                 let label = if o.title.is_empty() { String::new() } else { self.offer_speech(&o) };
                 if self.ko {
@@ -434,12 +461,21 @@ impl<'a> Round<'a> {
                     let t = format!("I will hold {} seats for {label}.", p.total).replace(" for .", ".");
                     self.both(&t, &t);
                 }
-                let args = HoldBestAvailable {
-                    showtime_id: o.id.clone(),
-                    party_size: u32::from(p.total.clamp(1, 10)),
-                    // Standard unless premium or wheelchair was asked for.
-                    class: Some(self.state.slots.class.unwrap_or(SeatClass::Standard)),
-                };
+                // Standard unless premium or wheelchair was asked for; a
+                // wheelchair user's companions sit beside them.
+                let class = self.state.slots.class.unwrap_or(SeatClass::Standard);
+                let mut args = HoldBestAvailable::new(&o.id, u32::from(p.total.clamp(1, 10)), Some(class));
+                args.position = self.state.slots.position.map(|p| match p {
+                    Position::Front => SeatPosition::Front,
+                    Position::Middle => SeatPosition::Middle,
+                    Position::Back => SeatPosition::Back,
+                    Position::LastRow => SeatPosition::LastRow,
+                    Position::Aisle => SeatPosition::Aisle,
+                });
+                if class == SeatClass::Wheelchair {
+                    args.wheelchair = Some(1);
+                }
+                args.tickets = p.tickets.tickets(p.total);
                 self.state.stage = Stage::Chosen;
                 self.call(ToolCall::HoldBestAvailable(args));
             }
@@ -448,9 +484,10 @@ impl<'a> Round<'a> {
                 let label = self.offer_speech(&o);
                 if self.ko {
                     let t = format!(
-                        "{label} 상영이요. 몇 분이 보실 건가요? 어른과 어린이가 함께라면 '어른 둘 아이 하나'처럼 말씀해 주세요."
+                        "{label} 상영이요. 몇 분이 보실 건가요? 어른과 어린이가 함께라면 '어른 둘 어린이 하나'처럼 말씀해 주세요."
                     );
-                    self.both(&t, &t);
+                    let s = format!("{label} 상영이요. 몇 분이 보시나요? 어른 둘 어린이 하나처럼 말씀해 주세요.");
+                    self.both(&t, &s);
                     for n in 1..=4 {
                         self.suggest(&format!("{n}명"), &format!("{n}명"));
                     }
@@ -496,4 +533,20 @@ impl<'a> Round<'a> {
             ),
         }
     }
+}
+
+/// Speech without what a voice cannot say: quotes and brackets (an
+/// apostrophe inside a word, "I'd", stays).
+pub(super) fn speakable(s: &str) -> String {
+    let c: Vec<char> = s.chars().collect();
+    let mut out = String::with_capacity(s.len());
+    for (i, ch) in c.iter().enumerate() {
+        let inside = |j: Option<usize>| j.and_then(|j| c.get(j)).is_some_and(|x| x.is_ascii_alphabetic());
+        match ch {
+            '"' | '“' | '”' | '‘' | '(' | ')' | '[' | ']' | '{' | '}' | '<' | '>' | '%' => {}
+            '\'' | '’' if !(inside(i.checked_sub(1)) && inside(Some(i + 1))) => {}
+            _ => out.push(*ch),
+        }
+    }
+    out
 }

@@ -27,6 +27,7 @@ mod spacing;
 mod time;
 mod words;
 
+pub use self::party::Mix;
 use self::scan::Scan;
 use self::words::*;
 
@@ -102,6 +103,10 @@ pub struct Party {
     /// Children, when roles were named.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub children: Option<u8>,
+    /// Who they are by ticket type, when any type was named (성인 2 청소년 1,
+    /// 경로 둘, a 14-year-old); empty: nobody named a type (all adult).
+    #[serde(default, skip_serializing_if = "Mix::is_empty")]
+    pub tickets: Mix,
 }
 
 /// Seat class: the tool contract's (the seat store's classes).
@@ -119,6 +124,9 @@ pub enum Position {
     Middle,
     /// Next to an aisle.
     Aisle,
+    /// The last row (맨 뒷줄); scored as `back` by the slot evaluation.
+    #[serde(rename = "last_row")]
+    LastRow,
 }
 
 /// What the utterance does besides (or instead of) giving slots.
@@ -207,7 +215,10 @@ pub fn extract(text: &str, lex: &Lexicon, now: &Zoned, prior: &Slots) -> Utteran
     u.slots.date = s.date(now.date(), prior.date);
     u.slots.time = s.time(prior);
     u.slots.class = s.class();
-    u.slots.position = s.position();
+    u.slots.position = match s.position() {
+        None | Some(Position::Back) if s.last_row() => Some(Position::LastRow),
+        p => p,
+    };
     u.slots.party = s.party(prior);
     u.list_bookings = s.any(&["예매 내역", "예약 내역", "예매내역", "내 예매", "my booking", "my ticket"]);
     u.booking = u.list_bookings || s.any(&["예매", "예약", "티켓", "좌석", "book", "ticket", "reserv", "seat"]);
@@ -261,7 +272,8 @@ mod tests {
     #[test]
     fn roles_and_corrections() {
         let u = x("어른 둘 아이 하나");
-        assert_eq!(u.slots.party, Some(Party { total: 3, adults: Some(2), children: Some(1) }));
+        let mix = Mix { adult: 2, unsure: 1, ..Mix::default() };
+        assert_eq!(u.slots.party, Some(Party { total: 3, adults: Some(2), children: Some(1), tickets: mix }));
         let u = x("아니 내일 말고 모레");
         assert_eq!(u.slots.date, Some(jiff::civil::date(2026, 11, 24)));
         assert_eq!(u.act, Some(Act::Correct));

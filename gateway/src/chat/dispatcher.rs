@@ -518,9 +518,12 @@ impl Dispatcher {
                 // Tool results are JSON we wrote; a bad one is shown as null.
                 let result = serde_json::value::RawValue::from_string(outcome.json.clone()).ok();
                 let null = serde_json::value::RawValue::NULL;
+                let args_text = if call.arguments_json.trim().is_empty() { "{}" } else { call.arguments_json.as_str() };
+                let arguments = serde_json::value::RawValue::from_string(args_text.to_owned()).ok();
                 let e = Event::Action {
                     attempt,
                     tool: &call.name,
+                    arguments: arguments.as_deref().unwrap_or(null),
                     ok: !outcome.is_error,
                     result: result.as_deref().unwrap_or(null),
                 };

@@ -65,6 +65,8 @@ pub enum Event<'a> {
         attempt: u32,
         /// Tool name.
         tool: &'a str,
+        /// The arguments it ran with (null when they were not JSON).
+        arguments: &'a RawValue,
         /// Whether it succeeded.
         ok: bool,
         /// Its result (or `{"error","message"}`).

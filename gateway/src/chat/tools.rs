@@ -134,21 +134,19 @@ async fn hold_best_available(
     a: HoldBestAvailable,
 ) -> Result<Hold, SeatError> {
     let party = a.party_size as usize;
-    let class = a.class.map(|c| match c {
-        booking_tools::SeatClass::Standard => SeatClass::Standard,
-        booking_tools::SeatClass::Premium => SeatClass::Premium,
-        booking_tools::SeatClass::Wheelchair => SeatClass::Wheelchair,
-    });
+    let wish = wish(&a);
+    let tickets =
+        a.tickets.as_ref().map(|t| seats::Tickets::from_counts(t.iter().map(|(kind, n)| (ticket_type(kind), n))));
     let mut last = SeatError::NoFit(party);
     for attempt in 0..HOLD_ATTEMPTS {
-        let seats = store.best_available(&a.showtime_id, party, class).await?;
+        let seats = store.best_for(&a.showtime_id, &wish).await?;
         let req = HoldRequest {
             showtime: a.showtime_id.clone(),
             user: user.to_owned(),
             seats: seats.iter().map(|s| s.as_str().to_owned()).collect(),
             ttl: None,
             idempotency_key: idempotency_key(call_key, attempt),
-            tickets: None,
+            tickets: tickets.clone(),
         };
         match store.hold(req).await {
             Ok(hold) => return Ok(priced_hold(store, hold)),
@@ -162,14 +160,78 @@ async fn hold_best_available(
     Err(last)
 }
 
-/// A hold as the tools return it: the hold plus `amount`, its total price.
+/// What best-available looks for: `class: wheelchair` is wheelchair spaces
+/// for the `wheelchair` users (1 when unset) and standard seats beside them
+/// for the rest of the party; no class is any class; the position is a
+/// preference.
+fn wish(a: &HoldBestAvailable) -> seats::best::Wish {
+    let n = a.party_size as usize;
+    let class = a.class.map(seat_class);
+    let wheelchair = match class {
+        Some(SeatClass::Wheelchair) => a.wheelchair.map_or(1, |w| w as usize).clamp(1, n.max(1)),
+        _ => a.wheelchair.map_or(0, |w| (w as usize).min(n)),
+    };
+    let class = if wheelchair > 0 && class == Some(SeatClass::Wheelchair) { Some(SeatClass::Standard) } else { class };
+    let placement = a.position.map(|p| match p {
+        booking_tools::SeatPosition::Front => seats::best::Placement::Front,
+        booking_tools::SeatPosition::Middle => seats::best::Placement::Middle,
+        booking_tools::SeatPosition::Back => seats::best::Placement::Back,
+        booking_tools::SeatPosition::LastRow => seats::best::Placement::LastRow,
+        booking_tools::SeatPosition::Aisle => seats::best::Placement::Aisle,
+    });
+    seats::best::Wish { n, class, wheelchair, placement }
+}
+
+fn seat_class(c: booking_tools::SeatClass) -> SeatClass {
+    match c {
+        booking_tools::SeatClass::Standard => SeatClass::Standard,
+        booking_tools::SeatClass::Premium => SeatClass::Premium,
+        booking_tools::SeatClass::Wheelchair => SeatClass::Wheelchair,
+    }
+}
+
+fn ticket_type(t: booking_tools::TicketType) -> seats::TicketType {
+    match t {
+        booking_tools::TicketType::Adult => seats::TicketType::Adult,
+        booking_tools::TicketType::Teen => seats::TicketType::Teen,
+        booking_tools::TicketType::Senior => seats::TicketType::Senior,
+        booking_tools::TicketType::Disabled => seats::TicketType::Disabled,
+        booking_tools::TicketType::Child => seats::TicketType::Child,
+    }
+}
+
+fn tool_ticket(t: seats::TicketType) -> booking_tools::TicketType {
+    match t {
+        seats::TicketType::Adult => booking_tools::TicketType::Adult,
+        seats::TicketType::Teen => booking_tools::TicketType::Teen,
+        seats::TicketType::Senior => booking_tools::TicketType::Senior,
+        seats::TicketType::Disabled => booking_tools::TicketType::Disabled,
+        seats::TicketType::Child => booking_tools::TicketType::Child,
+    }
+}
+
+fn tool_class(c: SeatClass) -> booking_tools::SeatClass {
+    match c {
+        SeatClass::Standard => booking_tools::SeatClass::Standard,
+        SeatClass::Premium => booking_tools::SeatClass::Premium,
+        SeatClass::Wheelchair => booking_tools::SeatClass::Wheelchair,
+    }
+}
+
+/// A hold as the tools return it: the store's hold with its priced lines,
+/// tickets and total (`amount`). A hold the store did not price (made before
+/// ticket types) is priced at the adult fares of its seats.
 fn priced_hold(store: &SeatStore, hold: seats::Hold) -> Hold {
-    let schedule = store.schedule();
-    let amount: u32 = match (schedule.showtime(&hold.showtime), schedule.layout_of(&hold.showtime)) {
-        (Some(st), Some(layout)) => {
-            hold.seats.iter().filter_map(|s| layout.seat(s.as_str())).map(|s| st.prices.of(s.class)).sum()
+    let amount = if hold.amount > 0 || !hold.lines.is_empty() {
+        hold.amount
+    } else {
+        let schedule = store.schedule();
+        match (schedule.showtime(&hold.showtime), schedule.layout_of(&hold.showtime)) {
+            (Some(st), Some(layout)) => {
+                hold.seats.iter().filter_map(|s| layout.seat(s.as_str())).map(|s| st.prices.of(s.class)).sum()
+            }
+            _ => 0,
         }
-        _ => 0,
     };
     Hold {
         hold_id: hold.hold_id,
@@ -179,6 +241,17 @@ fn priced_hold(store: &SeatStore, hold: seats::Hold) -> Hold {
         extends_left: hold.extends_left,
         version: hold.version,
         amount,
+        lines: hold
+            .lines
+            .iter()
+            .map(|l| booking_tools::Line {
+                seat: l.seat.as_str().to_owned(),
+                class: tool_class(l.class),
+                ticket: tool_ticket(l.ticket),
+                price: l.price,
+            })
+            .collect(),
+        tickets: booking_tools::Tickets::from_counts(hold.tickets.iter().map(|(t, n)| (tool_ticket(t), n))),
     }
 }
 
@@ -263,6 +336,8 @@ mod tests {
             extends_left: 2,
             version: 9,
             amount: 0,
+            lines: vec![],
+            tickets: booking_tools::Tickets::default(),
         };
         assert_eq!(
             ToolResult::ok(booking_tools::Tool::ExtendHold, ToolOutput::Hold(typed.clone())).to_json(),
@@ -298,6 +373,22 @@ mod tests {
         assert_eq!(tool_error(&e).to_json(), old.to_string());
         let e = SeatError::NoFit(3);
         assert_eq!(tool_error(&e).to_json(), json!({"error": e.code(), "message": e.to_string()}).to_string());
+    }
+
+    #[test]
+    fn a_wheelchair_wish_is_spaces_for_its_users_and_standard_seats_beside_them() {
+        let mut a = HoldBestAvailable::new("s", 2, Some(booking_tools::SeatClass::Wheelchair));
+        let w = wish(&a);
+        assert_eq!((w.n, w.wheelchair, w.class, w.placement), (2, 1, Some(SeatClass::Standard), None));
+        a.wheelchair = Some(2);
+        assert_eq!(wish(&a).wheelchair, 2);
+        a.wheelchair = Some(9);
+        assert_eq!(wish(&a).wheelchair, 2, "never more spaces than seats");
+        let mut b = HoldBestAvailable::new("s", 3, None);
+        b.position = Some(booking_tools::SeatPosition::LastRow);
+        let want =
+            seats::best::Wish { n: 3, class: None, wheelchair: 0, placement: Some(seats::best::Placement::LastRow) };
+        assert_eq!(wish(&b), want);
     }
 
     #[test]

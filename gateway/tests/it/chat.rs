@@ -506,7 +506,7 @@ async fn malformed_chat_frames_get_clear_errors() {
 
 /// One turn of a booking dialogue: sent from `desk`, read on `phone` (the
 /// same user on the other node). Returns the final event and the actions.
-async fn say(desk: &mut Client, phone: &mut Client, n: &mut u32, text: &str) -> (Value, Vec<Value>) {
+pub(crate) async fn say(desk: &mut Client, phone: &mut Client, n: &mut u32, text: &str) -> (Value, Vec<Value>) {
     *n += 1;
     let mid = format!("b-{n}");
     let ok = chat(desk, &mid, text).await;
@@ -523,7 +523,7 @@ pub(crate) fn tools(actions: &[Value]) -> Vec<&str> {
 
 /// Two gateway nodes, a dispatcher and a model service on one Redis, all on
 /// a manual clock at 10:00 Seoul time today (the demo week starts today).
-async fn booking_cluster(redis: &RedisServer, model: &ModelSvc) -> (Node, Node, Node, seats::Clock) {
+pub(crate) async fn booking_cluster(redis: &RedisServer, model: &ModelSvc) -> (Node, Node, Node, seats::Clock) {
     let today = jiff::Zoned::now().in_tz("Asia/Seoul").unwrap().date();
     let ten = today.at(10, 0, 0, 0).in_tz("Asia/Seoul").unwrap();
     let clock = seats::Clock::manual(ten.timestamp().as_millisecond());
@@ -565,14 +565,25 @@ async fn a_korean_dialogue_books_seats_from_a_family_question_to_a_confirmation(
     let (fin, actions) = say(&mut desk, &mut phone, &mut n, "내일 저녁에 가족이랑 볼 만한 영화 있어?").await;
     assert_eq!(tools(&actions), ["find_showtimes"], "{fin}");
     let suggestions = fin["suggestions"].as_array().unwrap();
-    let pick = suggestions.iter().find(|s| s["showtime"].is_string()).expect("showtimes offered as buttons").clone();
+    assert!(suggestions.iter().any(|s| s["showtime"].is_string()), "showtimes offered as buttons: {fin}");
+    // A showing a teen may see (an adults-only one is refused by the store, see chat_booking).
+    let tomorrow = jiff::Zoned::now().in_tz("Asia/Seoul").unwrap().date().tomorrow().unwrap();
+    let list = desk.request(json!({"type": "showtimes", "date": tomorrow.to_string()})).await;
+    let rating = |id: &str| {
+        list["showtimes"].as_array().unwrap().iter().find(|s| s["id"] == id).map(|s| s["age_rating"].clone())
+    };
+    let pick = suggestions
+        .iter()
+        .find(|s| s["showtime"].as_str().is_some_and(|id| rating(id).is_some_and(|r| r != "19")))
+        .expect("a showing for the family")
+        .clone();
     let showtime = pick["showtime"].as_str().unwrap().to_owned();
 
     // Tapping the button sends its text.
     let (fin, actions) = say(&mut desk, &mut phone, &mut n, pick["text"].as_str().unwrap()).await;
     assert!(actions.is_empty(), "asks how many first: {fin}");
 
-    let (fin, actions) = say(&mut desk, &mut phone, &mut n, "어른 둘 아이 하나").await;
+    let (fin, actions) = say(&mut desk, &mut phone, &mut n, "어른 둘 청소년 하나").await;
     assert_eq!(tools(&actions), ["hold_best_available"], "{fin}");
     assert_eq!(actions[0]["ok"], true, "{actions:?}");
     let hold = &actions[0]["result"];

@@ -6,6 +6,7 @@
 mod admin;
 mod bookings;
 mod chat;
+mod chat_booking;
 mod chat_consent;
 mod cluster;
 mod history;

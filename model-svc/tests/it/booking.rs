@@ -328,9 +328,16 @@ async fn korean_dialogue_from_a_family_question_to_a_confirmed_booking() {
     assert!(t.calls.is_empty(), "asks for the party first: {t:?}");
     assert!(t.text.contains("몇 분"), "{}", t.text);
 
+    // A child of unknown age: a child's or a teen's ticket? Asked before holding.
     let t = gw.say("어른 둘 아이 하나").await;
+    assert!(t.calls.is_empty(), "{t:?}");
+    assert!(t.text.contains("어린이") && t.text.contains("청소년"), "{}", t.text);
+    let t = gw.say("어린이요").await;
     assert_eq!(t.called(), ["hold_best_available"]);
-    assert_eq!(t.calls[0].1, json!({"showtime_id": showtime, "party_size": 3, "class": "standard"}));
+    assert_eq!(
+        t.calls[0].1,
+        json!({"showtime_id": showtime, "party_size": 3, "class": "standard", "tickets": {"adult": 2, "child": 1}})
+    );
     assert_eq!(gw.held_by_me(&showtime).await, 3);
     assert!(t.text.contains("원") && t.text.contains("확정할까요"), "read back: {}", t.text);
     assert!(!t.speech.contains(&showtime), "no ids in speech: {}", t.speech);
