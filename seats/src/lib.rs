@@ -649,6 +649,10 @@ impl SeatStore {
             let prior = self.ledger.booking(booking_id).await?.ok_or(SeatError::BookingNotFound)?;
             let mut draft = self.booking_of(&prior, 0);
             draft.status = BookingStatus::Cancelled;
+            if prior.payment == Some(ledger::PaymentState::Confirmed) {
+                // The cancel's transaction makes the refund owed: its event says so.
+                draft.refund = Some(Refund::Pending);
+            }
             let record = self.ledger.cancel_booking(booking_id, user, now, &self.events(&draft)?).await?;
             self.kick.notify_one();
             if record.payment == Some(ledger::PaymentState::RefundPending) {
