@@ -295,9 +295,9 @@ mod tests {
     #[test]
     fn seat_wishes_said_other_ways() {
         let pos = |t: &str| wed(t).slots.position;
-        assert_eq!(pos("마지막 줄로 주세요"), Some(Position::Back));
-        assert_eq!(pos("last row please"), Some(Position::Back));
-        assert_eq!(pos("맨 앞줄은 싫고 제일 뒤로요"), Some(Position::Back));
+        assert_eq!(pos("마지막 줄로 주세요"), Some(Position::LastRow));
+        assert_eq!(pos("last row please"), Some(Position::LastRow));
+        assert_eq!(pos("맨 앞줄은 싫고 제일 뒤로요"), Some(Position::LastRow));
         assert_eq!(pos("스크린에서 먼 자리"), Some(Position::Back));
         assert_eq!(pos("near the screen"), Some(Position::Front));
         assert_eq!(pos("화면 가까이 앉고 싶어요"), Some(Position::Front));

@@ -394,7 +394,7 @@ mod tests {
         let both = |text: &str| {
             let prior = Slots {
                 time: Some(TimeSpec::At(19 * 60)),
-                party: Some(Party { total: 2, adults: None, children: None }),
+                party: Some(Party { total: 2, adults: None, children: None, tickets: Default::default() }),
                 ..Slots::default()
             };
             let u = read(text, "2026-11-25", &prior);
