@@ -42,6 +42,11 @@ pub const STEPS_PER_PASS: usize = 10;
 pub const RETRY_MIN: Duration = Duration::from_millis(100);
 /// Longest wait between attempts while the database stays unreachable.
 pub const RETRY_MAX: Duration = Duration::from_secs(5);
+/// Longest one room's step may take (bus reads and the ledger's
+/// transaction). A call that hangs (a connection to a database host that
+/// died mid-query) fails the pass instead of stalling the writer: the room
+/// is noted again and retried with backoff, on a fresh connection.
+pub const ROOM_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the writer goes on writing after the node's sessions have
 /// closed (the in-process bus's history dies with the process).
 pub const FINAL_FLUSH: Duration = Duration::from_secs(3);
@@ -76,6 +81,8 @@ enum ArchiveError {
     Bus(#[from] BusError),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    #[error("writing a room took longer than {0:?}")]
+    Timeout(Duration),
 }
 
 /// How far one pass over a room got.
@@ -183,7 +190,8 @@ impl Archive {
         let rooms = self.take();
         let mut rooms = rooms.into_iter();
         while let Some(topic) = rooms.next() {
-            match self.write_room(bus, ledger, &topic).await {
+            let step = tokio::time::timeout(ROOM_TIMEOUT, self.write_room(bus, ledger, &topic)).await;
+            match step.unwrap_or(Err(ArchiveError::Timeout(ROOM_TIMEOUT))) {
                 Ok(Progress::Done) => {}
                 Ok(Progress::More) => self.note(&topic),
                 Err(e) => {
