@@ -141,6 +141,17 @@ impl PostgresServer {
         panic!("PostgreSQL did not restart on port {}", self.port);
     }
 
+    /// Stops the server with a fast shutdown (`SIGINT`: sessions are
+    /// terminated, the server exits cleanly), as when the database is
+    /// restarted for maintenance or fails over; [`PostgresServer::restart`]
+    /// brings it back on the same port.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+            let _ = child.wait();
+        }
+    }
+
     /// Kills the server (`SIGKILL`), as when the database host dies.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -202,7 +202,7 @@ async fn live_delivery_goes_on_while_the_database_is_down_and_the_archive_catche
     writer.subscribe("room:outage").await;
     reader.subscribe("room:outage").await;
 
-    pg.kill();
+    pg.stop();
     // Every publication is acknowledged and delivered live, in order, on the
     // other node, while no database answers.
     for n in 1..=30u64 {
