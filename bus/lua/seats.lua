@@ -349,7 +349,8 @@ redis.register_function('seats_snapshot', function(KEYS, ARGV)
 --@include seats_prelude
 local viewer = ARGV[7]
 local all = redis.call('hgetall', K_SEATS)
-local recs = {}
+-- Each hold and booking is read (and decoded) once, not once per seat.
+local recs, books = {}, {}
 local seats = {}
 for i = 1, #all, 2 do
   local seat, val = all[i], all[i + 1]
@@ -365,8 +366,13 @@ for i = 1, #all, 2 do
       end
       if rec and rec.u == viewer then mine, exp, hid = 1, rec.e, id end
     else
-      local raw = redis.call('hget', K_BOOK, id)
-      if raw and cjson.decode(raw).user == viewer then mine = 1 end
+      local own = books[id]
+      if own == nil then
+        local raw = redis.call('hget', K_BOOK, id)
+        own = (raw and cjson.decode(raw).user == viewer) or false
+        books[id] = own
+      end
+      if own then mine = 1 end
     end
   end
   seats[#seats + 1] = {seat, kind, mine, exp, hid}
