@@ -143,6 +143,11 @@ export class Connection extends EventTarget {
   }
 
   subscribeOnWire(topic, t) {
+    // Once per connection: a topic subscribed by a "welcome" or "state"
+    // listener must not be subscribed again by the resubscribe loop (a second
+    // subscribe without `recover` made the view refetch, and could drop a pub).
+    if (t.sentOn === this.generation) return;
+    t.sentOn = this.generation;
     const recover = t.epoch ? { epoch: t.epoch, offset: t.offset } : undefined;
     this.request({ type: "subscribe", topic, recover }).catch(() => {
       // Disconnected meanwhile: the next welcome subscribes again.
@@ -161,6 +166,7 @@ export class Connection extends EventTarget {
     }
     switch (f.type) {
       case "welcome":
+        this.generation = (this.generation ?? 0) + 1;
         this.backoff = BACKOFF_MIN_MS;
         this.user = f.user;
         this.setState("online");
