@@ -9,24 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use testkit::{PostgresServer, RedisServer, eventually};
 
-use crate::support::{Client, Node, api, redis_cli, token};
-
-/// Where the nodes of a test keep their bookings.
-enum Db {
-    /// The embedded default: one SQLite file beside the test's Redis.
-    Sqlite,
-    /// Cluster mode: `DATABASE_URL` of a PostgreSQL started for the test.
-    Postgres(PostgresServer),
-}
-
-impl Db {
-    fn url(&self) -> Option<String> {
-        match self {
-            Db::Sqlite => None,
-            Db::Postgres(pg) => Some(pg.url()),
-        }
-    }
-}
+use crate::support::{Client, Db, Node, api, redis_cli, token};
 
 async fn node(redis: &RedisServer, db: &Db, id: &str) -> Node {
     let url = db.url();

@@ -10,29 +10,12 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use testkit::{PostgresServer, RedisServer, eventually};
 
-use crate::support::{Client, Node};
+use crate::support::{Client, Db, Node};
 
 /// Publications Redis keeps per topic in these tests.
 const BOUND: usize = 20;
 /// How long a test waits for the archive writer to catch up.
 const CATCH_UP: Duration = Duration::from_secs(30);
-
-/// Where the nodes of a test archive.
-enum Db {
-    /// The embedded default: one SQLite file beside the test's Redis.
-    Sqlite,
-    /// Cluster mode: `DATABASE_URL` of a PostgreSQL started for the test.
-    Postgres(PostgresServer),
-}
-
-impl Db {
-    fn url(&self) -> Option<String> {
-        match self {
-            Db::Sqlite => None,
-            Db::Postgres(pg) => Some(pg.url()),
-        }
-    }
-}
 
 async fn node(redis: &RedisServer, db: &Db, id: &str, bound: usize) -> Node {
     let url = db.url();

@@ -366,3 +366,21 @@ pub fn redis_cli(redis: &RedisServer, args: &[&str]) -> String {
     assert!(out.status.success(), "redis-cli {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
+
+/// Where the nodes of a test keep their ledger (bookings, archived history).
+pub(crate) enum Db {
+    /// The embedded default: one SQLite file beside the test's Redis.
+    Sqlite,
+    /// Cluster mode: `DATABASE_URL` of a PostgreSQL started for the test.
+    Postgres(testkit::PostgresServer),
+}
+
+impl Db {
+    /// The nodes' `DATABASE_URL` (`None`: the SQLite default).
+    pub(crate) fn url(&self) -> Option<String> {
+        match self {
+            Db::Sqlite => None,
+            Db::Postgres(pg) => Some(pg.url()),
+        }
+    }
+}
