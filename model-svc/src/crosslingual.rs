@@ -184,7 +184,8 @@ pub fn skeleton_latin(word: &str) -> String {
     out
 }
 
-fn fold_accent(c: char) -> char {
+/// Latin letters without their accents (Léon → leon), for matching titles and names.
+pub(crate) fn fold_accent(c: char) -> char {
     match c {
         'à' | 'á' | 'â' | 'ä' | 'ã' | 'å' => 'a',
         'è' | 'é' | 'ê' | 'ë' => 'e',

@@ -184,20 +184,7 @@ pub struct Index {
 
 /// Lower-case letters and digits only, accents folded: "Léon: The Professional!" → "leontheprofessional".
 fn normalise_title(s: &str) -> String {
-    s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).map(fold_accent).collect()
-}
-
-fn fold_accent(c: char) -> char {
-    match c {
-        'à' | 'á' | 'â' | 'ä' | 'ã' | 'å' => 'a',
-        'è' | 'é' | 'ê' | 'ë' => 'e',
-        'ì' | 'í' | 'î' | 'ï' => 'i',
-        'ò' | 'ó' | 'ô' | 'ö' | 'õ' => 'o',
-        'ù' | 'ú' | 'û' | 'ü' => 'u',
-        'ç' => 'c',
-        'ñ' => 'n',
-        _ => c,
-    }
+    s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).map(crosslingual::fold_accent).collect()
 }
 
 /// The names a title is asked by: itself, without a leading article, its main
@@ -265,7 +252,7 @@ impl TitleQuery {
         let (mut chars, mut word, mut capitalised) = (Vec::new(), Vec::new(), Vec::new());
         for (i, w) in q.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).enumerate() {
             capitalised.push(w.chars().next().is_some_and(char::is_uppercase));
-            for c in w.chars().flat_map(char::to_lowercase).map(fold_accent) {
+            for c in w.chars().flat_map(char::to_lowercase).map(crosslingual::fold_accent) {
                 chars.push(c);
                 word.push(u32::try_from(i).unwrap_or(u32::MAX));
             }
